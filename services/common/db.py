@@ -1,0 +1,65 @@
+"""PostgreSQL through an asyncpg pool, with versioned SQL migrations.
+
+Migrations are `NNNN_name.sql` files in a service's `migrations/` folder, applied in order
+inside one transaction each, under an advisory lock so replicas starting together don't race.
+`schema` puts a service (or a test) in its own PostgreSQL schema.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import zlib
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+async def create_pool(url: str, schema: str = "public", min_size: int = 1, max_size: int = 4) -> asyncpg.Pool:
+    """A pool whose connections use `schema` first; created if missing."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
+        raise ValueError(f"bad schema name {schema!r}")
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    finally:
+        await conn.close()
+    return await asyncpg.create_pool(
+        url, min_size=min_size, max_size=max_size, timeout=5, command_timeout=10,
+        server_settings={"search_path": schema, "application_name": "ai4vc"},
+    )
+
+
+async def migrate(pool: asyncpg.Pool, folder: Path, component: str) -> list[int]:
+    """Applies the pending migrations in `folder`; returns the versions applied now."""
+    files = sorted(p for p in folder.iterdir() if _NAME.match(p.name))
+    applied_now: list[int] = []
+    lock_id = zlib.crc32(f"ai4vc-migrate-{component}".encode())
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " component text NOT NULL, version integer NOT NULL, name text NOT NULL,"
+                " applied_time timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
+            )
+            done = {r["version"] for r in await conn.fetch(
+                "SELECT version FROM schema_migrations WHERE component = $1", component)}
+            for path in files:
+                version = int(path.name[:4])
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)",
+                        component, version, path.name,
+                    )
+                applied_now.append(version)
+                log.info("migration applied", extra={"component": component, "migration": path.name})
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", lock_id)
+    return applied_now

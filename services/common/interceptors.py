@@ -1,0 +1,194 @@
+"""The one server interceptor: request id, RED metrics, access log, and error mapping.
+
+Domain errors become `google.rpc.Status` with an `ErrorInfo` (plus `BadRequest` naming the
+offending field and `RetryInfo` where the error carries one); any other exception becomes
+INTERNAL with a generic message and a logged trace, so internals never leak to callers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from services.common.errors import DOMAIN, DomainError
+from services.common.logs import request_id_var
+from services.common.metrics import RpcMetrics
+
+log = logging.getLogger("ai4vc.rpc")
+REQUEST_ID_KEY = "x-request-id"
+
+
+def status_for(err: DomainError, request_id: str) -> status_pb2.Status:
+    """The rich status a domain error is sent as."""
+    metadata = dict(err.metadata)
+    if request_id:
+        metadata["request_id"] = request_id
+    details = []
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=err.reason, domain=DOMAIN, metadata=metadata))
+    details.append(info)
+    if err.field:
+        bad = any_pb2.Any()
+        bad.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[error_details_pb2.BadRequest.FieldViolation(field=err.field, description=err.message)]
+            )
+        )
+        details.append(bad)
+    if err.retry_after_s is not None:
+        retry = any_pb2.Any()
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(err.retry_after_s * 1e9))
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(retry)
+    return status_pb2.Status(code=int(err.code), message=err.message, details=details)
+
+
+def _request_id(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_KEY and value:
+            return str(value)[:128]
+    return uuid.uuid4().hex
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every handler of the server it is installed on."""
+
+    def __init__(self, metrics: RpcMetrics) -> None:
+        self.metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, method, "unary"),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_unary(handler.stream_unary, method, "client_stream"),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, method, "server_stream"),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            self._wrap_stream(handler.stream_stream, method, "bidi_stream"),
+            handler.request_deserializer,
+            handler.response_serializer,
+        )
+
+    def _wrap_unary(self, behavior: Callable[..., Any], method: str, kind: str) -> Callable[..., Any]:
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            call = _Call(self.metrics, method, kind, context)
+            try:
+                response = await behavior(request, context)
+            except BaseException as exc:  # noqa: BLE001 - mapped, logged and re-raised as a status
+                await call.fail(exc)
+                raise
+            call.done()
+            return response
+
+        return wrapper
+
+    def _wrap_stream(self, behavior: Callable[..., Any], method: str, kind: str) -> Callable[..., Any]:
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            call = _Call(self.metrics, method, kind, context)
+            try:
+                result = behavior(request, context)
+                if inspect.isasyncgen(result):
+                    async for item in result:
+                        yield item
+                else:
+                    await result
+            except BaseException as exc:  # noqa: BLE001
+                await call.fail(exc)
+                raise
+            call.done()
+
+        return wrapper
+
+
+class _Call:
+    """Book-keeping for one RPC: request id, timing, metrics and the access-log line."""
+
+    def __init__(self, metrics: RpcMetrics, method: str, kind: str, context: grpc.aio.ServicerContext) -> None:
+        self.metrics = metrics
+        self.method = method
+        self.kind = kind
+        self.context = context
+        self.request_id = _request_id(context)
+        request_id_var.set(self.request_id)
+        self.labels = (metrics.service, method, kind)
+        metrics.started.labels(*self.labels).inc()
+        metrics.in_flight.labels(*self.labels).inc()
+        self.start = time.perf_counter()
+
+    def _finish(self, code: grpc.StatusCode, level: int, message: str = "") -> None:
+        elapsed = time.perf_counter() - self.start
+        self.metrics.in_flight.labels(*self.labels).dec()
+        self.metrics.handled.labels(*self.labels, code.name).inc()
+        self.metrics.latency.labels(*self.labels).observe(elapsed)
+        extra: dict[str, object] = {
+            "grpc_method": self.method,
+            "grpc_code": code.name,
+            "duration_ms": round(elapsed * 1000, 3),
+        }
+        if message:
+            extra["error"] = message
+        log.log(level, "rpc %s %s", self.method, code.name, extra=extra)
+
+    def done(self) -> None:
+        code = self.context.code() if hasattr(self.context, "code") else None
+        self._finish(code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.OK, logging.INFO)
+
+    async def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, DomainError):
+            status = status_for(exc, self.request_id)
+            code = grpc.StatusCode(_code_tuple(status.code))
+            self._finish(code, logging.WARNING if exc.code >= 13 else logging.INFO, f"{exc.reason}: {exc.message}")
+            rich = rpc_status.to_status(status)
+            await self.context.abort(rich.code, rich.details, rich.trailing_metadata)
+        if isinstance(exc, grpc.aio.AbortError):
+            code = self.context.code() if hasattr(self.context, "code") else None
+            self._finish(code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN, logging.INFO)
+            return
+        if isinstance(exc, (GeneratorExit, KeyboardInterrupt, SystemExit)) or type(exc).__name__ == "CancelledError":
+            self._finish(grpc.StatusCode.CANCELLED, logging.INFO)
+            return
+        log.error("unhandled error in %s", self.method, exc_info=exc)
+        self._finish(grpc.StatusCode.INTERNAL, logging.ERROR, type(exc).__name__)
+        internal = status_pb2.Status(code=13, message=f"internal error (request id {self.request_id})")
+        info = any_pb2.Any()
+        info.Pack(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=DOMAIN, metadata={"request_id": self.request_id}))
+        internal.details.append(info)
+        rich = rpc_status.to_status(internal)
+        await self.context.abort(rich.code, rich.details, rich.trailing_metadata)
+
+
+def _code_tuple(code: int) -> tuple[int, str]:
+    for member in grpc.StatusCode:
+        if member.value[0] == code:
+            return member.value
+    return grpc.StatusCode.UNKNOWN.value

@@ -1,0 +1,201 @@
+"""Request/result records written to PostgreSQL off the hot path, and never lost.
+
+`submit()` only appends to a bounded in-memory queue; it never waits on the database.
+A background task writes batches in one transaction each. When PostgreSQL is unreachable
+(or not configured), a batch is appended to a JSON-lines spool file on disk, and the spool
+is replayed once the database answers again. If the queue is full, the record goes straight
+to the spool. Writers must be idempotent (`ON CONFLICT DO NOTHING` on the record's id),
+because a batch whose commit outcome is unknown is replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+BatchWriter = Callable[[asyncpg.Connection, Sequence[Record]], Awaitable[None]]
+PoolFactory = Callable[[], Awaitable[asyncpg.Pool]]
+
+
+class RecordSink:
+    """Bounded queue → batched, retried writes → disk spool when the database is away."""
+
+    def __init__(
+        self,
+        name: str,
+        write_batch: BatchWriter,
+        pool_factory: PoolFactory | None,
+        spool_dir: str | Path,
+        *,
+        registry: CollectorRegistry | None = None,
+        max_queue: int = 10_000,
+        batch_size: int = 256,
+        flush_interval_s: float = 0.05,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.name = name
+        self._write_batch = write_batch
+        self._pool_factory = pool_factory
+        self._pool: asyncpg.Pool | None = None
+        self._queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=max_queue)
+        self._batch_size = batch_size
+        self._flush_interval_s = flush_interval_s
+        self._max_backoff_s = max_backoff_s
+        self._spool = Path(spool_dir) / f"{name}.jsonl"
+        self._spool.parent.mkdir(parents=True, exist_ok=True)
+        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        labels = ["sink"]
+        self.written = Counter("records_written_total", "Records committed to PostgreSQL.", labels, registry=registry)
+        self.spooled = Counter("records_spooled_total", "Records spooled to disk.", labels, registry=registry)
+        self.failures = Counter("records_write_failures_total", "Failed batch writes.", labels, registry=registry)
+        self.depth = Gauge("records_queue_depth", "Records waiting in memory.", labels, registry=registry)
+        self.depth.labels(name).set_function(self._queue.qsize)
+
+    @property
+    def spool_path(self) -> Path:
+        return self._spool
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"records-{self.name}")
+
+    def submit(self, record: Record) -> None:
+        """Accepts a record without waiting. Never raises for a full queue or a dead database."""
+        self._idle.clear()
+        try:
+            self._queue.put_nowait(record)
+        except asyncio.QueueFull:
+            self._append_spool([record])
+
+    async def drain(self, timeout_s: float = 10.0) -> bool:
+        """Waits until everything submitted so far is committed or spooled (tests, shutdown)."""
+        try:
+            await asyncio.wait_for(self._wait_empty(), timeout_s)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def _wait_empty(self) -> None:
+        while not (self._queue.empty() and self._idle.is_set()):
+            await asyncio.sleep(0.01)
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Flushes what it can in `timeout_s`, spools the rest, closes the pool."""
+        await self.drain(timeout_s)
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        leftover: list[Record] = []
+        while not self._queue.empty():
+            leftover.append(self._queue.get_nowait())
+        if leftover:
+            self._append_spool(leftover)
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    # -- background ---------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        next_replay = 0.0
+        while True:
+            batch = await self._next_batch()
+            try:
+                if batch:
+                    await self._commit(batch)
+                    batch = []
+                if self._has_spool() and time.monotonic() >= next_replay:
+                    await self._replay_spool()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                if batch:
+                    self._append_spool(batch)
+                raise
+            except Exception as exc:  # noqa: BLE001 - any database failure spools and retries later
+                self.failures.labels(self.name).inc()
+                if batch:
+                    self._append_spool(batch)
+                log.warning("record write failed; spooled", extra={"sink": self.name, "error": repr(exc)[:300]})
+                await self._reset_pool()
+                next_replay = time.monotonic() + backoff
+                await asyncio.sleep(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, self._max_backoff_s)
+            finally:
+                if self._queue.empty():
+                    self._idle.set()
+
+    async def _next_batch(self) -> list[Record]:
+        batch: list[Record] = []
+        try:
+            timeout = self._flush_interval_s if self._has_spool() else None
+            batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+        except asyncio.TimeoutError:
+            return batch
+        self._idle.clear()
+        while len(batch) < self._batch_size and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool_factory is None:
+            raise ConnectionError("no database configured")
+        if self._pool is None:
+            self._pool = await self._pool_factory()
+        return self._pool
+
+    async def _reset_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.terminate()
+
+    async def _commit(self, batch: Sequence[Record]) -> None:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            await self._write_batch(conn, batch)
+        self.written.labels(self.name).inc(len(batch))
+
+    def _has_spool(self) -> bool:
+        return self._spool.exists() or self._spool.with_suffix(".replaying").exists()
+
+    def _append_spool(self, records: Sequence[Record]) -> None:
+        with self._spool.open("a", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.spooled.labels(self.name).inc(len(records))
+
+    async def _replay_spool(self) -> None:
+        """Moves the spool aside, writes it in batches; what fails goes back to the spool."""
+        replaying = self._spool.with_suffix(".replaying")
+        if not replaying.exists():
+            os.replace(self._spool, replaying)
+        records = [json.loads(line) for line in replaying.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for start in range(0, len(records), self._batch_size):
+            try:
+                await self._commit(records[start : start + self._batch_size])
+            except Exception:
+                self._append_spool(records[start:])
+                replaying.unlink()
+                raise
+        replaying.unlink()
+        if records:
+            log.info("spool replayed", extra={"sink": self.name, "records": len(records)})

@@ -1,0 +1,136 @@
+"""One factory for every server, and the lifecycle every service shares.
+
+`build_server` gives a grpc.aio server with health, reflection, tracing and the chassis
+interceptor, bound to `settings.host:settings.port` (port 0 in tests). `serve` runs an `App`:
+readiness checks drive health SERVING/NOT_SERVING; SIGTERM or SIGINT → health NOT_SERVING →
+`server.stop(grace)` → the app's resources close in reverse order of creation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+import grpc
+from prometheus_client import CollectorRegistry
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.common import logs, tracing
+from services.common.interceptors import ServerInterceptor
+from services.common.metrics import RpcMetrics
+from services.common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class ServerHandle:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    metrics: RpcMetrics
+    service_names: tuple[str, ...]
+    metrics_port: int | None = None
+
+    async def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self.service_names):
+            await self.health.set(name, status)
+
+
+async def build_server(
+    settings: CommonSettings,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Sequence[str],
+    metrics: RpcMetrics | None = None,
+) -> ServerHandle:
+    """Builds (does not start) a server for the servicers that `register` adds."""
+    tracing.configure(settings.service_name, settings.tracing_exporter)
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    metrics = metrics or RpcMetrics(settings.service_name)
+    server = grpc.aio.server(
+        interceptors=[aio_server_interceptor(), ServerInterceptor(metrics)],
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        options=[
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ],
+    )
+    register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = tuple(service_names)
+    reflection.enable_server_reflection(
+        (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise OSError(f"cannot bind {settings.host}:{settings.port}")
+    handle = ServerHandle(server, port, health_servicer, metrics, names)
+    await handle.set_serving(False)
+    if settings.metrics_port >= 0:
+        handle.metrics_port = metrics.serve(settings.host, settings.metrics_port)
+    return handle
+
+
+class App(Protocol):
+    """What a service gives `serve`: its servicers, names, readiness and resources."""
+
+    service_names: Sequence[str]
+
+    def register(self, server: grpc.aio.Server) -> None: ...
+
+    async def ready(self) -> bool: ...
+
+
+async def watch_readiness(handle: ServerHandle, ready: Callable[[], Awaitable[bool]], interval_s: float = 1.0) -> None:
+    """Keeps health in step with the app's readiness (e.g. Triton going away and back)."""
+    serving: bool | None = None
+    while True:
+        try:
+            now = await asyncio.wait_for(ready(), timeout=max(interval_s, 2.0))
+        except Exception:  # noqa: BLE001 - a failing check means not ready
+            now = False
+        if now != serving:
+            await handle.set_serving(now)
+            log.info("health %s", "SERVING" if now else "NOT_SERVING")
+            serving = now
+        await asyncio.sleep(interval_s)
+
+
+async def serve(
+    settings: CommonSettings,
+    make_app: Callable[[CommonSettings, contextlib.AsyncExitStack, CollectorRegistry], Awaitable[App]],
+) -> None:
+    """Runs one service until SIGTERM/SIGINT, then shuts it down gracefully."""
+    logs.configure(settings.service_name, settings.log_level, settings.log_json)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with contextlib.AsyncExitStack() as stack:
+        metrics = RpcMetrics(settings.service_name)
+        app = await make_app(settings, stack, metrics.registry)
+        handle = await build_server(settings, app.register, app.service_names, metrics)
+        await handle.server.start()
+        watcher = asyncio.create_task(watch_readiness(handle, app.ready))
+        log.info(
+            "serving",
+            extra={"port": handle.port, "metrics_port": handle.metrics_port, "services": ",".join(app.service_names)},
+        )
+        await stop.wait()
+        log.info("shutting down", extra={"grace_s": settings.grace_period_s})
+        watcher.cancel()
+        await handle.set_serving(False)
+        await handle.server.stop(settings.grace_period_s)
+    log.info("stopped")

@@ -1,0 +1,88 @@
+"""Typed, immutable settings read from the environment with a per-service prefix.
+
+A service declares a frozen dataclass that subclasses `CommonSettings`; `load(cls, prefix)`
+reads `<PREFIX>_<FIELD>` for each field (falling back to `AI4VC_<FIELD>` for the shared
+ones), converts it to the field's type and fails fast with the variable's name on a bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound="CommonSettings")
+
+
+class SettingsError(ValueError):
+    """A setting in the environment is missing or malformed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CommonSettings:
+    """What every service has. Ports of 0 mean "pick a free one" (tests)."""
+
+    service_name: str = "ai4vc"
+    host: str = "127.0.0.1"
+    port: int = 0
+    metrics_port: int = -1  # -1: no metrics HTTP server; 0: ephemeral
+    log_level: str = "INFO"
+    log_json: bool = True
+    grace_period_s: float = 5.0
+    max_concurrent_rpcs: int = 1000
+    max_message_bytes: int = 16 * 1024 * 1024
+    tracing_exporter: str = "none"  # none | console | otlp
+    triton_url: str = "127.0.0.1:8001"
+    triton_timeout_s: float = 10.0
+    database_url: str = ""  # empty: no PostgreSQL (records are spooled to disk)
+    database_schema: str = "public"
+    redis_url: str = ""
+    spool_dir: str = ".run/spool"
+
+
+def _convert(raw: str, target: Any, name: str) -> Any:
+    origin = typing.get_origin(target)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(target) if a is not type(None)]
+        return _convert(raw, args[0], name)
+    try:
+        if target is bool:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if target is int:
+            return int(raw)
+        if target is float:
+            return float(raw)
+        if origin is tuple:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a valid {getattr(target, '__name__', target)}") from exc
+
+
+def load(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None, **overrides: Any) -> T:
+    """Builds `cls` from `environ` (default `os.environ`); `overrides` win over both."""
+    env = os.environ if environ is None else environ
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        if field.name in overrides:
+            continue
+        for name in (f"{prefix}_{field.name.upper()}", f"AI4VC_{field.name.upper()}"):
+            if name in env:
+                values[field.name] = _convert(env[name], hints[field.name], name)
+                break
+    values.update(overrides)
+    settings = cls(**values)
+    if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"{prefix}_LOG_LEVEL={settings.log_level!r} is not a log level")
+    if settings.tracing_exporter not in ("none", "console", "otlp"):
+        raise SettingsError(f"{prefix}_TRACING_EXPORTER={settings.tracing_exporter!r}: use none, console or otlp")
+    return settings

@@ -1,0 +1,1 @@
+"""NMT service: text translation (and, later, detection and transliteration) over Triton."""

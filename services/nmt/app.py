@@ -1,0 +1,71 @@
+"""Wires the NMT service together: Triton adapter, catalog, records, servicer."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+import grpc
+from prometheus_client import CollectorRegistry
+
+from ai4vc.nmt.v1 import nmt_service_pb2 as pb
+from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
+from services.common import db
+from services.common.errors import DomainError
+from services.common.records import RecordSink
+from services.common.settings import CommonSettings
+from services.common.triton import TritonAdapter
+from services.nmt.core import NmtCore, PairCatalog
+from services.nmt.servicer import NmtServicer, write_records
+from services.nmt.settings import NmtSettings
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["NmtService"].full_name
+
+
+class NmtApp:
+    service_names = (SERVICE_NAME,)
+
+    def __init__(self, settings: NmtSettings, triton: TritonAdapter, records: RecordSink) -> None:
+        self.settings = settings
+        self.triton = triton
+        self.records = records
+        self.catalog = PairCatalog(triton, settings)
+        self.core = NmtCore(settings, triton, self.catalog)
+        self.servicer = NmtServicer(self.core, records)
+
+    def register(self, server: grpc.aio.Server) -> None:
+        pb_grpc.add_NmtServiceServicer_to_server(self.servicer, server)
+
+    async def ready(self) -> bool:
+        """Ready when the model is loaded and its language pairs are known."""
+        if not await self.triton.model_ready(self.settings.model_name):
+            return False
+        try:
+            return bool(await self.catalog.pairs())
+        except DomainError:
+            return False
+
+
+async def create(
+    settings: CommonSettings, stack: contextlib.AsyncExitStack, registry: CollectorRegistry | None = None
+) -> NmtApp:
+    """Builds the app; resources are closed by `stack` in reverse order of creation."""
+    assert isinstance(settings, NmtSettings)
+    triton = TritonAdapter(settings.triton_url, settings.triton_timeout_s)
+    stack.push_async_callback(triton.close)
+
+    pool_factory = None
+    if settings.database_url:
+        async def pool_factory():  # type: ignore[no-redef]
+            pool = await db.create_pool(settings.database_url, settings.database_schema)
+            await db.migrate(pool, MIGRATIONS, "nmt")
+            return pool
+    else:
+        log.warning("no database_url: request records are spooled to disk only")
+    records = RecordSink("nmt", write_records, pool_factory, settings.spool_dir, registry=registry)
+    records.start()
+    stack.push_async_callback(records.close)
+    return NmtApp(settings, triton, records)

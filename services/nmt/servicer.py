@@ -1,0 +1,116 @@
+"""gRPC adapter for the NMT core: proto → domain call → proto, and the request record."""
+
+from __future__ import annotations
+
+import datetime
+import time
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+import grpc
+
+from ai4vc.nmt.v1 import nmt_service_pb2 as pb
+from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
+from services.common.identity import principal_of
+from services.common.logs import request_id_var
+from services.common.records import Record, RecordSink
+from services.nmt.core import NmtCore
+
+
+def remaining_s(context: grpc.aio.ServicerContext) -> float | None:
+    remaining = context.time_remaining()
+    return None if remaining is None else max(0.001, remaining - 0.005)
+
+
+class NmtServicer(pb_grpc.NmtServiceServicer):
+    def __init__(self, core: NmtCore, records: RecordSink) -> None:
+        self.core = core
+        self.records = records
+
+    async def TranslateText(self, request: pb.TranslateTextRequest, context: grpc.aio.ServicerContext
+                            ) -> pb.TranslateTextResponse:
+        started = time.perf_counter()
+        created = datetime.datetime.now(datetime.timezone.utc)
+        translations = await self.core.translate(
+            list(request.contents),
+            request.source_language_code,
+            request.target_language_code,
+            model=request.model,
+            do_not_translate=list(request.do_not_translate),
+            timeout_s=remaining_s(context),
+            request_id=request_id_var.get(),
+        )
+        response = pb.TranslateTextResponse(
+            translations=[
+                pb.Translation(
+                    translated_text=t.text,
+                    detected_language_code=t.source_language_code if t.detected else "",
+                    model=t.model,
+                )
+                for t in translations
+            ]
+        )
+        self.records.submit({
+            "id": str(uuid.uuid4()),
+            "request_id": request_id_var.get(),
+            "created_time": created.isoformat(),
+            "principal": principal_of(context),
+            "model": translations[0].model,
+            "source_language_code": request.source_language_code or "",
+            "target_language_code": request.target_language_code,
+            "latency_ms": (time.perf_counter() - started) * 1000,
+            "status": "OK",
+            "results": [
+                {"source_text": text, "translated_text": t.text, "source_language_code": t.source_language_code}
+                for text, t in zip(request.contents, translations)
+            ],
+        })
+        return response
+
+    async def DetectLanguage(self, request: pb.DetectLanguageRequest, context: grpc.aio.ServicerContext
+                             ) -> pb.DetectLanguageResponse:
+        guesses = self.core.detect(request.content)
+        return pb.DetectLanguageResponse(
+            languages=[pb.DetectedLanguage(language_code=g.language_code, confidence=g.confidence) for g in guesses]
+        )
+
+    async def ListLanguagePairs(self, request: pb.ListLanguagePairsRequest, context: grpc.aio.ServicerContext
+                                ) -> pb.ListLanguagePairsResponse:
+        pairs, next_token = await self.core.list_pairs(
+            request.page_size, request.page_token, request.source_language_code, request.target_language_code
+        )
+        return pb.ListLanguagePairsResponse(
+            language_pairs=[
+                pb.LanguagePair(source_language_code=p.source, target_language_code=p.target, model=p.model,
+                                backend=p.backend)
+                for p in pairs
+            ],
+            next_page_token=next_token,
+        )
+
+
+async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> None:
+    """Idempotent batch insert of requests and their results (replays are harmless)."""
+    await conn.executemany(
+        "INSERT INTO nmt_requests (id, request_id, created_time, principal, model, source_language_code,"
+        " target_language_code, num_contents, total_characters, status, latency_ms)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
+        [
+            (
+                uuid.UUID(r["id"]), r["request_id"], datetime.datetime.fromisoformat(r["created_time"]),
+                r["principal"], r["model"], r["source_language_code"], r["target_language_code"],
+                len(r["results"]), sum(len(x["source_text"]) for x in r["results"]), r["status"], r["latency_ms"],
+            )
+            for r in batch
+        ],
+    )
+    await conn.executemany(
+        "INSERT INTO nmt_results (request_uuid, item_index, source_text, translated_text, source_language_code)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        [
+            (uuid.UUID(r["id"]), i, x["source_text"], x["translated_text"], x["source_language_code"])
+            for r in batch
+            for i, x in enumerate(r["results"])
+        ],
+    )
