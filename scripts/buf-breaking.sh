@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Checks proto/ for wire- and source-breaking changes (rules: FILE) against the
-# contracts committed on branch main. Before main has a buf.yaml there is
-# nothing to compare with, and the check passes.
+# Checks proto/ for wire- and source-breaking changes (rules: FILE).
+#
+# Baseline: BUF_AGAINST if set; else the upstream main (origin/main) when this checkout is
+# ahead of it; else the previous commit (HEAD~1), which is what CI, on a fresh clone of
+# main, can compare with. Without a baseline that has buf.yaml the check passes.
 #
 # Env: PYTHON (default .venv/bin/python); BUF (default: buf next to PYTHON).
 set -euo pipefail
@@ -11,10 +13,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 BUF="${BUF:-$(dirname "$PYTHON")/buf}"
 
-if ! git rev-parse --verify --quiet 'main^{commit}' >/dev/null \
-  || ! git cat-file -e 'main:buf.yaml' 2>/dev/null; then
-  echo "buf-breaking.sh: no baseline yet (main has no commit with buf.yaml)"
+ref="${BUF_AGAINST:-}"
+if [[ -z "$ref" ]]; then
+  if git rev-parse --verify --quiet 'origin/main^{commit}' >/dev/null \
+     && [[ "$(git rev-parse origin/main)" != "$(git rev-parse HEAD)" ]]; then
+    ref="$(git merge-base HEAD origin/main)"
+  elif git rev-parse --verify --quiet 'HEAD~1^{commit}' >/dev/null; then
+    ref="$(git rev-parse HEAD~1)"
+  fi
+fi
+if [[ -z "$ref" ]] || ! git cat-file -e "$ref:buf.yaml" 2>/dev/null; then
+  echo "buf-breaking.sh: no baseline with buf.yaml yet; nothing to compare"
   exit 0
 fi
-
-"$BUF" breaking --against '.git#branch=main'
+echo "buf-breaking.sh: comparing proto/ with $ref"
+"$BUF" breaking --against ".git#ref=$ref"

@@ -115,6 +115,10 @@ class RecordSink:
     async def _run(self) -> None:
         backoff = 0.1
         next_replay = 0.0
+        if self._pool_factory is not None:
+            # Connect (and migrate) at start-up rather than on the first record.
+            with contextlib.suppress(Exception):
+                await self._get_pool()
         while True:
             batch = await self._next_batch()
             try:

@@ -1,0 +1,51 @@
+# AI4V-C — `make up` runs the whole mesh locally, `make test` runs every test.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export PYTHONPATH := $(CURDIR)/gen/python:$(CURDIR)
+
+.PHONY: up down status test test-unit test-service test-e2e gen check-gen lint breaking bench bootstrap clean
+
+bootstrap:  ## venv + system packages + Python packages (idempotent, fast when done)
+	@bash deploy/local/bootstrap.sh
+
+up: bootstrap  ## start PostgreSQL, Redis, Triton, the services and Envoy; return when all are healthy
+	@$(PY) -m deploy.local up
+
+down:  ## stop everything `make up` started
+	@if [ -x $(PY) ]; then $(PY) -m deploy.local down; fi
+
+status:
+	@$(PY) -m deploy.local status
+
+test: bootstrap  ## unit, service and e2e tests (starts its own parts on free ports)
+	@$(PY) -m pytest -q
+
+test-unit: bootstrap
+	@$(PY) -m pytest -q tests/unit
+
+test-service: bootstrap
+	@$(PY) -m pytest -q tests/service
+
+test-e2e: bootstrap
+	@$(PY) -m pytest -q tests/e2e
+
+gen:  ## regenerate gen/ from proto/ (never edit gen/ by hand)
+	@PYTHON=$(PY) bash scripts/gen.sh
+
+check-gen: gen  ## fail when gen/ differs from what proto/ generates
+	@git diff --exit-code --stat -- gen/ || { echo "gen/ is stale: run make gen and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- gen/)" || { git status --porcelain -- gen/; echo "gen/ has untracked or changed files: run make gen and commit"; exit 1; }
+
+lint:  ## buf lint, ruff, mypy
+	@.venv/bin/buf lint
+	@.venv/bin/ruff check services gateway deploy tests bench models
+	@.venv/bin/mypy services deploy
+
+breaking:  ## buf breaking against main
+	@bash scripts/buf-breaking.sh
+
+bench: bootstrap
+	@$(PY) -m bench.nmt_mesh
+
+clean: down
+	rm -rf .run

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian/Ubuntu machine for the local mesh; idempotent and quick once done.
+#   - system packages: Redis, Apertium Hindi<->Urdu (the reference NMT model), the Python
+#     shared library Triton's Python-backend stub links against, PostgreSQL if none is found
+#   - .venv from a Python >= 3.11 that the Triton wheel has a backend stub for
+#   - pinned Python packages (requirements.txt) and the tritonserver wheel (no deps)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+say() { printf '  %s\n' "$*"; }
+
+pick_python() {
+  if [[ -n "${AI4VC_PYTHON:-}" ]]; then echo "$AI4VC_PYTHON"; return; fi
+  # Prefer the distribution's interpreters: the stub links the shared libpython.
+  for candidate in /usr/bin/python3.11 /usr/bin/python3.12 /usr/bin/python3.13 \
+                   "$(command -v python3.11 || true)" "$(command -v python3.12 || true)" \
+                   "$(command -v python3 || true)"; do
+    [[ -n "$candidate" && -x "$candidate" ]] || continue
+    if "$candidate" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] <= (3, 13)))' 2>/dev/null; then
+      echo "$candidate"; return
+    fi
+  done
+  echo "bootstrap: need Python 3.11-3.13 (apt-get install python3.11 python3.11-venv)" >&2
+  exit 1
+}
+
+PYTHON_BIN="$(pick_python)"
+PYVER="$("$PYTHON_BIN" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+
+# --- system packages ---------------------------------------------------------------------
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v apertium >/dev/null || need+=(apertium)
+[[ -d /usr/share/apertium/apertium-urd-hin || -e /usr/share/apertium/modes/hin-urd.mode ]] || need+=(apertium-urd-hin)
+if [[ "$PYTHON_BIN" == /usr/bin/* ]]; then
+  ldconfig -p 2>/dev/null | grep -q "libpython${PYVER}.so.1.0" || need+=("libpython${PYVER}")
+  "$PYTHON_BIN" -c 'import ensurepip' 2>/dev/null || need+=("python${PYVER}-venv")
+fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  need+=(postgresql)
+fi
+command -v runuser >/dev/null || need+=(util-linux)
+if ((${#need[@]})); then
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null; then SUDO="sudo"; else
+      echo "bootstrap: please install: apt-get install -y ${need[*]}" >&2; exit 1
+    fi
+  fi
+  say "installing system packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# --- virtualenv --------------------------------------------------------------------------
+if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c "import sys; sys.exit(f'{sys.version_info[0]}.{sys.version_info[1]}' != '$PYVER')"; then
+  say "creating .venv with $PYTHON_BIN"
+  rm -rf .venv
+  "$PYTHON_BIN" -m venv .venv
+fi
+stamp="$(cat requirements.txt deploy/local/bootstrap.sh | sha256sum | cut -c1-16)"
+if [[ "$(cat .venv/.ai4vc-stamp 2>/dev/null)" != "$stamp" ]]; then
+  say "installing Python packages (pinned, requirements.txt)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  # Only the tritonserver binary from this wheel is used; its client stack is not.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps nvidia-pytriton==0.7.0
+  echo "$stamp" > .venv/.ai4vc-stamp
+fi

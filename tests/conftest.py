@@ -1,0 +1,78 @@
+"""Test harness: the real parts (PostgreSQL, Redis, Triton, the whole mesh), started on free
+ports in a temporary run directory by the same code `make up` uses, once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from deploy.local.mesh import Mesh, Ports
+from deploy.local.parts import Postgres, Redis, Triton, free_port
+
+
+@pytest.fixture(scope="session")
+def run_base() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="ai4vc-test-"))
+    path.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data dir
+    yield path
+    if not os.environ.get("AI4VC_KEEP_TEST_RUN"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(run_base: Path) -> Iterator[Postgres]:
+    server = Postgres(run_base / "pg", free_port(), durable=False)
+    (run_base / "pg").mkdir()
+    (run_base / "pg").chmod(0o755)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def pg_schema(postgres: Postgres) -> AsyncIterator[tuple[str, str]]:
+    """A fresh PostgreSQL schema for one test: (database url, schema name)."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield postgres.url, schema
+    conn = await asyncpg.connect(postgres.url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(run_base: Path) -> Iterator[Redis]:
+    server = Redis(run_base / "redis", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def triton(run_base: Path) -> Iterator[Triton]:
+    server = Triton(run_base / "triton", free_port(), free_port(), free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mesh(run_base: Path) -> Iterator[Mesh]:
+    """The whole mesh — PostgreSQL, Redis, Triton, services, Envoy — as `make up` runs it."""
+    run_dir = run_base / "mesh"
+    run_dir.mkdir()
+    run_dir.chmod(0o755)
+    the_mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True)
+    try:
+        the_mesh.up()
+        yield the_mesh
+    finally:
+        the_mesh.down()
