@@ -1,7 +1,8 @@
 """`python -m deploy.local up|down|status` — the local mesh launcher behind `make up/down`.
 
 Environment: AI4VC_RUN_DIR (default .run), AI4VC_PORT_OFFSET (add to every default port),
-REPLICAS (e.g. "nmt=2").
+REPLICAS (e.g. "nmt=2"), AI4VC_TRITON_URL (use that Triton, e.g. a GPU server, instead of
+starting the embedded CPU one), AI4VC_LISTEN_ADDRESS (Envoy's, default 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from deploy.local.mesh import ROOT_RUN_DIR, Mesh, Ports
 from deploy.local.parts import PartError
+
+EXAMPLE_BODY = '{"contents": ["भारत एक विशाल देश है।"], "sourceLanguageCode": "hi", "targetLanguageCode": "ur"}'
 
 
 def _replicas(spec: str) -> dict[str, int]:
@@ -34,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "up":
         ports = Ports.offset(int(os.environ.get("AI4VC_PORT_OFFSET", "0")))
-        mesh = Mesh(run_dir, ports, _replicas(os.environ.get("REPLICAS", "")))
+        mesh = Mesh(run_dir, ports, _replicas(os.environ.get("REPLICAS", "")),
+                    external_triton=os.environ.get("AI4VC_TRITON_URL", ""))
         try:
             state = mesh.up()
         except PartError as exc:
@@ -42,20 +46,24 @@ def main(argv: list[str] | None = None) -> int:
             mesh.down()
             return 1
         p = mesh.ports
-        print(f"""
-AI4V-C is up (logs in {run_dir / 'logs'}; `make down` stops it all).
-
-  Envoy (gRPC, gRPC-Web, REST)   127.0.0.1:{p.envoy}      admin http://127.0.0.1:{p.envoy_admin}
-""" + "".join(f"  {name:<31}127.0.0.1:{info['port']}   metrics http://127.0.0.1:{info['metrics_port']}/metrics\n"
-              for name, info in state["services"].items()) + f"""  Triton                         127.0.0.1:{p.triton_grpc} (gRPC)  {p.triton_http} (HTTP)  {p.triton_metrics} (metrics)
-  PostgreSQL                     127.0.0.1:{p.postgres}  (credentials: {run_dir / 'mesh.json'})
-  Redis                          127.0.0.1:{p.redis}
-
-Try:
-  .venv/bin/grpcurl -plaintext 127.0.0.1:{p.envoy} list
-  curl -s -X POST 127.0.0.1:{p.envoy}/v1/text:translate -H 'content-type: application/json' \\
-       -d '{{"contents": ["भारत एक विशाल देश है।"], "sourceLanguageCode": "hi", "targetLanguageCode": "ur"}}'
-""")
+        lines = [f"\nAI4V-C is up (logs in {run_dir / 'logs'}; `make down` stops it all).\n",
+                 f"  {'Envoy (gRPC, gRPC-Web, REST)':<31}127.0.0.1:{p.envoy}   admin http://127.0.0.1:{p.envoy_admin}"]
+        for name, info in state["services"].items():
+            lines.append(f"  {name:<31}127.0.0.1:{info['port']}   metrics http://127.0.0.1:{info['metrics_port']}/metrics")
+        triton = f"{state['triton_grpc']} (gRPC)"
+        if not state["external_triton"]:
+            triton += f", HTTP :{p.triton_http}, metrics :{p.triton_metrics}"
+        lines += [
+            f"  {'Triton':<31}{triton}",
+            f"  {'PostgreSQL':<31}127.0.0.1:{p.postgres}   (URL with credentials: {run_dir / 'mesh.json'})",
+            f"  {'Redis':<31}127.0.0.1:{p.redis}",
+            "",
+            "Try:",
+            f"  .venv/bin/grpcurl -plaintext 127.0.0.1:{p.envoy} list",
+            f"  curl -s -X POST 127.0.0.1:{p.envoy}/v1/text:translate -H 'content-type: application/json' \\",
+            "       -d '" + EXAMPLE_BODY + "'",
+        ]
+        print("\n".join(lines), flush=True)
         return 0
 
     if not (run_dir / "mesh.json").exists():
@@ -73,7 +81,7 @@ Try:
     parts = {
         "postgres": mesh.postgres.running(),
         "redis": mesh.redis.proc.alive(),
-        "triton": mesh.triton.ready(),
+        "triton": mesh.triton.ready() if not mesh.external_triton else True,
         **{s.proc.name: s.proc.alive() for s in mesh.services},
         "envoy": mesh.envoy.proc.alive(),
     }

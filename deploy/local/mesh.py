@@ -58,7 +58,7 @@ def metrics_port(port: int) -> int:
 
 class Mesh:
     def __init__(self, run_dir: Path, ports: Ports | None = None, replicas: dict[str, int] | None = None,
-                 durable: bool = True, free_metrics_ports: bool = False) -> None:
+                 durable: bool = True, free_metrics_ports: bool = False, external_triton: str = "") -> None:
         self.run_dir = run_dir
         self.ports = ports or Ports()
         self.replicas = {name: 1 for name in SERVICES} | (replicas or {})
@@ -67,6 +67,9 @@ class Mesh:
         self.postgres = Postgres(run_dir, self.ports.postgres, durable=durable)
         self.redis = Redis(run_dir, self.ports.redis)
         self.triton = Triton(run_dir, self.ports.triton_grpc, self.ports.triton_http, self.ports.triton_metrics)
+        # A Triton someone else runs (a GPU server with the published model repositories):
+        # the services point at it and no local Triton is started.
+        self.external_triton = external_triton
         self.envoy = Envoy(run_dir, self.ports.envoy, self.ports.envoy_admin)
         self.services: list[Service] = []
 
@@ -76,7 +79,7 @@ class Mesh:
 
     def _service_env(self) -> dict[str, str]:
         return {
-            "AI4VC_TRITON_URL": self.triton.url,
+            "AI4VC_TRITON_URL": self.external_triton or self.triton.url,
             "AI4VC_DATABASE_URL": self.postgres.url,
             "AI4VC_REDIS_URL": self.redis.url,
             "AI4VC_SPOOL_DIR": str(self.run_dir / "spool"),
@@ -106,8 +109,11 @@ class Mesh:
         self.postgres.start()
         log.info("starting Redis on :%d", self.ports.redis)
         self.redis.start()
-        log.info("starting Triton on :%d (gRPC)", self.ports.triton_grpc)
-        self.triton.start()
+        if self.external_triton:
+            log.info("using the Triton at %s", self.external_triton)
+        else:
+            log.info("starting Triton on :%d (gRPC)", self.ports.triton_grpc)
+            self.triton.start()
         self.services = self._build_services()
         for service in self.services:
             log.info("starting %s on :%d", service.proc.name, service.port)
@@ -132,7 +138,8 @@ class Mesh:
             "replicas": self.replicas,
             "envoy": f"127.0.0.1:{self.ports.envoy}",
             "envoy_admin": f"http://127.0.0.1:{self.ports.envoy_admin}",
-            "triton_grpc": self.triton.url,
+            "triton_grpc": self.external_triton or self.triton.url,
+            "external_triton": self.external_triton,
             "postgres_url": self.postgres.url,
             "redis_url": self.redis.url,
             "services": {s.proc.name: {"port": s.port, "metrics_port": s.metrics_port} for s in self.services},
@@ -142,7 +149,8 @@ class Mesh:
     def from_state(cls, run_dir: Path) -> Mesh:
         """The mesh recorded in `run_dir` (for `down`/`status` from another process)."""
         state = json.loads((run_dir / "mesh.json").read_text())
-        mesh = cls(run_dir, Ports(**state["ports"]), state.get("replicas"))
+        mesh = cls(run_dir, Ports(**state["ports"]), state.get("replicas"),
+                   external_triton=state.get("external_triton", ""))
         mesh.services = mesh._build_services()
         return mesh
 

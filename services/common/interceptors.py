@@ -19,7 +19,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from services.common.errors import DOMAIN, DomainError
+from services.common.errors import DOMAIN, DomainError, Internal
 from services.common.logs import request_id_var
 from services.common.metrics import RpcMetrics
 
@@ -179,11 +179,9 @@ class _Call:
             return
         log.error("unhandled error in %s", self.method, exc_info=exc)
         self._finish(grpc.StatusCode.INTERNAL, logging.ERROR, type(exc).__name__)
-        internal = status_pb2.Status(code=13, message=f"internal error (request id {self.request_id})")
-        info = any_pb2.Any()
-        info.Pack(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=DOMAIN, metadata={"request_id": self.request_id}))
-        internal.details.append(info)
-        rich = rpc_status.to_status(internal)
+        # Callers get a generic message and the request id to quote; details stay in the log.
+        internal = Internal(f"internal error (request id {self.request_id})")
+        rich = rpc_status.to_status(status_for(internal, self.request_id))
         await self.context.abort(rich.code, rich.details, rich.trailing_metadata)
 
 

@@ -18,7 +18,8 @@ class RpcMetrics:
         labels = ["service", "grpc_method", "grpc_type"]
         self.started = Counter("grpc_server_started_total", "RPCs started.", labels, registry=self.registry)
         self.handled = Counter(
-            "grpc_server_handled_total", "RPCs completed, by status code.", labels + ["grpc_code"], registry=self.registry
+            "grpc_server_handled_total", "RPCs completed, by status code.", [*labels, "grpc_code"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "grpc_server_handling_seconds", "RPC duration.", labels, buckets=_BUCKETS, registry=self.registry

@@ -87,7 +87,7 @@ class RecordSink:
         try:
             await asyncio.wait_for(self._wait_empty(), timeout_s)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     async def _wait_empty(self) -> None:
@@ -150,7 +150,7 @@ class RecordSink:
         try:
             timeout = self._flush_interval_s if self._has_spool() else None
             batch.append(await asyncio.wait_for(self._queue.get(), timeout))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return batch
         self._idle.clear()
         while len(batch) < self._batch_size and not self._queue.empty():

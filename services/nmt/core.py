@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import re
 import time
 from collections.abc import Sequence
 
@@ -202,8 +203,8 @@ class NmtCore:
                 chunk = indexes[start : start + self.catalog.max_batch]
                 calls.append((chunk, self._infer(pairs[lang], [protected[i][0] for i in chunk], timeout_s, request_id)))
         outputs = await asyncio.gather(*(call for _, call in calls))
-        for (chunk, _), texts in zip(calls, outputs):
-            for index, text in zip(chunk, texts):
+        for (chunk, _), texts in zip(calls, outputs, strict=True):
+            for index, text in zip(chunk, texts, strict=True):
                 results[index] = _restore(text, protected[index][1])
         return [
             Translation(results[i], sources[i], not source, pairs[sources[i]].model) for i in range(len(contents))
@@ -275,17 +276,28 @@ def decode_page_token(token: str) -> int:
 
 
 def _protect(text: str, phrases: Sequence[str]) -> tuple[str, dict[str, str]]:
-    """Swaps do-not-translate phrases for Latin placeholders that models pass through."""
+    """Swaps do-not-translate phrases for Latin placeholders that models pass through.
+
+    One regex pass (longest phrase first), so a phrase never matches inside another phrase
+    or inside a placeholder already put in.
+    """
+    if not phrases:
+        return text, {}
     mapping: dict[str, str] = {}
-    for index, phrase in enumerate(phrases):
-        if phrase in text:
-            token = f"ZXQ{index}Q"
-            text = text.replace(phrase, token)
-            mapping[token] = phrase
-    return text, mapping
+    pattern = re.compile("|".join(re.escape(p) for p in phrases))
+
+    def swap(match: re.Match[str]) -> str:
+        token = f"ZXQ{len(mapping)}Q"
+        mapping[token] = match.group(0)
+        return token
+
+    return pattern.sub(swap, text), mapping
+
+
+_TOKEN = re.compile(r"ZXQ\d+Q")
 
 
 def _restore(text: str, mapping: dict[str, str]) -> str:
-    for token, phrase in mapping.items():
-        text = text.replace(token, phrase)
-    return text
+    if not mapping:
+        return text
+    return _TOKEN.sub(lambda m: mapping.get(m.group(0), m.group(0)), text)

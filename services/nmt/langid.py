@@ -9,6 +9,7 @@ returned as lower-ranked candidates.
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 
 # (first, last, candidates by prior): the first is the script's most common language.
 _BLOCKS: tuple[tuple[int, int, tuple[str, ...]], ...] = (
@@ -63,7 +64,7 @@ def detect(text: str, limit: int = 3) -> list[Guess]:
         candidates = _block(ch)
         if candidates is None:
             continue
-        if not ch.isalpha() and not ("\u0900" <= ch <= "\u0dff"):
+        if unicodedata.category(ch)[0] not in "LM":  # letters and vowel signs; not digits or danda
             continue
         letters += 1
         script_votes[candidates] = script_votes.get(candidates, 0) + 1

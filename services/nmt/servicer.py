@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import asyncpg
 import grpc
-
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
+
 from services.common.identity import principal_of
 from services.common.logs import request_id_var
 from services.common.records import Record, RecordSink
@@ -31,7 +31,7 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
     async def TranslateText(self, request: pb.TranslateTextRequest, context: grpc.aio.ServicerContext
                             ) -> pb.TranslateTextResponse:
         started = time.perf_counter()
-        created = datetime.datetime.now(datetime.timezone.utc)
+        created = datetime.datetime.now(datetime.UTC)
         translations = await self.core.translate(
             list(request.contents),
             request.source_language_code,
@@ -63,7 +63,7 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
             "status": "OK",
             "results": [
                 {"source_text": text, "translated_text": t.text, "source_language_code": t.source_language_code}
-                for text, t in zip(request.contents, translations)
+                for text, t in zip(request.contents, translations, strict=True)
             ],
         })
         return response

@@ -76,7 +76,7 @@ class TritonPythonModel:
                 if not (len(texts) == len(sources) == len(targets)):
                     raise ValueError("INPUT_TEXT, INPUT_LANGUAGE_ID and OUTPUT_LANGUAGE_ID differ in batch size")
                 pending = []
-                for row, (text, source, target) in enumerate(zip(texts, sources, targets)):
+                for row, (text, source, target) in enumerate(zip(texts, sources, targets, strict=True)):
                     pair = (_decode(source).strip().lower(), _decode(target).strip().lower())
                     mode = self.modes.get(pair)
                     if mode is None:
@@ -101,7 +101,7 @@ class TritonPythonModel:
                 for index, _, _ in items:
                     failed[index] = str(exc)
                 continue
-            for (index, row, _), text in zip(items, translated):
+            for (index, row, _), text in zip(items, translated, strict=True):
                 outputs[index][row] = text.encode("utf-8")
         for index, values in outputs.items():
             if index in failed:

@@ -1,0 +1,154 @@
+"""The NMT service in-process (production factory and interceptors) against a real Triton
+and a real PostgreSQL schema."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+
+import asyncpg
+import grpc
+import pytest
+from ai4vc.nmt.v1 import nmt_service_pb2 as pb
+from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from deploy.local.parts import free_port
+from services.nmt import app as nmt_app
+from services.nmt.settings import NmtSettings
+from tests.errors_util import error_info
+from tests.service.harness import health_status, running
+
+HINDI = "भारत एक विशाल देश है।"
+
+
+@pytest.fixture
+def settings(triton, pg_schema, tmp_path) -> NmtSettings:
+    url, schema = pg_schema
+    return NmtSettings(port=0, metrics_port=0, triton_url=triton.url, database_url=url, database_schema=schema,
+                       spool_dir=str(tmp_path / "spool"), log_json=False)
+
+
+async def test_translates_hindi_to_urdu_and_records_it(settings):
+    """A Hindi sentence comes back in Urdu script and its request and result rows land in PostgreSQL."""
+    async with running(settings, nmt_app.create) as (app, _handle, channel):
+        stub = pb_grpc.NmtServiceStub(channel)
+        answer = await stub.TranslateText(
+            pb.TranslateTextRequest(contents=[HINDI, "आप कैसे हैं?"], source_language_code="hi",
+                                    target_language_code="ur"),
+            timeout=10, metadata=(("x-request-id", "req-service-1"),))
+        texts = [t.translated_text for t in answer.translations]
+        assert len(texts) == 2
+        assert all(any("\u0600" <= ch <= "\u06ff" for ch in t) for t in texts)
+        assert not any("\u0900" <= ch <= "\u097f" for ch in "".join(texts))
+        assert await app.records.drain(10)
+
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.database_schema})
+    try:
+        request = await conn.fetchrow("SELECT * FROM nmt_requests WHERE request_id = 'req-service-1'")
+        results = await conn.fetch("SELECT * FROM nmt_results WHERE request_uuid = $1 ORDER BY item_index",
+                                   request["id"])
+    finally:
+        await conn.close()
+    assert request["num_contents"] == 2 and request["status"] == "OK"
+    assert request["target_language_code"] == "ur"
+    assert [r["source_text"] for r in results] == [HINDI, "आप कैसे हैं?"]
+    assert [r["translated_text"] for r in results] == texts
+
+
+async def test_detects_source_language_when_omitted(settings):
+    """Without a source language each text's language is detected from its script and reported."""
+    async with running(settings, nmt_app.create) as (_app, _handle, channel):
+        answer = await pb_grpc.NmtServiceStub(channel).TranslateText(
+            pb.TranslateTextRequest(contents=["یہ کتاب ہے"], target_language_code="hi"), timeout=10)
+    assert answer.translations[0].detected_language_code == "ur"
+    assert any("\u0900" <= ch <= "\u097f" for ch in answer.translations[0].translated_text)
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "reason", "field"),
+    [
+        ({"contents": [], "target_language_code": "ur"}, "FIELD_REQUIRED", "contents"),
+        ({"contents": ["ठीक", "  "], "target_language_code": "ur"}, "FIELD_REQUIRED", "contents[1]"),
+        ({"contents": ["क"] * 129, "target_language_code": "ur"}, "TOO_MANY_CONTENTS", "contents"),
+        ({"contents": ["क" * 5001], "target_language_code": "ur"}, "CONTENT_TOO_LONG", "contents[0]"),
+        ({"contents": ["नमस्ते"], "target_language_code": ""}, "FIELD_REQUIRED", "target_language_code"),
+        ({"contents": ["नमस्ते"], "source_language_code": "hi", "target_language_code": "en"},
+         "UNSUPPORTED_LANGUAGE_PAIR", "source_language_code"),
+        ({"contents": ["नमस्ते"], "source_language_code": "hi", "target_language_code": "ur", "model": "nope"},
+         "UNKNOWN_MODEL", "model"),
+        ({"contents": ["12345"], "target_language_code": "ur"}, "LANGUAGE_NOT_DETECTED", "contents[0]"),
+    ],
+)
+async def test_bad_input_is_invalid_argument_with_reason_and_field(settings, request_kwargs, reason, field):
+    """Each kind of bad input gets INVALID_ARGUMENT naming the reason and field, and the server stays serving."""
+    async with running(settings, nmt_app.create) as (_app, _handle, channel):
+        stub = pb_grpc.NmtServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.TranslateText(pb.TranslateTextRequest(**request_kwargs), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        info, fields = error_info(caught.value)
+        assert info is not None and info.reason == reason and info.domain == "ai4vc"
+        assert info.metadata["field"] == field and fields == [field]
+        assert await health_status(channel) == health_pb2.HealthCheckResponse.SERVING
+        ok = await stub.TranslateText(
+            pb.TranslateTextRequest(contents=["नमस्ते"], source_language_code="hi", target_language_code="ur"),
+            timeout=10)
+        assert len(ok.translations) == 1
+
+
+async def test_lists_language_pairs_from_the_model_config(settings):
+    """ListLanguagePairs reports what the Triton model declares, with pagination."""
+    async with running(settings, nmt_app.create) as (_app, _handle, channel):
+        stub = pb_grpc.NmtServiceStub(channel)
+        first = await stub.ListLanguagePairs(pb.ListLanguagePairsRequest(page_size=1), timeout=5)
+        second = await stub.ListLanguagePairs(
+            pb.ListLanguagePairsRequest(page_size=1, page_token=first.next_page_token), timeout=5)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ListLanguagePairs(pb.ListLanguagePairsRequest(page_token="garbage"), timeout=5)
+    pairs = {(p.source_language_code, p.target_language_code, p.backend)
+             for p in [*first.language_pairs, *second.language_pairs]}
+    assert pairs == {("hi", "ur", "apertium"), ("ur", "hi", "apertium")}
+    assert first.next_page_token and not second.next_page_token
+    assert error_info(caught.value)[0].reason == "INVALID_PAGE_TOKEN"
+
+
+async def test_triton_down_is_unavailable_fast_and_not_serving(pg_schema, tmp_path):
+    """With no Triton, calls fail fast with UNAVAILABLE (never INTERNAL) and health says NOT_SERVING."""
+    url, schema = pg_schema
+    settings = NmtSettings(port=0, triton_url=f"127.0.0.1:{free_port()}", database_url=url, database_schema=schema,
+                           spool_dir=str(tmp_path / "spool"), log_json=False)
+    async with running(settings, nmt_app.create) as (_app, _handle, channel):
+        assert await health_status(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
+        started = time.monotonic()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await pb_grpc.NmtServiceStub(channel).TranslateText(
+                pb.TranslateTextRequest(contents=["नमस्ते"], source_language_code="hi", target_language_code="ur"),
+                timeout=20)
+        elapsed = time.monotonic() - started
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_info(caught.value)[0].reason == "MODEL_UNAVAILABLE"
+    assert elapsed < 15, "must fail fast rather than wait out the caller's deadline"
+
+
+async def test_reflection_and_metrics(settings):
+    """Reflection lists the service; the metrics port counts RPCs by method and status code."""
+    async with running(settings, nmt_app.create) as (_app, handle, channel):
+        stub = pb_grpc.NmtServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.TranslateText(pb.TranslateTextRequest(target_language_code="ur"), timeout=5)
+
+        async def requests():
+            yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+        names = []
+        async for answer in reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(requests()):
+            names = [s.name for s in answer.list_services_response.service]
+            break
+        url = f"http://127.0.0.1:{handle.metrics_port}/metrics"
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+    assert "ai4vc.nmt.v1.NmtService" in names and "grpc.health.v1.Health" in names
+    assert 'grpc_method="/ai4vc.nmt.v1.NmtService/TranslateText"' in body
+    assert 'grpc_code="INVALID_ARGUMENT"' in body
