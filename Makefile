@@ -38,7 +38,7 @@ check-gen: gen  ## fail when gen/ differs from what proto/ generates
 
 lint:  ## buf lint, ruff, mypy
 	@.venv/bin/buf lint
-	@.venv/bin/ruff check services gateway deploy tests bench models
+	@.venv/bin/ruff check .
 	@.venv/bin/mypy services deploy
 
 breaking:  ## buf breaking against main
