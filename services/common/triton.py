@@ -90,6 +90,15 @@ class TritonAdapter:
             raise translate_error(exc, model) from exc
         return dict(answer.get("config", answer))
 
+    async def repository_index(self, timeout_s: float | None = 2.0) -> list[dict[str, Any]]:
+        """Triton's model repository index: name, version, state of every model."""
+        try:
+            answer = await self._client.get_model_repository_index(
+                as_json=True, client_timeout=self._timeout(timeout_s))
+        except InferenceServerException as exc:
+            raise translate_error(exc, "<repository>") from exc
+        return list(answer.get("models", []))
+
     async def model_ready(self, model: str, timeout_s: float = 1.0) -> bool:
         try:
             return bool(await self._client.is_model_ready(model, client_timeout=timeout_s))

@@ -1,4 +1,4 @@
-"""Wires the NMT service together: Triton adapter, catalog, records, servicer."""
+"""Wires the NMT service together: Triton adapter, model registry, records, servicer."""
 
 from __future__ import annotations
 
@@ -14,15 +14,24 @@ from prometheus_client import CollectorRegistry
 from services.common import db
 from services.common.errors import DomainError
 from services.common.records import RecordSink
+from services.common.registry import ModelRegistry
 from services.common.settings import CommonSettings
 from services.common.triton import TritonAdapter
-from services.nmt.core import NmtCore, PairCatalog
+from services.nmt.core import NmtCore
 from services.nmt.servicer import NmtServicer, write_records
 from services.nmt.settings import NmtSettings
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["NmtService"].full_name
+
+
+def build_registry(settings: NmtSettings, triton: TritonAdapter) -> ModelRegistry:
+    """The registry, with what settings declare for models that don't declare it themselves."""
+    overrides = {}
+    if settings.language_pairs:
+        overrides[settings.model_name] = {"task": "translation", "language_pairs": settings.language_pairs}
+    return ModelRegistry(triton, settings.catalog_refresh_s, overrides)
 
 
 class NmtApp:
@@ -32,19 +41,21 @@ class NmtApp:
         self.settings = settings
         self.triton = triton
         self.records = records
-        self.catalog = PairCatalog(triton, settings)
-        self.core = NmtCore(settings, triton, self.catalog)
+        self.registry = build_registry(settings, triton)
+        self.core = NmtCore(settings, triton, self.registry)
         self.servicer = NmtServicer(self.core, records)
 
     def register(self, server: grpc.aio.Server) -> None:
         pb_grpc.add_NmtServiceServicer_to_server(self.servicer, server)
 
     async def ready(self) -> bool:
-        """Ready when the model is loaded and its language pairs are known."""
+        """Ready when Triton serves at least one translation model. A Triton that went away
+        and came back (new model instances) is re-read at once."""
         if not await self.triton.model_ready(self.settings.model_name):
+            self.registry.invalidate()
             return False
         try:
-            return bool(await self.catalog.pairs())
+            return bool(await self.registry.models("translation"))
         except DomainError:
             return False
 

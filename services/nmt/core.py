@@ -1,8 +1,9 @@
-"""NMT domain core: validation, language pairs, detection, do-not-translate, Triton calls.
+"""NMT domain core: validation, language pairs, detection, do-not-translate, transliteration,
+Triton calls.
 
-Knows nothing of grpc. What the deployment can translate comes from the Triton model's own
-configuration (`language_pairs` parameter), or from settings for repositories that don't
-declare it, so nothing about capability is hard-coded here.
+Knows nothing of grpc. What the deployment can translate or transliterate comes from the
+model registry (the Triton models' own configuration, or settings for repositories that
+don't declare it), so nothing about capability is hard-coded here.
 """
 
 from __future__ import annotations
@@ -11,17 +12,24 @@ import asyncio
 import base64
 import dataclasses
 import re
-import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from services.common.errors import InvalidArgument, Unavailable
-from services.common.triton import TritonAdapter, config_parameter
+from services.common.errors import InvalidArgument
+from services.common.registry import ModelInfo, ModelRegistry
+from services.common.triton import TritonAdapter
 from services.nmt import langid
 from services.nmt.settings import NmtSettings
 
 MAX_LANGUAGE_CODE_CHARS = 35
+MAX_TOP_K = 10
+# A BCP-47 script subtag → the language whose script it is, as transliteration models key
+# scripts ("hi-Latn" is romanized Hindi: Latin script, which models call "en").
+SCRIPT_LANGUAGE = {
+    "latn": "en", "deva": "hi", "beng": "bn", "guru": "pa", "gujr": "gu", "orya": "or", "taml": "ta",
+    "telu": "te", "knda": "kn", "mlym": "ml", "arab": "ur", "mtei": "mni", "olck": "sat", "sinh": "si",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +37,14 @@ class LanguagePair:
     source: str
     target: str
     model: str
+    backend: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ScriptPair:
+    source: str
+    target: str
+    supports_candidates: bool
     backend: str
 
 
@@ -53,53 +69,24 @@ def normalize_language(code: str, field: str) -> str:
     return primary
 
 
-class PairCatalog:
-    """The language pairs the model serves, refreshed from Triton every `refresh_s`."""
-
-    def __init__(self, triton: TritonAdapter, settings: NmtSettings) -> None:
-        self._triton = triton
-        self._settings = settings
-        self._pairs: tuple[LanguagePair, ...] = ()
-        self._max_batch = 0
-        self._loaded_at = float("-inf")
-        self._lock = asyncio.Lock()
-
-    async def pairs(self) -> tuple[LanguagePair, ...]:
-        if time.monotonic() - self._loaded_at > self._settings.catalog_refresh_s:
-            await self.refresh()
-        return self._pairs
-
-    @property
-    def max_batch(self) -> int:
-        return self._max_batch or 1
-
-    async def refresh(self) -> None:
-        async with self._lock:
-            if time.monotonic() - self._loaded_at <= self._settings.catalog_refresh_s and self._pairs:
-                return
-            try:
-                config = await self._triton.model_config(self._settings.model_name, timeout_s=2.0)
-            except Unavailable:
-                if self._pairs:
-                    return  # keep serving what we knew; the infer call will tell the truth
-                raise
-            declared = self._settings.language_pairs or config_parameter(config, "language_pairs")
-            backend = config_parameter(config, "backend_name", config.get("backend", ""))
-            pairs = []
-            for item in declared.split(","):
-                source, _, target = item.strip().partition("-")
-                if source and target:
-                    pairs.append(LanguagePair(source.lower(), target.lower(), self._settings.model_name, backend))
-            self._pairs = tuple(pairs)
-            self._max_batch = int(config.get("max_batch_size", 0) or 0)
-            self._loaded_at = time.monotonic()
+def script_language(code: str, field: str) -> str:
+    """The script a BCP-47 tag is written in, named as models name it ("hi-Latn" → "en")."""
+    normalize_language(code, field)
+    parts = code.strip().replace("_", "-").lower().split("-")
+    for part in parts[1:]:
+        if len(part) == 4 and part.isalpha():
+            if part not in SCRIPT_LANGUAGE:
+                raise InvalidArgument(f"{field}={code!r}: script {part.title()} is not served",
+                                      reason="UNSUPPORTED_SCRIPT_PAIR", field=field)
+            return SCRIPT_LANGUAGE[part]
+    return parts[0]
 
 
 class NmtCore:
-    def __init__(self, settings: NmtSettings, triton: TritonAdapter, catalog: PairCatalog) -> None:
+    def __init__(self, settings: NmtSettings, triton: TritonAdapter, registry: ModelRegistry) -> None:
         self.settings = settings
         self.triton = triton
-        self.catalog = catalog
+        self.registry = registry
 
     # -- validation ----------------------------------------------------------------------
 
@@ -135,19 +122,8 @@ class NmtCore:
         # Longest first, so a phrase inside a longer one doesn't split it.
         return sorted({p.strip() for p in phrases}, key=len, reverse=True)
 
-    async def _pair(self, source: str, target: str, model: str, field: str) -> LanguagePair:
-        pairs = await self.catalog.pairs()
-        if model and all(p.model != model for p in pairs):
-            raise InvalidArgument(f"model {model!r} is not served", reason="UNKNOWN_MODEL", field="model",
-                                  metadata={"available_models": ",".join(sorted({p.model for p in pairs}))})
-        for pair in pairs:
-            if pair.source == source and pair.target == target and (not model or pair.model == model):
-                return pair
-        available = ",".join(f"{p.source}-{p.target}" for p in pairs)
-        raise InvalidArgument(
-            f"no model translates {source or '?'} to {target}; served pairs: {available or 'none'}",
-            reason="UNSUPPORTED_LANGUAGE_PAIR", field=field, metadata={"available_pairs": available},
-        )
+    async def _pair(self, source: str, target: str, model: str, field: str) -> ModelInfo:
+        return await self.registry.find("translation", language=source, target=target, model=model, field=field)
 
     # -- operations ----------------------------------------------------------------------
 
@@ -199,35 +175,35 @@ class NmtCore:
         results: list[str] = [""] * len(contents)
         calls = []
         for lang, indexes in groups.items():
-            for start in range(0, len(indexes), self.catalog.max_batch):
-                chunk = indexes[start : start + self.catalog.max_batch]
-                calls.append((chunk, self._infer(pairs[lang], [protected[i][0] for i in chunk], timeout_s, request_id)))
+            info = pairs[lang]
+            step = info.max_batch_size or 1
+            for start in range(0, len(indexes), step):
+                chunk = indexes[start : start + step]
+                texts = [protected[i][0] for i in chunk]
+                calls.append((chunk, self._infer(info, lang, target, texts, timeout_s, request_id)))
         outputs = await asyncio.gather(*(call for _, call in calls))
         for (chunk, _), texts in zip(calls, outputs, strict=True):
             for index, text in zip(chunk, texts, strict=True):
                 results[index] = _restore(text, protected[index][1])
         return [
-            Translation(results[i], sources[i], not source, pairs[sources[i]].model) for i in range(len(contents))
+            Translation(results[i], sources[i], not source, pairs[sources[i]].name) for i in range(len(contents))
         ]
 
-    async def _infer(self, pair: LanguagePair, texts: list[str], timeout_s: float | None, request_id: str) -> list[str]:
+    async def _infer(self, info: ModelInfo, source: str, target: str, texts: list[str], timeout_s: float | None,
+                     request_id: str) -> list[str]:
         n = len(texts)
-
-        def column(values: Sequence[str]) -> np.ndarray:
-            return np.array([v.encode("utf-8") for v in values], dtype=np.object_).reshape(n, 1)
-
         out = await self.triton.infer(
-            pair.model,
+            info.name,
             {
-                "INPUT_TEXT": column(texts),
-                "INPUT_LANGUAGE_ID": column([pair.source] * n),
-                "OUTPUT_LANGUAGE_ID": column([pair.target] * n),
+                "INPUT_TEXT": _column(texts),
+                "INPUT_LANGUAGE_ID": _column([source] * n),
+                "OUTPUT_LANGUAGE_ID": _column([target] * n),
             },
             ["OUTPUT_TEXT"],
             timeout_s=timeout_s,
             request_id=request_id,
         )
-        return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in out["OUTPUT_TEXT"].reshape(-1)]
+        return [_text(v) for v in out["OUTPUT_TEXT"].reshape(-1)]
 
     def detect(self, content: str) -> list[langid.Guess]:
         if not content.strip():
@@ -246,15 +222,97 @@ class NmtCore:
     ) -> tuple[list[LanguagePair], str]:
         source = normalize_language(source, "source_language_code")
         target = normalize_language(target, "target_language_code")
-        if page_size < 0:
-            raise InvalidArgument("page_size must not be negative", reason="FIELD_OUT_OF_RANGE", field="page_size")
-        size = min(page_size or 100, 1000)
-        offset = decode_page_token(page_token)
-        pairs = [p for p in await self.catalog.pairs()
-                 if (not source or p.source == source) and (not target or p.target == target)]
-        page = pairs[offset : offset + size]
-        next_token = encode_page_token(offset + size) if offset + size < len(pairs) else ""
-        return page, next_token
+        pairs = [
+            LanguagePair(s, t, m.name, m.backend)
+            for m in sorted(await self.registry.models("translation"), key=lambda m: m.name)
+            for s, t in m.language_pairs
+            if (not source or s == source) and (not target or t == target)
+        ]
+        return _page(pairs, page_size, page_token)
+
+    async def list_script_pairs(
+        self, page_size: int, page_token: str, source: str, target: str
+    ) -> tuple[list[ScriptPair], str]:
+        source = script_language(source, "source_language_code") if source else ""
+        target = script_language(target, "target_language_code") if target else ""
+        pairs = [
+            ScriptPair(s, t, int(m.parameters.get("max_top_k", "1") or 1) > 1, m.backend)
+            for m in sorted(await self.registry.models("transliteration"), key=lambda m: m.name)
+            for s, t in m.language_pairs
+            if (not source or s == source) and (not target or t == target)
+        ]
+        return _page(pairs, page_size, page_token)
+
+    async def transliterate(
+        self,
+        contents: Sequence[str],
+        source_language_code: str,
+        target_language_code: str,
+        *,
+        is_word_level: bool,
+        top_k: int,
+        timeout_s: float | None = None,
+        request_id: str = "",
+    ) -> list[list[str]]:
+        """Candidates per text, best first."""
+        self._validate_contents(contents)
+        for name, code in (("source_language_code", source_language_code),
+                           ("target_language_code", target_language_code)):
+            if not code.strip():
+                raise InvalidArgument(f"{name} is required", reason="FIELD_REQUIRED", field=name)
+        source = script_language(source_language_code, "source_language_code")
+        target = script_language(target_language_code, "target_language_code")
+        if source == target:
+            raise InvalidArgument("source and target are written in the same script",
+                                  reason="UNSUPPORTED_SCRIPT_PAIR", field="target_language_code")
+        if not 0 <= top_k <= MAX_TOP_K:
+            raise InvalidArgument(f"top_k must be 0 to {MAX_TOP_K}", reason="FIELD_OUT_OF_RANGE", field="top_k")
+        if is_word_level:
+            for index, text in enumerate(contents):
+                if len(text.split()) != 1:
+                    raise InvalidArgument(f"contents[{index}] is not a single word", reason="NOT_A_WORD",
+                                          field=f"contents[{index}]")
+        info = await self.registry.find("transliteration", language=source, target=target,
+                                        field="target_language_code")
+        k = max(1, min(top_k or 1, int(info.parameters.get("max_top_k", "1") or 1)))
+        step = info.max_batch_size or 1
+        calls = []
+        for start in range(0, len(contents), step):
+            chunk = list(contents[start : start + step])
+            n = len(chunk)
+            calls.append(self.triton.infer(
+                info.name,
+                {
+                    "INPUT_TEXT": _column(chunk),
+                    "INPUT_LANGUAGE_ID": _column([source] * n),
+                    "OUTPUT_LANGUAGE_ID": _column([target] * n),
+                    "IS_WORD_LEVEL": np.full((n, 1), is_word_level, dtype=np.bool_),
+                    "TOP_K": np.full((n, 1), k, dtype=np.uint8),
+                },
+                ["OUTPUT_TEXT"], timeout_s=timeout_s, request_id=request_id))
+        results: list[list[str]] = []
+        for out in await asyncio.gather(*calls):
+            for row in out["OUTPUT_TEXT"].reshape(len(out["OUTPUT_TEXT"]), -1):
+                results.append([_text(v) for v in row if _text(v)])
+        return results
+
+
+def _column(values: Sequence[str]) -> np.ndarray:
+    return np.array([v.encode("utf-8") for v in values], dtype=np.object_).reshape(len(values), 1)
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _page(items: list, page_size: int, page_token: str) -> tuple[list, str]:
+    """One page of `items` and the token for the next (offset-based, opaque to callers)."""
+    if page_size < 0:
+        raise InvalidArgument("page_size must not be negative", reason="FIELD_OUT_OF_RANGE", field="page_size")
+    size = min(page_size or 100, 1000)
+    offset = decode_page_token(page_token)
+    next_token = encode_page_token(offset + size) if offset + size < len(items) else ""
+    return items[offset : offset + size], next_token
 
 
 def encode_page_token(offset: int) -> str:

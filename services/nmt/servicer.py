@@ -89,6 +89,29 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
             next_page_token=next_token,
         )
 
+    async def Transliterate(self, request: pb.TransliterateRequest, context: grpc.aio.ServicerContext
+                            ) -> pb.TransliterateResponse:
+        results = await self.core.transliterate(
+            list(request.contents), request.source_language_code, request.target_language_code,
+            is_word_level=request.is_word_level, top_k=request.top_k, timeout_s=remaining_s(context),
+            request_id=request_id_var.get(),
+        )
+        return pb.TransliterateResponse(transliterations=[pb.Transliteration(candidates=c) for c in results])
+
+    async def ListTransliterationPairs(self, request: pb.ListTransliterationPairsRequest,
+                                       context: grpc.aio.ServicerContext) -> pb.ListTransliterationPairsResponse:
+        pairs, next_token = await self.core.list_script_pairs(
+            request.page_size, request.page_token, request.source_language_code, request.target_language_code
+        )
+        return pb.ListTransliterationPairsResponse(
+            transliteration_pairs=[
+                pb.TransliterationPair(source_language_code=p.source, target_language_code=p.target,
+                                       supports_candidates=p.supports_candidates, backend=p.backend)
+                for p in pairs
+            ],
+            next_page_token=next_token,
+        )
+
 
 async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> None:
     """Idempotent batch insert of requests and their results (replays are harmless)."""

@@ -11,9 +11,10 @@ from services.common.settings import CommonSettings
 class NmtSettings(CommonSettings):
     service_name: str = "nmt"
     port: int = 8089
+    # The translation model whose readiness gates this service's health.
     model_name: str = "nmt"
-    # Override of the model's own `language_pairs` parameter ("hi-ur,ur-hi"), for model
-    # repositories (IndicTrans2's own) whose config does not declare what they serve.
+    # Declares what `model_name` serves ("en-hi,hi-en"), for model repositories (IndicTrans2's
+    # own) whose config does not declare it; our reference models declare it themselves.
     language_pairs: str = ""
     max_contents: int = 128
     max_content_chars: int = 5_000

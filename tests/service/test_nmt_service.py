@@ -152,3 +152,32 @@ async def test_reflection_and_metrics(settings):
     assert "ai4vc.nmt.v1.NmtService" in names and "grpc.health.v1.Health" in names
     assert 'grpc_method="/ai4vc.nmt.v1.NmtService/TranslateText"' in body
     assert 'grpc_code="INVALID_ARGUMENT"' in body
+
+
+async def test_transliterates_word_and_sentence(settings):
+    """Transliterate: romanized Hindi to Devanagari (word level), Devanagari to Tamil script (sentence level)."""
+    async with running(settings, nmt_app.create) as (_app, _handle, channel):
+        stub = pb_grpc.NmtServiceStub(channel)
+        word = await stub.Transliterate(pb.TransliterateRequest(
+            contents=["namaste"], source_language_code="hi-Latn", target_language_code="hi", is_word_level=True,
+            top_k=3), timeout=10)
+        sentence = await stub.Transliterate(pb.TransliterateRequest(
+            contents=["नमस्ते दुनिया"], source_language_code="hi", target_language_code="ta"), timeout=10)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Transliterate(pb.TransliterateRequest(
+                contents=["two words"], source_language_code="hi-Latn", target_language_code="hi",
+                is_word_level=True), timeout=10)
+    assert word.transliterations[0].candidates[0] == "नमस्ते"
+    assert 1 <= len(word.transliterations[0].candidates) <= 3
+    assert all("\u0b80" <= ch <= "\u0bff" or ch == " " for ch in sentence.transliterations[0].candidates[0])
+    assert error_info(caught.value)[0].reason == "NOT_A_WORD"
+
+
+async def test_lists_transliteration_pairs(settings):
+    """ListTransliterationPairs reports the pairs the transliteration model declares, filterable by source."""
+    async with running(settings, nmt_app.create) as (_app, _handle, channel):
+        answer = await pb_grpc.NmtServiceStub(channel).ListTransliterationPairs(
+            pb.ListTransliterationPairsRequest(source_language_code="hi-Latn", page_size=1000), timeout=10)
+    targets = {p.target_language_code for p in answer.transliteration_pairs}
+    assert {p.source_language_code for p in answer.transliteration_pairs} == {"en"}
+    assert {"hi", "ta", "bn", "ur"} <= targets and "en" not in targets

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from services.common.errors import InvalidArgument
+from services.nmt.app import build_registry
 from services.nmt.core import (
     NmtCore,
-    PairCatalog,
     _protect,
     _restore,
     decode_page_token,
@@ -31,7 +31,8 @@ class FakeTriton:
     def __init__(self, pairs: str = "hi-ur,ur-hi", max_batch_size: int = 2) -> None:
         self.config = {
             "max_batch_size": max_batch_size,
-            "parameters": {"language_pairs": {"string_value": pairs}, "backend_name": {"string_value": "fake"}},
+            "parameters": {"task": {"string_value": "translation"}, "language_pairs": {"string_value": pairs},
+                           "backend_name": {"string_value": "fake"}},
         }
         self.calls: list[dict[str, Any]] = []
         self.config_reads = 0
@@ -42,6 +43,9 @@ class FakeTriton:
 
     async def model_ready(self, model: str, timeout_s: float = 1.0) -> bool:
         return True
+
+    async def repository_index(self, timeout_s: float | None = 2.0) -> list[dict[str, Any]]:
+        return [{"name": "nmt", "version": "1", "state": "READY"}]
 
     async def infer(self, model: str, inputs: Mapping[str, np.ndarray], outputs: Sequence[str], *,
                     timeout_s: float | None = None, request_id: str = "") -> dict[str, np.ndarray]:
@@ -57,7 +61,7 @@ class FakeTriton:
 def _core(**overrides: Any) -> tuple[NmtCore, FakeTriton]:
     fake = FakeTriton()
     settings = NmtSettings(**overrides)
-    return NmtCore(settings, fake, PairCatalog(fake, settings)), fake  # type: ignore[arg-type]
+    return NmtCore(settings, fake, build_registry(settings, fake)), fake  # type: ignore[arg-type]
 
 
 async def _rejected(coro: Any) -> InvalidArgument:
@@ -266,7 +270,7 @@ async def test_mixed_detected_languages_are_grouped_per_source() -> None:
     """Texts detected as different languages are sent in separate per-source groups, each to its own pair."""
     fake = FakeTriton(pairs="hi-en,ur-en")
     settings = NmtSettings()
-    core = NmtCore(settings, fake, PairCatalog(fake, settings))  # type: ignore[arg-type]
+    core = NmtCore(settings, fake, build_registry(settings, fake))  # type: ignore[arg-type]
     results = await core.translate([HINDI, URDU, HINDI], "", "en")
     assert [r.source_language_code for r in results] == ["hi", "ur", "hi"]
     assert [r.text for r in results] == [f"[hi>en:{HINDI}]", f"[ur>en:{URDU}]", f"[hi>en:{HINDI}]"]
@@ -296,7 +300,7 @@ async def test_do_not_translate_survives_verbatim() -> None:
 
 
 async def test_catalog_is_cached_between_calls() -> None:
-    """The pair catalog reads the model config once within catalog_refresh_s."""
+    """The model registry reads the model config once within catalog_refresh_s."""
     core, fake = _core()
     await core.translate([URDU], "ur", "hi")
     await core.translate([HINDI], "hi", "ur")

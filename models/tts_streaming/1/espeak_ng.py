@@ -1,0 +1,1 @@
+../../tts/1/espeak_ng.py
