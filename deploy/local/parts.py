@@ -50,9 +50,13 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str, log: Path |
               alive: Callable[[], bool] | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
+        try:
             if check():
                 return
+        except PartError:
+            raise
+        except Exception:  # noqa: BLE001 - not ready yet
+            pass
         if alive is not None and not alive():
             raise PartError(f"{what} exited during start-up" + (f"; see {log}" if log else ""))
         time.sleep(0.1)
@@ -336,6 +340,7 @@ class Triton:
         return env
 
     def start(self, timeout_s: float = 120) -> str:
+        self._log_start = self.proc.log.stat().st_size if self.proc.log.exists() else 0
         if not self.proc.alive():
             clean_shm()
             self.proc.spawn(
@@ -347,7 +352,11 @@ class Triton:
                  "--log-verbose=0", "--exit-timeout-secs=10"],
                 env=self.environment(), clean_shm=True,
             )
-        self.wait_ready(timeout_s)
+        try:
+            self.wait_ready(timeout_s)
+        except PartError:
+            self.stop()
+            raise
         return self.url
 
     def ready(self) -> bool:
@@ -358,7 +367,22 @@ class Triton:
             return False
 
     def wait_ready(self, timeout_s: float = 120) -> None:
-        wait_for(self.ready, timeout_s, "Triton", self.proc.log, self.proc.alive)
+        wait_for(self._ready_or_failed, timeout_s, "Triton", self.proc.log, self.proc.alive)
+
+    def _ready_or_failed(self) -> bool:
+        """Ready, or a PartError naming the models that failed to load (instead of waiting out
+        the timeout while the supervisor restarts a server that cannot start)."""
+        if self.ready():
+            return True
+        if self.proc.log.exists():
+            with self.proc.log.open("rb") as log:
+                log.seek(getattr(self, "_log_start", 0))
+                text = log.read().decode("utf-8", "replace")
+            if "error: creating server" in text:
+                failures = [line.strip()[:300] for line in text.splitlines() if "failed to load '" in line]
+                raise PartError("Triton could not load its models: " + " | ".join(failures[:5])
+                                + f"; see {self.proc.log}")
+        return False
 
     def stop(self) -> None:
         self.proc.stop(timeout_s=15)

@@ -3,16 +3,34 @@
 Keeps one child process running: it is the parent that stays (Envoy, for one, exits when the
 process that started it goes away), forwards SIGTERM/SIGINT to the child, and restarts the
 child when it dies on its own (a crashed Triton comes back without anyone's help), with a
-capped backoff. It exits with the child's status once asked to stop.
+capped backoff, after killing whatever the child left in the process group. It exits with
+the child's status once asked to stop.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import subprocess
 import sys
 import time
+
+
+def reap_group() -> None:
+    """Kills what the dead child left behind in our process group (Triton's Python-backend
+    stubs outlive a SIGKILLed tritonserver), so a restart starts clean."""
+    me = os.getpid()
+    group = os.getpgid(0)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == group:  # fields: state, ppid, pgrp, ...
+                os.kill(int(entry), signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.05)
         if stopping:
             return code
+        reap_group()
         if args.clean_shm:
             from deploy.local.parts import clean_shm
 

@@ -7,10 +7,10 @@ import logging
 from pathlib import Path
 
 import grpc
-from ai4vc.nmt.v1 import nmt_service_pb2 as pb
-from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
+from ai4vc.nmt.v1 import nmt_service_pb2 as pb
+from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
 from services.common import db
 from services.common.errors import DomainError
 from services.common.records import RecordSink

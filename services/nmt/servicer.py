@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import asyncpg
 import grpc
+
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
-
 from services.common.identity import principal_of
 from services.common.logs import request_id_var
 from services.common.records import Record, RecordSink

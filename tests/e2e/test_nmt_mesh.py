@@ -16,9 +16,9 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
+
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
-
 from deploy.local.mesh import Mesh, Ports
 from deploy.local.parts import pid_alive
 from tests.errors_util import error_info

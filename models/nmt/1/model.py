@@ -16,6 +16,8 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 _TIMEOUT_S = 60
+# Used when a config declares nothing (the published IndicTrans2 config.pbtxt has no parameters).
+_DEFAULT_MODES = "hi-ur:hin-urd,ur-hi:urd-hin"
 
 
 def _param(config: dict, key: str) -> str:
@@ -30,7 +32,7 @@ class TritonPythonModel:
             raise pb_utils.TritonModelException(
                 "apertium is not installed (Debian: apt-get install apertium apertium-urd-hin)")
         self.modes: dict[tuple[str, str], str] = {}
-        for item in _param(config, "apertium_modes").split(","):
+        for item in (_param(config, "apertium_modes") or _DEFAULT_MODES).split(","):
             pair, _, mode = item.strip().partition(":")
             source, _, target = pair.partition("-")
             self.modes[(source, target)] = mode

@@ -123,16 +123,25 @@ class Espeak:
                 raise EspeakError(f"espeak_Synth failed ({status})")
 
 
+# Used when a config declares nothing (the published Indic-TTS config.pbtxt has no parameters).
+DEFAULT_LANGUAGES = ("as", "bn", "bpy", "en", "gu", "hi", "kn", "kok", "ml", "mr", "ne", "or", "pa", "sd", "si",
+                     "ta", "te", "ur")
+DEFAULT_SPEAKER_VARIANTS = "male:m3,female:f3"
+
+
 class VoiceTable:
     """The voices a model serves, from its config.pbtxt parameters: `voices` ("hi-male,
     hi-female,...", language id then speaker id as Indic-TTS names them), `speaker_variants`
-    ("male:m3,female:f3", the espeak variant per speaker id) and `max_text_chars`."""
+    ("male:m3,female:f3", the espeak variant per speaker id) and `max_text_chars`. Without
+    them (a published config), every default language with both speakers."""
 
     def __init__(self, parameters: dict[str, str]) -> None:
-        variants = dict(item.strip().split(":", 1) for item in parameters.get("speaker_variants", "").split(",")
-                        if item.strip())
+        spec = parameters.get("speaker_variants") or DEFAULT_SPEAKER_VARIANTS
+        variants = dict(item.strip().split(":", 1) for item in spec.split(",") if item.strip())
+        declared = parameters.get("voices") or ",".join(
+            f"{language}-{speaker}" for language in DEFAULT_LANGUAGES for speaker in variants)
         self.voices: dict[tuple[str, str], str] = {}
-        for item in parameters.get("voices", "").split(","):
+        for item in declared.split(","):
             language, _, speaker = item.strip().rpartition("-")
             if not language or speaker not in variants:
                 raise EspeakError(f"bad voice {item!r} in parameter voices (speakers: {sorted(variants)})")

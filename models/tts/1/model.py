@@ -39,7 +39,7 @@ class TritonPythonModel:
         except EspeakError as exc:
             raise pb_utils.TritonModelException(str(exc)) from exc
         declared = int(parameters.get("sample_rate_hertz") or 0)
-        if declared != self.espeak.sample_rate_hertz:
+        if declared and declared != self.espeak.sample_rate_hertz:  # 0: not declared (published config)
             raise pb_utils.TritonModelException(
                 f"sample_rate_hertz is {declared} but espeak-ng synthesises at {self.espeak.sample_rate_hertz}")
 
