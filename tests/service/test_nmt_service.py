@@ -10,11 +10,11 @@ import urllib.request
 import asyncpg
 import grpc
 import pytest
-from ai4vc.nmt.v1 import nmt_service_pb2 as pb
-from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from ai4vc.nmt.v1 import nmt_service_pb2 as pb
+from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
 from deploy.local.parts import free_port
 from services.nmt import app as nmt_app
 from services.nmt.settings import NmtSettings
