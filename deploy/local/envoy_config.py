@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import ipaddress
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,12 +37,15 @@ def render(
     listen_address: str = "127.0.0.1",
     admin_address: str = "127.0.0.1",
     reflection_cluster: str | None = None,
+    descriptor_path: Path = DESCRIPTOR,
 ) -> str:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     template = env.from_string(TEMPLATE.read_text())
     clusters = [
         {
             "name": u.cluster,
+            # Names (compose, Kubernetes services) are resolved by DNS; addresses are static.
+            "discovery": "STATIC" if all(_is_ip(host) for host, _ in u.endpoints) else "STRICT_DNS",
             "health_service": u.grpc_service,
             "endpoints": [{"host": host, "port": port} for host, port in u.endpoints],
         }
@@ -51,9 +57,50 @@ def render(
         admin_address=admin_address,
         admin_port=admin_port,
         access_log_path=str(access_log_path),
-        descriptor_path=str(DESCRIPTOR),
+        descriptor_path=str(descriptor_path),
         identity_headers=IDENTITY_HEADERS,
         services=[dataclasses.asdict(u) for u in upstreams],
         clusters=clusters,
         reflection_cluster=reflection_cluster or upstreams[0].cluster,
     )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Renders the config for a deployment whose services are reached by name (compose, k8s):
+    `--upstream ai4vc.nmt.v1.NmtService=nmt:8089` per service."""
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.envoy_config")
+    parser.add_argument("--upstream", action="append", required=True, help="GRPC_SERVICE=HOST:PORT[,HOST:PORT]")
+    parser.add_argument("--listen", default="0.0.0.0:8080")
+    parser.add_argument("--admin", default="127.0.0.1:9901")
+    parser.add_argument("--access-log", default="/dev/stdout")
+    parser.add_argument("--descriptor", default=str(DESCRIPTOR))
+    parser.add_argument("-o", "--output", default="-")
+    args = parser.parse_args(argv)
+    upstreams = []
+    for spec in args.upstream:
+        service, _, hosts = spec.partition("=")
+        endpoints = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts.split(",")]
+        cluster = service.split(".")[1] if service.count(".") >= 2 else service
+        upstreams.append(Upstream(service, cluster, endpoints))
+    listen_host, listen_port = args.listen.rsplit(":", 1)
+    admin_host, admin_port = args.admin.rsplit(":", 1)
+    config = render(upstreams, listen_port=int(listen_port), admin_port=int(admin_port),
+                    access_log_path=Path(args.access_log), listen_address=listen_host, admin_address=admin_host,
+                    descriptor_path=Path(args.descriptor))
+    if args.output == "-":
+        sys.stdout.write(config)
+    else:
+        Path(args.output).write_text(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

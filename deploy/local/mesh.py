@@ -21,6 +21,7 @@ ROOT_RUN_DIR = Path(__file__).resolve().parents[2] / ".run"
 
 # (service module, gRPC service name served, default port)
 SERVICES: dict[str, tuple[str, int]] = {
+    "tts": ("ai4vc.tts.v1.TtsService", 8088),
     "nmt": ("ai4vc.nmt.v1.NmtService", 8089),
 }
 

@@ -21,7 +21,7 @@ from services.common.errors import DeadlineExceeded, DomainError, Internal, Inva
 
 log = logging.getLogger(__name__)
 
-_UNAVAILABLE_HINTS = ("unavailable", "failed to connect", "connection refused", "socket closed", "not ready",
+UNAVAILABLE_HINTS = ("unavailable", "failed to connect", "connection refused", "socket closed", "not ready",
                       "unknown model", "is not found", "no model", "unloaded")
 
 
@@ -36,7 +36,7 @@ def translate_error(exc: InferenceServerException, model: str) -> DomainError:
     if "INVALID_ARG" in status:
         return InvalidArgument(f"model {model!r} rejected the input: {message}", reason="MODEL_REJECTED_INPUT",
                                metadata=meta)
-    if "UNAVAILABLE" in status or "NOT_FOUND" in status or any(h in lowered for h in _UNAVAILABLE_HINTS):
+    if "UNAVAILABLE" in status or "NOT_FOUND" in status or any(h in lowered for h in UNAVAILABLE_HINTS):
         return Unavailable(f"model {model!r} is unavailable", reason="MODEL_UNAVAILABLE", metadata=meta)
     return Internal(f"model {model!r} failed", reason="MODEL_ERROR", metadata=meta)
 

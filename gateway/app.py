@@ -1,0 +1,71 @@
+"""Wires the gateway: PostgreSQL (the auth service's key table), Redis, the key store with its
+invalidation subscription, and the ext_authz and rate-limit servicers on one server."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import asyncpg
+import grpc
+import redis.asyncio as aioredis
+from envoy.service.auth.v3 import external_auth_pb2 as authz_pb
+from envoy.service.auth.v3 import external_auth_pb2_grpc as authz_grpc
+from envoy.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
+from prometheus_client import CollectorRegistry
+
+from gateway.authz import AuthorizationServicer, Authorizer
+from gateway.keystore import KeyStore
+from gateway.ratelimit import RateLimiter, RateLimitServicer
+from gateway.settings import GatewaySettings
+from services.common import db, redis_client
+from services.common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+AUTHZ_SERVICE = authz_pb.DESCRIPTOR.services_by_name["Authorization"].full_name
+RATELIMIT_SERVICE = rls_pb2.DESCRIPTOR.services_by_name["RateLimitService"].full_name
+
+
+class GatewayApp:
+    service_names = (AUTHZ_SERVICE, RATELIMIT_SERVICE)
+
+    def __init__(self, settings: GatewaySettings, pool: asyncpg.Pool, redis: aioredis.Redis | None,
+                 registry: CollectorRegistry | None) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.redis = redis
+        self.keys = KeyStore(settings, pool, redis)
+        self.authorizer = Authorizer(settings, self.keys, redis, registry)
+        self.limiter = RateLimiter(settings, self.keys, redis, registry)
+
+    def register(self, server: grpc.aio.Server) -> None:
+        authz_grpc.add_AuthorizationServicer_to_server(AuthorizationServicer(self.authorizer), server)
+        rls_pb2_grpc.add_RateLimitServiceServicer_to_server(RateLimitServicer(self.limiter), server)
+
+    async def ready(self) -> bool:
+        """Ready when the key table answers. Redis being away degrades (fallbacks) but doesn't stop us."""
+        try:
+            await self.pool.fetchval("SELECT 1 FROM api_keys LIMIT 1")
+            return True
+        except (asyncpg.PostgresError, OSError):
+            return False
+
+
+async def create(
+    settings: CommonSettings, stack: contextlib.AsyncExitStack, registry: CollectorRegistry | None = None
+) -> GatewayApp:
+    """Builds the app; resources are closed by `stack` in reverse order of creation."""
+    assert isinstance(settings, GatewaySettings)
+    settings.check()
+    pool = await db.create_pool(settings.database_url, settings.database_schema)
+    stack.push_async_callback(pool.close)
+    redis: aioredis.Redis | None = None
+    if settings.redis_url:
+        redis = redis_client.create(settings.redis_url)
+        stack.push_async_callback(redis.aclose)
+    else:
+        log.warning("no redis_url: rate limits are per instance and key revocations wait for the local cache TTL")
+    app = GatewayApp(settings, pool, redis, registry)
+    app.keys.start(settings.redis_url)
+    stack.push_async_callback(app.keys.close)
+    return app

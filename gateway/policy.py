@@ -1,0 +1,61 @@
+"""Which scope each gRPC method needs. Envoy's grpc_json_transcoder runs before ext_authz, so a
+REST call arrives here with the gRPC path too, and one table covers both kinds of caller."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+
+class Access(enum.Enum):
+    PUBLIC = "public"  # no credentials needed
+    AUTHENTICATED = "authenticated"  # any valid credential; the service checks the rest
+    SCOPE = "scope"  # a valid credential holding `scope` (or "admin")
+    DENY = "deny"  # not exposed through the edge
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    access: Access
+    scope: str = ""
+
+    def allows(self, scopes: frozenset[str]) -> bool:
+        if self.access in (Access.PUBLIC, Access.AUTHENTICATED):
+            return True
+        if self.access is Access.DENY:
+            return False
+        return self.scope in scopes or "admin" in scopes
+
+
+# Whole services, by gRPC service name.
+SERVICE_RULES: dict[str, Rule] = {
+    "ai4vc.nmt.v1.NmtService": Rule(Access.SCOPE, "nmt"),
+    "ai4vc.asr.v1.AsrService": Rule(Access.SCOPE, "asr"),
+    "ai4vc.tts.v1.TtsService": Rule(Access.SCOPE, "tts"),
+    "ai4vc.pipeline.v1.PipelineService": Rule(Access.SCOPE, "pipeline"),
+    "ai4vc.auth.v1.AuthService": Rule(Access.AUTHENTICATED),
+    "grpc.health.v1.Health": Rule(Access.PUBLIC),
+    "grpc.reflection.v1alpha.ServerReflection": Rule(Access.PUBLIC),
+    "grpc.reflection.v1.ServerReflection": Rule(Access.PUBLIC),
+}
+
+# Single methods that differ from their service's rule.
+METHOD_RULES: dict[str, Rule] = {
+    "/ai4vc.auth.v1.AuthService/Login": Rule(Access.PUBLIC),
+    "/ai4vc.auth.v1.AuthService/Refresh": Rule(Access.PUBLIC),
+    "/ai4vc.auth.v1.AuthService/Logout": Rule(Access.PUBLIC),  # the refresh token is the credential
+    "/ai4vc.auth.v1.AuthService/CreateUser": Rule(Access.SCOPE, "admin"),
+}
+
+DEFAULT_RULE = Rule(Access.DENY)
+
+
+def rule_for(path: str) -> Rule:
+    """The rule for an HTTP path as Envoy sends it ("/pkg.Service/Method", query dropped)."""
+    path = path.split("?", 1)[0]
+    if path in METHOD_RULES:
+        return METHOD_RULES[path]
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] == "" and parts[1] and parts[2]:
+        return SERVICE_RULES.get(parts[1], DEFAULT_RULE)
+    return DEFAULT_RULE

@@ -1,0 +1,32 @@
+"""Gateway settings (environment prefix `AI4VC_GATEWAY_`). `database_url`/`database_schema` name
+where the auth service keeps its tables; `jwt_secret` and `key_pepper` must equal the auth
+service's (both fall back to `AI4VC_JWT_SECRET` / `AI4VC_KEY_PEPPER`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from services.common.settings import CommonSettings, SettingsError
+
+
+@dataclasses.dataclass(frozen=True)
+class GatewaySettings(CommonSettings):
+    service_name: str = "gateway"
+    port: int = 8086
+    jwt_secret: str = ""
+    key_pepper: str = ""
+    key_cache_ttl_s: int = 300  # Redis copy of a key record
+    # In-process copy. Pub/sub invalidates it at once; this bounds staleness only while Redis is away.
+    local_cache_ttl_s: float = 10.0
+    local_cache_max: int = 10_000
+    failed_attempts_per_minute: int = 20  # per client address, then 429
+    default_requests_per_minute: int = 600  # keys with quota 0, and bearer-token callers
+
+    def check(self) -> GatewaySettings:
+        if len(self.jwt_secret) < 32:
+            raise SettingsError("AI4VC_GATEWAY_JWT_SECRET (or AI4VC_JWT_SECRET) must be at least 32 characters")
+        if len(self.key_pepper) < 16:
+            raise SettingsError("AI4VC_GATEWAY_KEY_PEPPER (or AI4VC_KEY_PEPPER) must be at least 16 characters")
+        if not self.database_url:
+            raise SettingsError("AI4VC_GATEWAY_DATABASE_URL (or AI4VC_DATABASE_URL) is required")
+        return self

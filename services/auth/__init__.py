@@ -1,0 +1,1 @@
+"""Auth service: users, sessions (JWT access + refresh tokens) and API keys with scopes and quotas."""

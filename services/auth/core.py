@@ -1,0 +1,395 @@
+"""Auth domain core: users, sessions, API keys and the audit trail, over PostgreSQL.
+
+Knows nothing of grpc. Key revocations and rotations are published on Redis so that every
+gateway instance drops its cached copy at once (see `gateway/keystore.py`); logouts mark the
+session revoked in Redis for as long as its access tokens live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from services.auth.settings import AuthSettings
+from services.common import credentials as cred
+from services.common.errors import Code, DomainError, FailedPrecondition, InvalidArgument, NotFound
+
+log = logging.getLogger(__name__)
+
+# Shared with gateway/keystore.py: the Redis names of the key cache and its invalidations.
+KEY_CACHE_PREFIX = "ai4vc:key:"
+KEY_REVOKED_CHANNEL = "ai4vc:key-revoked"
+SESSION_REVOKED_PREFIX = "ai4vc:session-revoked:"
+KEY_CACHE_TTL_S = 300
+
+_USERNAME = re.compile(r"^[a-z0-9._-]{3,64}$")
+_KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+MAX_QUOTA = {"requests_per_minute": 1_000_000, "audio_seconds_per_day": 10_000_000,
+             "characters_per_day": 10_000_000_000}
+
+
+class Unauthenticated(DomainError):
+    code = Code.UNAUTHENTICATED
+    default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(DomainError):
+    code = Code.PERMISSION_DENIED
+    default_reason = "PERMISSION_DENIED"
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the edge authenticated it."""
+
+    principal: str
+    scopes: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.scopes
+
+    def require(self) -> Caller:
+        if not self.principal:
+            raise Unauthenticated("no authenticated caller")
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class Quota:
+    requests_per_minute: int = 0
+    audio_seconds_per_day: int = 0
+    characters_per_day: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    access_expire: datetime.datetime
+    refresh_token: str
+    refresh_expire: datetime.datetime
+
+
+def _ts(unix: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(unix, datetime.UTC)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def check_scopes(scopes: Sequence[str], field: str = "scopes", required: bool = True) -> list[str]:
+    cleaned = sorted({s.strip().lower() for s in scopes if s.strip()})
+    if required and not cleaned:
+        raise InvalidArgument(f"{field} must name at least one scope", reason="FIELD_REQUIRED", field=field)
+    unknown = [s for s in cleaned if s not in cred.SCOPES]
+    if unknown:
+        raise InvalidArgument(f"unknown scope {unknown[0]!r}; use {', '.join(sorted(cred.SCOPES))}",
+                              reason="UNKNOWN_SCOPE", field=field)
+    return cleaned
+
+
+def cache_record(row: asyncpg.Record | dict[str, Any]) -> bytes:
+    """A key row as the gateway caches it (no secret, only its salted hash)."""
+    return json.dumps({
+        "key_id": row["key_id"], "owner": row["owner"], "scopes": list(row["scopes"]),
+        "secret_salt": row["secret_salt"], "secret_hash": row["secret_hash"],
+        "revoked": row["revoke_time"] is not None,
+        "requests_per_minute": row["requests_per_minute"],
+        "audio_seconds_per_day": row["audio_seconds_per_day"],
+        "characters_per_day": row["characters_per_day"],
+    }).encode()
+
+
+class AuthCore:
+    def __init__(self, settings: AuthSettings, pool: asyncpg.Pool, redis: aioredis.Redis | None) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.redis = redis
+
+    # -- users ---------------------------------------------------------------------------
+
+    async def create_user(self, caller: Caller, username: str, password: str, scopes: Sequence[str]) -> asyncpg.Record:
+        if not caller.require().is_admin:
+            raise PermissionDenied("creating users needs the admin scope", reason="ADMIN_REQUIRED")
+        return await self._insert_user(caller.principal, username, password, scopes)
+
+    async def _insert_user(self, actor: str, username: str, password: str, scopes: Sequence[str],
+                           conn: asyncpg.Connection | None = None) -> asyncpg.Record:
+        if not username:
+            raise InvalidArgument("username is required", reason="FIELD_REQUIRED", field="username")
+        if not _USERNAME.match(username):
+            raise InvalidArgument("username must be 3 to 64 characters of [a-z0-9._-]", reason="FIELD_OUT_OF_RANGE",
+                                  field="username")
+        if not 12 <= len(password) <= 256:
+            raise InvalidArgument("password must be 12 to 256 characters", reason="FIELD_OUT_OF_RANGE",
+                                  field="password")
+        scope_list = check_scopes(scopes, required=False)
+        password_hash = await asyncio.to_thread(cred.hash_password, password)
+
+        async def run(c: asyncpg.Connection) -> asyncpg.Record:
+            async with c.transaction():
+                row = await c.fetchrow(
+                    "INSERT INTO users (username, password_hash, scopes) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (username) DO NOTHING RETURNING username, scopes, create_time",
+                    username, password_hash, scope_list)
+                if row is None:
+                    raise FailedPrecondition(f"user {username!r} exists", reason="USER_EXISTS", field="username")
+                await _audit(c, actor, "user.create", "user", username, {"scopes": scope_list})
+                return row
+
+        if conn is not None:
+            return await run(conn)
+        async with self.pool.acquire() as c:
+            return await run(c)
+
+    # -- sessions ------------------------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> Tokens:
+        if not username or not password:
+            field = "username" if not username else "password"
+            raise InvalidArgument(f"{field} is required", reason="FIELD_REQUIRED", field=field)
+        if len(password) > 256:
+            raise Unauthenticated("wrong username or password", reason="INVALID_CREDENTIALS")
+        row = await self.pool.fetchrow("SELECT username, password_hash, scopes, disabled FROM users"
+                                       " WHERE username = $1", username)
+        stored = row["password_hash"] if row else cred.DUMMY_PASSWORD_HASH
+        ok = await asyncio.to_thread(cred.password_matches, stored, password)
+        if row is None or not ok or row["disabled"]:
+            log.info("login refused", extra={"username": username[:64]})
+            raise Unauthenticated("wrong username or password", reason="INVALID_CREDENTIALS")
+        session_id = secrets.token_hex(16)
+        secret = cred.new_secret()
+        salt, digest = cred.new_salted_hash(self.settings.key_pepper, secret)
+        expire = _now() + datetime.timedelta(seconds=self.settings.refresh_token_ttl_s)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO sessions (session_id, username, secret_salt, secret_hash, expire_time)"
+                " VALUES ($1, $2, $3, $4, $5)", session_id, username, salt, digest, expire)
+            await _audit(conn, username, "session.login", "session", session_id, {})
+        return self._tokens(username, list(row["scopes"]), session_id, secret, expire)
+
+    def _tokens(self, username: str, scopes: list[str], session_id: str, secret: str,
+                refresh_expire: datetime.datetime) -> Tokens:
+        access, exp = cred.issue_jwt(self.settings.jwt_secret, username, scopes, session_id,
+                                     self.settings.access_token_ttl_s)
+        return Tokens(access, _ts(exp), cred.format_refresh(session_id, secret), refresh_expire)
+
+    async def _session(self, conn: asyncpg.Connection, refresh_token: str) -> asyncpg.Record:
+        if not refresh_token:
+            raise InvalidArgument("refresh_token is required", reason="FIELD_REQUIRED", field="refresh_token")
+        parsed = cred.parse(refresh_token, cred.REFRESH_PREFIX)
+        refused = Unauthenticated("refresh token is not valid", reason="INVALID_REFRESH_TOKEN")
+        if parsed is None:
+            raise refused
+        session_id, secret = parsed
+        row = await conn.fetchrow(
+            "SELECT s.*, u.scopes, u.disabled FROM sessions s JOIN users u USING (username)"
+            " WHERE s.session_id = $1 FOR UPDATE OF s", session_id)
+        if (row is None or row["revoke_time"] is not None or row["expire_time"] <= _now() or row["disabled"]
+                or not cred.secret_matches(self.settings.key_pepper, row["secret_salt"], row["secret_hash"], secret)):
+            raise refused
+        return row
+
+    async def refresh(self, refresh_token: str) -> Tokens:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._session(conn, refresh_token)
+            secret = cred.new_secret()
+            salt, digest = cred.new_salted_hash(self.settings.key_pepper, secret)
+            await conn.execute("UPDATE sessions SET secret_salt = $2, secret_hash = $3, refresh_time = now()"
+                               " WHERE session_id = $1", row["session_id"], salt, digest)
+        return self._tokens(row["username"], list(row["scopes"]), row["session_id"], secret, row["expire_time"])
+
+    async def logout(self, refresh_token: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._session(conn, refresh_token)
+            await conn.execute("UPDATE sessions SET revoke_time = now() WHERE session_id = $1", row["session_id"])
+            await _audit(conn, row["username"], "session.logout", "session", row["session_id"], {})
+        if self.redis is not None:
+            try:
+                await self.redis.set(SESSION_REVOKED_PREFIX + row["session_id"], b"1",
+                                     ex=self.settings.access_token_ttl_s + 60)
+            except (aioredis.RedisError, OSError):
+                # The refresh token is dead; the access tokens live on until they expire (≤ 15 min).
+                log.warning("cannot mark the session revoked in Redis", extra={"session_id": row["session_id"]})
+
+    # -- API keys ------------------------------------------------------------------------
+
+    def _owner(self, caller: Caller, owner: str) -> str:
+        caller.require()
+        owner = owner or caller.principal
+        if owner != caller.principal and not caller.is_admin:
+            raise PermissionDenied("acting on another user's keys needs the admin scope", reason="ADMIN_REQUIRED",
+                                   field="owner")
+        return owner
+
+    async def create_key(self, caller: Caller, display_name: str, scopes: Sequence[str], quota: Quota,
+                         owner: str = "", conn: asyncpg.Connection | None = None) -> tuple[asyncpg.Record, str]:
+        owner = self._owner(caller, owner)
+        if not display_name.strip():
+            raise InvalidArgument("display_name is required", reason="FIELD_REQUIRED", field="display_name")
+        if len(display_name) > 128:
+            raise InvalidArgument("display_name is longer than 128 characters", reason="FIELD_OUT_OF_RANGE",
+                                  field="display_name")
+        scope_list = check_scopes(scopes)
+        if not caller.is_admin and not set(scope_list) <= caller.scopes:
+            raise PermissionDenied("a key cannot grant scopes its creator does not hold", reason="SCOPE_NOT_HELD",
+                                   field="scopes")
+        for name, limit in MAX_QUOTA.items():
+            value = getattr(quota, name)
+            if not 0 <= value <= limit:
+                raise InvalidArgument(f"quota.{name} must be 0 to {limit}", reason="FIELD_OUT_OF_RANGE",
+                                      field=f"quota.{name}")
+        key_id, secret = cred.new_key_id(), cred.new_secret()
+        salt, digest = cred.new_salted_hash(self.settings.key_pepper, secret)
+
+        async def run(c: asyncpg.Connection) -> asyncpg.Record:
+            async with c.transaction():
+                if not await c.fetchval("SELECT 1 FROM users WHERE username = $1", owner):
+                    raise NotFound(f"user {owner!r} not found", reason="USER_NOT_FOUND", field="owner")
+                row = await c.fetchrow(
+                    "INSERT INTO api_keys (key_id, display_name, owner, scopes, secret_salt, secret_hash,"
+                    " requests_per_minute, audio_seconds_per_day, characters_per_day)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+                    key_id, display_name, owner, scope_list, salt, digest, quota.requests_per_minute,
+                    quota.audio_seconds_per_day, quota.characters_per_day)
+                await _audit(c, caller.principal, "key.create", "api_key", key_id,
+                             {"owner": owner, "scopes": scope_list, "display_name": display_name,
+                              "quota": dataclasses.asdict(quota)})
+                return row
+
+        if conn is not None:
+            row = await run(conn)
+        else:
+            async with self.pool.acquire() as c:
+                row = await run(c)
+        log.info("api key created", extra={"key_id": key_id, "owner": owner, "actor": caller.principal})
+        return row, cred.format_key(key_id, secret)
+
+    async def list_keys(self, caller: Caller, owner: str, page_size: int, page_token: str,
+                        show_revoked: bool) -> tuple[list[asyncpg.Record], str]:
+        if owner or not caller.require().is_admin:
+            owner = self._owner(caller, owner)
+        if page_size < 0:
+            raise InvalidArgument("page_size must not be negative", reason="FIELD_OUT_OF_RANGE", field="page_size")
+        size = min(page_size or 50, 1000)
+        offset = _decode_token(page_token)
+        rows = await self.pool.fetch(
+            "SELECT * FROM api_keys WHERE ($1 = '' OR owner = $1) AND ($2 OR revoke_time IS NULL)"
+            " ORDER BY create_time DESC, key_id LIMIT $3 OFFSET $4", owner, show_revoked, size + 1, offset)
+        next_token = _encode_token(offset + size) if len(rows) > size else ""
+        return list(rows[:size]), next_token
+
+    async def _own_key(self, conn: asyncpg.Connection, caller: Caller, key_id: str) -> asyncpg.Record:
+        caller.require()
+        if not key_id:
+            raise InvalidArgument("key_id is required", reason="FIELD_REQUIRED", field="key_id")
+        row = await conn.fetchrow("SELECT * FROM api_keys WHERE key_id = $1 FOR UPDATE", key_id) \
+            if _KEY_ID.match(key_id) else None
+        # Another owner's key reads as missing, so ids can't be probed.
+        if row is None or (row["owner"] != caller.principal and not caller.is_admin):
+            raise NotFound(f"api key {key_id!r} not found", reason="KEY_NOT_FOUND", field="key_id")
+        return row
+
+    async def revoke_key(self, caller: Caller, key_id: str) -> asyncpg.Record:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._own_key(conn, caller, key_id)
+            if row["revoke_time"] is None:
+                row = await conn.fetchrow("UPDATE api_keys SET revoke_time = now() WHERE key_id = $1 RETURNING *",
+                                          key_id)
+                await _audit(conn, caller.principal, "key.revoke", "api_key", key_id, {"owner": row["owner"]})
+        await self._invalidate(row)
+        log.info("api key revoked", extra={"key_id": key_id, "actor": caller.principal})
+        return row
+
+    async def rotate_key(self, caller: Caller, key_id: str) -> tuple[asyncpg.Record, str]:
+        secret = cred.new_secret()
+        salt, digest = cred.new_salted_hash(self.settings.key_pepper, secret)
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._own_key(conn, caller, key_id)
+            if row["revoke_time"] is not None:
+                raise FailedPrecondition(f"api key {key_id!r} is revoked", reason="KEY_REVOKED", field="key_id")
+            row = await conn.fetchrow(
+                "UPDATE api_keys SET secret_salt = $2, secret_hash = $3, rotate_time = now() WHERE key_id = $1"
+                " RETURNING *", key_id, salt, digest)
+            await _audit(conn, caller.principal, "key.rotate", "api_key", key_id, {"owner": row["owner"]})
+        await self._invalidate(row)
+        log.info("api key rotated", extra={"key_id": key_id, "actor": caller.principal})
+        return row, cred.format_key(key_id, secret)
+
+    async def _invalidate(self, row: asyncpg.Record) -> None:
+        """Overwrites the cached key (a gateway's late fill uses SET NX and can't undo this) and tells
+        every gateway to drop its in-process copy."""
+        if self.redis is None:
+            log.warning("no redis_url: gateways see key changes only when their local cache expires")
+            return
+        try:
+            await self.redis.set(KEY_CACHE_PREFIX + row["key_id"], cache_record(row), ex=KEY_CACHE_TTL_S)
+            await self.redis.publish(KEY_REVOKED_CHANNEL, row["key_id"].encode())
+        except (aioredis.RedisError, OSError):
+            log.error("cannot publish a key invalidation; gateways see it when their local cache expires",
+                      extra={"key_id": row["key_id"]})
+
+    # -- bootstrap -----------------------------------------------------------------------
+
+    async def ensure_bootstrap_admin(self, key_file: str) -> bool:
+        """Creates the admin user and an admin key once; False when an admin user already exists."""
+        username = self.settings.bootstrap_admin_username
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ai4vc-auth-bootstrap'))")
+            if await conn.fetchval("SELECT 1 FROM users WHERE 'admin' = ANY(scopes) LIMIT 1"):
+                return False
+            system = Caller("system", frozenset({"admin"}))
+            await self._insert_user("system", username, secrets.token_urlsafe(24), ["admin"], conn=conn)
+            _row, key = await self.create_key(system, "bootstrap admin", ["admin"], Quota(), owner=username,
+                                              conn=conn)
+            write_secret_file(key_file, key)
+        log.info("bootstrap admin created", extra={"username": username, "key_file": key_file})
+        return True
+
+
+def write_secret_file(path: str, content: str) -> None:
+    """Writes `content` to a new file readable by its owner only (0600 from the start)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (content + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+async def _audit(conn: asyncpg.Connection, actor: str, action: str, target_type: str, target_id: str,
+                 details: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO audit_logs (actor, action, target_type, target_id, details) VALUES ($1, $2, $3, $4, $5)",
+        actor, action, target_type, target_id, json.dumps(details))
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def _decode_token(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        kind, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        offset = int(value)
+        if kind != "o" or offset < 0:
+            raise ValueError(token)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidArgument("page_token is not one this server issued", reason="INVALID_PAGE_TOKEN",
+                              field="page_token") from exc
+    return offset

@@ -1,0 +1,185 @@
+"""Audio codecs shared by the speech services: encode, decode, resample.
+
+grpc-free. Samples are float32 mono in [-1, 1]. Container and compressed formats go through
+libsndfile (PyPI `soundfile`), G.711 too (libsndfile's RAW ULAW/ALAW), resampling through
+libsoxr (PyPI `soxr`). Encodings are `ai4vc.audio.v1.AudioEncoding` values. Bad input is
+INVALID_ARGUMENT with the reason the contract names; the caller passes the field to blame.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ai4vc.audio.v1 import audio_pb2
+from services.common.errors import InvalidArgument
+
+Encoding = int
+E = audio_pb2.AudioEncoding
+
+MIN_SAMPLE_RATE_HERTZ = 8000
+MAX_SAMPLE_RATE_HERTZ = 48000
+# Rates the codecs accept; others are resampled to the nearest one at or above (see supported_rate).
+_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+# encoding → (libsndfile format, subtype) for encoding with soundfile.
+_SNDFILE: dict[int, tuple[str, str]] = {
+    E.AUDIO_ENCODING_WAV: ("WAV", "PCM_16"),
+    E.AUDIO_ENCODING_FLAC: ("FLAC", "PCM_16"),
+    E.AUDIO_ENCODING_OGG_OPUS: ("OGG", "OPUS"),
+    E.AUDIO_ENCODING_OGG_VORBIS: ("OGG", "VORBIS"),
+    E.AUDIO_ENCODING_MP3: ("MP3", "MPEG_LAYER_III"),
+    E.AUDIO_ENCODING_MULAW: ("RAW", "ULAW"),
+    E.AUDIO_ENCODING_ALAW: ("RAW", "ALAW"),
+}
+# Headerless encodings: each sample encodes on its own, so chunks encode independently.
+RAW_ENCODINGS = frozenset({E.AUDIO_ENCODING_LINEAR16, E.AUDIO_ENCODING_MULAW, E.AUDIO_ENCODING_ALAW})
+_BYTES_PER_SAMPLE: dict[int, int] = {E.AUDIO_ENCODING_LINEAR16: 2, E.AUDIO_ENCODING_MULAW: 1, E.AUDIO_ENCODING_ALAW: 1}
+
+
+def _available() -> frozenset[int]:
+    formats = sf.available_formats()
+    found: set[int] = {E.AUDIO_ENCODING_LINEAR16}
+    for encoding, (fmt, subtype) in _SNDFILE.items():
+        if fmt in formats and subtype in sf.available_subtypes(fmt):
+            found.add(encoding)
+    return frozenset(found)
+
+
+# What this build of libsndfile can write and read (WEBM_OPUS never: libsndfile has no WebM).
+SUPPORTED_ENCODINGS = _available()
+
+
+def encoding_name(encoding: Encoding) -> str:
+    try:
+        return E.Name(encoding).removeprefix("AUDIO_ENCODING_")
+    except ValueError:
+        return str(encoding)
+
+
+def check_encoding(encoding: Encoding, field: str, allowed: Iterable[Encoding] | None = None) -> None:
+    """FIELD_REQUIRED for unspecified; UNSUPPORTED_ENCODING for what this deployment cannot do."""
+    if encoding == E.AUDIO_ENCODING_UNSPECIFIED:
+        raise InvalidArgument(f"{field} is required", reason="FIELD_REQUIRED", field=field)
+    usable = SUPPORTED_ENCODINGS if allowed is None else SUPPORTED_ENCODINGS & frozenset(allowed)
+    if encoding not in usable:
+        names = ",".join(sorted(encoding_name(e) for e in usable))
+        raise InvalidArgument(f"{field}={encoding_name(encoding)} is not supported here; supported: {names}",
+                              reason="UNSUPPORTED_ENCODING", field=field,
+                              metadata={"supported_encodings": names})
+
+
+def supported_rate(encoding: Encoding, rate: int) -> int:
+    """The rate `encoding` will really carry for a wanted `rate` (Opus and MP3 have fixed sets)."""
+    tables: dict[int, tuple[int, ...]] = {E.AUDIO_ENCODING_OGG_OPUS: _OPUS_RATES, E.AUDIO_ENCODING_MP3: _MP3_RATES}
+    table = tables.get(encoding)
+    if table is None:
+        return rate
+    return next((r for r in table if r >= rate), table[-1])
+
+
+def resample(samples: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
+    """Band-limited resampling (libsoxr, high quality); a no-op for equal rates."""
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if from_rate == to_rate or samples.size == 0:
+        return samples
+    return np.asarray(soxr.resample(samples, from_rate, to_rate, quality="HQ"), dtype=np.float32)
+
+
+class StreamResampler:
+    """Chunk-by-chunk resampling with state carried across chunks (no clicks at boundaries)."""
+
+    def __init__(self, from_rate: float, to_rate: float) -> None:
+        self._same = from_rate == to_rate
+        self._stream = None if self._same else soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32",
+                                                                    quality="HQ")
+
+    def __call__(self, samples: np.ndarray, last: bool = False) -> np.ndarray:
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if self._stream is None:
+            return samples
+        return np.asarray(self._stream.resample_chunk(samples, last=last), dtype=np.float32)
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    clipped = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
+    return np.round(clipped * 32767.0).astype("<i2")
+
+
+def encode(samples: np.ndarray, sample_rate: int, encoding: Encoding, field: str = "audio_config.encoding") -> bytes:
+    """float32 mono samples → bytes in `encoding` (a whole file for container formats)."""
+    check_encoding(encoding, field)
+    samples = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
+    if encoding == E.AUDIO_ENCODING_LINEAR16:
+        return to_pcm16(samples).tobytes()
+    fmt, subtype = _SNDFILE[encoding]
+    if encoding in (E.AUDIO_ENCODING_OGG_OPUS, E.AUDIO_ENCODING_MP3) and supported_rate(encoding, sample_rate) != (
+            sample_rate):
+        raise InvalidArgument(f"{encoding_name(encoding)} cannot carry {sample_rate} Hz", reason="FIELD_OUT_OF_RANGE",
+                              field="audio_config.sample_rate_hertz")
+    buffer = io.BytesIO()
+    with sf.SoundFile(buffer, "w", samplerate=int(sample_rate), channels=1, format=fmt, subtype=subtype) as out:
+        out.write(samples)
+    return buffer.getvalue()
+
+
+def bytes_per_sample(encoding: Encoding) -> int:
+    """Size of one sample of a headerless encoding (0 for containers)."""
+    return _BYTES_PER_SAMPLE.get(encoding, 0)
+
+
+def decode(data: bytes, encoding: Encoding, declared_sample_rate: int = 0, *, channels: int = 0,
+           field: str = "audio") -> tuple[np.ndarray, int]:
+    """bytes → (float32 mono samples, sample rate). Stereo (or more) is mixed down.
+
+    Headerless encodings need `declared_sample_rate` (and `channels`, default 1); for
+    self-describing ones a non-zero declared rate must agree with the header.
+    """
+    check_encoding(encoding, "config.encoding")
+    channels = channels or 0
+    if encoding in RAW_ENCODINGS:
+        if declared_sample_rate <= 0:
+            raise InvalidArgument(f"{encoding_name(encoding)} audio needs a sample rate",
+                                  reason="FIELD_REQUIRED", field="config.sample_rate_hertz")
+        count = channels or 1
+        frame = bytes_per_sample(encoding) * count
+        if len(data) % frame:
+            raise InvalidArgument(f"{field} holds {len(data)} bytes, not whole {count}-channel "
+                                  f"{encoding_name(encoding)} frames", reason="AUDIO_UNDECODABLE", field=field)
+        if encoding == E.AUDIO_ENCODING_LINEAR16:
+            pcm = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+            frames = pcm.reshape(-1, count)
+        else:
+            fmt, subtype = _SNDFILE[encoding]
+            frames = _read(data, field, samplerate=declared_sample_rate, channels=count, format=fmt, subtype=subtype)[0]
+        return _mono(frames), declared_sample_rate
+    frames, rate = _read(data, field)
+    if declared_sample_rate and declared_sample_rate != rate:
+        raise InvalidArgument(f"{field} is {rate} Hz but {declared_sample_rate} Hz was declared",
+                              reason="SAMPLE_RATE_MISMATCH", field="config.sample_rate_hertz",
+                              metadata={"header_sample_rate_hertz": str(rate)})
+    return _mono(frames), rate
+
+
+def _read(data: bytes, field: str, **kwargs: object) -> tuple[np.ndarray, int]:
+    if not data:
+        raise InvalidArgument(f"{field} is empty", reason="AUDIO_UNDECODABLE", field=field)
+    try:
+        frames, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True, **kwargs)  # type: ignore[arg-type]
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise InvalidArgument(f"{field} cannot be decoded: {exc}", reason="AUDIO_UNDECODABLE", field=field) from exc
+    return frames, int(rate)
+
+
+def _mono(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames, dtype=np.float32)
+    if frames.ndim == 1:
+        return frames
+    if frames.shape[1] == 1:
+        return np.ascontiguousarray(frames[:, 0])
+    return frames.mean(axis=1, dtype=np.float32)

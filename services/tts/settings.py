@@ -1,0 +1,30 @@
+"""TTS service settings (environment prefix `AI4VC_TTS_`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from services.common.settings import CommonSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class TtsSettings(CommonSettings):
+    service_name: str = "tts"
+    port: int = 8088
+    # The unary synthesis model whose readiness gates this service's health.
+    model_name: str = "tts"
+    # Input limits of the contract: per request (text or SSML, bytes) and, for the bidi
+    # stream, per fragment and per stream.
+    max_input_bytes: int = 5_000
+    max_fragment_bytes: int = 5_000
+    max_stream_bytes: int = 100_000
+    # Longest piece sent to the model at once: sentences longer than this are cut at a space.
+    max_sentence_chars: int = 400
+    # SPEAKING_RATE range the streaming model accepts (the tts_streaming contract: 0.5-2.5).
+    model_rate_min: float = 0.5
+    model_rate_max: float = 2.5
+    # Sentences a bidi stream may hold waiting to be spoken before it stops reading the client.
+    max_pending_sentences: int = 8
+    # Deadline of a streaming RPC's Triton calls when the client set none.
+    stream_timeout_s: float = 300.0
+    catalog_refresh_s: float = 30.0
