@@ -4,6 +4,7 @@ invalidation subscription, and the ext_authz and rate-limit servicers on one ser
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 
 import asyncpg
@@ -26,12 +27,26 @@ AUTHZ_SERVICE = authz_pb.DESCRIPTOR.services_by_name["Authorization"].full_name
 RATELIMIT_SERVICE = rls_pb2.DESCRIPTOR.services_by_name["RateLimitService"].full_name
 
 
+def api_descriptors(services: str) -> tuple[str, ...]:
+    """Imports the generated modules of the named public services, so reflection can describe
+    them; a name with no generated module is a configuration error."""
+    names = tuple(n.strip() for n in services.split(",") if n.strip())
+    for name in names:
+        package, _, service = name.rpartition(".")
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in service).lstrip("_")
+        module = importlib.import_module(f"{package}.{snake}_pb2")
+        if service not in module.DESCRIPTOR.services_by_name:
+            raise ValueError(f"api_services: {name} is not in {module.__name__}")
+    return names
+
+
 class GatewayApp:
     service_names = (AUTHZ_SERVICE, RATELIMIT_SERVICE)
 
     def __init__(self, settings: GatewaySettings, pool: asyncpg.Pool, redis: aioredis.Redis | None,
                  registry: CollectorRegistry | None) -> None:
         self.settings = settings
+        self.reflection_names = api_descriptors(settings.api_services)
         self.pool = pool
         self.redis = redis
         self.keys = KeyStore(settings, pool, redis)

@@ -21,6 +21,9 @@ class GatewaySettings(CommonSettings):
     local_cache_max: int = 10_000
     failed_attempts_per_minute: int = 20  # per client address, then 429
     default_requests_per_minute: int = 600  # keys with quota 0, and bearer-token callers
+    # The public gRPC services behind Envoy ("ai4vc.nmt.v1.NmtService,..."): the gateway
+    # answers server reflection for all of them, so `grpcurl list` through Envoy shows the API.
+    api_services: str = ""
 
     def check(self) -> GatewaySettings:
         if len(self.jwt_secret) < 32:

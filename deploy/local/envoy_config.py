@@ -16,6 +16,9 @@ from services.common.identity import IDENTITY_HEADERS
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "envoy" / "envoy.yaml.j2"
 DESCRIPTOR = ROOT / "gen" / "descriptors" / "ai4vc.binpb"
+# Largest request body the edge accepts: 10 MiB of audio (Recognize's limit) as base64 JSON,
+# below the services' 16 MiB gRPC message limit.
+MAX_BODY_BYTES = 14 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Upstream:
     cluster: str
     endpoints: Sequence[tuple[str, int]]
     unary_timeout: str = "60s"
+    routed: bool = True  # False: called by Envoy itself (the gateway), not routed to
 
 
 def render(
@@ -39,6 +43,8 @@ def render(
     reflection_cluster: str | None = None,
     descriptor_path: Path = DESCRIPTOR,
 ) -> str:
+    gateway = [u.cluster for u in upstreams if not u.routed]
+    gateway_cluster = gateway[0] if gateway else ""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     template = env.from_string(TEMPLATE.read_text())
     clusters = [
@@ -59,9 +65,11 @@ def render(
         access_log_path=str(access_log_path),
         descriptor_path=str(descriptor_path),
         identity_headers=IDENTITY_HEADERS,
-        services=[dataclasses.asdict(u) for u in upstreams],
+        services=[dataclasses.asdict(u) for u in upstreams if u.routed],
         clusters=clusters,
-        reflection_cluster=reflection_cluster or upstreams[0].cluster,
+        gateway_cluster=gateway_cluster,
+        max_body_bytes=MAX_BODY_BYTES,
+        reflection_cluster=reflection_cluster or gateway_cluster or upstreams[0].cluster,
     )
 
 
@@ -75,7 +83,8 @@ def _is_ip(host: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Renders the config for a deployment whose services are reached by name (compose, k8s):
-    `--upstream ai4vc.nmt.v1.NmtService=nmt:8089` per service."""
+    `--upstream ai4vc.nmt.v1.NmtService=nmt:8089` per service, and the gateway as
+    `--upstream envoy.service.auth.v3.Authorization=gateway:8086`."""
     parser = argparse.ArgumentParser(prog="python -m deploy.local.envoy_config")
     parser.add_argument("--upstream", action="append", required=True, help="GRPC_SERVICE=HOST:PORT[,HOST:PORT]")
     parser.add_argument("--listen", default="0.0.0.0:8080")
@@ -89,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         service, _, hosts = spec.partition("=")
         endpoints = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts.split(",")]
         cluster = service.split(".")[1] if service.count(".") >= 2 else service
-        upstreams.append(Upstream(service, cluster, endpoints))
+        upstreams.append(Upstream(service, cluster, endpoints, routed=not service.startswith("envoy.")))
     listen_host, listen_port = args.listen.rsplit(":", 1)
     admin_host, admin_port = args.admin.rsplit(":", 1)
     config = render(upstreams, listen_port=int(listen_port), admin_port=int(admin_port),

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from deploy.local import envoy_config
@@ -19,10 +20,26 @@ from deploy.local.parts import Envoy, PartError, Postgres, Redis, Service, Trito
 log = logging.getLogger("ai4vc.mesh")
 ROOT_RUN_DIR = Path(__file__).resolve().parents[2] / ".run"
 
-# (service module, gRPC service name served, default port)
-SERVICES: dict[str, tuple[str, int]] = {
-    "tts": ("ai4vc.tts.v1.TtsService", 8088),
-    "nmt": ("ai4vc.nmt.v1.NmtService", 8089),
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceSpec:
+    """One of our processes: its module, the gRPC service its health names, its port, and
+    whether Envoy routes client calls to it (the gateway is called by Envoy itself)."""
+
+    module: str
+    grpc_service: str
+    port: int
+    routed: bool = True
+
+
+# In start-up order: auth first (it migrates the key tables and creates the bootstrap admin),
+# then the gateway that reads them, then the AI services.
+SERVICES: dict[str, ServiceSpec] = {
+    "auth": ServiceSpec("services.auth", "ai4vc.auth.v1.AuthService", 8081),
+    "gateway": ServiceSpec("gateway", "envoy.service.auth.v3.Authorization", 8086, routed=False),
+    "tts": ServiceSpec("services.tts", "ai4vc.tts.v1.TtsService", 8088),
+    "nmt": ServiceSpec("services.nmt", "ai4vc.nmt.v1.NmtService", 8089),
 }
 
 
@@ -35,7 +52,7 @@ class Ports:
     triton_metrics: int = 8002
     postgres: int = 5434
     redis: int = 6381
-    services: dict[str, int] = dataclasses.field(default_factory=lambda: {n: p for n, (_, p) in SERVICES.items()})
+    services: dict[str, int] = dataclasses.field(default_factory=lambda: {n: s.port for n, s in SERVICES.items()})
 
     @classmethod
     def offset(cls, delta: int) -> Ports:
@@ -78,29 +95,51 @@ class Mesh:
     def state_file(self) -> Path:
         return self.run_dir / "mesh.json"
 
+    @property
+    def admin_key_file(self) -> Path:
+        return self.run_dir / "admin-api-key"
+
+    def secrets(self) -> dict[str, str]:
+        """The mesh's shared secrets (JWT signing key, API-key pepper), made once, kept 0600."""
+        path = self.run_dir / "secrets.json"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"AI4VC_JWT_SECRET": secrets.token_urlsafe(48),
+                           "AI4VC_KEY_PEPPER": secrets.token_urlsafe(32)}, handle)
+        return dict(json.loads(path.read_text()))
+
+    def admin_key(self) -> str:
+        return self.admin_key_file.read_text().strip()
+
     def _service_env(self) -> dict[str, str]:
         return {
             "AI4VC_TRITON_URL": self.external_triton or self.triton.url,
             "AI4VC_DATABASE_URL": self.postgres.url,
             "AI4VC_REDIS_URL": self.redis.url,
             "AI4VC_SPOOL_DIR": str(self.run_dir / "spool"),
+            "AI4VC_AUTH_BOOTSTRAP_KEY_FILE": str(self.admin_key_file),
+            "AI4VC_GATEWAY_API_SERVICES": ",".join(s.grpc_service for s in SERVICES.values() if s.routed),
+            **self.secrets(),
         }
 
     def _build_services(self) -> list[Service]:
         services = []
         env = self._service_env()
-        for name, (grpc_service, _) in SERVICES.items():
+        for name, spec in SERVICES.items():
             for replica in range(self.replicas.get(name, 1)):
                 port = replica_port(self.ports.services[name], replica)
                 metrics = free_port() if self.free_metrics_ports else metrics_port(port)
-                services.append(Service(name, self.run_dir, port, metrics, env, replica, grpc_service))
+                services.append(Service(name, self.run_dir, port, metrics, env, replica, spec.grpc_service,
+                                        module=spec.module))
         return services
 
     def upstreams(self) -> list[envoy_config.Upstream]:
         upstreams = []
-        for name, (grpc_service, _) in SERVICES.items():
+        for name, spec in SERVICES.items():
             endpoints = [("127.0.0.1", s.port) for s in self.services if s.name == name]
-            upstreams.append(envoy_config.Upstream(grpc_service, name, endpoints))
+            upstreams.append(envoy_config.Upstream(spec.grpc_service, name, endpoints, routed=spec.routed))
         return upstreams
 
     def up(self) -> dict[str, object]:
@@ -116,11 +155,17 @@ class Mesh:
             log.info("starting Triton on :%d (gRPC)", self.ports.triton_grpc)
             self.triton.start()
         self.services = self._build_services()
-        for service in self.services:
-            log.info("starting %s on :%d", service.proc.name, service.port)
-            service.start()
-        for service in self.services:
-            service.wait_serving()
+        first_run = not self.admin_key_file.exists()
+        # auth and the gateway first, in order; the AI services then start side by side.
+        for group in (["auth"], ["gateway"], [n for n in SERVICES if n not in ("auth", "gateway")]):
+            members = [s for s in self.services if s.name in group]
+            for service in members:
+                log.info("starting %s on :%d", service.proc.name, service.port)
+                service.start()
+            for service in members:
+                service.wait_serving()
+        if first_run and self.admin_key_file.exists():
+            log.info("bootstrap admin created; its API key is in %s (mode 0600)", self.admin_key_file)
         log.info("starting Envoy on :%d", self.ports.envoy)
         self.envoy.start(envoy_config.render(
             self.upstreams(), listen_port=self.ports.envoy, admin_port=self.ports.envoy_admin,
@@ -144,6 +189,7 @@ class Mesh:
             "postgres_url": self.postgres.url,
             "redis_url": self.redis.url,
             "services": {s.proc.name: {"port": s.port, "metrics_port": s.metrics_port} for s in self.services},
+            "admin_key_file": str(self.admin_key_file),
         }
 
     @classmethod

@@ -408,11 +408,12 @@ def clean_shm() -> None:
 
 
 class Service:
-    """One replica of one of our gRPC services (`python -m services.<name>`)."""
+    """One replica of one of our gRPC services (`python -m <module>`)."""
 
     def __init__(self, name: str, run_dir: Path, port: int, metrics_port: int, env: Mapping[str, str],
-                 replica: int = 0, health_service: str = "") -> None:
+                 replica: int = 0, health_service: str = "", module: str = "") -> None:
         self.name = name
+        self.module = module or f"services.{name}"
         self.port = port
         self.metrics_port = metrics_port
         self.health_service = health_service
@@ -429,7 +430,7 @@ class Service:
 
     def start(self) -> None:
         if not self.proc.alive():
-            self.proc.spawn([sys.executable, "-m", f"services.{self.name}"], env=self.env)
+            self.proc.spawn([sys.executable, "-m", self.module], env=self.env)
 
     def serving(self) -> bool:
         import grpc

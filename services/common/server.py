@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -49,6 +49,7 @@ async def build_server(
     register: Callable[[grpc.aio.Server], None],
     service_names: Sequence[str],
     metrics: RpcMetrics | None = None,
+    reflection_names: Sequence[str] = (),
 ) -> ServerHandle:
     """Builds (does not start) a server for the servicers that `register` adds."""
     tracing.configure(settings.service_name, settings.tracing_exporter)
@@ -71,7 +72,8 @@ async def build_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = tuple(service_names)
     reflection.enable_server_reflection(
-        (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+        (*names, *reflection_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME), server
     )
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:
@@ -87,6 +89,9 @@ class App(Protocol):
     """What a service gives `serve`: its servicers, names, readiness and resources."""
 
     service_names: Sequence[str]
+    # Optional: further services this server describes through reflection without serving
+    # them (the gateway describes the whole public API for grpcurl through Envoy).
+    # reflection_names: Sequence[str]
 
     def register(self, server: grpc.aio.Server) -> None: ...
 
@@ -110,7 +115,7 @@ async def watch_readiness(handle: ServerHandle, ready: Callable[[], Awaitable[bo
 
 async def serve(
     settings: CommonSettings,
-    make_app: Callable[[CommonSettings, contextlib.AsyncExitStack, CollectorRegistry], Awaitable[App]],
+    make_app: Callable[[Any, contextlib.AsyncExitStack, CollectorRegistry], Awaitable[App]],
 ) -> None:
     """Runs one service until SIGTERM/SIGINT, then shuts it down gracefully."""
     logs.configure(settings.service_name, settings.log_level, settings.log_json)
@@ -121,7 +126,8 @@ async def serve(
     async with contextlib.AsyncExitStack() as stack:
         metrics = RpcMetrics(settings.service_name)
         app = await make_app(settings, stack, metrics.registry)
-        handle = await build_server(settings, app.register, app.service_names, metrics)
+        handle = await build_server(settings, app.register, app.service_names, metrics,
+                                    getattr(app, "reflection_names", ()))
         await handle.server.start()
         watcher = asyncio.create_task(watch_readiness(handle, app.ready))
         log.info(

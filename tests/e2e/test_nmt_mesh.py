@@ -32,7 +32,8 @@ def rest(mesh: Mesh, method: str, path: str, body: object | None = None,
          headers: dict[str, str] | None = None) -> tuple[int, dict]:
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     request = urllib.request.Request(f"http://127.0.0.1:{mesh.ports.envoy}{path}", data=data, method=method,
-                                     headers={"content-type": "application/json", **(headers or {})})
+                                     headers={"content-type": "application/json", "x-api-key": mesh.admin_key(),
+                                              **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=15) as answer:
             return answer.status, json.loads(answer.read())
@@ -57,12 +58,17 @@ async def fetch_request(mesh: Mesh, request_id: str, timeout_s: float = 10) -> a
         await conn.close()
 
 
+def key_metadata(mesh: Mesh, *extra: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    return (("x-api-key", mesh.admin_key()), *extra)
+
+
 def test_grpcurl_lists_and_describes_the_api(mesh):
-    """grpcurl, through Envoy with server reflection, lists the ai4vc services and describes them."""
+    """grpcurl, through Envoy with server reflection, lists every ai4vc service the mesh serves."""
     target = f"127.0.0.1:{mesh.ports.envoy}"
     listed = subprocess.run([GRPCURL, "-plaintext", target, "list"], capture_output=True, text=True, timeout=30)
     assert listed.returncode == 0, listed.stderr
-    assert "ai4vc.nmt.v1.NmtService" in listed.stdout.split()
+    assert {"ai4vc.nmt.v1.NmtService", "ai4vc.tts.v1.TtsService", "ai4vc.auth.v1.AuthService"} <= set(
+        listed.stdout.split())
     described = subprocess.run([GRPCURL, "-plaintext", target, "describe", "ai4vc.nmt.v1.NmtService"],
                                capture_output=True, text=True, timeout=30)
     assert "rpc TranslateText" in described.stdout
@@ -71,7 +77,8 @@ def test_grpcurl_lists_and_describes_the_api(mesh):
 def test_grpcurl_translates(mesh):
     """The README's grpcurl call returns Urdu for Hindi."""
     body = json.dumps({"contents": [HINDI], "sourceLanguageCode": "hi", "targetLanguageCode": "ur"})
-    result = subprocess.run([GRPCURL, "-plaintext", "-d", body, f"127.0.0.1:{mesh.ports.envoy}",
+    result = subprocess.run([GRPCURL, "-plaintext", "-H", f"x-api-key: {mesh.admin_key()}", "-d", body,
+                             f"127.0.0.1:{mesh.ports.envoy}",
                              "ai4vc.nmt.v1.NmtService/TranslateText"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     text = json.loads(result.stdout)["translations"][0]["translated_text"]
@@ -83,7 +90,7 @@ async def test_grpc_through_envoy_is_translated_and_recorded(mesh):
     async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
         answer = await pb_grpc.NmtServiceStub(channel).TranslateText(
             pb.TranslateTextRequest(contents=[HINDI], source_language_code="hi", target_language_code="ur"),
-            timeout=15, metadata=(("x-request-id", "e2e-grpc-1"),))
+            timeout=15, metadata=key_metadata(mesh, ("x-request-id", "e2e-grpc-1")))
     assert any("\u0600" <= ch <= "\u06ff" for ch in answer.translations[0].translated_text)
     row = await fetch_request(mesh, "e2e-grpc-1")
     assert row is not None and row["source_language_code"] == "hi" and row["num_contents"] == 1
@@ -142,20 +149,22 @@ async def test_grpc_bad_input_through_envoy_keeps_rich_status(mesh):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await pb_grpc.NmtServiceStub(channel).TranslateText(
                 pb.TranslateTextRequest(contents=["x"], source_language_code="hi", target_language_code="ta"),
-                timeout=10)
+                timeout=10, metadata=key_metadata(mesh))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     info, fields = error_info(caught.value)
     assert info.reason == "UNSUPPORTED_LANGUAGE_PAIR" and fields == ["source_language_code"]
 
 
 async def test_forged_identity_headers_are_stripped_at_the_edge(mesh):
-    """A client-sent x-ai4vc-principal never reaches the service (the record shows no principal)."""
+    """A client-sent x-ai4vc-principal never reaches the service: the record carries the principal
+    the gateway authenticated, not the forged one."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
         await pb_grpc.NmtServiceStub(channel).TranslateText(
             pb.TranslateTextRequest(contents=["नमस्ते"], source_language_code="hi", target_language_code="ur"),
-            timeout=15, metadata=(("x-request-id", "e2e-forged-1"), ("x-ai4vc-principal", "admin")))
+            timeout=15, metadata=key_metadata(mesh, ("x-request-id", "e2e-forged-1"),
+                                              ("x-ai4vc-principal", "mallory")))
     row = await fetch_request(mesh, "e2e-forged-1")
-    assert row is not None and row["principal"] == ""
+    assert row is not None and row["principal"] not in ("", "mallory")
 
 
 def test_grpc_web_call(mesh):
@@ -165,7 +174,7 @@ def test_grpc_web_call(mesh):
     frame = b"\x00" + struct.pack(">I", len(message)) + message
     request = urllib.request.Request(
         f"http://127.0.0.1:{mesh.ports.envoy}/ai4vc.nmt.v1.NmtService/TranslateText", data=frame, method="POST",
-        headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1"})
+        headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1", "x-api-key": mesh.admin_key()})
     with urllib.request.urlopen(request, timeout=15) as answer:
         payload = answer.read()
     assert payload[0] == 0

@@ -34,14 +34,15 @@ async def test_killed_triton_is_unavailable_then_recovers(mesh):
                                       target_language_code="ur")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
         stub = pb_grpc.NmtServiceStub(channel)
-        await stub.TranslateText(request, timeout=15)
+        metadata = (("x-api-key", mesh.admin_key()),)
+        await stub.TranslateText(request, timeout=15, metadata=metadata)
         os.kill(server, signal.SIGKILL)
         codes = []
         recovered_at = None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                await stub.TranslateText(request, timeout=5)
+                await stub.TranslateText(request, timeout=5, metadata=metadata)
                 recovered_at = time.monotonic()
                 break
             except grpc.aio.AioRpcError as err:

@@ -72,10 +72,15 @@ def test_reflection_cluster_can_be_chosen(tmp_path: Path) -> None:
 
 
 def test_identity_headers_stripped_first(config: dict[str, Any]) -> None:
-    """The first HTTP filter is header_mutation removing every identity header a client could forge."""
+    """Identity headers a client could forge are removed before any filter that reads or sets
+    them (only the body-size check, which reads no header of ours, runs earlier)."""
     filters = _hcm(config)["http_filters"]
-    assert filters[0]["name"] == "envoy.filters.http.header_mutation"
-    removed = [m["remove"] for m in filters[0]["typed_config"]["mutations"]["request_mutations"]]
+    names = [f["name"] for f in filters]
+    mutation = names.index("envoy.filters.http.header_mutation")
+    assert names[:mutation] == ["envoy.filters.http.lua"]
+    if "envoy.filters.http.ext_authz" in names:
+        assert mutation < names.index("envoy.filters.http.ext_authz")
+    removed = [m["remove"] for m in filters[mutation]["typed_config"]["mutations"]["request_mutations"]]
     assert sorted(removed) == sorted(IDENTITY_HEADERS)
     assert filters[-1]["name"] == "envoy.filters.http.router"
 

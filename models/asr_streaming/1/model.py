@@ -1,0 +1,236 @@
+"""Reference streaming ASR model for Triton's Python backend: CMU PocketSphinx, en-US.
+
+Driven by Triton's sequence batcher (see the comment at the top of config.pbtxt): every
+request is one audio chunk of one stream, named by its correlation id. Each open stream holds
+a decoder in the middle of an utterance; every chunk is fed to it and answered with the
+partial hypothesis so far, the END chunk with the final one and its word times.
+
+Two passes: partials come from live decoding, whose feature normalisation starts from the
+model's prior and is poor for the first seconds (corpus WER 0.64 on the test sentences). The
+final re-decodes the stream's audio, kept as 16-bit PCM, with whole-utterance normalisation,
+exactly as asr_am_ensemble does (WER 0.24), at the cost of one decode of the utterance on END
+(about a third of its duration on one core). Streams longer than max_rescore_seconds end on
+the live hypothesis instead. Decoders are
+costly to build (about 0.8 s and 80 MB), so closed streams hand theirs back to a pool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+from pocketsphinx import Decoder
+
+_SAMPLE_RATE = 16000
+_SEED = 0x5EED  # the same as asr_am_ensemble, so a stream and a unary call dither alike
+
+
+def _param(config: dict, key: str) -> str:
+    return config.get("parameters", {}).get(key, {}).get("string_value", "")
+
+
+@dataclasses.dataclass
+class _Stream:
+    decoder: Decoder
+    language: str
+    rng: np.random.Generator
+    last_used: float
+    pcm: list[np.ndarray] = dataclasses.field(default_factory=list)
+    samples: int = 0
+
+
+class _InvalidChunk(ValueError):
+    """A request the caller got wrong; INVALID_ARG for that request only."""
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict) -> None:
+        config = json.loads(args["model_config"])
+        self.languages = {code.strip().lower() for code in _param(config, "languages").split(",") if code.strip()}
+        if not self.languages:
+            raise pb_utils.TritonModelException("parameter 'languages' is empty")
+        self.rate = int(_param(config, "sample_rate_hertz") or _SAMPLE_RATE)
+        self.max_chunk = int(float(_param(config, "max_chunk_seconds") or 10) * self.rate)
+        self.max_rescore = int(float(_param(config, "max_rescore_seconds") or 300) * self.rate)
+        batching = config.get("sequence_batching", {})
+        self.idle_s = int(batching.get("max_sequence_idle_microseconds") or 60_000_000) / 1e6
+        # Triton never runs more sequences at once on an instance than it has candidate slots.
+        self.capacity = int(batching.get("oldest", {}).get("max_candidate_sequences") or 8)
+        self.streams: dict[int, _Stream] = {}
+        self.pool: list[Decoder] = [self._new_decoder()]  # one ready, so the first stream starts fast
+        self.frame_rate = int(self.pool[0].config["frate"])
+        # The second pass runs on a decoder of its own that only ever decodes whole utterances,
+        # as asr_am_ensemble's does: a live decoder's noise estimate would leak into it.
+        self.rescorer = self._new_decoder()
+        # A decoder carries its cepstral mean and noise estimate from one utterance to the
+        # next; every stream starts from the model's own, so a pooled decoder leaks nothing
+        # of the stream it served before into the next one.
+        self.initial_cmn = self.pool[0].get_cmn(False)
+
+    def _new_decoder(self) -> Decoder:
+        return Decoder(loglevel="FATAL", samprate=self.rate)
+
+    def _close(self, corrid: int) -> None:
+        stream = self.streams.pop(corrid, None)
+        if stream is None:
+            return
+        try:
+            stream.decoder.end_utt()
+        except RuntimeError:
+            pass  # already ended
+        if len(self.pool) < self.capacity:
+            self.pool.append(stream.decoder)
+
+    def _open(self, corrid: int, language: str) -> _Stream:
+        self._close(corrid)  # a START on an open id restarts that stream
+        now = time.monotonic()
+        # Triton drops idle sequences without telling the model: drop their decoders too, and
+        # if the instance is still full, the least recently used stream is one Triton dropped.
+        for stale in [cid for cid, s in self.streams.items() if now - s.last_used > self.idle_s]:
+            self._close(stale)
+        while len(self.streams) >= self.capacity:
+            self._close(min(self.streams, key=lambda cid: self.streams[cid].last_used))
+        decoder = self.pool.pop() if self.pool else self._new_decoder()
+        decoder.set_cmn(self.initial_cmn)
+        decoder.start_utt()
+        stream = _Stream(decoder, language, np.random.default_rng(_SEED), now)
+        self.streams[corrid] = stream
+        return stream
+
+    def _chunk(self, request: object) -> tuple[int, bool, bool, str, np.ndarray]:
+        corrid = int(_scalar(request, "CORRID"))
+        start = bool(_scalar(request, "START"))
+        end = bool(_scalar(request, "END"))
+        audio = pb_utils.get_input_tensor_by_name(request, "AUDIO_CHUNK").as_numpy()
+        langs = pb_utils.get_input_tensor_by_name(request, "LANG_ID").as_numpy().reshape(-1)
+        if audio.ndim != 2 or audio.shape[0] != 1 or len(langs) != 1:
+            raise _InvalidChunk(f"one chunk per request: AUDIO_CHUNK [1, N], got {list(audio.shape)}")
+        samples = audio[0]
+        if len(samples) > self.max_chunk:
+            raise _InvalidChunk(f"a chunk of {len(samples)} samples is longer than the {self.max_chunk} accepted")
+        if not np.isfinite(samples).all():
+            raise _InvalidChunk("AUDIO_CHUNK holds NaN or infinite samples")
+        return corrid, start, end, _decode(langs[0]).strip().lower(), samples
+
+    def _step(self, request: object) -> object:
+        try:
+            corrid, start, end, language, samples = self._chunk(request)
+        except (ValueError, UnicodeDecodeError, AttributeError) as exc:
+            # END closes the stream even when its chunk is bad, so no decoder is left behind.
+            try:
+                if bool(_scalar(request, "END")):
+                    self._close(int(_scalar(request, "CORRID")))
+            except (ValueError, AttributeError):
+                pass
+            return _error(str(exc), pb_utils.TritonError.INVALID_ARG)
+        if start:
+            if language not in self.languages:
+                return _error(f"language '{language}' is not served (serves {','.join(sorted(self.languages))})",
+                              pb_utils.TritonError.INVALID_ARG)
+            stream = self._open(corrid, language)
+        else:
+            stream = self.streams.get(corrid)
+            if stream is None:
+                return _error(f"no open stream {corrid}: the first chunk must carry START (or the stream was "
+                              f"idle over {self.idle_s:.0f} s)", pb_utils.TritonError.INVALID_ARG)
+            if language != stream.language:
+                if end:
+                    self._close(corrid)
+                return _error(f"LANG_ID '{language}' differs from the stream's '{stream.language}'",
+                              pb_utils.TritonError.INVALID_ARG)
+        stream.last_used = time.monotonic()
+        try:
+            if len(samples):
+                pcm = _to_pcm16(samples, stream.rng)
+                stream.decoder.process_raw(pcm.tobytes(), False, False)
+                stream.samples += len(pcm)
+                if stream.samples <= self.max_rescore:
+                    stream.pcm.append(pcm)
+                else:
+                    stream.pcm.clear()
+            if not end:
+                hyp = stream.decoder.hyp()
+                return _response(hyp.hypstr if hyp is not None else "", False, "[]")
+            stream.decoder.end_utt()
+            final = stream.decoder
+            if stream.pcm and stream.samples <= self.max_rescore:
+                # Second pass over the whole utterance (see the module docstring).
+                final = self.rescorer
+                final.set_cmn(self.initial_cmn)
+                final.start_utt()
+                final.process_raw(np.concatenate(stream.pcm).tobytes(), False, True)
+                final.end_utt()
+            hyp = final.hyp()
+            words = _words(final, self.frame_rate)
+            self.streams.pop(corrid, None)
+            if len(self.pool) < self.capacity:
+                self.pool.append(stream.decoder)
+            return _response(hyp.hypstr if hyp is not None else "", True, json.dumps(words))
+        except RuntimeError as exc:  # the decoder's failure, not the caller's: close the stream
+            self.streams.pop(corrid, None)
+            return _error(f"recognition failed: {exc}", pb_utils.TritonError.INTERNAL)
+
+    def execute(self, requests: list) -> list:
+        # Requests of one stream arrive in order; each is answered on its own.
+        return [self._step(request) for request in requests]
+
+    def finalize(self) -> None:
+        self.streams.clear()
+        self.pool.clear()
+
+
+def _scalar(request: object, name: str) -> object:
+    tensor = pb_utils.get_input_tensor_by_name(request, name)
+    if tensor is None:
+        raise ValueError(f"missing control input {name} (is the sequence batcher configured?)")
+    return tensor.as_numpy().reshape(-1)[0]
+
+
+def _response(transcript: str, final: bool, word_times: str) -> object:
+    return pb_utils.InferenceResponse(output_tensors=[
+        pb_utils.Tensor("TRANSCRIPT", np.array([[transcript.encode("utf-8")]], dtype=np.object_)),
+        pb_utils.Tensor("IS_FINAL", np.array([[final]], dtype=np.bool_)),
+        pb_utils.Tensor("WORD_TIMES", np.array([[word_times.encode("utf-8")]], dtype=np.object_)),
+    ])
+
+
+def _error(message: str, code: int) -> object:
+    return pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(message, code))
+
+
+def _to_pcm16(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Float [-1, 1] -> int16 with about one LSB of dither: PocketSphinx's noise estimate and
+    feature normalisation break down on runs of exact digital zeros."""
+    scaled = samples.astype(np.float64) * 32767.0 + rng.uniform(-1.0, 1.0, samples.shape)
+    return np.clip(np.rint(scaled), -32768, 32767).astype(np.int16)
+
+
+def _words(decoder: Decoder, frame_rate: int) -> list[dict]:
+    """The recognised words with times in seconds; silences, fillers ([NOISE]) and
+    sentence markers (<s>, </s>) are left out, pronunciation variants (`word(2)`) merged."""
+    words = []
+    for seg in decoder.seg():
+        word = seg.word
+        if not word or word[0] in "<[":
+            continue
+        base, paren, _ = word.partition("(")
+        confidence = float(seg.prob)
+        words.append({
+            "word": base if paren and base else word,
+            "start_s": round(seg.start_frame / frame_rate, 3),
+            "end_s": round((seg.end_frame + 1) / frame_rate, 3),
+            "confidence": round(min(1.0, max(0.0, confidence)), 4) if math.isfinite(confidence) else 0.0,
+        })
+    return words
+
+
+def _decode(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"expected UTF-8 bytes, got {type(value).__name__}")

@@ -1,0 +1,129 @@
+"""The edge through the real Envoy: authentication, scopes, revocation, rate limits and size
+limits — each refusal is its own clear status, for gRPC and REST callers alike, and none of
+them reaches a service."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import time
+import urllib.error
+import urllib.request
+
+import grpc
+import pytest
+
+from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
+from ai4vc.auth.v1 import auth_service_pb2_grpc as auth_grpc
+from ai4vc.nmt.v1 import nmt_service_pb2 as pb
+from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
+from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
+from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
+
+pytestmark = pytest.mark.e2e
+REQUEST = pb.TranslateTextRequest(contents=["भारत"], source_language_code="hi", target_language_code="ur")
+BODY = {"contents": ["भारत"], "sourceLanguageCode": "hi", "targetLanguageCode": "ur"}
+
+
+def post(mesh, path: str, body: bytes | None, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{mesh.ports.envoy}{path}", data=body, method="POST",
+                                     headers={"content-type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as answer:
+            return answer.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+async def create_key(mesh, scopes: list[str], per_minute: int = 0) -> tuple[str, str]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        answer = await auth_grpc.AuthServiceStub(channel).CreateApiKey(
+            auth_pb.CreateApiKeyRequest(display_name="e2e", scopes=scopes,
+                                        quota=auth_pb.Quota(requests_per_minute=per_minute)),
+            timeout=10, metadata=(("x-api-key", mesh.admin_key()),))
+    return answer.api_key.key_id, answer.key
+
+
+async def translate(mesh, metadata) -> grpc.StatusCode:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        try:
+            await pb_grpc.NmtServiceStub(channel).TranslateText(REQUEST, timeout=15, metadata=metadata)
+        except grpc.aio.AioRpcError as err:
+            return err.code()
+    return grpc.StatusCode.OK
+
+
+async def test_no_credentials_is_unauthenticated(mesh):
+    """No key: gRPC UNAUTHENTICATED, REST 401."""
+    assert await translate(mesh, ()) == grpc.StatusCode.UNAUTHENTICATED
+    assert await asyncio.to_thread(post, mesh, "/v1/text:translate", json.dumps(BODY).encode(), {}) == 401
+
+
+@pytest.mark.parametrize("credential", [
+    ("x-api-key", "ai4vc_0123456789abcdef_" + "0" * 64),   # well-formed, never issued
+    ("x-api-key", "not-a-key"),
+    ("authorization", "Bearer not.a.jwt"),
+    ("authorization", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9."),  # alg=none
+])
+async def test_bad_credentials_are_unauthenticated(mesh, credential):
+    """Guessed keys, malformed keys and malformed or unsigned JWTs are refused with UNAUTHENTICATED."""
+    assert await translate(mesh, (credential,)) == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_wrong_scope_is_permission_denied_for_grpc_and_rest(mesh):
+    """A key scoped to tts may not call NMT: PERMISSION_DENIED over gRPC, 403 over REST — one policy."""
+    _, key = await create_key(mesh, ["tts"])
+    assert await translate(mesh, (("x-api-key", key),)) == grpc.StatusCode.PERMISSION_DENIED
+    status = await asyncio.to_thread(post, mesh, "/v1/text:translate", json.dumps(BODY).encode(), {"x-api-key": key})
+    assert status == 403
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        voices = await tts_grpc.TtsServiceStub(channel).ListVoices(
+            tts_pb.ListVoicesRequest(), timeout=10, metadata=(("x-api-key", key),))
+    assert voices.voices
+
+
+async def test_login_jwt_works_and_revoked_key_stops_within_a_second(mesh):
+    """A scoped key works until revoked; after RevokeApiKey it is refused everywhere within 1 s."""
+    key_id, key = await create_key(mesh, ["nmt"])
+    assert await translate(mesh, (("x-api-key", key),)) == grpc.StatusCode.OK
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        await auth_grpc.AuthServiceStub(channel).RevokeApiKey(
+            auth_pb.RevokeApiKeyRequest(key_id=key_id), timeout=10, metadata=(("x-api-key", mesh.admin_key()),))
+    revoked_at = time.monotonic()
+    code = grpc.StatusCode.OK
+    while time.monotonic() - revoked_at < 1.0:
+        code = await translate(mesh, (("x-api-key", key),))
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            break
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert time.monotonic() - revoked_at < 1.0
+
+
+async def test_rate_limit_is_resource_exhausted_and_429(mesh):
+    """Past its requests-per-minute quota a key gets RESOURCE_EXHAUSTED over gRPC and 429 over REST."""
+    _, key = await create_key(mesh, ["nmt"], per_minute=3)
+    codes = [await translate(mesh, (("x-api-key", key),)) for _ in range(5)]
+    assert codes[:3] == [grpc.StatusCode.OK] * 3
+    assert codes[-1] == grpc.StatusCode.RESOURCE_EXHAUSTED
+    status = await asyncio.to_thread(post, mesh, "/v1/text:translate", json.dumps(BODY).encode(), {"x-api-key": key})
+    assert status == 429
+
+
+def test_oversized_headers_and_body_are_refused_at_the_edge(mesh):
+    """Headers over 64 KB get 431, a body over the 14 MiB edge limit gets 413."""
+    key = mesh.admin_key()
+    assert post(mesh, "/v1/text:translate", json.dumps(BODY).encode(), {"x-api-key": key, "x-pad": "a" * 70_000}) == 431
+    # Only the headers are sent: the edge answers from the declared length, before reading the
+    # body (a client still uploading would see its connection closed under it).
+    conn = http.client.HTTPConnection("127.0.0.1", mesh.ports.envoy, timeout=15)
+    try:
+        conn.putrequest("POST", "/v1/text:translate")
+        for name, value in (("content-type", "application/json"), ("x-api-key", key),
+                            ("content-length", str(15 * 1024 * 1024))):
+            conn.putheader(name, value)
+        conn.endheaders()
+        answer = conn.getresponse()
+        assert answer.status == 413 and json.loads(answer.read())["code"] == 3
+    finally:
+        conn.close()
