@@ -30,6 +30,9 @@ class Upstream:
     endpoints: Sequence[tuple[str, int]]
     unary_timeout: str = "60s"
     routed: bool = True  # False: called by Envoy itself (the gateway), not routed to
+    # Inference is idempotent: a unary call that hits a dying replica is retried elsewhere.
+    # Calls with side effects (key management) are retried only when never sent.
+    idempotent: bool = True
 
 
 def render(
@@ -65,12 +68,29 @@ def render(
         access_log_path=str(access_log_path),
         descriptor_path=str(descriptor_path),
         identity_headers=IDENTITY_HEADERS,
-        services=[dataclasses.asdict(u) for u in upstreams if u.routed],
+        services=[dataclasses.asdict(u) | {"streaming_methods": streaming_methods(u.grpc_service, descriptor_path)}
+                  for u in upstreams if u.routed],
         clusters=clusters,
         gateway_cluster=gateway_cluster,
         max_body_bytes=MAX_BODY_BYTES,
         reflection_cluster=reflection_cluster or gateway_cluster or upstreams[0].cluster,
     )
+
+
+def streaming_methods(service: str, descriptor_path: Path = DESCRIPTOR) -> list[str]:
+    """Full paths of `service`'s streaming methods, read from the built descriptor set: they get
+    routes of their own with no timeout and no retries."""
+    from google.protobuf import descriptor_pb2
+
+    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes()).file
+    package, _, name = service.rpartition(".")
+    for file in files:
+        if file.package != package:
+            continue
+        for svc in file.service:
+            if svc.name == name:
+                return [f"/{service}/{m.name}" for m in svc.method if m.client_streaming or m.server_streaming]
+    return []
 
 
 def _is_ip(host: str) -> bool:
@@ -98,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         service, _, hosts = spec.partition("=")
         endpoints = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts.split(",")]
         cluster = service.split(".")[1] if service.count(".") >= 2 else service
-        upstreams.append(Upstream(service, cluster, endpoints, routed=not service.startswith("envoy.")))
+        upstreams.append(Upstream(service, cluster, endpoints, routed=not service.startswith("envoy."),
+                                  idempotent=not service.startswith("ai4vc.auth.")))
     listen_host, listen_port = args.listen.rsplit(":", 1)
     admin_host, admin_port = args.admin.rsplit(":", 1)
     config = render(upstreams, listen_port=int(listen_port), admin_port=int(admin_port),

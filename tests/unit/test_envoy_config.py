@@ -56,18 +56,31 @@ def test_one_cluster_per_upstream_with_grpc_health_check(config: dict[str, Any])
 def test_routes_match_grpc_service_prefixes(config: dict[str, Any]) -> None:
     """Each gRPC service's path prefix routes to its cluster with its timeout; reflection goes to the first."""
     [vhost] = _hcm(config)["route_config"]["virtual_hosts"]
-    routes = {r["match"]["prefix"]: r["route"] for r in vhost["routes"]}
+    routes = {r["match"].get("prefix") or r["match"]["path"]: r["route"] for r in vhost["routes"]}
     assert routes["/ai4vc.nmt.v1.NmtService/"]["cluster"] == "nmt"
     assert routes["/ai4vc.asr.v1.AsrService/"]["cluster"] == "asr"
     assert routes["/ai4vc.asr.v1.AsrService/"]["timeout"] == "120s"
     assert routes["/grpc.reflection."]["cluster"] == "nmt"
 
 
+def test_streaming_methods_have_their_own_routes_without_timeout_or_retries(config: dict[str, Any]) -> None:
+    """Streaming methods (read from the descriptor) route with timeout 0s and no retry policy,
+    ahead of their service's prefix route, which retries idempotent unary calls."""
+    [vhost] = _hcm(config)["route_config"]["virtual_hosts"]
+    keys = [r["match"].get("prefix") or r["match"]["path"] for r in vhost["routes"]]
+    stream = "/ai4vc.asr.v1.AsrService/StreamingRecognize"
+    assert keys.index(stream) < keys.index("/ai4vc.asr.v1.AsrService/")
+    route = vhost["routes"][keys.index(stream)]["route"]
+    assert route["timeout"] == "0s" and "retry_policy" not in route
+    unary = vhost["routes"][keys.index("/ai4vc.nmt.v1.NmtService/")]["route"]
+    assert "unavailable" in unary["retry_policy"]["retry_on"]
+
+
 def test_reflection_cluster_can_be_chosen(tmp_path: Path) -> None:
     """`reflection_cluster` sends server reflection to the named cluster."""
     config = yaml.safe_load(_render(tmp_path, reflection_cluster="asr"))
     [vhost] = _hcm(config)["route_config"]["virtual_hosts"]
-    routes = {r["match"]["prefix"]: r["route"] for r in vhost["routes"]}
+    routes = {r["match"].get("prefix") or r["match"]["path"]: r["route"] for r in vhost["routes"]}
     assert routes["/grpc.reflection."]["cluster"] == "asr"
 
 
