@@ -45,7 +45,7 @@ breaking:  ## buf breaking against main
 	@bash scripts/buf-breaking.sh
 
 bench: bootstrap
-	@$(PY) -m bench.nmt_mesh
+	@$(PY) -m bench
 
 clean: down
 	rm -rf .run

@@ -40,6 +40,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   need+=(postgresql)
 fi
 command -v runuser >/dev/null || need+=(util-linux)
+# perf_analyzer (shipped in the tritonclient wheel; `make bench`) links libb64.
+ldconfig -p 2>/dev/null | grep -q "libb64.so.0d" || need+=(libb64-0d)
 if ((${#need[@]})); then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then

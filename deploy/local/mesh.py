@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 from deploy.local import envoy_config
-from deploy.local.parts import Envoy, PartError, Postgres, Redis, Service, Triton, clean_shm, free_port
+from deploy.local.parts import Envoy, Postgres, Process, Redis, Service, Triton, clean_shm, free_port
 
 log = logging.getLogger("ai4vc.mesh")
 ROOT_RUN_DIR = Path(__file__).resolve().parents[2] / ".run"
@@ -196,7 +196,9 @@ class Mesh:
     def from_state(cls, run_dir: Path) -> Mesh:
         """The mesh recorded in `run_dir` (for `down`/`status` from another process)."""
         state = json.loads((run_dir / "mesh.json").read_text())
-        mesh = cls(run_dir, Ports(**state["ports"]), state.get("replicas"),
+        ports = state["ports"]
+        services = {**Ports().services, **ports.pop("services", {})}
+        mesh = cls(run_dir, Ports(**ports, services=services), state.get("replicas"),
                    external_triton=state.get("external_triton", ""))
         mesh.services = mesh._build_services()
         return mesh
@@ -204,15 +206,12 @@ class Mesh:
     def down(self) -> None:
         """Stops everything this run directory started, newest first."""
         self.envoy.stop()
-        for service in reversed(self.services or self._build_services_quiet()):
-            service.stop()
+        # Every process with a pid file, whatever the configuration that started it.
+        for pid_file in sorted((self.run_dir / "pids").glob("*.pid"), reverse=True):
+            if pid_file.stem not in ("envoy", "triton", "redis"):
+                Process(pid_file.stem, self.run_dir).stop()
         self.triton.stop()
         self.redis.stop()
         self.postgres.stop()
         clean_shm()
 
-    def _build_services_quiet(self) -> list[Service]:
-        try:
-            return self._build_services()
-        except (OSError, PartError):
-            return []

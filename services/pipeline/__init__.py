@@ -1,0 +1,1 @@
+"""The pipeline service: chains of ASR, translation and TTS run over the other services."""
