@@ -58,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             f"  {'PostgreSQL':<31}127.0.0.1:{p.postgres}   (URL with credentials: {run_dir / 'mesh.json'})",
             f"  {'Redis':<31}127.0.0.1:{p.redis}",
             "",
-            "Try:",
+            f"Admin API key: {state['admin_key_file']} (mode 0600). Try:",
+            f"  KEY=$(cat {state['admin_key_file']})",
             f"  .venv/bin/grpcurl -plaintext 127.0.0.1:{p.envoy} list",
-            f"  curl -s -X POST 127.0.0.1:{p.envoy}/v1/text:translate -H 'content-type: application/json' \\",
+            f"  curl -s -X POST 127.0.0.1:{p.envoy}/v1/text:translate -H \"x-api-key: $KEY\" "
+            "-H 'content-type: application/json' \\",
             "       -d '" + EXAMPLE_BODY + "'",
         ]
         print("\n".join(lines), flush=True)
