@@ -47,6 +47,14 @@ METHOD_RULES: dict[str, Rule] = {
     "/ai4vc.auth.v1.AuthService/CreateUser": Rule(Access.SCOPE, "admin"),
 }
 
+# HTTP paths that are not gRPC methods: the WebSocket bridge's endpoints (checked on the
+# upgrade request), each needing the scope of the stream it opens.
+PATH_RULES: dict[str, Rule] = {
+    "/v1/ws/asr": Rule(Access.SCOPE, "asr"),
+    "/v1/ws/tts": Rule(Access.SCOPE, "tts"),
+    "/v1/ws/speech-to-speech": Rule(Access.SCOPE, "pipeline"),
+}
+
 DEFAULT_RULE = Rule(Access.DENY)
 
 
@@ -55,6 +63,8 @@ def rule_for(path: str) -> Rule:
     path = path.split("?", 1)[0]
     if path in METHOD_RULES:
         return METHOD_RULES[path]
+    if path in PATH_RULES:
+        return PATH_RULES[path]
     parts = path.split("/")
     if len(parts) == 3 and parts[0] == "" and parts[1] and parts[2]:
         return SERVICE_RULES.get(parts[1], DEFAULT_RULE)

@@ -4,7 +4,7 @@ Each descriptor Envoy sends (entries such as key_id, method, principal) is one f
 window counter in Redis, incremented atomically (INCRBY + EXPIRE in one Lua script). The limit
 is the key's `requests_per_minute` quota (0: the deployment default); descriptors without a
 key_id (bearer-token callers, by principal) get the default. A key past its daily characters
-or audio-seconds quota (counters from `gateway.usage`) is over limit until UTC midnight.
+or audio-seconds quota (counters from `services.common.usage`) is over limit until UTC midnight.
 
 When Redis is unreachable each counter falls back to an in-process token bucket of the same
 rate — per instance, so looser with several replicas, but neither open nor closed — and the
@@ -26,9 +26,9 @@ from envoy.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
 from google.protobuf import duration_pb2
 from prometheus_client import CollectorRegistry, Counter
 
-from gateway import usage
 from gateway.keystore import KeyRecord, KeyStore, StoreUnavailable
 from gateway.settings import GatewaySettings
+from services.common import usage
 
 log = logging.getLogger(__name__)
 COUNTER_PREFIX = "ai4vc:rl:"

@@ -134,18 +134,20 @@ def bytes_per_sample(encoding: Encoding) -> int:
 
 
 def decode(data: bytes, encoding: Encoding, declared_sample_rate: int = 0, *, channels: int = 0,
-           field: str = "audio") -> tuple[np.ndarray, int]:
+           field: str = "audio", encoding_field: str = "config.encoding",
+           rate_field: str = "config.sample_rate_hertz") -> tuple[np.ndarray, int]:
     """bytes → (float32 mono samples, sample rate). Stereo (or more) is mixed down.
 
     Headerless encodings need `declared_sample_rate` (and `channels`, default 1); for
-    self-describing ones a non-zero declared rate must agree with the header.
+    self-describing ones a non-zero declared rate must agree with the header. Errors name
+    `encoding_field` / `rate_field` (the caller's paths to them).
     """
-    check_encoding(encoding, "config.encoding")
+    check_encoding(encoding, encoding_field)
     channels = channels or 0
     if encoding in RAW_ENCODINGS:
         if declared_sample_rate <= 0:
             raise InvalidArgument(f"{encoding_name(encoding)} audio needs a sample rate",
-                                  reason="FIELD_REQUIRED", field="config.sample_rate_hertz")
+                                  reason="FIELD_REQUIRED", field=rate_field)
         count = channels or 1
         frame = bytes_per_sample(encoding) * count
         if len(data) % frame:
@@ -161,7 +163,7 @@ def decode(data: bytes, encoding: Encoding, declared_sample_rate: int = 0, *, ch
     frames, rate = _read(data, field)
     if declared_sample_rate and declared_sample_rate != rate:
         raise InvalidArgument(f"{field} is {rate} Hz but {declared_sample_rate} Hz was declared",
-                              reason="SAMPLE_RATE_MISMATCH", field="config.sample_rate_hertz",
+                              reason="SAMPLE_RATE_MISMATCH", field=rate_field,
                               metadata={"header_sample_rate_hertz": str(rate)})
     return _mono(frames), rate
 
@@ -183,3 +185,30 @@ def _mono(frames: np.ndarray) -> np.ndarray:
     if frames.shape[1] == 1:
         return np.ascontiguousarray(frames[:, 0])
     return frames.mean(axis=1, dtype=np.float32)
+
+
+class ChunkDecoder:
+    """Decodes consecutive chunks of one headerless stream (LINEAR16, MULAW, ALAW).
+
+    A chunk may end inside a frame: the partial frame is kept and completes with the next
+    chunk, so clients may cut the byte stream anywhere. Channels are mixed down.
+    """
+
+    def __init__(self, encoding: Encoding, sample_rate: int, channels: int = 1, field: str = "audio") -> None:
+        if encoding not in RAW_ENCODINGS:
+            raise ValueError(f"{encoding_name(encoding)} is not a headerless encoding")
+        self.encoding = encoding
+        self.sample_rate = sample_rate
+        self.channels = channels or 1
+        self.field = field
+        self._frame = bytes_per_sample(encoding) * self.channels
+        self._pending = b""
+
+    def __call__(self, data: bytes) -> np.ndarray:
+        data = self._pending + data
+        whole = len(data) - len(data) % self._frame
+        self._pending = data[whole:]
+        if not whole:
+            return np.zeros(0, dtype=np.float32)
+        samples, _ = decode(data[:whole], self.encoding, self.sample_rate, channels=self.channels, field=self.field)
+        return samples

@@ -24,6 +24,9 @@ from typing import Any
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from services.common import db
+from services.common.settings import CommonSettings
+
 log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
@@ -203,3 +206,27 @@ class RecordSink:
         replaying.unlink()
         if records:
             log.info("spool replayed", extra={"sink": self.name, "records": len(records)})
+
+
+def database_sink(
+    name: str,
+    settings: CommonSettings,
+    write_batch: BatchWriter,
+    migrations: Path,
+    registry: CollectorRegistry | None,
+    stack: contextlib.AsyncExitStack,
+) -> RecordSink:
+    """A started sink for service `name`: PostgreSQL from settings (migrated on first
+    connection), disk spool only when no database is configured; closed by `stack`."""
+    pool_factory: PoolFactory | None = None
+    if settings.database_url:
+        async def pool_factory() -> asyncpg.Pool:  # noqa: F811 - the configured variant
+            pool = await db.create_pool(settings.database_url, settings.database_schema)
+            await db.migrate(pool, migrations, name)
+            return pool
+    else:
+        log.warning("no database_url: request records are spooled to disk only", extra={"sink": name})
+    sink = RecordSink(name, write_batch, pool_factory, settings.spool_dir, registry=registry)
+    sink.start()
+    stack.push_async_callback(sink.close)
+    return sink

@@ -11,12 +11,12 @@ from prometheus_client import CollectorRegistry
 
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
-from services.common import db
 from services.common.errors import DomainError
-from services.common.records import RecordSink
+from services.common.records import RecordSink, database_sink
 from services.common.registry import ModelRegistry
 from services.common.settings import CommonSettings
 from services.common.triton import TritonAdapter
+from services.common.usage import UsageMeter
 from services.nmt.core import NmtCore
 from services.nmt.servicer import NmtServicer, write_records
 from services.nmt.settings import NmtSettings
@@ -37,13 +37,14 @@ def build_registry(settings: NmtSettings, triton: TritonAdapter) -> ModelRegistr
 class NmtApp:
     service_names = (SERVICE_NAME,)
 
-    def __init__(self, settings: NmtSettings, triton: TritonAdapter, records: RecordSink) -> None:
+    def __init__(self, settings: NmtSettings, triton: TritonAdapter, records: RecordSink,
+                 usage: UsageMeter | None = None) -> None:
         self.settings = settings
         self.triton = triton
         self.records = records
         self.registry = build_registry(settings, triton)
         self.core = NmtCore(settings, triton, self.registry)
-        self.servicer = NmtServicer(self.core, records)
+        self.servicer = NmtServicer(self.core, records, usage)
 
     def register(self, server: grpc.aio.Server) -> None:
         pb_grpc.add_NmtServiceServicer_to_server(self.servicer, server)
@@ -68,15 +69,7 @@ async def create(
     triton = TritonAdapter(settings.triton_url, settings.triton_timeout_s)
     stack.push_async_callback(triton.close)
 
-    pool_factory = None
-    if settings.database_url:
-        async def pool_factory():  # type: ignore[no-redef]
-            pool = await db.create_pool(settings.database_url, settings.database_schema)
-            await db.migrate(pool, MIGRATIONS, "nmt")
-            return pool
-    else:
-        log.warning("no database_url: request records are spooled to disk only")
-    records = RecordSink("nmt", write_records, pool_factory, settings.spool_dir, registry=registry)
-    records.start()
-    stack.push_async_callback(records.close)
-    return NmtApp(settings, triton, records)
+    records = database_sink("nmt", settings, write_records, MIGRATIONS, registry, stack)
+    usage = UsageMeter(settings.redis_url, registry)
+    stack.push_async_callback(usage.close)
+    return NmtApp(settings, triton, records, usage)

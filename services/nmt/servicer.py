@@ -15,6 +15,7 @@ from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
 from services.common.identity import principal_of
 from services.common.logs import request_id_var
 from services.common.records import Record, RecordSink
+from services.common.usage import UsageMeter
 from services.nmt.core import NmtCore
 
 
@@ -24,9 +25,10 @@ def remaining_s(context: grpc.aio.ServicerContext) -> float | None:
 
 
 class NmtServicer(pb_grpc.NmtServiceServicer):
-    def __init__(self, core: NmtCore, records: RecordSink) -> None:
+    def __init__(self, core: NmtCore, records: RecordSink, usage: UsageMeter | None = None) -> None:
         self.core = core
         self.records = records
+        self.usage = usage
 
     async def TranslateText(self, request: pb.TranslateTextRequest, context: grpc.aio.ServicerContext
                             ) -> pb.TranslateTextResponse:
@@ -51,6 +53,8 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
                 for t in translations
             ]
         )
+        if self.usage is not None:
+            self.usage.record(context, characters=sum(len(text) for text in request.contents))
         self.records.submit({
             "id": str(uuid.uuid4()),
             "request_id": request_id_var.get(),

@@ -11,13 +11,13 @@ from prometheus_client import CollectorRegistry
 
 from ai4vc.tts.v1 import tts_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as pb_grpc
-from services.common import db
 from services.common.errors import DomainError
-from services.common.records import RecordSink
+from services.common.records import RecordSink, database_sink
 from services.common.registry import ModelRegistry
 from services.common.settings import CommonSettings
 from services.common.triton import TritonAdapter
 from services.common.triton_stream import TritonStreamer
+from services.common.usage import UsageMeter
 from services.tts.core import TtsCore
 from services.tts.servicer import TtsServicer, write_records
 from services.tts.settings import TtsSettings
@@ -31,13 +31,13 @@ class TtsApp:
     service_names = (SERVICE_NAME,)
 
     def __init__(self, settings: TtsSettings, triton: TritonAdapter, streamer: TritonStreamer,
-                 records: RecordSink) -> None:
+                 records: RecordSink, usage: UsageMeter | None = None) -> None:
         self.settings = settings
         self.triton = triton
         self.records = records
         self.registry = ModelRegistry(triton, settings.catalog_refresh_s)
         self.core = TtsCore(settings, triton, streamer, self.registry)
-        self.servicer = TtsServicer(self.core, records)
+        self.servicer = TtsServicer(self.core, records, usage)
 
     def register(self, server: grpc.aio.Server) -> None:
         pb_grpc.add_TtsServiceServicer_to_server(self.servicer, server)
@@ -64,15 +64,7 @@ async def create(
     streamer = TritonStreamer(settings.triton_url)
     stack.push_async_callback(streamer.close)
 
-    pool_factory = None
-    if settings.database_url:
-        async def pool_factory():  # type: ignore[no-redef]
-            pool = await db.create_pool(settings.database_url, settings.database_schema)
-            await db.migrate(pool, MIGRATIONS, "tts")
-            return pool
-    else:
-        log.warning("no database_url: request records are spooled to disk only")
-    records = RecordSink("tts", write_records, pool_factory, settings.spool_dir, registry=registry)
-    records.start()
-    stack.push_async_callback(records.close)
-    return TtsApp(settings, triton, streamer, records)
+    records = database_sink("tts", settings, write_records, MIGRATIONS, registry, stack)
+    usage = UsageMeter(settings.redis_url, registry)
+    stack.push_async_callback(usage.close)
+    return TtsApp(settings, triton, streamer, records, usage)

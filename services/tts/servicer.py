@@ -18,6 +18,7 @@ from services.common.errors import DomainError, InvalidArgument
 from services.common.identity import principal_of
 from services.common.logs import request_id_var
 from services.common.records import Record, RecordSink
+from services.common.usage import UsageMeter
 from services.tts.core import Chunk, Plan, TtsCore
 
 _GENDER = {"male": pb.SSML_VOICE_GENDER_MALE, "female": pb.SSML_VOICE_GENDER_FEMALE,
@@ -56,8 +57,10 @@ async def _plan(core: TtsCore, source: pb.SynthesizeRequest | pb.StreamingSynthe
 class _Recorder:
     """Times one call and submits its record when it ends, whatever the outcome."""
 
-    def __init__(self, records: RecordSink, context: grpc.aio.ServicerContext, method: str) -> None:
+    def __init__(self, records: RecordSink, context: grpc.aio.ServicerContext, method: str,
+                 usage: UsageMeter | None = None) -> None:
         self.records = records
+        self.usage = usage
         self.context = context
         self.method = method
         self.started = time.perf_counter()
@@ -65,6 +68,8 @@ class _Recorder:
         self.audio_s = 0.0
 
     def submit(self, plan: Plan, status: str) -> None:
+        if status == "OK" and self.usage is not None:
+            self.usage.record(self.context, characters=plan.characters)
         self.records.submit({
             "id": str(uuid.uuid4()),
             "request_id": request_id_var.get(),
@@ -89,13 +94,14 @@ def _status(exc: BaseException) -> str:
 
 
 class TtsServicer(pb_grpc.TtsServiceServicer):
-    def __init__(self, core: TtsCore, records: RecordSink) -> None:
+    def __init__(self, core: TtsCore, records: RecordSink, usage: UsageMeter | None = None) -> None:
         self.core = core
         self.records = records
+        self.usage = usage
 
     async def Synthesize(self, request: pb.SynthesizeRequest, context: grpc.aio.ServicerContext
                          ) -> pb.SynthesizeResponse:
-        recorder = _Recorder(self.records, context, "Synthesize")
+        recorder = _Recorder(self.records, context, "Synthesize", self.usage)
         plan = await _plan(self.core, request, streaming=False)
         try:
             content, seconds = await self.core.synthesize(plan, timeout_s=remaining_s(context),
@@ -133,7 +139,7 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
 
     async def StreamingSynthesize(self, request: pb.StreamingSynthesizeRequest, context: grpc.aio.ServicerContext
                                   ) -> AsyncIterator[pb.StreamingSynthesizeResponse]:
-        recorder = _Recorder(self.records, context, "StreamingSynthesize")
+        recorder = _Recorder(self.records, context, "StreamingSynthesize", self.usage)
         plan = await _plan(self.core, request, streaming=True)
         chunks = self.core.stream(plan, plan.pieces, timeout_s=remaining_s(context), request_id=request_id_var.get())
         async for response in self._stream(plan, chunks, recorder, bidi=False):
@@ -142,7 +148,7 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
     async def BidiStreamingSynthesize(self, request_iterator: AsyncIterator[pb.BidiStreamingSynthesizeRequest],
                                       context: grpc.aio.ServicerContext
                                       ) -> AsyncIterator[pb.BidiStreamingSynthesizeResponse]:
-        recorder = _Recorder(self.records, context, "BidiStreamingSynthesize")
+        recorder = _Recorder(self.records, context, "BidiStreamingSynthesize", self.usage)
         requests = aiter(request_iterator)
         try:
             first = await anext(requests)

@@ -36,11 +36,12 @@ def post(mesh, path: str, body: bytes | None, headers: dict[str, str]) -> int:
         return err.code
 
 
-async def create_key(mesh, scopes: list[str], per_minute: int = 0) -> tuple[str, str]:
+async def create_key(mesh, scopes: list[str], per_minute: int = 0, characters_per_day: int = 0) -> tuple[str, str]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
         answer = await auth_grpc.AuthServiceStub(channel).CreateApiKey(
             auth_pb.CreateApiKeyRequest(display_name="e2e", scopes=scopes,
-                                        quota=auth_pb.Quota(requests_per_minute=per_minute)),
+                                        quota=auth_pb.Quota(requests_per_minute=per_minute,
+                                                            characters_per_day=characters_per_day)),
             timeout=10, metadata=(("x-api-key", mesh.admin_key()),))
     return answer.api_key.key_id, answer.key
 
@@ -108,6 +109,21 @@ async def test_rate_limit_is_resource_exhausted_and_429(mesh):
     assert codes[-1] == grpc.StatusCode.RESOURCE_EXHAUSTED
     status = await asyncio.to_thread(post, mesh, "/v1/text:translate", json.dumps(BODY).encode(), {"x-api-key": key})
     assert status == 429
+
+
+async def test_daily_character_quota_is_enforced_from_metered_usage(mesh):
+    """The NMT service meters characters per key; once a key's daily quota is used up, the edge
+    answers RESOURCE_EXHAUSTED."""
+    _, key = await create_key(mesh, ["nmt"], characters_per_day=8)
+    assert await translate(mesh, (("x-api-key", key),)) == grpc.StatusCode.OK  # 4 characters
+    codes = []
+    for _ in range(20):  # metering is off the hot path: allow it a moment to land
+        codes.append(await translate(mesh, (("x-api-key", key),)))
+        if codes[-1] != grpc.StatusCode.OK:
+            break
+        await asyncio.sleep(0.1)
+    assert codes[-1] == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert len(codes) <= 3
 
 
 def test_oversized_headers_and_body_are_refused_at_the_edge(mesh):

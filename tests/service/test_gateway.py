@@ -20,11 +20,11 @@ from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from deploy.local.parts import free_port
 from gateway import app as gateway_app
 from gateway.settings import GatewaySettings
-from gateway.usage import record_usage
 from services.auth import app as auth_app
 from services.auth.settings import AuthSettings
 from services.common import redis_client
 from services.common.credentials import issue_jwt
+from services.common.usage import record_usage
 from tests.service.harness import health_status, running
 
 JWT_SECRET = "j" * 40

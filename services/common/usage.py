@@ -1,0 +1,86 @@
+"""Daily usage counters the services feed (characters translated or synthesized, seconds of
+audio), read by the gateway's rate-limit service to enforce each key's daily quotas.
+
+Services meter through `UsageMeter`, which never delays a response: each increment runs as a
+background task, and a Redis that is away costs a logged warning and a counted miss, not an
+error to the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+
+import grpc
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, Counter
+
+from services.common import redis_client
+from services.common.identity import KEY_ID_HEADER
+
+log = logging.getLogger(__name__)
+
+USAGE_PREFIX = "ai4vc:usage:"
+
+
+def usage_key(key_id: str, day: datetime.date | None = None) -> str:
+    day = day or datetime.datetime.now(datetime.UTC).date()
+    return f"{USAGE_PREFIX}{key_id}:{day.strftime('%Y%m%d')}"
+
+
+async def record_usage(redis: aioredis.Redis, key_id: str, *, characters: int = 0, audio_seconds: float = 0.0
+                       ) -> None:
+    """Adds to today's (UTC) counters of `key_id`; they expire two days later."""
+    if not key_id or (characters <= 0 and audio_seconds <= 0):
+        return
+    key = usage_key(key_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        if characters > 0:
+            pipe.hincrby(key, "characters", int(characters))
+        if audio_seconds > 0:
+            pipe.hincrbyfloat(key, "audio_seconds", float(audio_seconds))
+        pipe.expire(key, 2 * 86400)
+        await pipe.execute()
+
+
+async def usage_today(redis: aioredis.Redis, key_id: str) -> tuple[int, float]:
+    """(characters, audio seconds) used today by `key_id`."""
+    characters, audio = await redis.hmget(usage_key(key_id), "characters", "audio_seconds")
+    return int(characters or 0), float(audio or 0.0)
+
+
+def key_id_of(context: grpc.aio.ServicerContext) -> str:
+    """The API key id Envoy's authz put on this call ("" for bearer-token callers)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == KEY_ID_HEADER:
+            return str(value)[:64]
+    return ""
+
+
+class UsageMeter:
+    def __init__(self, redis_url: str, registry: CollectorRegistry | None = None) -> None:
+        self._redis = redis_client.create(redis_url) if redis_url else None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.misses = Counter("usage_record_failures_total", "Usage increments Redis did not take.",
+                              registry=registry)
+
+    def record(self, context: grpc.aio.ServicerContext, *, characters: int = 0, audio_seconds: float = 0.0) -> None:
+        key_id = key_id_of(context)
+        if self._redis is None or not key_id:
+            return
+        task = asyncio.create_task(self._record(key_id, characters, audio_seconds))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _record(self, key_id: str, characters: int, audio_seconds: float) -> None:
+        try:
+            await record_usage(self._redis, key_id, characters=characters, audio_seconds=audio_seconds)
+        except (aioredis.RedisError, OSError) as exc:
+            self.misses.inc()
+            log.warning("usage not recorded (Redis unavailable)", extra={"error": repr(exc)[:200]})
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2)
+        if self._redis is not None:
+            await self._redis.aclose()
