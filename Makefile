@@ -39,7 +39,7 @@ check-gen: gen  ## fail when gen/ differs from what proto/ generates
 lint:  ## buf lint, ruff, mypy
 	@.venv/bin/buf lint
 	@.venv/bin/ruff check .
-	@.venv/bin/mypy services deploy
+	@.venv/bin/mypy services deploy gateway
 
 breaking:  ## buf breaking against main
 	@bash scripts/buf-breaking.sh

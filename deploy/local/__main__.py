@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         p = mesh.ports
         lines = [f"\nAI4V-C is up (logs in {run_dir / 'logs'}; `make down` stops it all).\n",
                  f"  {'Envoy (gRPC, gRPC-Web, REST)':<31}127.0.0.1:{p.envoy}   admin http://127.0.0.1:{p.envoy_admin}"]
-        for name, info in state["services"].items():
+        services: dict[str, dict[str, int]] = state["services"]  # type: ignore[assignment]
+        for name, info in services.items():
             lines.append(f"  {name:<31}127.0.0.1:{info['port']}   metrics http://127.0.0.1:{info['metrics_port']}/metrics")
         triton = f"{state['triton_grpc']} (gRPC)"
         if not state["external_triton"]:

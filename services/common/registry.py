@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from services.common.errors import InvalidArgument, Unavailable
 from services.common.triton import TritonAdapter
@@ -57,8 +58,8 @@ def _split(value: str) -> tuple[str, ...]:
 
 def parse_model(name: str, config: Mapping[str, object], overrides: Mapping[str, str] | None = None) -> ModelInfo:
     """Reads a model's declared capability from its config (as Triton returns it in JSON)."""
-    raw = config.get("parameters", {}) or {}
-    params = {k: str(v.get("string_value", "")) for k, v in raw.items() if isinstance(v, dict)}  # type: ignore[union-attr]
+    raw: Mapping[str, Any] = config.get("parameters") or {}  # type: ignore[assignment]
+    params = {k: str(v.get("string_value", "")) for k, v in raw.items() if isinstance(v, dict)}
     params.update(overrides or {})
     languages = _split(params.get("languages", ""))
     pairs: list[tuple[str, str]] = []
@@ -74,6 +75,7 @@ def parse_model(name: str, config: Mapping[str, object], overrides: Mapping[str,
         voices.append(Voice(item, language, gender))
     if not languages:
         languages = tuple(sorted({s for s, _ in pairs} | {v.language for v in voices}))
+    policy: Mapping[str, Any] = config.get("model_transaction_policy") or {}  # type: ignore[assignment]
     return ModelInfo(
         name=name,
         task=params.get("task", ""),
@@ -82,8 +84,7 @@ def parse_model(name: str, config: Mapping[str, object], overrides: Mapping[str,
         language_pairs=tuple(pairs),
         voices=tuple(voices),
         sample_rate_hertz=int(params.get("sample_rate_hertz", "0") or 0),
-        streaming=params.get("streaming", "").lower() == "true"
-        or bool((config.get("model_transaction_policy") or {}).get("decoupled")),  # type: ignore[union-attr]
+        streaming=params.get("streaming", "").lower() == "true" or bool(policy.get("decoupled")),
         max_batch_size=int(config.get("max_batch_size", 0) or 0),  # type: ignore[call-overload]
         parameters=params,
     )

@@ -88,10 +88,11 @@ async def build_server(
 class App(Protocol):
     """What a service gives `serve`: its servicers, names, readiness and resources."""
 
-    service_names: Sequence[str]
-    # Optional: further services this server describes through reflection without serving
-    # them (the gateway describes the whole public API for grpcurl through Envoy).
-    # reflection_names: Sequence[str]
+    # Optional, not declared here: `reflection_names`, further services this server describes
+    # through reflection without serving them (the gateway describes the whole public API).
+
+    @property
+    def service_names(self) -> Sequence[str]: ...
 
     def register(self, server: grpc.aio.Server) -> None: ...
 

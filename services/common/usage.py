@@ -68,13 +68,13 @@ class UsageMeter:
         key_id = key_id_of(context)
         if self._redis is None or not key_id:
             return
-        task = asyncio.create_task(self._record(key_id, characters, audio_seconds))
+        task = asyncio.create_task(self._record(self._redis, key_id, characters, audio_seconds))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _record(self, key_id: str, characters: int, audio_seconds: float) -> None:
+    async def _record(self, redis: aioredis.Redis, key_id: str, characters: int, audio_seconds: float) -> None:
         try:
-            await record_usage(self._redis, key_id, characters=characters, audio_seconds=audio_seconds)
+            await record_usage(redis, key_id, characters=characters, audio_seconds=audio_seconds)
         except (aioredis.RedisError, OSError) as exc:
             self.misses.inc()
             log.warning("usage not recorded (Redis unavailable)", extra={"error": repr(exc)[:200]})
