@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter
 from gateway import policy
 from gateway.keystore import KeyStore, StoreUnavailable
 from gateway.settings import GatewaySettings
+from gateway.ws_protocol import WS_PROTOCOL
 from services.common import credentials
 from services.common.identity import IDENTITY_HEADERS, KEY_ID_HEADER, PRINCIPAL_HEADER, SCOPES_HEADER
 
@@ -121,9 +122,29 @@ def denied(code: int, message: str, retry_after_s: int | None = None) -> authz_p
     )
 
 
-def allowed(identity: Identity | None) -> authz_pb.CheckResponse:
+# Browsers cannot set headers on a WebSocket upgrade; they offer the credential as a
+# sub-protocol instead: `new WebSocket(url, ["ai4vc.v1", "ai4vc-key." + key])` (or
+# "ai4vc-bearer." + token). Query strings would land in access logs; this header does not.
+WS_KEY_PREFIX = "ai4vc-key."
+WS_BEARER_PREFIX = "ai4vc-bearer."
+
+
+def websocket_credential(offered: str) -> tuple[str, str]:
+    """(api key, bearer header) carried in a Sec-WebSocket-Protocol offer, or ("", "")."""
+    for item in (part.strip() for part in offered.split(",")):
+        if item.startswith(WS_KEY_PREFIX):
+            return item[len(WS_KEY_PREFIX):], ""
+        if item.startswith(WS_BEARER_PREFIX):
+            return "", "Bearer " + item[len(WS_BEARER_PREFIX):]
+    return "", ""
+
+
+def allowed(identity: Identity | None, websocket: bool = False) -> authz_pb.CheckResponse:
     headers = []
     remove = ["x-api-key", "authorization"]
+    if websocket:
+        # The upstream sees only the protocol it must select, never the credential.
+        headers.append(_header("sec-websocket-protocol", WS_PROTOCOL))
     if identity is None:
         remove.extend(IDENTITY_HEADERS)
     else:
@@ -166,6 +187,9 @@ class Authorizer:
             return denied(code_pb2.RESOURCE_EXHAUSTED, "too many failed authentication attempts", retry_after_s=60)
         api_key = headers.get("x-api-key", "")
         bearer = headers.get("authorization", "")
+        offered = headers.get("sec-websocket-protocol", "")
+        if offered and not api_key and not bearer:
+            api_key, bearer = websocket_credential(offered)
         if not api_key and not bearer:
             return denied(code_pb2.UNAUTHENTICATED, "credentials required: x-api-key or authorization: Bearer")
         try:
@@ -180,7 +204,7 @@ class Authorizer:
         if not rule.allows(identity.scopes):
             need = rule.scope or "none (method not exposed)"
             return denied(code_pb2.PERMISSION_DENIED, f"credential lacks the scope this method needs: {need}")
-        return allowed(identity)
+        return allowed(identity, websocket=bool(offered))
 
     async def _from_key(self, api_key: str) -> Identity | None:
         parsed = credentials.parse_key(api_key.strip())

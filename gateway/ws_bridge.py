@@ -20,7 +20,7 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from gateway import ws_protocol as proto
 from services.common import logs
@@ -41,6 +42,10 @@ from services.common.settings import CommonSettings, SettingsError, load
 log = logging.getLogger("ai4vc.ws_bridge")
 FORWARDED_HEADERS = (*IDENTITY_HEADERS, REQUEST_ID_KEY, "traceparent", "tracestate")
 HEALTH_PATH = "/healthz"
+
+
+def _select_subprotocol(_connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    return Subprotocol(proto.WS_PROTOCOL) if proto.WS_PROTOCOL in offered else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +120,9 @@ class WsBridge:
         self.server = await serve(
             self.handle, s.host, s.port, process_request=self.process_request, max_size=s.max_frame_bytes,
             max_queue=s.max_queue_frames, write_limit=s.write_limit_bytes, compression=None,
+            # Browsers offer "ai4vc.v1" (with their credential, which the edge replaces by it);
+            # other clients may offer nothing.
+            select_subprotocol=_select_subprotocol,
             server_header=None, logger=ws_log)
         return int(next(iter(self.server.sockets)).getsockname()[1])
 

@@ -33,6 +33,7 @@ class Upstream:
     # Inference is idempotent: a unary call that hits a dying replica is retried elsewhere.
     # Calls with side effects (key management) are retried only when never sent.
     idempotent: bool = True
+    kind: str = "grpc"  # "websocket": `grpc_service` is a path prefix, upgraded over HTTP/1.1
 
 
 def render(
@@ -50,6 +51,7 @@ def render(
     gateway_cluster = gateway[0] if gateway else ""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     template = env.from_string(TEMPLATE.read_text())
+    grpc_upstreams = [u for u in upstreams if u.kind == "grpc"]
     clusters = [
         {
             "name": u.cluster,
@@ -57,6 +59,7 @@ def render(
             "discovery": "STATIC" if all(_is_ip(host) for host, _ in u.endpoints) else "STRICT_DNS",
             "health_service": u.grpc_service,
             "endpoints": [{"host": host, "port": port} for host, port in u.endpoints],
+            "kind": u.kind,
         }
         for u in upstreams
     ]
@@ -69,11 +72,12 @@ def render(
         descriptor_path=str(descriptor_path),
         identity_headers=IDENTITY_HEADERS,
         services=[dataclasses.asdict(u) | {"streaming_methods": streaming_methods(u.grpc_service, descriptor_path)}
-                  for u in upstreams if u.routed],
+                  for u in upstreams if u.routed and u.kind == "grpc"],
+        websockets=[dataclasses.asdict(u) for u in upstreams if u.kind == "websocket"],
         clusters=clusters,
         gateway_cluster=gateway_cluster,
         max_body_bytes=MAX_BODY_BYTES,
-        reflection_cluster=reflection_cluster or gateway_cluster or upstreams[0].cluster,
+        reflection_cluster=reflection_cluster or gateway_cluster or grpc_upstreams[0].cluster,
     )
 
 

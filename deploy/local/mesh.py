@@ -31,15 +31,20 @@ class ServiceSpec:
     grpc_service: str
     port: int
     routed: bool = True
+    kind: str = "grpc"  # or "websocket": HTTP/1.1 with an HTTP health check
+    stage: int = 2  # start-up order: lower stages are serving before higher ones start
 
 
-# In start-up order: auth first (it migrates the key tables and creates the bootstrap admin),
-# then the gateway that reads them, then the AI services.
+# auth first (it migrates the key tables and creates the bootstrap admin), then the gateway
+# that reads them, then the AI services, then what calls those (pipeline, WebSocket bridge).
 SERVICES: dict[str, ServiceSpec] = {
-    "auth": ServiceSpec("services.auth", "ai4vc.auth.v1.AuthService", 8081),
-    "gateway": ServiceSpec("gateway", "envoy.service.auth.v3.Authorization", 8086, routed=False),
+    "auth": ServiceSpec("services.auth", "ai4vc.auth.v1.AuthService", 8081, stage=0),
+    "gateway": ServiceSpec("gateway", "envoy.service.auth.v3.Authorization", 8086, routed=False, stage=1),
+    "asr": ServiceSpec("services.asr", "ai4vc.asr.v1.AsrService", 8087),
     "tts": ServiceSpec("services.tts", "ai4vc.tts.v1.TtsService", 8088),
     "nmt": ServiceSpec("services.nmt", "ai4vc.nmt.v1.NmtService", 8089),
+    "pipeline": ServiceSpec("services.pipeline", "ai4vc.pipeline.v1.PipelineService", 8091, stage=3),
+    "wsbridge": ServiceSpec("gateway.ws_bridge", "/v1/ws/", 8092, kind="websocket", stage=3),
 }
 
 
@@ -114,13 +119,19 @@ class Mesh:
         return self.admin_key_file.read_text().strip()
 
     def _service_env(self) -> dict[str, str]:
+        # Internal calls (pipeline, bridge → AI services) go to the services directly: the
+        # caller was authenticated at the edge and its identity headers are forwarded.
+        direct = {name: f"127.0.0.1:{self.ports.services[name]}" for name in ("asr", "tts", "nmt", "pipeline")}
         return {
+            **{f"AI4VC_PIPELINE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
+            **{f"AI4VC_WSBRIDGE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "pipeline")},
             "AI4VC_TRITON_URL": self.external_triton or self.triton.url,
             "AI4VC_DATABASE_URL": self.postgres.url,
             "AI4VC_REDIS_URL": self.redis.url,
             "AI4VC_SPOOL_DIR": str(self.run_dir / "spool"),
             "AI4VC_AUTH_BOOTSTRAP_KEY_FILE": str(self.admin_key_file),
-            "AI4VC_GATEWAY_API_SERVICES": ",".join(s.grpc_service for s in SERVICES.values() if s.routed),
+            "AI4VC_GATEWAY_API_SERVICES": ",".join(
+                s.grpc_service for s in SERVICES.values() if s.routed and s.kind == "grpc"),
             **self.secrets(),
         }
 
@@ -131,15 +142,17 @@ class Mesh:
             for replica in range(self.replicas.get(name, 1)):
                 port = replica_port(self.ports.services[name], replica)
                 metrics = free_port() if self.free_metrics_ports else metrics_port(port)
-                services.append(Service(name, self.run_dir, port, metrics, env, replica, spec.grpc_service,
-                                        module=spec.module))
+                services.append(Service(name, self.run_dir, port, metrics, env, replica,
+                                        spec.grpc_service if spec.kind == "grpc" else "", module=spec.module,
+                                        http_health_path="/healthz" if spec.kind == "websocket" else ""))
         return services
 
     def upstreams(self) -> list[envoy_config.Upstream]:
         upstreams = []
         for name, spec in SERVICES.items():
             endpoints = [("127.0.0.1", s.port) for s in self.services if s.name == name]
-            upstreams.append(envoy_config.Upstream(spec.grpc_service, name, endpoints, routed=spec.routed))
+            upstreams.append(envoy_config.Upstream(spec.grpc_service, name, endpoints, routed=spec.routed,
+                                                   kind=spec.kind))
         return upstreams
 
     def up(self) -> dict[str, object]:
@@ -156,9 +169,9 @@ class Mesh:
             self.triton.start()
         self.services = self._build_services()
         first_run = not self.admin_key_file.exists()
-        # auth and the gateway first, in order; the AI services then start side by side.
-        for group in (["auth"], ["gateway"], [n for n in SERVICES if n not in ("auth", "gateway")]):
-            members = [s for s in self.services if s.name in group]
+        # Stage by stage; the services of one stage start side by side.
+        for stage in sorted({spec.stage for spec in SERVICES.values()}):
+            members = [s for s in self.services if SERVICES[s.name].stage == stage]
             for service in members:
                 log.info("starting %s on :%d", service.proc.name, service.port)
                 service.start()

@@ -411,8 +411,9 @@ class Service:
     """One replica of one of our gRPC services (`python -m <module>`)."""
 
     def __init__(self, name: str, run_dir: Path, port: int, metrics_port: int, env: Mapping[str, str],
-                 replica: int = 0, health_service: str = "", module: str = "") -> None:
+                 replica: int = 0, health_service: str = "", module: str = "", http_health_path: str = "") -> None:
         self.name = name
+        self.http_health_path = http_health_path
         self.module = module or f"services.{name}"
         self.port = port
         self.metrics_port = metrics_port
@@ -433,6 +434,10 @@ class Service:
             self.proc.spawn([sys.executable, "-m", self.module], env=self.env)
 
     def serving(self) -> bool:
+        if self.http_health_path:
+            url = f"http://127.0.0.1:{self.port}{self.http_health_path}"
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                return bool(answer.status == 200)
         import grpc
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 

@@ -22,6 +22,7 @@ class Code(enum.IntEnum):
     PERMISSION_DENIED = 7
     RESOURCE_EXHAUSTED = 8
     FAILED_PRECONDITION = 9
+    OUT_OF_RANGE = 11
     UNIMPLEMENTED = 12
     INTERNAL = 13
     UNAVAILABLE = 14
@@ -71,6 +72,13 @@ class ResourceExhausted(DomainError):
 class FailedPrecondition(DomainError):
     code = Code.FAILED_PRECONDITION
     default_reason = "FAILED_PRECONDITION"
+
+
+class OutOfRange(DomainError):
+    """A value past a limit that depends on state (a stream longer than its maximum)."""
+
+    code = Code.OUT_OF_RANGE
+    default_reason = "OUT_OF_RANGE"
 
 
 class Unavailable(DomainError):

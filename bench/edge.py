@@ -1,0 +1,348 @@
+"""What the edge costs: Envoy (ext_authz + global rate limit + router, gRPC and REST) against
+the NMT service called directly, and our REST edge against the seed's design (a FastAPI gateway
+that checks keys itself and forwards over HTTP/1.1, `bench/baseline_gateway.py`).
+
+`python -m bench.edge` starts the whole mesh on free ports in a temporary directory, creates an
+API key (scope nmt, a high per-minute quota) through Envoy with the admin key, starts the
+baseline's two uvicorn processes, and measures, in the same run and at each concurrency,
+closed-loop async clients calling DetectLanguage — a cheap unary RPC with no Triton call, so the
+path, not the model, is timed:
+
+- direct:   gRPC straight to the NMT service port;
+- envoy:    gRPC through Envoy with x-api-key;
+- rest:     POST /v1/text:detectLanguage through Envoy (JSON transcoding) with x-api-key;
+- baseline: the same POST to the baseline gateway, which forwards to the baseline NMT app.
+
+Results go to bench/results/edge-<timestamp>.json (git-ignored) and a markdown summary to stdout.
+Client, Envoy, the gateway, Redis, PostgreSQL and the services share the machine's cores, so the
+numbers are ratios measured side by side, not capacities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import numpy as np
+from envoy.service.auth.v3 import external_auth_pb2 as authz_pb
+from envoy.service.auth.v3 import external_auth_pb2_grpc as authz_grpc
+from envoy.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
+
+from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
+from ai4vc.auth.v1 import auth_service_pb2_grpc as auth_grpc
+from ai4vc.nmt.v1 import nmt_service_pb2 as pb
+from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
+from bench.models import machine
+from deploy.local.mesh import Mesh, Ports
+from deploy.local.parts import ROOT, free_port
+
+RESULTS = ROOT / "bench" / "results"
+TEXT = "भारत एक विशाल देश है।"
+PATH = "/v1/text:detectLanguage"
+METHOD = "/ai4vc.nmt.v1.NmtService/DetectLanguage"
+PATHS = ("direct", "envoy", "rest", "baseline")
+# Not paths a client takes: the two calls Envoy makes to our gateway per request, timed on their
+# own to show where the edge's time goes.
+GATEWAY_CALLS = ("gateway_check", "gateway_ratelimit")
+# Targets from the issue.
+ADDED_P50_MS = 1.5
+ADDED_P99_MS = 4.0
+ENVOY_THROUGHPUT_SHARE = 0.60
+BASELINE_THROUGHPUT_RATIO = 2.0
+QUOTA_PER_MINUTE = 1_000_000  # the auth service's largest
+
+
+def _summary(latencies: list[float], seconds: float, errors: int) -> dict[str, float]:
+    ms = np.array(latencies) * 1000.0
+    return {"throughput": len(latencies) / seconds,
+            "p50_ms": float(np.percentile(ms, 50)) if len(ms) else 0.0,
+            "p99_ms": float(np.percentile(ms, 99)) if len(ms) else 0.0,
+            "requests": len(latencies), "errors": errors}
+
+
+async def closed_loop(call: Callable[[], Awaitable[None]], concurrency: int, seconds: float,
+                      warmup_s: float) -> dict[str, float]:
+    """`concurrency` workers, each sending the next request when its last one is answered; only
+    requests sent after the warm-up count."""
+    latencies: list[float] = []
+    errors = 0
+    measure_from = time.perf_counter() + warmup_s
+    deadline = measure_from + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        while (sent := time.perf_counter()) < deadline:
+            try:
+                await call()
+            except Exception:  # noqa: BLE001 - counted, not fatal to the run
+                errors += 1
+                continue
+            if sent >= measure_from:
+                latencies.append(time.perf_counter() - sent)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return _summary(latencies, seconds, errors)
+
+
+async def create_key(envoy: str, admin_key: str) -> tuple[str, str]:
+    """A new key and its owner (the principal Envoy's per-principal rate-limit descriptor names)."""
+    async with grpc.aio.insecure_channel(envoy) as channel:
+        answer = await auth_grpc.AuthServiceStub(channel).CreateApiKey(
+            auth_pb.CreateApiKeyRequest(display_name="bench-edge", scopes=["nmt"],
+                                        quota=auth_pb.Quota(requests_per_minute=QUOTA_PER_MINUTE)),
+            timeout=10, metadata=(("x-api-key", admin_key),))
+    return str(answer.key), str(answer.api_key.owner)
+
+
+# -- the four paths ----------------------------------------------------------------------------
+
+async def measure_grpc(target: str, metadata: tuple[tuple[str, str], ...], concurrency: int,
+                       seconds: float, warmup_s: float) -> tuple[dict[str, float], str]:
+    request = pb.DetectLanguageRequest(content=TEXT)
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.NmtServiceStub(channel)
+        first = await stub.DetectLanguage(request, timeout=10, metadata=metadata)
+
+        async def call() -> None:
+            await stub.DetectLanguage(request, timeout=10, metadata=metadata)
+
+        return await closed_loop(call, concurrency, seconds, warmup_s), first.languages[0].language_code
+
+
+async def measure_gateway(target: str, call_name: str, key: str, key_id: str, owner: str, concurrency: int,
+                          seconds: float, warmup_s: float) -> tuple[dict[str, float], str]:
+    """The gateway's ext_authz Check or ShouldRateLimit, with the request Envoy would send."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        if call_name == "gateway_check":
+            check = authz_grpc.AuthorizationStub(channel).Check
+            request: Any = authz_pb.CheckRequest()
+            request.attributes.source.address.socket_address.address = "127.0.0.1"
+            request.attributes.request.http.path = METHOD
+            request.attributes.request.http.method = "POST"
+            request.attributes.request.http.headers["x-api-key"] = key
+            request.attributes.request.http.headers["content-type"] = "application/grpc"
+            method = check
+        else:
+            request = rls_pb2.RateLimitRequest(domain="ai4vc", hits_addend=1)
+            first_descriptor = request.descriptors.add()
+            first_descriptor.entries.add(key="key_id", value=key_id)
+            first_descriptor.entries.add(key="method", value=METHOD)
+            request.descriptors.add().entries.add(key="principal", value=owner)
+            method = rls_pb2_grpc.RateLimitServiceStub(channel).ShouldRateLimit
+        first = await method(request, timeout=10)
+        outcome = str(first.status.code) if call_name == "gateway_check" else str(first.overall_code)
+
+        async def call() -> None:
+            await method(request, timeout=10)
+
+        return await closed_loop(call, concurrency, seconds, warmup_s), outcome
+
+
+async def measure_rest(base_url: str, key: str, concurrency: int, seconds: float,
+                       warmup_s: float) -> tuple[dict[str, float], str]:
+    body = json.dumps({"content": TEXT}).encode()
+    headers = {"content-type": "application/json", "x-api-key": key}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10.0) as client:
+        first = await client.post(PATH, content=body, headers=headers)
+        first.raise_for_status()
+
+        async def call() -> None:
+            answer = await client.post(PATH, content=body, headers=headers)
+            if answer.status_code != 200:
+                raise RuntimeError(f"HTTP {answer.status_code}")
+
+        return await closed_loop(call, concurrency, seconds, warmup_s), first.json()["languages"][0]["languageCode"]
+
+
+# -- the baseline's processes -----------------------------------------------------------------
+
+def start_uvicorn(app: str, port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "uvicorn", f"bench.baseline_gateway:{app}", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log",
+               "--log-level", "warning"]
+    with log_path.open("ab") as log:
+        return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_ready(url: str, key: str, proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    body = json.dumps({"content": TEXT}).encode()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited with {proc.returncode}")
+        request = urllib.request.Request(url + PATH, data=body, method="POST",
+                                         headers={"content-type": "application/json", "x-api-key": key})
+        try:
+            with urllib.request.urlopen(request, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready in {timeout_s} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+# -- report -----------------------------------------------------------------------------------
+
+def verdicts(result: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for level in result["concurrency"]:
+        by = {r["path"]: r for r in result["measurements"] if r["concurrency"] == level}
+        direct, envoy, rest, base = by["direct"], by["envoy"], by["rest"], by["baseline"]
+        added_p50 = envoy["p50_ms"] - direct["p50_ms"]
+        added_p99 = envoy["p99_ms"] - direct["p99_ms"]
+        share = envoy["throughput"] / direct["throughput"] if direct["throughput"] else 0.0
+        ratio = rest["throughput"] / base["throughput"] if base["throughput"] else 0.0
+        rows.append({
+            "concurrency": level,
+            "added_p50_ms": added_p50, "added_p50_met": added_p50 <= ADDED_P50_MS,
+            "added_p99_ms": added_p99, "added_p99_met": added_p99 <= ADDED_P99_MS,
+            "envoy_over_direct_throughput": share, "envoy_throughput_met": share >= ENVOY_THROUGHPUT_SHARE,
+            "rest_over_baseline_throughput": ratio, "baseline_throughput_met": ratio >= BASELINE_THROUGHPUT_RATIO,
+            "rest_p99_ms": rest["p99_ms"], "baseline_p99_ms": base["p99_ms"],
+            "baseline_p99_met": rest["p99_ms"] <= base["p99_ms"],
+        })
+    return rows
+
+
+def _yes(met: bool) -> str:
+    return "met" if met else "**not met**"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = ["| path | concurrency | req/s | p50 ms | p99 ms | errors | load avg (1 min) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in result["measurements"]:
+        lines.append(f"| {r['path']} | {r['concurrency']} | {r['throughput']:.0f} | {r['p50_ms']:.2f} | "
+                     f"{r['p99_ms']:.2f} | {r['errors']} | {r['load_average']:.1f} |")
+    lines += ["", f"| concurrency | added p50 ms (≤ {ADDED_P50_MS}) | added p99 ms (≤ {ADDED_P99_MS}) | "
+              f"envoy / direct req/s (≥ {ENVOY_THROUGHPUT_SHARE:.2f}) |", "|---:|---:|---:|---:|"]
+    for v in result["verdicts"]:
+        lines.append(f"| {v['concurrency']} | {v['added_p50_ms']:.2f} {_yes(v['added_p50_met'])} | "
+                     f"{v['added_p99_ms']:.2f} {_yes(v['added_p99_met'])} | "
+                     f"{v['envoy_over_direct_throughput']:.2f} {_yes(v['envoy_throughput_met'])} |")
+    lines += ["", f"| concurrency | REST ours / baseline req/s (≥ {BASELINE_THROUGHPUT_RATIO:.1f}) | "
+              "p99 ms ours | p99 ms baseline | ours ≤ baseline |", "|---:|---:|---:|---:|---:|"]
+    for v in result["verdicts"]:
+        lines.append(f"| {v['concurrency']} | {v['rest_over_baseline_throughput']:.2f} "
+                     f"{_yes(v['baseline_throughput_met'])} | {v['rest_p99_ms']:.2f} | {v['baseline_p99_ms']:.2f} | "
+                     f"{_yes(v['baseline_p99_met'])} |")
+    return "\n".join(lines)
+
+
+# -- main -------------------------------------------------------------------------------------
+
+async def measure_all(mesh: Mesh, key: str, owner: str, baseline_url: str, concurrency: list[int],
+                      seconds: float, warmup_s: float) -> list[dict[str, Any]]:
+    nmt = next(s for s in mesh.services if s.name == "nmt")
+    gateway = next(s for s in mesh.services if s.name == "gateway")
+    envoy = f"127.0.0.1:{mesh.ports.envoy}"
+    key_id = key.split("_")[1]
+    results = []
+    for level in concurrency:
+        for path in PATHS + GATEWAY_CALLS:
+            print(f"measuring {path} at concurrency {level} …", file=sys.stderr, flush=True)
+            if path == "direct":
+                summary, detected = await measure_grpc(f"127.0.0.1:{nmt.port}", (), level, seconds, warmup_s)
+            elif path == "envoy":
+                summary, detected = await measure_grpc(envoy, (("x-api-key", key),), level, seconds, warmup_s)
+            elif path == "rest":
+                summary, detected = await measure_rest(f"http://{envoy}", key, level, seconds, warmup_s)
+            elif path == "baseline":
+                summary, detected = await measure_rest(baseline_url, key, level, seconds, warmup_s)
+            else:
+                summary, detected = await measure_gateway(f"127.0.0.1:{gateway.port}", path, key, key_id, owner,
+                                                          level, seconds, warmup_s)
+            results.append({"path": path, "concurrency": level, **summary, "detected": detected,
+                            "load_average": os.getloadavg()[0]})
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--concurrency", default="1,16", help="comma-separated client concurrency levels")
+    parser.add_argument("--seconds", type=float, default=6.0, help="measured window per path and level")
+    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured warm-up before each window")
+    args = parser.parse_args(argv)
+    concurrency = [int(c) for c in args.concurrency.split(",")]
+    started = time.monotonic()
+
+    work = Path(tempfile.mkdtemp(prefix="ai4vc-bench-edge-"))
+    work.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data dir
+    run_dir = work / "mesh"
+    run_dir.mkdir()
+    run_dir.chmod(0o755)
+    # Envoy sends two descriptors per call: (key_id, method), limited by the key's quota, and
+    # (principal), limited by the deployment default (600/min) whatever the key's quota. Lift that
+    # default for this run so the limiter is exercised on every call but never refuses one.
+    os.environ["AI4VC_GATEWAY_DEFAULT_REQUESTS_PER_MINUTE"] = str(QUOTA_PER_MINUTE)
+    mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        print("starting the mesh …", file=sys.stderr, flush=True)
+        mesh.up()
+        key, owner = asyncio.run(create_key(f"127.0.0.1:{mesh.ports.envoy}", mesh.admin_key()))
+        nmt_port, gateway_port = free_port(), free_port()
+        logs = run_dir / "logs"
+        procs.append(start_uvicorn("nmt_app", nmt_port, {}, logs / "baseline-nmt.log"))
+        procs.append(start_uvicorn("gateway_app", gateway_port, {
+            "AI4VC_BASELINE_UPSTREAM": f"http://127.0.0.1:{nmt_port}",
+            "AI4VC_BASELINE_DATABASE_URL": mesh.postgres.url,
+            "AI4VC_BASELINE_REDIS_URL": mesh.redis.url,
+            "AI4VC_BASELINE_KEY_PEPPER": mesh.secrets()["AI4VC_KEY_PEPPER"],
+        }, logs / "baseline-gateway.log"))
+        baseline_url = f"http://127.0.0.1:{gateway_port}"
+        wait_ready(baseline_url, key, procs[1])
+        measurements = asyncio.run(measure_all(mesh, key, owner, baseline_url, concurrency, args.seconds, args.warmup))
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+        mesh.down()
+        shutil.rmtree(work, ignore_errors=True)
+
+    import uvicorn  # only for its version in the results
+
+    result: dict[str, Any] = {
+        "benchmark": "edge", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
+        "versions": {"uvicorn": uvicorn.__version__, "httpx": httpx.__version__, "grpcio": grpc.__version__},
+        "concurrency": concurrency, "seconds": args.seconds, "warmup_s": args.warmup, "text": TEXT,
+        "measurements": measurements,
+    }
+    result["verdicts"] = verdicts(result)
+    result["elapsed_s"] = round(time.monotonic() - started, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"edge-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(markdown(result))
+    print(f"\nresults: {out.relative_to(ROOT)} ({result['elapsed_s']} s)")
+    errors = sum(r["errors"] for r in measurements)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""ASR domain core: validation, model choice, decoding and resampling, unary recognition,
+subtitles, and the live-stream pipeline (stream.py).
+
+Knows nothing of grpc. What the deployment can recognize comes from the model registry (the
+Triton models' own `task`/`languages`/`sample_rate_hertz`/`streaming` parameters); the
+reference models serve English only (PocketSphinx en-US), and the errors say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import re
+from collections.abc import Coroutine
+
+import numpy as np
+
+from services.asr import subtitles
+from services.asr.sequence import text_of, words_of
+from services.asr.settings import AsrSettings
+from services.common import audio
+from services.common.errors import InvalidArgument
+from services.common.registry import ModelInfo, ModelRegistry
+from services.common.triton import TritonAdapter
+
+MAX_LANGUAGE_CODE_CHARS = 35
+MAX_MODEL_CHARS = 128
+MAX_ALTERNATIVES = 10
+SUBTITLE_FORMATS = ("srt", "webvtt")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """A RecognitionConfig, as plain values. `prefix` is the field path to it in the request."""
+
+    language_code: str
+    encoding: int
+    model: str = ""
+    sample_rate_hertz: int = 0
+    channels: int = 0
+    max_alternatives: int = 0
+    word_time_offsets: bool = False
+    word_confidence: bool = False
+    profanity_filter: bool = False
+    subtitle_formats: tuple[str, ...] = ()  # "srt" | "webvtt" | "" (unspecified)
+    store_audio: bool = False
+    prefix: str = "config."
+
+
+@dataclasses.dataclass(frozen=True)
+class Word:
+    word: str
+    start_s: float
+    end_s: float
+    confidence: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Utterance:
+    index: int
+    transcript: str
+    confidence: float
+    words: tuple[Word, ...]
+    end_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Recognition:
+    utterances: list[Utterance]
+    duration_s: float
+    model: str
+    language: str
+    sample_rate_hertz: int  # of the audio as sent
+    subtitles: list[tuple[str, str]]
+
+
+def normalize_language(code: str, field: str) -> str:
+    """BCP-47 tag → the primary language subtag models are keyed by ("en-US" → "en")."""
+    code = code.strip()
+    if not code:
+        raise InvalidArgument(f"{field} is required", reason="FIELD_REQUIRED", field=field)
+    if len(code) > MAX_LANGUAGE_CODE_CHARS:
+        raise InvalidArgument(f"{field} is longer than {MAX_LANGUAGE_CODE_CHARS} characters",
+                              reason="FIELD_OUT_OF_RANGE", field=field)
+    primary = code.replace("_", "-").split("-")[0].lower()
+    if not (primary.isascii() and primary.isalpha() and 2 <= len(primary) <= 3):
+        raise InvalidArgument(f"{field}={code!r} is not a BCP-47 language tag", reason="UNSUPPORTED_LANGUAGE",
+                              field=field)
+    return primary
+
+
+def words_from(raw: list[dict], offset_s: float = 0.0) -> tuple[Word, ...]:
+    out = []
+    for w in raw:
+        try:
+            out.append(Word(str(w["word"]), float(w.get("start_s", 0.0)) + offset_s,
+                            float(w.get("end_s", 0.0)) + offset_s, float(w.get("confidence", 0.0))))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(out)
+
+
+def confidence_of(words: tuple[Word, ...]) -> float:
+    """The utterance's confidence: the mean of its words' posteriors (0.0 when the model gives none)."""
+    return float(np.mean([w.confidence for w in words])) if words else 0.0
+
+
+def mask_profanity(text: str, profane: frozenset[str]) -> str:
+    def mask(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return word[0] + "*" * (len(word) - 1) if word.lower() in profane else word
+    return re.sub(r"\w+", mask, text)
+
+
+def page(items: list, page_size: int, page_token: str) -> tuple[list, str]:
+    """One page of `items` and the token for the next (offset-based, opaque to callers)."""
+    if page_size < 0:
+        raise InvalidArgument("page_size must not be negative", reason="FIELD_OUT_OF_RANGE", field="page_size")
+    size = min(page_size or 50, 1000)
+    offset = 0
+    if page_token:
+        try:
+            kind, _, value = base64.urlsafe_b64decode(page_token.encode()).decode().partition(":")
+            offset = int(value)
+            if kind != "o" or offset < 0:
+                raise ValueError(page_token)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidArgument("page_token is not one this server issued", reason="INVALID_PAGE_TOKEN",
+                                  field="page_token") from exc
+    token = base64.urlsafe_b64encode(f"o:{offset + size}".encode()).decode() if offset + size < len(items) else ""
+    return items[offset : offset + size], token
+
+
+class AsrCore:
+    def __init__(self, settings: AsrSettings, triton: TritonAdapter, registry: ModelRegistry) -> None:
+        self.settings = settings
+        self.triton = triton
+        self.registry = registry
+        self.profane = frozenset(w.lower() for w in settings.profane_words)
+        # Live streams (for introspection and tests) and fire-and-forget clean-ups.
+        self.sessions: set[object] = set()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def background(self, coro: Coroutine[object, object, None]) -> None:
+        """Runs a clean-up that must outlive a cancelled call (e.g. ending a Triton sequence)."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain_background(self) -> None:
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    # -- models --------------------------------------------------------------------------
+
+    async def list_models(self, page_size: int, page_token: str, language_code: str) -> tuple[list[ModelInfo], str]:
+        language = normalize_language(language_code, "language_code") if language_code.strip() else ""
+        models = sorted(await self.registry.models("asr"), key=lambda m: m.name)
+        return page([m for m in models if not language or language in m.languages], page_size, page_token)
+
+    async def resolve(self, options: Options, *, streaming: bool) -> tuple[ModelInfo, str]:
+        """Validates the config (everything but the audio bytes); the model and language to use."""
+        p = options.prefix
+        language = normalize_language(options.language_code, p + "language_code")
+        if len(options.model) > MAX_MODEL_CHARS:
+            raise InvalidArgument(f"{p}model is longer than {MAX_MODEL_CHARS} characters",
+                                  reason="FIELD_OUT_OF_RANGE", field=p + "model")
+        audio.check_encoding(options.encoding, p + "audio_config.encoding",
+                             audio.RAW_ENCODINGS if streaming else None)
+        rate = options.sample_rate_hertz
+        if rate and not audio.MIN_SAMPLE_RATE_HERTZ <= rate <= audio.MAX_SAMPLE_RATE_HERTZ:
+            raise InvalidArgument(f"{p}audio_config.sample_rate_hertz={rate} is outside 8000-48000",
+                                  reason="FIELD_OUT_OF_RANGE", field=p + "audio_config.sample_rate_hertz")
+        if options.encoding in audio.RAW_ENCODINGS and not rate:
+            raise InvalidArgument(f"{audio.encoding_name(options.encoding)} audio needs a sample rate",
+                                  reason="FIELD_REQUIRED", field=p + "audio_config.sample_rate_hertz")
+        if not 0 <= options.channels <= 2:
+            raise InvalidArgument(f"{p}audio_config.audio_channel_count must be 0, 1 or 2",
+                                  reason="FIELD_OUT_OF_RANGE", field=p + "audio_config.audio_channel_count")
+        if not 0 <= options.max_alternatives <= MAX_ALTERNATIVES:
+            raise InvalidArgument(f"{p}max_alternatives must be 0 to {MAX_ALTERNATIVES}",
+                                  reason="FIELD_OUT_OF_RANGE", field=p + "max_alternatives")
+        formats = options.subtitle_formats
+        if formats and streaming:
+            raise InvalidArgument("subtitle_formats is for Recognize only", reason="UNSUPPORTED_FEATURE",
+                                  field=p + "subtitle_formats")
+        if "" in formats:
+            raise InvalidArgument(f"{p}subtitle_formats holds SUBTITLE_FORMAT_UNSPECIFIED", reason="FIELD_REQUIRED",
+                                  field=p + "subtitle_formats")
+        if len(formats) > len(SUBTITLE_FORMATS) or len(set(formats)) != len(formats):
+            raise InvalidArgument(f"{p}subtitle_formats names each format at most once",
+                                  reason="FIELD_OUT_OF_RANGE", field=p + "subtitle_formats")
+        if streaming and options.model:
+            unary = {m.name for m in await self.registry.models("asr") if not m.streaming}
+            if options.model in unary:
+                raise InvalidArgument(f"model {options.model!r} does not stream", reason="UNSUPPORTED_FEATURE",
+                                      field=p + "model")
+        info = await self.registry.find("asr", language=language, model=options.model, streaming=streaming,
+                                        field=p + "language_code")
+        if options.model and not info.serves(language):
+            raise InvalidArgument(f"model {options.model!r} does not serve {language!r}", reason="UNKNOWN_MODEL",
+                                  field=p + "model")
+        return info, language
+
+    # -- unary ---------------------------------------------------------------------------
+
+    def _check_size(self, content: bytes, field: str) -> None:
+        if not content:
+            raise InvalidArgument(f"{field} is required", reason="FIELD_REQUIRED", field=field)
+        if len(content) > self.settings.max_audio_bytes:
+            raise InvalidArgument(f"{field} holds {len(content)} bytes, more than {self.settings.max_audio_bytes}",
+                                  reason="AUDIO_TOO_LARGE", field=field)
+
+    def decode(self, options: Options, content: bytes, model_rate: int, field: str = "content"
+               ) -> tuple[np.ndarray, int, float]:
+        """(samples at the model's rate, rate of the audio as sent, duration in seconds)."""
+        self._check_size(content, field)
+        p = options.prefix
+        limit = self.settings.max_audio_seconds
+        per_sample = audio.bytes_per_sample(options.encoding)
+        if per_sample and options.sample_rate_hertz:
+            seconds = len(content) / per_sample / (options.channels or 1) / options.sample_rate_hertz
+            if seconds > limit:
+                raise InvalidArgument(f"{field} holds {seconds:.1f} s of audio, more than {limit:g} s",
+                                      reason="AUDIO_TOO_LONG", field=field)
+        samples, rate = audio.decode(content, options.encoding, options.sample_rate_hertz, channels=options.channels,
+                                     field=field, encoding_field=p + "audio_config.encoding",
+                                     rate_field=p + "audio_config.sample_rate_hertz")
+        if not audio.MIN_SAMPLE_RATE_HERTZ <= rate <= audio.MAX_SAMPLE_RATE_HERTZ:
+            raise InvalidArgument(f"{field} is {rate} Hz, outside 8000-48000", reason="FIELD_OUT_OF_RANGE",
+                                  field=field)
+        seconds = samples.size / rate
+        if seconds > limit:
+            raise InvalidArgument(f"{field} holds {seconds:.1f} s of audio, more than {limit:g} s",
+                                  reason="AUDIO_TOO_LONG", field=field)
+        if samples.size == 0:
+            raise InvalidArgument(f"{field} holds no samples", reason="AUDIO_UNDECODABLE", field=field)
+        if not np.all(np.isfinite(samples)):
+            raise InvalidArgument(f"{field} holds samples that are not finite", reason="AUDIO_UNDECODABLE",
+                                  field=field)
+        return audio.resample(np.clip(samples, -1.0, 1.0), rate, model_rate), rate, seconds
+
+    async def recognize(self, options: Options, content: bytes, *, timeout_s: float | None = None,
+                        request_id: str = "") -> Recognition:
+        info, language = await self.resolve(options, streaming=False)
+        samples, rate, seconds = self.decode(options, content, info.sample_rate_hertz or 16000)
+        want_words = info.parameters.get("word_times", "true").lower() != "false"
+        outputs = ["TRANSCRIPTS", *(["WORD_TIMES"] if want_words else [])]
+        result = await self.triton.infer(
+            info.name,
+            {
+                "AUDIO_SIGNAL": samples.reshape(1, -1).astype(np.float32),
+                "NUM_SAMPLES": np.array([[samples.size]], dtype=np.int32),
+                "LANG_ID": np.array([[language.encode()]], dtype=np.object_),
+            },
+            outputs, timeout_s=timeout_s, request_id=request_id)
+        text = text_of(result["TRANSCRIPTS"].reshape(-1)[0]).strip()
+        words = words_from(words_of(result["WORD_TIMES"].reshape(-1)[0])) if want_words else ()
+        utterances = [self.utterance(0, text, words, seconds, profanity_filter=options.profanity_filter)
+                      ] if text else []
+        rendered = []
+        if options.subtitle_formats:
+            timed = [subtitles.TimedWord(w.word, w.start_s, w.end_s) for u in utterances for w in u.words]
+            cues = subtitles.cues(timed)
+            for fmt in options.subtitle_formats:
+                rendered.append((fmt, subtitles.srt(cues) if fmt == "srt" else subtitles.webvtt(cues)))
+        return Recognition(utterances, seconds, info.name, language, rate, rendered)
+
+    def utterance(self, index: int, text: str, words: tuple[Word, ...], end_s: float, *,
+                  profanity_filter: bool = False) -> Utterance:
+        confidence = confidence_of(words)
+        if profanity_filter:
+            text = mask_profanity(text, self.profane)
+            words = tuple(dataclasses.replace(w, word=mask_profanity(w.word, self.profane)) for w in words)
+        return Utterance(index, text, confidence, words, end_s)
+

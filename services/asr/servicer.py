@@ -1,0 +1,262 @@
+"""gRPC adapter for the ASR core: proto → domain call → proto, and the request records."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+import asyncpg
+import grpc
+from google.protobuf import duration_pb2
+
+from ai4vc.asr.v1 import asr_service_pb2 as pb
+from ai4vc.asr.v1 import asr_service_pb2_grpc as pb_grpc
+from services.asr.core import AsrCore, Options, Utterance
+from services.asr.sequence import SequenceClient
+from services.asr.stream import Event, Final, Interim, StreamSession, make_endpointing
+from services.common import audio
+from services.common.errors import DomainError, InvalidArgument
+from services.common.identity import principal_of
+from services.common.logs import request_id_var
+from services.common.records import Record, RecordSink
+from services.common.usage import UsageMeter
+
+_FORMATS = {pb.SUBTITLE_FORMAT_SRT: "srt", pb.SUBTITLE_FORMAT_WEBVTT: "webvtt"}
+_FORMAT_ENUM = {v: k for k, v in _FORMATS.items()}
+_EVENTS = {"begin": pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_BEGIN, "end": pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_END,
+           "single_end": pb.SPEECH_EVENT_TYPE_END_OF_SINGLE_UTTERANCE,
+           "timeout": pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_TIMEOUT}
+
+
+def remaining_s(context: grpc.aio.ServicerContext) -> float | None:
+    remaining = context.time_remaining()
+    return None if remaining is None else max(0.001, remaining - 0.005)
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    value = duration_pb2.Duration()
+    value.FromNanoseconds(round(seconds * 1e9))
+    return value
+
+
+def _seconds(message: pb.EndpointingConfig, name: str) -> float | None:
+    return getattr(message, name).ToNanoseconds() / 1e9 if message.HasField(name) else None  # type: ignore[arg-type]
+
+
+def options_of(config: pb.RecognitionConfig, prefix: str) -> Options:
+    a = config.audio_config
+    return Options(
+        language_code=config.language_code, encoding=int(a.encoding), model=config.model,
+        sample_rate_hertz=a.sample_rate_hertz, channels=a.audio_channel_count,
+        max_alternatives=config.max_alternatives, word_time_offsets=config.enable_word_time_offsets,
+        word_confidence=config.enable_word_confidence, profanity_filter=config.profanity_filter,
+        subtitle_formats=tuple(_FORMATS.get(f, "") for f in config.subtitle_formats),
+        store_audio=config.store_audio, prefix=prefix)
+
+
+def alternative(u: Utterance, options: Options) -> pb.SpeechRecognitionAlternative:
+    words = []
+    if options.word_time_offsets or options.word_confidence:
+        for w in u.words:
+            info = pb.WordInfo(word=w.word, confidence=w.confidence if options.word_confidence else 0.0)
+            if options.word_time_offsets:
+                info.start_offset.CopyFrom(_duration(w.start_s))
+                info.end_offset.CopyFrom(_duration(w.end_s))
+            words.append(info)
+    return pb.SpeechRecognitionAlternative(transcript=u.transcript, confidence=u.confidence, words=words)
+
+
+class _Recorder:
+    """Times one call and submits its records when it ends, whatever the outcome."""
+
+    def __init__(self, records: RecordSink, context: grpc.aio.ServicerContext, method: str,
+                 usage: UsageMeter | None = None) -> None:
+        self.records = records
+        self.usage = usage
+        self.context = context
+        self.method = method
+        self.id = str(uuid.uuid4())
+        self.request_id = request_id_var.get()
+        self.started = time.perf_counter()
+        self.created = datetime.datetime.now(datetime.UTC)
+
+    def submit(self, *, model: str, language: str, options: Options, audio_s: float, sample_rate: int,
+               status: str, utterances: Sequence[Utterance], stored: bytes = b"", truncated: bool = False) -> None:
+        if self.usage is not None and audio_s > 0:
+            self.usage.record(self.context, audio_seconds=audio_s)
+        self.records.submit({
+            "id": self.id,
+            "request_id": self.request_id,
+            "created_time": self.created.isoformat(),
+            "principal": principal_of(self.context),
+            "method": self.method,
+            "model": model,
+            "language": language,
+            "audio_seconds": audio_s,
+            "encoding": audio.encoding_name(options.encoding),
+            "sample_rate_hertz": sample_rate,
+            "status": status,
+            "latency_ms": (time.perf_counter() - self.started) * 1000,
+            "results": [
+                {"transcript": u.transcript, "confidence": u.confidence,
+                 "words": [{"word": w.word, "start_s": w.start_s, "end_s": w.end_s, "confidence": w.confidence}
+                           for w in u.words]}
+                for u in utterances
+            ],
+            # Only when the caller opted in; base64 so the record survives the JSON spool.
+            "audio": base64.b64encode(stored).decode() if options.store_audio and stored else None,
+            "audio_truncated": truncated,
+        })
+
+
+class AsrServicer(pb_grpc.AsrServiceServicer):
+    def __init__(self, core: AsrCore, sequences: SequenceClient, records: RecordSink,
+                 usage: UsageMeter | None = None) -> None:
+        self.core = core
+        self.sequences = sequences
+        self.records = records
+        self.usage = usage
+
+    async def Recognize(self, request: pb.RecognizeRequest, context: grpc.aio.ServicerContext
+                        ) -> pb.RecognizeResponse:
+        recorder = _Recorder(self.records, context, "Recognize", self.usage)
+        options = options_of(request.config, "config.")
+        try:
+            result = await self.core.recognize(options, request.content, timeout_s=remaining_s(context),
+                                               request_id=request_id_var.get())
+        except DomainError as exc:
+            recorder.submit(model=options.model, language=options.language_code, options=options, audio_s=0.0,
+                            sample_rate=options.sample_rate_hertz, status=exc.reason, utterances=())
+            raise
+        recorder.submit(model=result.model, language=result.language, options=options, audio_s=result.duration_s,
+                        sample_rate=result.sample_rate_hertz, status="OK", utterances=result.utterances,
+                        stored=request.content)
+        return pb.RecognizeResponse(
+            results=[pb.SpeechRecognitionResult(alternatives=[alternative(u, options)],
+                                                language_code=request.config.language_code,
+                                                result_end_offset=_duration(u.end_s))
+                     for u in result.utterances],
+            audio_duration=_duration(result.duration_s), model=result.model,
+            subtitles=[pb.Subtitle(format=_FORMAT_ENUM[f], content=c) for f, c in result.subtitles])  # type: ignore[arg-type]
+
+    async def StreamingRecognize(self, request_iterator: AsyncIterator[pb.StreamingRecognizeRequest],
+                                 context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamingRecognizeResponse]:
+        requests = aiter(request_iterator)
+        try:
+            first = await anext(requests)
+        except StopAsyncIteration:
+            raise InvalidArgument("the stream ended before its config", reason="STREAM_CONFIG_MISSING",
+                                  field="streaming_config") from None
+        if first.WhichOneof("streaming_request") != "streaming_config":
+            raise InvalidArgument("the first message must carry streaming_config", reason="STREAM_CONFIG_MISSING",
+                                  field="streaming_config")
+        sc = first.streaming_config
+        options = options_of(sc.config, "streaming_config.config.")
+        ep = sc.endpointing
+        endpointing = make_endpointing(
+            interim_results=sc.interim_results, single_utterance=sc.single_utterance,
+            voice_activity_events=sc.enable_voice_activity_events,
+            speech_start_timeout_s=_seconds(ep, "speech_start_timeout"),
+            end_of_utterance_silence_s=_seconds(ep, "end_of_utterance_silence"),
+            max_utterance_s=_seconds(ep, "max_utterance_duration"))
+        info, language = await self.core.resolve(options, streaming=True)
+        session = StreamSession(self.core, self.sequences, info, language, options, endpointing,
+                                request_id_var.get())
+        recorder = _Recorder(self.records, context, "StreamingRecognize", self.usage)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async for message in requests:
+                if message.WhichOneof("streaming_request") != "audio":
+                    raise InvalidArgument("streaming_config may only be sent first", reason="STREAM_CONFIG_REPEATED",
+                                          field="streaming_config")
+                yield message.audio
+
+        status = "OK"
+        self.core.sessions.add(session)
+        try:
+            async for item in session.run(chunks()):
+                yield self._response(item, sc.config.language_code, options)
+        except BaseException as exc:
+            status = exc.reason if isinstance(exc, DomainError) else type(exc).__name__.upper()
+            raise
+        finally:
+            self.core.sessions.discard(session)
+            recorder.submit(model=info.name, language=language, options=options, audio_s=session.received_s,
+                            sample_rate=options.sample_rate_hertz, status=status, utterances=session.utterances,
+                            stored=bytes(session.stored), truncated=session.stored_truncated)
+
+    @staticmethod
+    def _response(item: Interim | Final | Event, language_code: str, options: Options
+                  ) -> pb.StreamingRecognizeResponse:
+        if isinstance(item, Event):
+            return pb.StreamingRecognizeResponse(speech_event_type=_EVENTS[item.kind],  # type: ignore[arg-type]
+                                                 speech_event_offset=_duration(item.offset_s),
+                                                 audio_processed=_duration(item.processed_s))
+        if isinstance(item, Interim):
+            result = pb.StreamingRecognitionResult(
+                alternatives=[pb.SpeechRecognitionAlternative(transcript=item.transcript)], is_final=False,
+                stability=item.stability, result_end_offset=_duration(item.end_s),
+                utterance_index=item.utterance_index, language_code=language_code)
+        else:
+            u = item.utterance
+            result = pb.StreamingRecognitionResult(
+                alternatives=[alternative(u, options)], is_final=True, result_end_offset=_duration(u.end_s),
+                utterance_index=u.index, language_code=language_code)
+        return pb.StreamingRecognizeResponse(results=[result], audio_processed=_duration(item.processed_s))
+
+    async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
+                         ) -> pb.ListModelsResponse:
+        models, next_token = await self.core.list_models(request.page_size, request.page_token,
+                                                         request.language_code)
+        return pb.ListModelsResponse(
+            models=[
+                pb.Model(
+                    name=m.name,
+                    description=m.parameters.get("description") or (
+                        f"{m.backend} {'streaming' if m.streaming else 'offline'} recognizer; languages: "
+                        f"{', '.join(m.languages)}"),
+                    language_codes=list(m.languages), supports_streaming=m.streaming,
+                    sample_rate_hertz=m.sample_rate_hertz, supports_automatic_punctuation=False,
+                    supports_word_time_offsets=m.parameters.get("word_times", "true").lower() != "false",
+                    backend=f"triton:{m.name}")
+                for m in models
+            ],
+            next_page_token=next_token,
+        )
+
+
+async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> None:
+    """Idempotent batch insert of requests, per-utterance results and opted-in audio."""
+    await conn.executemany(
+        "INSERT INTO asr_requests (id, request_id, created_time, principal, method, model, language, audio_seconds,"
+        " encoding, sample_rate_hertz, status, latency_ms)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
+        [
+            (uuid.UUID(r["id"]), r["request_id"], datetime.datetime.fromisoformat(r["created_time"]), r["principal"],
+             r["method"], r["model"], r["language"], r["audio_seconds"], r["encoding"], r["sample_rate_hertz"],
+             r["status"], r["latency_ms"])
+            for r in batch
+        ],
+    )
+    await conn.executemany(
+        "INSERT INTO asr_results (request_uuid, utterance_index, transcript, confidence, words)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
+        [
+            (uuid.UUID(r["id"]), i, x["transcript"], x["confidence"], json.dumps(x["words"], ensure_ascii=False))
+            for r in batch
+            for i, x in enumerate(r["results"])
+        ],
+    )
+    await conn.executemany(
+        "INSERT INTO asr_audio (request_uuid, encoding, sample_rate_hertz, truncated, content)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        [
+            (uuid.UUID(r["id"]), r["encoding"], r["sample_rate_hertz"], bool(r.get("audio_truncated")),
+             base64.b64decode(r["audio"]))
+            for r in batch if r.get("audio")
+        ],
+    )

@@ -1,0 +1,40 @@
+"""ASR service settings (environment prefix `AI4VC_ASR_`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from services.common.settings import CommonSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class AsrSettings(CommonSettings):
+    service_name: str = "asr"
+    port: int = 8087
+    # The unary recognition model whose readiness gates this service's health.
+    model_name: str = "asr_am_ensemble"
+    # Recognize limits (the contract's: 10 MiB and 5 minutes).
+    max_audio_bytes: int = 10_485_760
+    max_audio_seconds: float = 300.0
+    # StreamingRecognize limits: bytes per audio message, audio per stream (contract: 32 KB, 30 min).
+    max_chunk_bytes: int = 32_768
+    max_stream_seconds: float = 1800.0
+    # Audio sent to the streaming model per request.
+    stream_chunk_ms: int = 100
+    # Bounded queues of a stream: decoded audio waiting for the model, responses waiting for
+    # the client. Full queues stop the stage before them, down to reading the client.
+    stream_audio_queue: int = 16
+    stream_response_queue: int = 16
+    # No audio message for this long ends the stream like a half-close (finals flushed, OK).
+    stream_idle_timeout_s: float = 10.0
+    # Deadline of one streaming model call.
+    stream_call_timeout_s: float = 10.0
+    # webrtcvad aggressiveness 0 (least) to 3 (most eager to call audio non-speech).
+    vad_aggressiveness: int = 2
+    # Audio kept before detected speech onset, sent with the utterance's first chunk.
+    vad_preroll_ms: int = 300
+    # Most audio kept per request when the caller opts in with store_audio.
+    max_stored_audio_bytes: int = 10_485_760
+    # Words masked by profanity_filter (lower case).
+    profane_words: tuple[str, ...] = ("damn", "hell", "shit", "fuck", "bastard", "bitch")
+    catalog_refresh_s: float = 30.0

@@ -1,0 +1,375 @@
+"""The ASR service in-process (production factory and interceptors) against a real Triton
+(PocketSphinx en-US reference models) and a real PostgreSQL schema, fed eSpeak NG speech."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+
+import asyncpg
+import grpc
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from google.protobuf import duration_pb2
+from grpc_health.v1 import health_pb2
+
+from ai4vc.asr.v1 import asr_service_pb2 as pb
+from ai4vc.asr.v1 import asr_service_pb2_grpc as pb_grpc
+from ai4vc.audio.v1 import audio_pb2
+from services.asr import app as asr_app
+from services.asr.settings import AsrSettings
+from services.common import audio
+from tests.audio_util import RATE, speech, word_errors
+from tests.errors_util import error_info
+from tests.service.harness import health_status, running
+
+E = audio_pb2.AudioEncoding
+SENTENCE = "good morning how are you today"
+LONG = "the quick brown fox jumps over the lazy dog and then one two three four five"
+WER_BOUND = 0.5
+
+
+@pytest.fixture
+def settings(triton, pg_schema, tmp_path) -> AsrSettings:
+    url, schema = pg_schema
+    return AsrSettings(port=0, metrics_port=0, triton_url=triton.url, database_url=url, database_schema=schema,
+                       spool_dir=str(tmp_path / "spool"), log_json=False)
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return word_errors(reference, hypothesis) / len(reference.split())
+
+
+def config(encoding: int, rate: int = 0, language: str = "en-US", **kwargs) -> pb.RecognitionConfig:
+    return pb.RecognitionConfig(language_code=language, audio_config=audio_pb2.AudioConfig(
+        encoding=encoding, sample_rate_hertz=rate), **kwargs)
+
+
+def container(samples: np.ndarray, rate: int, fmt: str, channels: int = 1) -> bytes:
+    frames = np.stack([samples] * channels, axis=1) if channels > 1 else samples
+    buffer = io.BytesIO()
+    sf.write(buffer, frames, rate, format=fmt, subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def encoded(case: str, text: str) -> tuple[pb.RecognitionConfig, bytes, float]:
+    """(config, bytes, duration in seconds) of `text` spoken, in one of the test formats."""
+    base = speech(text)
+    seconds = base.size / RATE
+    if case == "wav16k":
+        return config(E.AUDIO_ENCODING_WAV), container(base, RATE, "WAV"), seconds
+    if case == "flac44k_stereo":
+        up = soxr.resample(base, RATE, 44100).astype(np.float32)
+        return config(E.AUDIO_ENCODING_FLAC, 44100), container(up, 44100, "FLAC", channels=2), seconds
+    if case == "mulaw8k":
+        down = soxr.resample(base, RATE, 8000).astype(np.float32)
+        return config(E.AUDIO_ENCODING_MULAW, 8000), audio.encode(down, 8000, E.AUDIO_ENCODING_MULAW), seconds
+    assert case == "linear16"
+    return config(E.AUDIO_ENCODING_LINEAR16, RATE), audio.to_pcm16(base).tobytes(), seconds
+
+
+def secs(value: duration_pb2.Duration) -> float:
+    return value.ToNanoseconds() / 1e9
+
+
+def assert_words(words, duration_s: float) -> None:
+    assert words
+    starts = [secs(w.start_offset) for w in words]
+    assert starts == sorted(starts)
+    for w in words:
+        assert 0.0 <= secs(w.start_offset) < secs(w.end_offset) <= duration_s + 0.05
+        assert 0.0 <= w.confidence <= 1.0
+
+
+@pytest.mark.parametrize("case", ["wav16k", "flac44k_stereo", "mulaw8k", "linear16"])
+async def test_recognizes_each_encoding(settings, case):
+    """WAV 16 kHz, FLAC 44.1 kHz stereo, μ-law 8 kHz and raw LINEAR16 all give a close transcript and word offsets."""
+    cfg, content, seconds = encoded(case, SENTENCE)
+    cfg.enable_word_time_offsets = True
+    cfg.enable_word_confidence = True
+    cfg.max_alternatives = 3
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        answer = await pb_grpc.AsrServiceStub(channel).Recognize(pb.RecognizeRequest(config=cfg, content=content),
+                                                                 timeout=60)
+    assert answer.model == "asr_am_ensemble" and abs(secs(answer.audio_duration) - seconds) < 0.01
+    [result] = answer.results
+    [best] = result.alternatives  # the model gives one hypothesis, whatever max_alternatives says
+    print(f"{case}: {SENTENCE!r} -> {best.transcript!r} WER {wer(SENTENCE, best.transcript):.2f}")
+    assert wer(SENTENCE, best.transcript) <= WER_BOUND
+    assert [w.word for w in best.words] == best.transcript.split()
+    assert_words(best.words, seconds)
+    assert 0.0 < best.confidence <= 1.0 and result.language_code == "en-US"
+
+
+async def test_subtitles_are_well_formed(settings):
+    """SRT and WebVTT come back in request order, with numbered/timed cues of at most 42 characters."""
+    cfg, content, seconds = encoded("wav16k", LONG)
+    cfg.subtitle_formats.extend([pb.SUBTITLE_FORMAT_SRT, pb.SUBTITLE_FORMAT_WEBVTT])
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        answer = await pb_grpc.AsrServiceStub(channel).Recognize(pb.RecognizeRequest(config=cfg, content=content),
+                                                                 timeout=60)
+    srt, vtt = answer.subtitles
+    assert (srt.format, vtt.format) == (pb.SUBTITLE_FORMAT_SRT, pb.SUBTITLE_FORMAT_WEBVTT)
+    assert not answer.results[0].alternatives[0].words  # offsets were not asked for, only subtitles
+    stamp = r"(\d\d):(\d\d):(\d\d)[,.](\d\d\d)"
+    blocks = srt.content.strip().split("\n\n")
+    assert len(blocks) >= 2
+    ends = []
+    for number, block in enumerate(blocks, 1):
+        index, timing, text = block.split("\n")
+        assert index == str(number) and 0 < len(text) <= 42
+        m = re.fullmatch(f"{stamp} --> {stamp}", timing)
+        assert m
+        start = int(m[3]) + int(m[4]) / 1000
+        end = int(m[7]) + int(m[8]) / 1000
+        assert start < end <= seconds + 0.05 and (not ends or ends[-1] <= start)
+        ends.append(end)
+    assert vtt.content.startswith("WEBVTT\n\n")
+    cues = vtt.content.removeprefix("WEBVTT\n\n").strip().split("\n\n")
+    assert len(cues) == len(blocks)
+    for cue, block in zip(cues, blocks, strict=True):
+        timing, text = cue.split("\n")
+        assert re.fullmatch(f"{stamp} --> {stamp}", timing) and "." in timing
+        assert text == block.split("\n")[2]
+    words = " ".join(block.split("\n")[2] for block in blocks)
+    assert words == answer.results[0].alternatives[0].transcript
+
+
+def _bad_requests() -> list:
+    wav_cfg, wav, _ = encoded("wav16k", "hello world")
+    raw_cfg = config(E.AUDIO_ENCODING_LINEAR16, RATE)
+    return [
+        pytest.param(config(E.AUDIO_ENCODING_WAV), b"\x00garbage" * 100, "AUDIO_UNDECODABLE", "content", id="garbage"),
+        pytest.param(config(E.AUDIO_ENCODING_WAV), wav[:30], "AUDIO_UNDECODABLE", "content", id="truncated_wav"),
+        pytest.param(config(E.AUDIO_ENCODING_WAV, 8000), wav, "SAMPLE_RATE_MISMATCH",
+                     "config.audio_config.sample_rate_hertz", id="wrong_declared_rate"),
+        pytest.param(config(E.AUDIO_ENCODING_WAV, language="hi-IN"), wav, "UNSUPPORTED_LANGUAGE",
+                     "config.language_code", id="unsupported_language"),
+        pytest.param(raw_cfg, bytes(2 * RATE * 301), "AUDIO_TOO_LONG", "content", id="too_long"),
+        pytest.param(raw_cfg, bytes(10_485_762), "AUDIO_TOO_LARGE", "content", id="too_large"),
+        pytest.param(config(E.AUDIO_ENCODING_LINEAR16), wav, "FIELD_REQUIRED",
+                     "config.audio_config.sample_rate_hertz", id="raw_without_rate"),
+        pytest.param(config(E.AUDIO_ENCODING_WEBM_OPUS), wav, "UNSUPPORTED_ENCODING", "config.audio_config.encoding",
+                     id="webm"),
+        pytest.param(config(E.AUDIO_ENCODING_WAV, max_alternatives=11), wav, "FIELD_OUT_OF_RANGE",
+                     "config.max_alternatives", id="alternatives"),
+        pytest.param(wav_cfg, b"", "FIELD_REQUIRED", "content", id="empty"),
+    ]
+
+
+@pytest.mark.parametrize(("cfg", "content", "reason", "field"), _bad_requests())
+async def test_bad_input_is_invalid_argument_and_server_stays_serving(settings, cfg, content, reason, field):
+    """Each kind of bad audio or config gets INVALID_ARGUMENT with its reason and field; the server keeps serving."""
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        stub = pb_grpc.AsrServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Recognize(pb.RecognizeRequest(config=cfg, content=content), timeout=60)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        info, _fields = error_info(caught.value)
+        assert info is not None and info.reason == reason and info.metadata["field"] == field
+        if reason == "UNSUPPORTED_LANGUAGE":
+            assert info.metadata["available_languages"] == "en"
+        assert await health_status(channel) == health_pb2.HealthCheckResponse.SERVING
+        ok_cfg, ok, _ = encoded("linear16", "hello world")
+        assert (await stub.Recognize(pb.RecognizeRequest(config=ok_cfg, content=ok), timeout=60)).results
+
+
+async def test_list_models_is_truthful_and_paginates(settings):
+    """ListModels lists both English PocketSphinx models with their rate and streaming flag, page by page."""
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        stub = pb_grpc.AsrServiceStub(channel)
+        everything = await stub.ListModels(pb.ListModelsRequest(), timeout=10)
+        first = await stub.ListModels(pb.ListModelsRequest(page_size=1), timeout=10)
+        second = await stub.ListModels(pb.ListModelsRequest(page_size=1, page_token=first.next_page_token), timeout=10)
+        hindi = await stub.ListModels(pb.ListModelsRequest(language_code="hi-IN"), timeout=10)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ListModels(pb.ListModelsRequest(page_token="bogus"), timeout=10)
+    by_name = {m.name: m for m in everything.models}
+    assert set(by_name) == {"asr_am_ensemble", "asr_streaming"} and not everything.next_page_token
+    assert not by_name["asr_am_ensemble"].supports_streaming and by_name["asr_streaming"].supports_streaming
+    for m in everything.models:
+        assert list(m.language_codes) == ["en"] and m.sample_rate_hertz == 16000
+        assert m.backend == f"triton:{m.name}" and "pocketsphinx" in m.description
+    assert [m.name for m in [*first.models, *second.models]] == ["asr_am_ensemble", "asr_streaming"]
+    assert first.next_page_token and not second.next_page_token
+    assert not hindi.models
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# --- streaming --------------------------------------------------------------------------------
+
+def stream_config(interim: bool = True, events: bool = False, **kwargs) -> pb.StreamingRecognizeRequest:
+    return pb.StreamingRecognizeRequest(streaming_config=pb.StreamingRecognitionConfig(
+        config=config(E.AUDIO_ENCODING_LINEAR16, RATE, enable_word_time_offsets=True),
+        interim_results=interim, enable_voice_activity_events=events, **kwargs))
+
+
+def chunks_of(samples: np.ndarray, ms: int = 100) -> list[pb.StreamingRecognizeRequest]:
+    data = audio.to_pcm16(samples).tobytes()
+    step = RATE * ms // 1000 * 2
+    return [pb.StreamingRecognizeRequest(audio=data[i:i + step]) for i in range(0, len(data), step)]
+
+
+def silence(seconds: float, seed: int = 7) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0.0, 3e-3, int(seconds * RATE)).astype(np.float32)
+
+
+async def collect(call) -> list[pb.StreamingRecognizeResponse]:
+    out = []
+    while (response := await call.read()) is not grpc.aio.EOF:
+        out.append(response)
+    return out
+
+
+async def run_stream(channel, messages, **kwargs) -> list[pb.StreamingRecognizeResponse]:
+    call = pb_grpc.AsrServiceStub(channel).StreamingRecognize(timeout=120, **kwargs)
+    try:
+        for message in messages:
+            await call.write(message)
+        await call.done_writing()
+    except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        pass  # the server ended the call early: reading gives its status
+    return await collect(call)
+
+
+def results(responses) -> list[pb.StreamingRecognitionResult]:
+    return [r for response in responses for r in response.results]
+
+
+async def test_streaming_interim_then_final_on_half_close(settings):
+    """100 ms chunks give interim results before the final; half-closing flushes a final close to the text."""
+    audio_in = speech(SENTENCE)
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        responses = await run_stream(channel, [stream_config(), *chunks_of(audio_in)])
+    found = results(responses)
+    finals = [r for r in found if r.is_final]
+    assert len(finals) == 1 and found[-1].is_final
+    interims = [r for r in found if not r.is_final]
+    assert interims and all(0.0 <= r.stability <= 1.0 and r.utterance_index == 0 for r in interims)
+    transcript = finals[0].alternatives[0].transcript
+    print(f"streaming: {SENTENCE!r} -> {transcript!r} WER {wer(SENTENCE, transcript):.2f}")
+    assert wer(SENTENCE, transcript) <= WER_BOUND
+    assert_words(finals[0].alternatives[0].words, audio_in.size / RATE)
+
+
+async def test_two_utterances_give_two_finals_and_records(settings):
+    """Two sentences ~1 s apart give two finals (VAD endpointing), activity events, and asr_results rows."""
+    first, second = speech("hello world"), speech("one two three four five")
+    samples = np.concatenate([first, silence(1.2), second])
+    async with running(settings, asr_app.create) as (app, _handle, channel):
+        responses = await run_stream(channel, [stream_config(events=True), *chunks_of(samples)],
+                                     metadata=(("x-request-id", "asr-stream-1"),))
+        assert await app.records.drain(10)
+    finals = [r for r in results(responses) if r.is_final]
+    assert [r.utterance_index for r in finals] == [0, 1]
+    texts = [r.alternatives[0].transcript for r in finals]
+    assert wer("hello world", texts[0]) <= WER_BOUND and wer("one two three four five", texts[1]) <= WER_BOUND
+    assert secs(finals[1].alternatives[0].words[0].start_offset) > first.size / RATE  # offsets are stream time
+    events = [r.speech_event_type for r in responses if r.speech_event_type]
+    assert events[:2] == [pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_BEGIN, pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_END]
+    assert events.count(pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_BEGIN) == 2
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.database_schema})
+    try:
+        row = await conn.fetchrow("SELECT * FROM asr_requests WHERE request_id = 'asr-stream-1'")
+        rows = await conn.fetch("SELECT * FROM asr_results WHERE request_uuid = $1 ORDER BY utterance_index",
+                                row["id"])
+        stored = await conn.fetchval("SELECT count(*) FROM asr_audio")
+    finally:
+        await conn.close()
+    assert row["method"] == "StreamingRecognize" and row["status"] == "OK" and row["model"] == "asr_streaming"
+    assert abs(row["audio_seconds"] - samples.size / RATE) < 0.01 and row["encoding"] == "LINEAR16"
+    assert [r["transcript"] for r in rows] == texts and json.loads(rows[0]["words"])
+    assert stored == 0  # store_audio was not set
+
+
+async def test_recognize_records_and_opted_in_audio(settings):
+    """A Recognize with store_audio lands in asr_requests, asr_results and asr_audio (the exact bytes)."""
+    cfg, content, seconds = encoded("wav16k", "hello world")
+    cfg.store_audio = True
+    async with running(settings, asr_app.create) as (app, _handle, channel):
+        answer = await pb_grpc.AsrServiceStub(channel).Recognize(
+            pb.RecognizeRequest(config=cfg, content=content), timeout=60, metadata=(("x-request-id", "asr-req-1"),))
+        assert await app.records.drain(10)
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.database_schema})
+    try:
+        row = await conn.fetchrow("SELECT * FROM asr_requests WHERE request_id = 'asr-req-1'")
+        result = await conn.fetchrow("SELECT * FROM asr_results WHERE request_uuid = $1", row["id"])
+        kept = await conn.fetchrow("SELECT * FROM asr_audio WHERE request_uuid = $1", row["id"])
+    finally:
+        await conn.close()
+    assert row["method"] == "Recognize" and row["language"] == "en" and row["sample_rate_hertz"] == RATE
+    assert row["encoding"] == "WAV" and abs(row["audio_seconds"] - seconds) < 0.01 and row["status"] == "OK"
+    assert result["transcript"] == answer.results[0].alternatives[0].transcript
+    assert bytes(kept["content"]) == content and not kept["truncated"]
+
+
+@pytest.mark.parametrize("case", ["missing_config", "config_after_audio", "oversize_chunk", "unstreamable"])
+async def test_streaming_protocol_errors_end_the_stream(settings, case):
+    """No config first, a repeated config, a chunk over 32 KB or a container encoding: INVALID_ARGUMENT ends it."""
+    audio_msgs = chunks_of(speech("hello world"))
+    if case == "missing_config":
+        messages, reason = audio_msgs[:1], "STREAM_CONFIG_MISSING"  # one write: the server answers after it
+    elif case == "config_after_audio":
+        messages, reason = [stream_config(), *audio_msgs[:3], stream_config()], "STREAM_CONFIG_REPEATED"
+    elif case == "oversize_chunk":
+        messages, reason = [stream_config(), pb.StreamingRecognizeRequest(audio=bytes(32_770))], "AUDIO_CHUNK_TOO_LARGE"
+    else:
+        bad = stream_config()
+        bad.streaming_config.config.audio_config.encoding = E.AUDIO_ENCODING_WAV
+        messages, reason = [bad], "UNSUPPORTED_ENCODING"  # rejected on the config, before any audio
+    async with running(settings, asr_app.create) as (app, _handle, channel):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await run_stream(channel, messages)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        info, _ = error_info(caught.value)
+        assert info is not None and info.reason == reason
+        await app.core.drain_background()
+        assert not app.core.sessions
+        assert await health_status(channel) == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_slow_consumer_is_bounded_and_cancel_ends_the_sequence(settings):
+    """A client that stops reading leaves every stream queue within its bound; cancelling ends the Triton sequence."""
+    import dataclasses
+
+    small = dataclasses.replace(settings, stream_audio_queue=4, stream_response_queue=2)
+    samples = np.concatenate([speech(LONG)] * 4)  # ~20 s, speech throughout
+    async with running(small, asr_app.create) as (app, _handle, channel):
+        sent_ends = []
+        sequences = app.servicer.sequences
+        original = sequences.send
+
+        async def spy(model, corrid, chunk, language, *, start, end, **kwargs):
+            if end:
+                sent_ends.append(corrid)
+            return await original(model, corrid, chunk, language, start=start, end=end, **kwargs)
+
+        sequences.send = spy  # type: ignore[method-assign]
+        call = pb_grpc.AsrServiceStub(channel).StreamingRecognize(timeout=120)
+        await call.write(stream_config())
+        written = 0
+        for message in chunks_of(samples):
+            try:
+                await asyncio.wait_for(call.write(message), 2.0)
+            except TimeoutError:
+                break  # the server stopped reading: back-pressure reached the client
+            written += 1
+        [session] = app.core.sessions
+        await asyncio.sleep(1.0)
+        assert session.high_water["audio"] <= 4 and session.high_water["responses"] <= 2
+        assert session.audio_q.qsize() <= 4 and session.out_q.qsize() <= 2
+        assert session.received_s <= written * 0.1 + 1e-6
+        open_corrid = session.open_corrid
+        call.cancel()
+        for _ in range(200):
+            if not app.core.sessions:
+                break
+            await asyncio.sleep(0.05)
+        await app.core.drain_background()
+        assert not app.core.sessions
+        assert open_corrid is None or open_corrid in sent_ends
+        assert await health_status(channel) == health_pb2.HealthCheckResponse.SERVING
