@@ -81,7 +81,8 @@ def metrics_port(port: int) -> int:
 
 class Mesh:
     def __init__(self, run_dir: Path, ports: Ports | None = None, replicas: dict[str, int] | None = None,
-                 durable: bool = True, free_metrics_ports: bool = False, external_triton: str = "") -> None:
+                 durable: bool = True, free_metrics_ports: bool = False, external_triton: str = "",
+                 model_repository: Path | None = None) -> None:
         self.run_dir = run_dir
         self.ports = ports or Ports()
         self.replicas = {name: 1 for name in SERVICES} | (replicas or {})
@@ -89,7 +90,8 @@ class Mesh:
         self.free_metrics_ports = free_metrics_ports
         self.postgres = Postgres(run_dir, self.ports.postgres, durable=durable)
         self.redis = Redis(run_dir, self.ports.redis)
-        self.triton = Triton(run_dir, self.ports.triton_grpc, self.ports.triton_http, self.ports.triton_metrics)
+        self.triton = Triton(run_dir, self.ports.triton_grpc, self.ports.triton_http, self.ports.triton_metrics,
+                             **({"model_repository": model_repository} if model_repository else {}))
         # A Triton someone else runs (a GPU server with the published model repositories):
         # the services point at it and no local Triton is started.
         self.external_triton = external_triton
