@@ -61,6 +61,9 @@ class FailureCounter:
         self.limit = limit
         self._local: dict[str, int] = {}
         self._local_window = 0
+        # Redis's answer per key for up to a second: a good caller costs no Redis round trip
+        # per request; a block set by another instance takes effect within that second.
+        self._seen: dict[str, tuple[float, bool]] = {}
 
     def _key(self, address: str) -> tuple[str, int]:
         window = int(time.time() // 60)
@@ -75,14 +78,23 @@ class FailureCounter:
     async def blocked(self, address: str) -> bool:
         key, window = self._key(address)
         if self.redis is not None:
+            now = time.monotonic()
+            cached = self._seen.get(key)
+            if cached is not None and now - cached[0] < 1.0:
+                return cached[1]
             try:
-                return int(await self.redis.get(key) or 0) >= self.limit
+                answer = int(await self.redis.get(key) or 0) >= self.limit
             except (aioredis.RedisError, OSError):
-                pass
+                return self._local_count(key, window, 0) >= self.limit
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[key] = (now, answer)
+            return answer
         return self._local_count(key, window, 0) >= self.limit
 
     async def record(self, address: str) -> None:
         key, window = self._key(address)
+        self._seen.pop(key, None)  # this instance's own failures count at once
         if self.redis is not None:
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:

@@ -25,6 +25,9 @@ from services.common.metrics import RpcMetrics
 
 log = logging.getLogger("ai4vc.rpc")
 REQUEST_ID_KEY = "x-request-id"
+# Successful calls of these are logged at DEBUG only: health probes come every second, and
+# Envoy's authz/rate-limit calls are already in Envoy's access log, one per client request.
+QUIET_PREFIXES = ("/grpc.health.v1.Health/", "/envoy.service.")
 
 
 def status_for(err: DomainError, request_id: str) -> status_pb2.Status:
@@ -150,6 +153,10 @@ class _Call:
         self.metrics.in_flight.labels(*self.labels).dec()
         self.metrics.handled.labels(*self.labels, code.name).inc()
         self.metrics.latency.labels(*self.labels).observe(elapsed)
+        if code == grpc.StatusCode.OK and self._quiet():
+            level = logging.DEBUG
+        if not log.isEnabledFor(level):
+            return
         extra: dict[str, object] = {
             "grpc_method": self.method,
             "grpc_code": code.name,
@@ -158,6 +165,9 @@ class _Call:
         if message:
             extra["error"] = message
         log.log(level, "rpc %s %s", self.method, code.name, extra=extra)
+
+    def _quiet(self) -> bool:
+        return self.method.startswith(QUIET_PREFIXES)
 
     def done(self) -> None:
         code = self.context.code() if hasattr(self.context, "code") else None
