@@ -74,11 +74,8 @@ async def create(
     settings.check()
     pool = await db.create_pool(settings.database_url, settings.database_schema)
     stack.push_async_callback(pool.close)
-    redis: aioredis.Redis | None = None
-    if settings.redis_url:
-        redis = redis_client.create(settings.redis_url)
-        stack.push_async_callback(redis.aclose)
-    else:
+    redis = redis_client.open_optional(settings.redis_url, stack)
+    if redis is None:
         log.warning("no redis_url: rate limits are per instance and key revocations wait for the local cache TTL")
     app = GatewayApp(settings, pool, redis, registry)
     app.keys.start(settings.redis_url)

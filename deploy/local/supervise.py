@@ -23,6 +23,11 @@ def reap_group() -> None:
     stubs outlive a SIGKILLed tritonserver), so a restart starts clean."""
     me = os.getpid()
     group = os.getpgid(0)
+    if group != me:
+        # Only a supervisor that leads its own process group (the launcher starts it in a
+        # session of its own) owns the group; anything else (a test calling main() in its own
+        # process) would kill its parent's processes.
+        return
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue

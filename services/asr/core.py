@@ -9,7 +9,6 @@ reference models serve English only (PocketSphinx en-US), and the errors say so.
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import re
 from collections.abc import Coroutine
@@ -21,13 +20,15 @@ from services.asr.sequence import text_of, words_of
 from services.asr.settings import AsrSettings
 from services.common import audio
 from services.common.errors import InvalidArgument
+from services.common.languages import normalize_language
+from services.common.paging import page
 from services.common.registry import ModelInfo, ModelRegistry
 from services.common.triton import TritonAdapter
 
-MAX_LANGUAGE_CODE_CHARS = 35
 MAX_MODEL_CHARS = 128
 MAX_ALTERNATIVES = 10
 SUBTITLE_FORMATS = ("srt", "webvtt")
+DEFAULT_PAGE_SIZE = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,21 +76,6 @@ class Recognition:
     subtitles: list[tuple[str, str]]
 
 
-def normalize_language(code: str, field: str) -> str:
-    """BCP-47 tag → the primary language subtag models are keyed by ("en-US" → "en")."""
-    code = code.strip()
-    if not code:
-        raise InvalidArgument(f"{field} is required", reason="FIELD_REQUIRED", field=field)
-    if len(code) > MAX_LANGUAGE_CODE_CHARS:
-        raise InvalidArgument(f"{field} is longer than {MAX_LANGUAGE_CODE_CHARS} characters",
-                              reason="FIELD_OUT_OF_RANGE", field=field)
-    primary = code.replace("_", "-").split("-")[0].lower()
-    if not (primary.isascii() and primary.isalpha() and 2 <= len(primary) <= 3):
-        raise InvalidArgument(f"{field}={code!r} is not a BCP-47 language tag", reason="UNSUPPORTED_LANGUAGE",
-                              field=field)
-    return primary
-
-
 def words_from(raw: list[dict], offset_s: float = 0.0) -> tuple[Word, ...]:
     out = []
     for w in raw:
@@ -111,25 +97,6 @@ def mask_profanity(text: str, profane: frozenset[str]) -> str:
         word = match.group(0)
         return word[0] + "*" * (len(word) - 1) if word.lower() in profane else word
     return re.sub(r"\w+", mask, text)
-
-
-def page(items: list, page_size: int, page_token: str) -> tuple[list, str]:
-    """One page of `items` and the token for the next (offset-based, opaque to callers)."""
-    if page_size < 0:
-        raise InvalidArgument("page_size must not be negative", reason="FIELD_OUT_OF_RANGE", field="page_size")
-    size = min(page_size or 50, 1000)
-    offset = 0
-    if page_token:
-        try:
-            kind, _, value = base64.urlsafe_b64decode(page_token.encode()).decode().partition(":")
-            offset = int(value)
-            if kind != "o" or offset < 0:
-                raise ValueError(page_token)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidArgument("page_token is not one this server issued", reason="INVALID_PAGE_TOKEN",
-                                  field="page_token") from exc
-    token = base64.urlsafe_b64encode(f"o:{offset + size}".encode()).decode() if offset + size < len(items) else ""
-    return items[offset : offset + size], token
 
 
 class AsrCore:
@@ -155,14 +122,15 @@ class AsrCore:
     # -- models --------------------------------------------------------------------------
 
     async def list_models(self, page_size: int, page_token: str, language_code: str) -> tuple[list[ModelInfo], str]:
-        language = normalize_language(language_code, "language_code") if language_code.strip() else ""
+        language = normalize_language(language_code, "language_code")
         models = sorted(await self.registry.models("asr"), key=lambda m: m.name)
-        return page([m for m in models if not language or language in m.languages], page_size, page_token)
+        return page([m for m in models if not language or language in m.languages], page_size, page_token,
+                    default_size=DEFAULT_PAGE_SIZE)
 
     async def resolve(self, options: Options, *, streaming: bool) -> tuple[ModelInfo, str]:
         """Validates the config (everything but the audio bytes); the model and language to use."""
         p = options.prefix
-        language = normalize_language(options.language_code, p + "language_code")
+        language = normalize_language(options.language_code, p + "language_code", required=True)
         if len(options.model) > MAX_MODEL_CHARS:
             raise InvalidArgument(f"{p}model is longer than {MAX_MODEL_CHARS} characters",
                                   reason="FIELD_OUT_OF_RANGE", field=p + "model")

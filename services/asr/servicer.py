@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import grpc
-from google.protobuf import duration_pb2
 
 from ai4vc.asr.v1 import asr_service_pb2 as pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as pb_grpc
@@ -19,10 +17,11 @@ from services.asr.core import AsrCore, Options, Utterance
 from services.asr.sequence import SequenceClient
 from services.asr.stream import Event, Final, Interim, StreamSession, make_endpointing
 from services.common import audio
-from services.common.errors import DomainError, InvalidArgument
-from services.common.identity import principal_of
+from services.common.errors import DomainError
 from services.common.logs import request_id_var
 from services.common.records import Record, RecordSink
+from services.common.rpc import CallRecorder, duration, remaining_s
+from services.common.streams import first_config, payloads
 from services.common.usage import UsageMeter
 
 _FORMATS = {pb.SUBTITLE_FORMAT_SRT: "srt", pb.SUBTITLE_FORMAT_WEBVTT: "webvtt"}
@@ -30,17 +29,6 @@ _FORMAT_ENUM = {v: k for k, v in _FORMATS.items()}
 _EVENTS = {"begin": pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_BEGIN, "end": pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_END,
            "single_end": pb.SPEECH_EVENT_TYPE_END_OF_SINGLE_UTTERANCE,
            "timeout": pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_TIMEOUT}
-
-
-def remaining_s(context: grpc.aio.ServicerContext) -> float | None:
-    remaining = context.time_remaining()
-    return None if remaining is None else max(0.001, remaining - 0.005)
-
-
-def _duration(seconds: float) -> duration_pb2.Duration:
-    value = duration_pb2.Duration()
-    value.FromNanoseconds(round(seconds * 1e9))
-    return value
 
 
 def _seconds(message: pb.EndpointingConfig, name: str) -> float | None:
@@ -64,43 +52,26 @@ def alternative(u: Utterance, options: Options) -> pb.SpeechRecognitionAlternati
         for w in u.words:
             info = pb.WordInfo(word=w.word, confidence=w.confidence if options.word_confidence else 0.0)
             if options.word_time_offsets:
-                info.start_offset.CopyFrom(_duration(w.start_s))
-                info.end_offset.CopyFrom(_duration(w.end_s))
+                info.start_offset.CopyFrom(duration(w.start_s))
+                info.end_offset.CopyFrom(duration(w.end_s))
             words.append(info)
     return pb.SpeechRecognitionAlternative(transcript=u.transcript, confidence=u.confidence, words=words)
 
 
-class _Recorder:
+class _Recorder(CallRecorder):
     """Times one call and submits its records when it ends, whatever the outcome."""
-
-    def __init__(self, records: RecordSink, context: grpc.aio.ServicerContext, method: str,
-                 usage: UsageMeter | None = None) -> None:
-        self.records = records
-        self.usage = usage
-        self.context = context
-        self.method = method
-        self.id = str(uuid.uuid4())
-        self.request_id = request_id_var.get()
-        self.started = time.perf_counter()
-        self.created = datetime.datetime.now(datetime.UTC)
 
     def submit(self, *, model: str, language: str, options: Options, audio_s: float, sample_rate: int,
                status: str, utterances: Sequence[Utterance], stored: bytes = b"", truncated: bool = False) -> None:
         if self.usage is not None and audio_s > 0:
             self.usage.record(self.context, audio_seconds=audio_s)
-        self.records.submit({
-            "id": self.id,
-            "request_id": self.request_id,
-            "created_time": self.created.isoformat(),
-            "principal": principal_of(self.context),
-            "method": self.method,
+        self.send({
             "model": model,
             "language": language,
             "audio_seconds": audio_s,
             "encoding": audio.encoding_name(options.encoding),
             "sample_rate_hertz": sample_rate,
             "status": status,
-            "latency_ms": (time.perf_counter() - self.started) * 1000,
             "results": [
                 {"transcript": u.transcript, "confidence": u.confidence,
                  "words": [{"word": w.word, "start_s": w.start_s, "end_s": w.end_s, "confidence": w.confidence}
@@ -138,22 +109,15 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
         return pb.RecognizeResponse(
             results=[pb.SpeechRecognitionResult(alternatives=[alternative(u, options)],
                                                 language_code=request.config.language_code,
-                                                result_end_offset=_duration(u.end_s))
+                                                result_end_offset=duration(u.end_s))
                      for u in result.utterances],
-            audio_duration=_duration(result.duration_s), model=result.model,
+            audio_duration=duration(result.duration_s), model=result.model,
             subtitles=[pb.Subtitle(format=_FORMAT_ENUM[f], content=c) for f, c in result.subtitles])  # type: ignore[arg-type]
 
     async def StreamingRecognize(self, request_iterator: AsyncIterator[pb.StreamingRecognizeRequest],
                                  context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamingRecognizeResponse]:
         requests = aiter(request_iterator)
-        try:
-            first = await anext(requests)
-        except StopAsyncIteration:
-            raise InvalidArgument("the stream ended before its config", reason="STREAM_CONFIG_MISSING",
-                                  field="streaming_config") from None
-        if first.WhichOneof("streaming_request") != "streaming_config":
-            raise InvalidArgument("the first message must carry streaming_config", reason="STREAM_CONFIG_MISSING",
-                                  field="streaming_config")
+        first = await first_config(requests)
         sc = first.streaming_config
         options = options_of(sc.config, "streaming_config.config.")
         ep = sc.endpointing
@@ -168,17 +132,10 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
                                 request_id_var.get())
         recorder = _Recorder(self.records, context, "StreamingRecognize", self.usage)
 
-        async def chunks() -> AsyncIterator[bytes]:
-            async for message in requests:
-                if message.WhichOneof("streaming_request") != "audio":
-                    raise InvalidArgument("streaming_config may only be sent first", reason="STREAM_CONFIG_REPEATED",
-                                          field="streaming_config")
-                yield message.audio
-
         status = "OK"
         self.core.sessions.add(session)
         try:
-            async for item in session.run(chunks()):
+            async for item in session.run(payloads(requests, "audio")):
                 yield self._response(item, sc.config.language_code, options)
         except BaseException as exc:
             status = exc.reason if isinstance(exc, DomainError) else type(exc).__name__.upper()
@@ -194,19 +151,19 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
                   ) -> pb.StreamingRecognizeResponse:
         if isinstance(item, Event):
             return pb.StreamingRecognizeResponse(speech_event_type=_EVENTS[item.kind],  # type: ignore[arg-type]
-                                                 speech_event_offset=_duration(item.offset_s),
-                                                 audio_processed=_duration(item.processed_s))
+                                                 speech_event_offset=duration(item.offset_s),
+                                                 audio_processed=duration(item.processed_s))
         if isinstance(item, Interim):
             result = pb.StreamingRecognitionResult(
                 alternatives=[pb.SpeechRecognitionAlternative(transcript=item.transcript)], is_final=False,
-                stability=item.stability, result_end_offset=_duration(item.end_s),
+                stability=item.stability, result_end_offset=duration(item.end_s),
                 utterance_index=item.utterance_index, language_code=language_code)
         else:
             u = item.utterance
             result = pb.StreamingRecognitionResult(
-                alternatives=[alternative(u, options)], is_final=True, result_end_offset=_duration(u.end_s),
+                alternatives=[alternative(u, options)], is_final=True, result_end_offset=duration(u.end_s),
                 utterance_index=u.index, language_code=language_code)
-        return pb.StreamingRecognizeResponse(results=[result], audio_processed=_duration(item.processed_s))
+        return pb.StreamingRecognizeResponse(results=[result], audio_processed=duration(item.processed_s))
 
     async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
                          ) -> pb.ListModelsResponse:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import asyncpg
 import grpc
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from ai4vc.auth.v1 import auth_service_pb2 as pb
@@ -69,11 +68,8 @@ async def create(
     settings.check()
     pool = await open_pool(settings)
     stack.push_async_callback(pool.close)
-    redis: aioredis.Redis | None = None
-    if settings.redis_url:
-        redis = redis_client.create(settings.redis_url)
-        stack.push_async_callback(redis.aclose)
-    else:
+    redis = redis_client.open_optional(settings.redis_url, stack)
+    if redis is None:
         log.warning("no redis_url: key revocations reach gateways only when their local caches expire")
     core = AuthCore(settings, pool, redis)
     if settings.bootstrap_key_file:

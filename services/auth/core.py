@@ -8,7 +8,6 @@ session revoked in Redis for as long as its access tokens live.
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import datetime
 import json
@@ -25,6 +24,7 @@ import redis.asyncio as aioredis
 from services.auth.settings import AuthSettings
 from services.common import credentials as cred
 from services.common.errors import Code, DomainError, FailedPrecondition, InvalidArgument, NotFound
+from services.common.paging import encode_page_token, page_window
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ KEY_CACHE_PREFIX = "ai4vc:key:"
 KEY_REVOKED_CHANNEL = "ai4vc:key-revoked"
 SESSION_REVOKED_PREFIX = "ai4vc:session-revoked:"
 KEY_CACHE_TTL_S = 300
+DEFAULT_PAGE_SIZE = 50
 
 _USERNAME = re.compile(r"^[a-z0-9._-]{3,64}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -282,14 +283,11 @@ class AuthCore:
                         show_revoked: bool) -> tuple[list[asyncpg.Record], str]:
         if owner or not caller.require().is_admin:
             owner = self._owner(caller, owner)
-        if page_size < 0:
-            raise InvalidArgument("page_size must not be negative", reason="FIELD_OUT_OF_RANGE", field="page_size")
-        size = min(page_size or 50, 1000)
-        offset = _decode_token(page_token)
+        offset, size = page_window(page_size, page_token, default_size=DEFAULT_PAGE_SIZE)
         rows = await self.pool.fetch(
             "SELECT * FROM api_keys WHERE ($1 = '' OR owner = $1) AND ($2 OR revoke_time IS NULL)"
             " ORDER BY create_time DESC, key_id LIMIT $3 OFFSET $4", owner, show_revoked, size + 1, offset)
-        next_token = _encode_token(offset + size) if len(rows) > size else ""
+        next_token = encode_page_token(offset + size) if len(rows) > size else ""
         return list(rows[:size]), next_token
 
     async def _own_key(self, conn: asyncpg.Connection, caller: Caller, key_id: str) -> asyncpg.Record:
@@ -376,20 +374,3 @@ async def _audit(conn: asyncpg.Connection, actor: str, action: str, target_type:
         "INSERT INTO audit_logs (actor, action, target_type, target_id, details) VALUES ($1, $2, $3, $4, $5)",
         actor, action, target_type, target_id, json.dumps(details))
 
-
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
-
-
-def _decode_token(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        kind, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        offset = int(value)
-        if kind != "o" or offset < 0:
-            raise ValueError(token)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument("page_token is not one this server issued", reason="INVALID_PAGE_TOKEN",
-                              field="page_token") from exc
-    return offset

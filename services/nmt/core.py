@@ -9,7 +9,6 @@ don't declare it), so nothing about capability is hard-coded here.
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import re
 from collections.abc import Sequence
@@ -17,13 +16,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from services.common.errors import InvalidArgument
+from services.common.languages import normalize_language
+from services.common.paging import page
 from services.common.registry import ModelInfo, ModelRegistry
 from services.common.triton import TritonAdapter
 from services.nmt import langid
 from services.nmt.settings import NmtSettings
 
-MAX_LANGUAGE_CODE_CHARS = 35
 MAX_TOP_K = 10
+DEFAULT_PAGE_SIZE = 100
 # A BCP-47 script subtag → the language whose script it is, as transliteration models key
 # scripts ("hi-Latn" is romanized Hindi: Latin script, which models call "en").
 SCRIPT_LANGUAGE = {
@@ -54,19 +55,6 @@ class Translation:
     source_language_code: str
     detected: bool
     model: str
-
-
-def normalize_language(code: str, field: str) -> str:
-    """BCP-47 tag → the primary language subtag models are keyed by ("hi-IN" → "hi")."""
-    code = code.strip()
-    if len(code) > MAX_LANGUAGE_CODE_CHARS:
-        raise InvalidArgument(f"{field} is longer than {MAX_LANGUAGE_CODE_CHARS} characters",
-                              reason="FIELD_OUT_OF_RANGE", field=field)
-    primary = code.replace("_", "-").split("-")[0].lower()
-    if code and not (primary.isascii() and primary.isalpha() and 2 <= len(primary) <= 3):
-        raise InvalidArgument(f"{field}={code!r} is not a BCP-47 language tag", reason="UNSUPPORTED_LANGUAGE",
-                              field=field)
-    return primary
 
 
 def script_language(code: str, field: str) -> str:
@@ -228,7 +216,7 @@ class NmtCore:
             for s, t in m.language_pairs
             if (not source or s == source) and (not target or t == target)
         ]
-        return _page(pairs, page_size, page_token)
+        return page(pairs, page_size, page_token, default_size=DEFAULT_PAGE_SIZE)
 
     async def list_script_pairs(
         self, page_size: int, page_token: str, source: str, target: str
@@ -241,7 +229,7 @@ class NmtCore:
             for s, t in m.language_pairs
             if (not source or s == source) and (not target or t == target)
         ]
-        return _page(pairs, page_size, page_token)
+        return page(pairs, page_size, page_token, default_size=DEFAULT_PAGE_SIZE)
 
     async def transliterate(
         self,
@@ -303,34 +291,6 @@ def _column(values: Sequence[str]) -> np.ndarray:
 
 def _text(value: object) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def _page(items: list, page_size: int, page_token: str) -> tuple[list, str]:
-    """One page of `items` and the token for the next (offset-based, opaque to callers)."""
-    if page_size < 0:
-        raise InvalidArgument("page_size must not be negative", reason="FIELD_OUT_OF_RANGE", field="page_size")
-    size = min(page_size or 100, 1000)
-    offset = decode_page_token(page_token)
-    next_token = encode_page_token(offset + size) if offset + size < len(items) else ""
-    return items[offset : offset + size], next_token
-
-
-def encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
-
-
-def decode_page_token(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        kind, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        offset = int(value)
-        if kind != "o" or offset < 0:
-            raise ValueError(token)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument("page_token is not one this server issued", reason="INVALID_PAGE_TOKEN",
-                              field="page_token") from exc
-    return offset
 
 
 def _protect(text: str, phrases: Sequence[str]) -> tuple[str, dict[str, str]]:

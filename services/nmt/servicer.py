@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -12,16 +11,11 @@ import grpc
 
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
-from services.common.identity import principal_of
 from services.common.logs import request_id_var
 from services.common.records import Record, RecordSink
+from services.common.rpc import CallRecorder, remaining_s
 from services.common.usage import UsageMeter
 from services.nmt.core import NmtCore
-
-
-def remaining_s(context: grpc.aio.ServicerContext) -> float | None:
-    remaining = context.time_remaining()
-    return None if remaining is None else max(0.001, remaining - 0.005)
 
 
 class NmtServicer(pb_grpc.NmtServiceServicer):
@@ -32,8 +26,7 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
 
     async def TranslateText(self, request: pb.TranslateTextRequest, context: grpc.aio.ServicerContext
                             ) -> pb.TranslateTextResponse:
-        started = time.perf_counter()
-        created = datetime.datetime.now(datetime.UTC)
+        recorder = CallRecorder(self.records, context)
         translations = await self.core.translate(
             list(request.contents),
             request.source_language_code,
@@ -55,15 +48,10 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
         )
         if self.usage is not None:
             self.usage.record(context, characters=sum(len(text) for text in request.contents))
-        self.records.submit({
-            "id": str(uuid.uuid4()),
-            "request_id": request_id_var.get(),
-            "created_time": created.isoformat(),
-            "principal": principal_of(context),
+        recorder.send({
             "model": translations[0].model,
             "source_language_code": request.source_language_code or "",
             "target_language_code": request.target_language_code,
-            "latency_ms": (time.perf_counter() - started) * 1000,
             "status": "OK",
             "results": [
                 {"source_text": text, "translated_text": t.text, "source_language_code": t.source_language_code}

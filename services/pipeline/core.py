@@ -17,6 +17,7 @@ from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
 from ai4vc.pipeline.v1 import pipeline_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from services.common.errors import DeadlineExceeded, InvalidArgument
+from services.common.streams import first_config, payloads
 from services.pipeline import plan
 from services.pipeline.settings import PipelineSettings
 
@@ -144,14 +145,7 @@ class PipelineCore:
         of the recognizer (and so of the client) rather than buffering without end. Any stage's
         failure, or the caller going away, cancels every stage and every downstream call."""
         stream = aiter(requests)
-        try:
-            first = await anext(stream)
-        except StopAsyncIteration:
-            raise InvalidArgument("the stream ended before its config", reason="STREAM_CONFIG_MISSING",
-                                  field="streaming_config") from None
-        if first.WhichOneof("streaming_request") != "streaming_config":
-            raise InvalidArgument("the first message must carry streaming_config", reason="STREAM_CONFIG_MISSING",
-                                  field="streaming_config")
+        first = await first_config(stream)
         config = first.streaming_config
         source, target = plan.check_streaming(config)
         stages = _Stages(self, config, source, target, call)
@@ -216,11 +210,8 @@ class _Stages:
         self.events.put_nowait(_Failure(task.exception()))  # type: ignore[arg-type]
 
     async def _pump(self, stream: AsyncIterator[pb.StreamingSpeechToSpeechRequest]) -> None:
-        async for message in stream:
-            if message.WhichOneof("streaming_request") != "audio":
-                raise InvalidArgument("streaming_config may only be sent first", reason="STREAM_CONFIG_REPEATED",
-                                      field="streaming_config")
-            await self.audio.put(message.audio)
+        async for chunk in payloads(stream, "audio"):
+            await self.audio.put(chunk)
         await self.audio.put(None)
 
     async def _asr_requests(self) -> AsyncIterator[asr_pb.StreamingRecognizeRequest]:

@@ -15,7 +15,6 @@ SPEAKING_RATE range, else UNSUPPORTED_FEATURE.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import re
@@ -26,15 +25,17 @@ import numpy as np
 from services.common import audio
 from services.common.audio import E
 from services.common.errors import InvalidArgument
+from services.common.languages import normalize_language
+from services.common.paging import page
 from services.common.registry import ModelRegistry
 from services.common.triton import TritonAdapter
 from services.common.triton_stream import TritonStreamer
 from services.tts import ssml
 from services.tts.settings import TtsSettings
 
-MAX_LANGUAGE_CODE_CHARS = 35
 MAX_VOICE_NAME_CHARS = 128
 MAX_CHUNK_BYTES = 65_536
+DEFAULT_PAGE_SIZE = 50
 STREAMABLE = (E.AUDIO_ENCODING_LINEAR16, E.AUDIO_ENCODING_MULAW, E.AUDIO_ENCODING_ALAW)
 GENDERS = ("", "male", "female", "neutral")  # index = SsmlVoiceGender value
 # A sentence ends at terminal punctuation (Latin, Devanagari danda / double danda, Urdu full
@@ -164,19 +165,6 @@ class SentenceBuffer:
         return split_sentences(rest, self.max_chars)
 
 
-def normalize_language(code: str, field: str) -> str:
-    """BCP-47 tag → its primary language subtag, which voices are keyed by ("hi-IN" → "hi")."""
-    code = code.strip()
-    if len(code) > MAX_LANGUAGE_CODE_CHARS:
-        raise InvalidArgument(f"{field} is longer than {MAX_LANGUAGE_CODE_CHARS} characters",
-                              reason="FIELD_OUT_OF_RANGE", field=field)
-    primary = code.replace("_", "-").split("-")[0].lower()
-    if code and not (primary.isascii() and primary.isalpha() and 2 <= len(primary) <= 3):
-        raise InvalidArgument(f"{field}={code!r} is not a BCP-47 language tag", reason="UNSUPPORTED_LANGUAGE",
-                              field=field)
-    return primary
-
-
 def _column(value: str) -> np.ndarray:
     return np.array([value.encode("utf-8")], dtype=np.object_)
 
@@ -223,7 +211,7 @@ class TtsCore:
     async def list_voices(self, page_size: int, page_token: str, language_code: str) -> tuple[list[VoiceEntry], str]:
         language = normalize_language(language_code, "language_code")
         voices = [v for v in await self.voices() if not language or v.language == language]
-        return _page(voices, page_size, page_token)
+        return page(voices, page_size, page_token, default_size=DEFAULT_PAGE_SIZE)
 
     async def select_voice(self, language_code: str, name: str, gender: int, *, streaming: bool) -> VoiceEntry:
         language = normalize_language(language_code, "voice.language_code")
@@ -479,22 +467,3 @@ async def _enumerate(items: AsyncIterator[str]) -> AsyncIterator[tuple[int, str]
         yield index, item
         index += 1
 
-
-def _page(items: list, page_size: int, page_token: str) -> tuple[list, str]:
-    """One page of `items` and the token for the next (offset-based, opaque to callers)."""
-    if page_size < 0:
-        raise InvalidArgument("page_size must not be negative", reason="FIELD_OUT_OF_RANGE", field="page_size")
-    size = min(page_size or 50, 1000)
-    offset = 0
-    if page_token:
-        try:
-            kind, _, value = base64.urlsafe_b64decode(page_token.encode()).decode().partition(":")
-            offset = int(value)
-            if kind != "o" or offset < 0:
-                raise ValueError(page_token)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidArgument("page_token is not one this server issued", reason="INVALID_PAGE_TOKEN",
-                                  field="page_token") from exc
-    next_offset = offset + size
-    next_token = base64.urlsafe_b64encode(f"o:{next_offset}".encode()).decode() if next_offset < len(items) else ""
-    return items[offset:next_offset], next_token

@@ -3,37 +3,25 @@
 from __future__ import annotations
 
 import datetime
-import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import grpc
-from google.protobuf import duration_pb2
 
 from ai4vc.tts.v1 import tts_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as pb_grpc
 from services.common import audio
-from services.common.errors import DomainError, InvalidArgument
-from services.common.identity import principal_of
+from services.common.errors import DomainError
 from services.common.logs import request_id_var
 from services.common.records import Record, RecordSink
+from services.common.rpc import CallRecorder, duration, remaining_s
+from services.common.streams import first_config, payloads
 from services.common.usage import UsageMeter
 from services.tts.core import Chunk, Plan, TtsCore
 
 _GENDER = {"male": pb.SSML_VOICE_GENDER_MALE, "female": pb.SSML_VOICE_GENDER_FEMALE,
            "neutral": pb.SSML_VOICE_GENDER_NEUTRAL}
-
-
-def remaining_s(context: grpc.aio.ServicerContext) -> float | None:
-    remaining = context.time_remaining()
-    return None if remaining is None else max(0.001, remaining - 0.005)
-
-
-def _duration(seconds: float) -> duration_pb2.Duration:
-    value = duration_pb2.Duration()
-    value.FromNanoseconds(round(seconds * 1e9))
-    return value
 
 
 def _audio_config(plan: Plan) -> pb.AudioOutputConfig:
@@ -54,35 +42,24 @@ async def _plan(core: TtsCore, source: pb.SynthesizeRequest | pb.StreamingSynthe
         pitch=cfg.pitch_semitones, gain=cfg.volume_gain_db, streaming=streaming)
 
 
-class _Recorder:
+class _Recorder(CallRecorder):
     """Times one call and submits its record when it ends, whatever the outcome."""
 
     def __init__(self, records: RecordSink, context: grpc.aio.ServicerContext, method: str,
                  usage: UsageMeter | None = None) -> None:
-        self.records = records
-        self.usage = usage
-        self.context = context
-        self.method = method
-        self.started = time.perf_counter()
-        self.created = datetime.datetime.now(datetime.UTC)
+        super().__init__(records, context, method, usage)
         self.audio_s = 0.0
 
     def submit(self, plan: Plan, status: str) -> None:
         if status == "OK" and self.usage is not None:
             self.usage.record(self.context, characters=plan.characters)
-        self.records.submit({
-            "id": str(uuid.uuid4()),
-            "request_id": request_id_var.get(),
-            "created_time": self.created.isoformat(),
-            "principal": principal_of(self.context),
-            "method": self.method,
+        self.send({
             "voice": plan.voice.name,
             "language": plan.voice.language,
             "characters": plan.characters,
             "audio_seconds": self.audio_s,
             "encoding": audio.encoding_name(plan.output.encoding),
             "status": status,
-            "latency_ms": (time.perf_counter() - self.started) * 1000,
         })
 
 
@@ -112,7 +89,7 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
         recorder.audio_s = seconds
         recorder.submit(plan, "OK")
         return pb.SynthesizeResponse(audio_content=content, audio_config=_audio_config(plan),
-                                     audio_duration=_duration(seconds), voice_name=plan.voice.name)
+                                     audio_duration=duration(seconds), voice_name=plan.voice.name)
 
     async def _stream(self, plan: Plan, chunks: AsyncIterator[Chunk], recorder: _Recorder, bidi: bool
                       ) -> AsyncIterator[pb.StreamingSynthesizeResponse | pb.BidiStreamingSynthesizeResponse]:
@@ -122,7 +99,7 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
         status = "OK"
         try:
             async for chunk in chunks:
-                kwargs = {"audio_content": chunk.audio_content, "audio_offset": _duration(chunk.offset_s)}
+                kwargs = {"audio_content": chunk.audio_content, "audio_offset": duration(chunk.offset_s)}
                 if first:
                     kwargs.update(audio_config=_audio_config(plan), voice_name=plan.voice.name)
                     first = False
@@ -150,28 +127,15 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
                                       ) -> AsyncIterator[pb.BidiStreamingSynthesizeResponse]:
         recorder = _Recorder(self.records, context, "BidiStreamingSynthesize", self.usage)
         requests = aiter(request_iterator)
-        try:
-            first = await anext(requests)
-        except StopAsyncIteration:
-            raise InvalidArgument("the stream ended before its config", reason="STREAM_CONFIG_MISSING",
-                                  field="streaming_config") from None
-        if first.WhichOneof("streaming_request") != "streaming_config":
-            raise InvalidArgument("the first message must carry streaming_config", reason="STREAM_CONFIG_MISSING",
-                                  field="streaming_config")
+        first = await first_config(requests)
         config = first.streaming_config
         cfg = config.audio_config
         plan = await self.core.stream_plan(
             config.voice.language_code, config.voice.name, int(config.voice.ssml_gender), int(cfg.encoding),
             cfg.sample_rate_hertz, cfg.speaking_rate, cfg.pitch_semitones, cfg.volume_gain_db)
 
-        async def fragments() -> AsyncIterator[str]:
-            async for message in requests:
-                if message.WhichOneof("streaming_request") != "text":
-                    raise InvalidArgument("streaming_config may only be sent first", reason="STREAM_CONFIG_REPEATED",
-                                          field="streaming_config")
-                yield message.text
-
-        chunks = self.core.bidi(plan, fragments(), timeout_s=remaining_s(context), request_id=request_id_var.get())
+        chunks = self.core.bidi(plan, payloads(requests, "text"), timeout_s=remaining_s(context),
+                                request_id=request_id_var.get())
         async for response in self._stream(plan, chunks, recorder, bidi=True):
             yield response  # type: ignore[misc]
 

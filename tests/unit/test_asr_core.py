@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from services.asr import subtitles
-from services.asr.core import mask_profanity, normalize_language, page
+from services.asr.core import DEFAULT_PAGE_SIZE, mask_profanity
 from services.asr.stream import make_endpointing, stability
 from services.common import audio
 from services.common.audio import E
 from services.common.errors import InvalidArgument
+from services.common.languages import normalize_language
+from services.common.paging import page
 
 
 def _words(n: int, step: float = 0.5) -> list[subtitles.TimedWord]:
@@ -56,8 +58,8 @@ def test_profanity_language_and_paging():
     """Profane words keep their first letter; BCP-47 tags reduce to the language; pages chain."""
     assert mask_profanity("oh damn it", frozenset({"damn"})) == "oh d*** it"
     assert normalize_language("en-US", "f") == "en"
-    items, token = page(list(range(5)), 2, "")
-    assert items == [0, 1] and page(list(range(5)), 2, token)[0] == [2, 3]
+    items, token = page(list(range(5)), 2, "", default_size=DEFAULT_PAGE_SIZE)
+    assert items == [0, 1] and page(list(range(5)), 2, token, default_size=DEFAULT_PAGE_SIZE)[0] == [2, 3]
 
 
 def test_chunk_decoder_joins_split_frames():

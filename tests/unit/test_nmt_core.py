@@ -10,15 +10,10 @@ import numpy as np
 import pytest
 
 from services.common.errors import InvalidArgument
+from services.common.languages import normalize_language
+from services.common.paging import decode_page_token, encode_page_token
 from services.nmt.app import build_registry
-from services.nmt.core import (
-    NmtCore,
-    _protect,
-    _restore,
-    decode_page_token,
-    encode_page_token,
-    normalize_language,
-)
+from services.nmt.core import NmtCore, _protect, _restore
 from services.nmt.settings import NmtSettings
 
 HINDI = "नमस्ते दुनिया"

@@ -68,3 +68,19 @@ def test_missing_command_is_usage_error() -> None:
     with pytest.raises(SystemExit) as info:
         main(["--restart", "no", "--"])
     assert info.value.code == 2
+
+
+def test_reaping_spares_a_group_the_supervisor_does_not_lead() -> None:
+    """Run in-process (not as a group leader), reap_group kills nothing: the group belongs to
+    whoever started us (CI's shell, make, pytest)."""
+    import subprocess
+
+    from deploy.local.supervise import reap_group
+
+    sibling = subprocess.Popen(["sleep", "30"])  # same process group as this test
+    try:
+        reap_group()
+        assert sibling.poll() is None
+    finally:
+        sibling.kill()
+        sibling.wait()
