@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)/gen/python:$(CURDIR)
 
-.PHONY: up down status test test-unit test-service test-e2e gen check-gen lint breaking bench bootstrap clean
+.PHONY: up down status key test test-unit test-service test-e2e gen check-gen lint breaking bench bootstrap clean
 
 bootstrap:  ## venv + system packages + Python packages (idempotent, fast when done)
 	@bash deploy/local/bootstrap.sh
@@ -16,6 +16,9 @@ down:  ## stop everything `make up` started
 
 status:
 	@$(PY) -m deploy.local status
+
+key:  ## a new API key for an application: make key NAME=my-app SCOPES=nmt,tts [RPM=120]
+	@$(PY) -m deploy.local create-key --name "$(NAME)" --scopes "$(SCOPES)" --requests-per-minute "$(or $(RPM),0)"
 
 test: bootstrap  ## unit, service and e2e tests (starts its own parts on free ports)
 	@$(PY) -m pytest -q

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -30,8 +31,8 @@ def _replicas(spec: str) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.local")
-    parser.add_argument("command", choices=["up", "down", "status"])
-    args = parser.parse_args(argv)
+    parser.add_argument("command", choices=["up", "down", "status", "create-key"])
+    args, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="  %(message)s")
     run_dir = Path(os.environ.get("AI4VC_RUN_DIR", ROOT_RUN_DIR)).resolve()
 
@@ -76,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         Mesh(run_dir).down()  # stop whatever pid files remain from a failed start
         return 0
     mesh = Mesh.from_state(run_dir)
+    if args.command == "create-key":
+        # The auth CLI with the running mesh's database and secrets: `make key NAME=app SCOPES=nmt`.
+        env = {**os.environ, **mesh.service_env(), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+        return subprocess.run([sys.executable, "-m", "services.auth.cli", "create-key", *rest], env=env).returncode
     if args.command == "down":
         mesh.down()
         (run_dir / "mesh.json").unlink()

@@ -120,7 +120,7 @@ class Mesh:
     def admin_key(self) -> str:
         return self.admin_key_file.read_text().strip()
 
-    def _service_env(self) -> dict[str, str]:
+    def service_env(self) -> dict[str, str]:
         # Internal calls (pipeline, bridge → AI services) go to the services directly: the
         # caller was authenticated at the edge and its identity headers are forwarded.
         direct = {name: f"127.0.0.1:{self.ports.services[name]}" for name in ("asr", "tts", "nmt", "pipeline")}
@@ -139,7 +139,7 @@ class Mesh:
 
     def _build_services(self) -> list[Service]:
         services = []
-        env = self._service_env()
+        env = self.service_env()
         for name, spec in SERVICES.items():
             for replica in range(self.replicas.get(name, 1)):
                 port = replica_port(self.ports.services[name], replica)
