@@ -58,9 +58,19 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str, log: Path |
         except Exception:  # noqa: BLE001 - not ready yet
             pass
         if alive is not None and not alive():
-            raise PartError(f"{what} exited during start-up" + (f"; see {log}" if log else ""))
+            raise PartError(f"{what} exited during start-up" + (f"; see {log}{_tail(log)}" if log else ""))
         time.sleep(0.1)
-    raise PartError(f"{what} not ready after {timeout_s:.0f} s" + (f"; see {log}" if log else ""))
+    raise PartError(f"{what} not ready after {timeout_s:.0f} s" + (f"; see {log}{_tail(log)}" if log else ""))
+
+
+def _tail(log: Path, lines: int = 8) -> str:
+    """The log's last lines (health probes left out), so a failed start explains itself in CI."""
+    try:
+        text = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    kept = [line[:400] for line in text if "Health/Check" not in line][-lines:]
+    return ("\n  last lines:\n    " + "\n    ".join(kept)) if kept else ""
 
 
 def pid_alive(pid: int) -> bool:
@@ -446,7 +456,7 @@ class Service:
                 health_pb2.HealthCheckRequest(service=self.health_service), timeout=1)
             return answer.status == health_pb2.HealthCheckResponse.SERVING
 
-    def wait_serving(self, timeout_s: float = 60) -> None:
+    def wait_serving(self, timeout_s: float = 120) -> None:
         wait_for(self.serving, timeout_s, f"service {self.proc.name}", self.proc.log, self.proc.alive)
 
     def stop(self) -> None:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from services.common.errors import InvalidArgument, Unavailable
+from services.common.errors import DeadlineExceeded, InvalidArgument, Unavailable
 from services.common.triton import TritonAdapter
 
 log = logging.getLogger(__name__)
@@ -115,9 +115,9 @@ class ModelRegistry:
                     name = str(entry.get("name", ""))
                     if not name or str(entry.get("state", "READY")) != "READY":
                         continue
-                    config = await self._triton.model_config(name, timeout_s=2.0)
+                    config = await self._triton.model_config(name, timeout_s=5.0)
                     models[name] = parse_model(name, config, self._overrides.get(name))
-            except Unavailable:
+            except (Unavailable, DeadlineExceeded):
                 if self._models:
                     return  # keep the last known view; calls themselves will say UNAVAILABLE
                 raise

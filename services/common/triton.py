@@ -99,7 +99,7 @@ class TritonAdapter:
             raise translate_error(exc, "<repository>") from exc
         return list(answer.get("models", []))
 
-    async def model_ready(self, model: str, timeout_s: float = 1.0) -> bool:
+    async def model_ready(self, model: str, timeout_s: float = 2.0) -> bool:
         try:
             return bool(await self._client.is_model_ready(model, client_timeout=timeout_s))
         except InferenceServerException:

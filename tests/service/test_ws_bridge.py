@@ -61,10 +61,13 @@ async def session(port: int, path: str, frames: list, headers: dict | None = Non
         return received, ws.close_code
 
 
-async def row(settings: TtsSettings, request_id: str) -> asyncpg.Record:
+async def row(settings: TtsSettings, request_id: str) -> asyncpg.Record | None:
+    """The call's record, or None while it is not written (the sink migrates on first connect)."""
     conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.database_schema})
     try:
         return await conn.fetchrow("SELECT * FROM tts_requests WHERE request_id = $1", request_id)
+    except asyncpg.UndefinedTableError:
+        return None
     finally:
         await conn.close()
 
