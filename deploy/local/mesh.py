@@ -132,6 +132,9 @@ class Mesh:
             "AI4VC_REDIS_URL": self.redis.url,
             "AI4VC_SPOOL_DIR": str(self.run_dir / "spool"),
             "AI4VC_AUTH_BOOTSTRAP_KEY_FILE": str(self.admin_key_file),
+            # Envoy traces the request; a span per authz/rate-limit call costs ~0.2 ms each and
+            # adds nothing (bench/README.md, Edge).
+            "AI4VC_GATEWAY_TRACING": "false",
             "AI4VC_GATEWAY_API_SERVICES": ",".join(
                 s.grpc_service for s in SERVICES.values() if s.routed and s.kind == "grpc"),
             **self.secrets(),

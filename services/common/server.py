@@ -56,8 +56,11 @@ async def build_server(
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
     metrics = metrics or RpcMetrics(settings.service_name)
+    interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor(metrics)]
+    if settings.tracing:
+        interceptors.insert(0, aio_server_interceptor())
     server = grpc.aio.server(
-        interceptors=[aio_server_interceptor(), ServerInterceptor(metrics)],
+        interceptors=interceptors,
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),

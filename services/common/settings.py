@@ -35,6 +35,7 @@ class CommonSettings:
     max_concurrent_rpcs: int = 1000
     max_message_bytes: int = 16 * 1024 * 1024
     tracing_exporter: str = "none"  # none | console | otlp
+    tracing: bool = True  # span per RPC (and trace context propagation)
     triton_url: str = "127.0.0.1:8001"
     triton_timeout_s: float = 10.0
     database_url: str = ""  # empty: no PostgreSQL (records are spooled to disk)
