@@ -13,6 +13,7 @@ rate — per instance, so looser with several replicas, but neither open nor clo
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime
 import logging
@@ -29,6 +30,8 @@ from prometheus_client import CollectorRegistry, Counter
 from gateway.keystore import KeyRecord, KeyStore, StoreUnavailable
 from gateway.settings import GatewaySettings
 from services.common import usage
+from services.common.errors import ResourceExhausted
+from services.common.interceptors import status_for
 
 log = logging.getLogger(__name__)
 COUNTER_PREFIX = "ai4vc:rl:"
@@ -133,6 +136,7 @@ class RateLimiter:
         hits = request.hits_addend or 1
         response = rls_pb2.RateLimitResponse(overall_code=rls_pb2.RateLimitResponse.OK)
         retry_after = 0.0
+        daily = False
         for descriptor in request.descriptors:
             entries = [(e.key, e.value) for e in descriptor.entries]
             key_id = next((v for k, v in entries if k == "key_id"), "")
@@ -145,6 +149,7 @@ class RateLimiter:
                 midnight = datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time(),
                                                      datetime.UTC)
                 reset_s = (midnight - now).total_seconds()
+                daily = True
                 self.over_limit.labels("daily").inc()
             elif not ok:
                 self.over_limit.labels("minute").inc()
@@ -160,8 +165,15 @@ class RateLimiter:
                 response.overall_code = rls_pb2.RateLimitResponse.OVER_LIMIT
                 retry_after = max(retry_after, reset_s)
         if response.overall_code == rls_pb2.RateLimitResponse.OVER_LIMIT:
-            response.response_headers_to_add.append(
-                base_pb2.HeaderValue(key="retry-after", value=str(max(1, math.ceil(retry_after)))))
+            wait_s = max(1, math.ceil(retry_after))
+            response.response_headers_to_add.append(base_pb2.HeaderValue(key="retry-after", value=str(wait_s)))
+            # gRPC callers get the same rich status as any other refusal: ErrorInfo + RetryInfo.
+            # Its message is empty because Envoy's reply carries no grpc-message, and clients
+            # (grpc_status.rpc_status.from_call) require the two to agree; the reason says it.
+            refusal = ResourceExhausted(
+                "", reason="DAILY_QUOTA_EXCEEDED" if daily else "RATE_LIMITED", retry_after_s=float(wait_s))
+            details = base64.b64encode(status_for(refusal, "").SerializeToString()).decode()
+            response.response_headers_to_add.append(base_pb2.HeaderValue(key="grpc-status-details-bin", value=details))
         return response
 
 

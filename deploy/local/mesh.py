@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 from deploy.local import envoy_config
-from deploy.local.parts import Envoy, Postgres, Process, Redis, Service, Triton, clean_shm, free_port
+from deploy.local.parts import Envoy, Postgres, Process, Redis, Service, Triton, clean_shm, free_ports
 
 log = logging.getLogger("ai4vc.mesh")
 ROOT_RUN_DIR = Path(__file__).resolve().parents[2] / ".run"
@@ -67,8 +67,10 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        values = {f.name: free_port() for f in dataclasses.fields(cls) if f.name != "services"}
-        return cls(**values, services={n: free_port() for n in SERVICES})
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "services"]
+        ports = free_ports(len(names) + len(SERVICES))
+        return cls(**dict(zip(names, ports, strict=False)),
+                   services=dict(zip(SERVICES, ports[len(names):], strict=True)))
 
 
 def replica_port(port: int, replica: int) -> int:
@@ -140,16 +142,31 @@ class Mesh:
             **self.secrets(),
         }
 
+    def _spare_ports(self, count: int) -> list[int]:
+        """Free ports none of the mesh's own ports use (tests: metrics and replica ports)."""
+        taken = {v for k, v in dataclasses.asdict(self.ports).items() if k != "services"}
+        taken |= set(self.ports.services.values())
+        while True:
+            ports = free_ports(count)
+            if not taken & set(ports):
+                return ports
+
     def _build_services(self) -> list[Service]:
         services = []
         env = self.service_env()
-        for name, spec in SERVICES.items():
-            for replica in range(self.replicas.get(name, 1)):
+        instances = [(name, spec, replica) for name, spec in SERVICES.items()
+                     for replica in range(self.replicas.get(name, 1))]
+        spare = iter(self._spare_ports(2 * len(instances)) if self.free_metrics_ports else [])
+        for name, spec, replica in instances:
+            if self.free_metrics_ports:
+                port = self.ports.services[name] if replica == 0 else next(spare)
+                metrics = next(spare)
+            else:
                 port = replica_port(self.ports.services[name], replica)
-                metrics = free_port() if self.free_metrics_ports else metrics_port(port)
-                services.append(Service(name, self.run_dir, port, metrics, env, replica,
-                                        spec.grpc_service if spec.kind == "grpc" else "", module=spec.module,
-                                        http_health_path="/healthz" if spec.kind == "websocket" else ""))
+                metrics = metrics_port(port)
+            services.append(Service(name, self.run_dir, port, metrics, env, replica,
+                                    spec.grpc_service if spec.kind == "grpc" else "", module=spec.module,
+                                    http_health_path="/healthz" if spec.kind == "websocket" else ""))
         return services
 
     def upstreams(self) -> list[envoy_config.Upstream]:

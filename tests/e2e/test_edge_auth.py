@@ -13,6 +13,7 @@ import urllib.request
 
 import grpc
 import pytest
+from grpc_status import rpc_status
 
 from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as auth_grpc
@@ -102,11 +103,19 @@ async def test_login_jwt_works_and_revoked_key_stops_within_a_second(mesh):
 
 
 async def test_rate_limit_is_resource_exhausted_and_429(mesh):
-    """Past its requests-per-minute quota a key gets RESOURCE_EXHAUSTED over gRPC and 429 over REST."""
+    """Past its requests-per-minute quota a key gets RESOURCE_EXHAUSTED with ErrorInfo and RetryInfo
+    over gRPC, and 429 over REST."""
     _, key = await create_key(mesh, ["nmt"], per_minute=3)
     codes = [await translate(mesh, (("x-api-key", key),)) for _ in range(5)]
     assert codes[:3] == [grpc.StatusCode.OK] * 3
     assert codes[-1] == grpc.StatusCode.RESOURCE_EXHAUSTED
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await pb_grpc.NmtServiceStub(channel).TranslateText(REQUEST, timeout=15, metadata=(("x-api-key", key),))
+    status = rpc_status.from_call(refused.value)
+    assert status is not None
+    kinds = {detail.type_url.rsplit(".", 1)[-1] for detail in status.details}
+    assert {"ErrorInfo", "RetryInfo"} <= kinds
     status = await asyncio.to_thread(post, mesh, "/v1/text:translate", json.dumps(BODY).encode(), {"x-api-key": key})
     assert status == 429
 
