@@ -62,9 +62,12 @@ if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c "import sys; sys.exit(f'
 fi
 stamp="$(cat requirements.txt deploy/local/bootstrap.sh | sha256sum | cut -c1-16)"
 if [[ "$(cat .venv/.ai4vc-stamp 2>/dev/null)" != "$stamp" ]]; then
-  say "installing Python packages (pinned, requirements.txt)"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
-  # Only the tritonserver binary from this wheel is used; its client stack is not.
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps nvidia-pytriton==0.7.0
+  say "installing Python packages (pinned, requirements.txt; log: .run/logs/pip.log)"
+  mkdir -p .run/logs
+  {
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt &&
+    # Only the tritonserver binary from this wheel is used; its client stack is not.
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps nvidia-pytriton==0.7.0
+  } > .run/logs/pip.log 2>&1 || { tail -40 .run/logs/pip.log >&2; echo "bootstrap: pip install failed" >&2; exit 1; }
   echo "$stamp" > .venv/.ai4vc-stamp
 fi
