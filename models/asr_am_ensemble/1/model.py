@@ -9,10 +9,10 @@ decoder and decodes the rows of its batch one after another.
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+from asr_sphinx import decode_text, to_pcm16, words_of
 from pocketsphinx import Decoder
 
 _SAMPLE_RATE = 16000
@@ -41,13 +41,13 @@ class TritonPythonModel:
         self.seed = 0x5EED
 
     def _recognize(self, samples: np.ndarray) -> tuple[str, list[dict]]:
-        pcm = _to_pcm16(samples, np.random.default_rng(self.seed))
+        pcm = to_pcm16(samples, np.random.default_rng(self.seed))
         self.decoder.set_cmn(self.initial_cmn)
         self.decoder.start_utt()
         self.decoder.process_raw(pcm.tobytes(), False, True)
         self.decoder.end_utt()
         hyp = self.decoder.hyp()
-        return (hyp.hypstr if hyp is not None else ""), _words(self.decoder, self.frame_rate)
+        return (hyp.hypstr if hyp is not None else ""), words_of(self.decoder, self.frame_rate)
 
     def _rows(self, request: object) -> list[np.ndarray]:
         """The real audio of each row of one request; ValueError says what is wrong with it."""
@@ -60,7 +60,7 @@ class TritonPythonModel:
             raise ValueError("AUDIO_SIGNAL, NUM_SAMPLES and LANG_ID differ in batch size")
         rows = []
         for row, (count, lang) in enumerate(zip(counts, langs, strict=True)):
-            code = _decode(lang).strip().lower()
+            code = decode_text(lang).strip().lower()
             if code not in self.languages:
                 served = ",".join(sorted(self.languages))
                 raise ValueError(f"row {row}: language '{code}' is not served (serves {served})")
@@ -98,37 +98,3 @@ class TritonPythonModel:
             responses.append(pb_utils.InferenceResponse(output_tensors=[
                 pb_utils.Tensor("TRANSCRIPTS", transcripts), pb_utils.Tensor("WORD_TIMES", times)]))
         return responses
-
-
-def _to_pcm16(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Float [-1, 1] -> int16 with about one LSB of dither: PocketSphinx's noise estimate and
-    feature normalisation break down on runs of exact digital zeros."""
-    scaled = samples.astype(np.float64) * 32767.0 + rng.uniform(-1.0, 1.0, samples.shape)
-    return np.clip(np.rint(scaled), -32768, 32767).astype(np.int16)
-
-
-def _words(decoder: Decoder, frame_rate: int) -> list[dict]:
-    """The recognised words with times in seconds; silences, fillers ([NOISE]) and
-    sentence markers (<s>, </s>) are left out, pronunciation variants (`word(2)`) merged."""
-    words = []
-    for seg in decoder.seg():
-        word = seg.word
-        if not word or word[0] in "<[":
-            continue
-        base, paren, _ = word.partition("(")
-        confidence = float(seg.prob)
-        words.append({
-            "word": base if paren and base else word,
-            "start_s": round(seg.start_frame / frame_rate, 3),
-            "end_s": round((seg.end_frame + 1) / frame_rate, 3),
-            "confidence": round(min(1.0, max(0.0, confidence)), 4) if math.isfinite(confidence) else 0.0,
-        })
-    return words
-
-
-def _decode(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, str):
-        return value
-    raise ValueError(f"expected UTF-8 bytes, got {type(value).__name__}")

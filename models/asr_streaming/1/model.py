@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+from asr_sphinx import decode_text, to_pcm16, words_of
 from pocketsphinx import Decoder
 
 _SAMPLE_RATE = 16000
@@ -114,7 +114,7 @@ class TritonPythonModel:
             raise _InvalidChunk(f"a chunk of {len(samples)} samples is longer than the {self.max_chunk} accepted")
         if not np.isfinite(samples).all():
             raise _InvalidChunk("AUDIO_CHUNK holds NaN or infinite samples")
-        return corrid, start, end, _decode(langs[0]).strip().lower(), samples
+        return corrid, start, end, decode_text(langs[0]).strip().lower(), samples
 
     def _step(self, request: object) -> object:
         try:
@@ -145,7 +145,7 @@ class TritonPythonModel:
         stream.last_used = time.monotonic()
         try:
             if len(samples):
-                pcm = _to_pcm16(samples, stream.rng)
+                pcm = to_pcm16(samples, stream.rng)
                 stream.decoder.process_raw(pcm.tobytes(), False, False)
                 stream.samples += len(pcm)
                 if stream.samples <= self.max_rescore:
@@ -165,7 +165,7 @@ class TritonPythonModel:
                 final.process_raw(np.concatenate(stream.pcm).tobytes(), False, True)
                 final.end_utt()
             hyp = final.hyp()
-            words = _words(final, self.frame_rate)
+            words = words_of(final, self.frame_rate)
             self.streams.pop(corrid, None)
             if len(self.pool) < self.capacity:
                 self.pool.append(stream.decoder)
@@ -201,36 +201,3 @@ def _response(transcript: str, final: bool, word_times: str) -> object:
 def _error(message: str, code: int) -> object:
     return pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(message, code))
 
-
-def _to_pcm16(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Float [-1, 1] -> int16 with about one LSB of dither: PocketSphinx's noise estimate and
-    feature normalisation break down on runs of exact digital zeros."""
-    scaled = samples.astype(np.float64) * 32767.0 + rng.uniform(-1.0, 1.0, samples.shape)
-    return np.clip(np.rint(scaled), -32768, 32767).astype(np.int16)
-
-
-def _words(decoder: Decoder, frame_rate: int) -> list[dict]:
-    """The recognised words with times in seconds; silences, fillers ([NOISE]) and
-    sentence markers (<s>, </s>) are left out, pronunciation variants (`word(2)`) merged."""
-    words = []
-    for seg in decoder.seg():
-        word = seg.word
-        if not word or word[0] in "<[":
-            continue
-        base, paren, _ = word.partition("(")
-        confidence = float(seg.prob)
-        words.append({
-            "word": base if paren and base else word,
-            "start_s": round(seg.start_frame / frame_rate, 3),
-            "end_s": round((seg.end_frame + 1) / frame_rate, 3),
-            "confidence": round(min(1.0, max(0.0, confidence)), 4) if math.isfinite(confidence) else 0.0,
-        })
-    return words
-
-
-def _decode(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, str):
-        return value
-    raise ValueError(f"expected UTF-8 bytes, got {type(value).__name__}")

@@ -1,0 +1,1 @@
+../../asr_am_ensemble/1/asr_sphinx.py
