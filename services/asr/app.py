@@ -59,8 +59,11 @@ async def create(
     assert isinstance(settings, AsrSettings)
     triton = TritonAdapter(settings.triton_url, settings.triton_timeout_s)
     stack.push_async_callback(triton.close)
-    sequences = SequenceClient(settings.triton_url)
-    stack.push_async_callback(sequences.close)
+    # Stream calls may be given a longer deadline than unary ones (stream_call_timeout_s), so
+    # they go through an adapter whose ceiling is that setting.
+    stream_triton = TritonAdapter(settings.triton_url, settings.stream_call_timeout_s)
+    stack.push_async_callback(stream_triton.close)
+    sequences = SequenceClient(stream_triton)
 
     records = database_sink("asr", settings, write_records, MIGRATIONS, registry, stack)
     usage = UsageMeter(settings.redis_url, registry)

@@ -68,8 +68,12 @@ class TritonAdapter:
         *,
         timeout_s: float | None = None,
         request_id: str = "",
+        sequence_id: int = 0,
+        sequence_start: bool = False,
+        sequence_end: bool = False,
     ) -> dict[str, np.ndarray]:
-        """Runs one inference; returns the requested outputs as numpy arrays."""
+        """Runs one inference; returns the requested outputs as numpy arrays. For a
+        sequence-batched model, `sequence_id` names the stream and START/END mark its ends."""
         try:
             result = await self._client.infer(
                 model_name=model,
@@ -77,6 +81,9 @@ class TritonAdapter:
                 outputs=[InferRequestedOutput(name) for name in outputs],
                 request_id=request_id,
                 client_timeout=self._timeout(timeout_s),
+                sequence_id=sequence_id,
+                sequence_start=sequence_start,
+                sequence_end=sequence_end,
             )
         except InferenceServerException as exc:
             raise translate_error(exc, model) from exc
