@@ -14,18 +14,23 @@ DOMAIN = "ai4vc"
 
 
 class Code(enum.IntEnum):
-    """Canonical codes, numbered as `google.rpc.Code` so they map 1:1 to gRPC."""
+    """Every canonical error code, numbered as `google.rpc.Code` so they map 1:1 to gRPC."""
 
+    CANCELLED = 1
+    UNKNOWN = 2
     INVALID_ARGUMENT = 3
     DEADLINE_EXCEEDED = 4
     NOT_FOUND = 5
+    ALREADY_EXISTS = 6
     PERMISSION_DENIED = 7
     RESOURCE_EXHAUSTED = 8
     FAILED_PRECONDITION = 9
+    ABORTED = 10
     OUT_OF_RANGE = 11
     UNIMPLEMENTED = 12
     INTERNAL = 13
     UNAVAILABLE = 14
+    DATA_LOSS = 15
     UNAUTHENTICATED = 16
 
 

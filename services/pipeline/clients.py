@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
@@ -63,8 +63,7 @@ class DownstreamError(DomainError):
 
     def __init__(self, code: int, message: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        # Code lacks some canonical codes (OUT_OF_RANGE); the interceptor only needs the number.
-        self.code = Code(code) if code in Code._value2member_map_ else cast(Code, code)
+        self.code = Code(code)
 
 
 def downstream_error(exc: grpc.aio.AioRpcError, service: str, fields: FieldMap) -> DomainError:
