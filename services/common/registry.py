@@ -104,9 +104,15 @@ class ModelRegistry:
         """Forget the cached view (e.g. after Triton restarted); the next ask reloads."""
         self._loaded_at = float("-inf")
 
+    def _fresh(self) -> bool:
+        return time.monotonic() - self._loaded_at <= self._refresh_s
+
     async def refresh(self, force: bool = False) -> None:
+        # Every request asks; only a stale view costs the lock (and one reload for all waiters).
+        if not force and self._fresh():
+            return
         async with self._lock:
-            if not force and time.monotonic() - self._loaded_at <= self._refresh_s:
+            if not force and self._fresh():
                 return
             try:
                 index = await self._triton.repository_index()
