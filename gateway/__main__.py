@@ -4,7 +4,7 @@ import asyncio
 
 from gateway.app import create
 from gateway.settings import GatewaySettings
-from services.common.server import serve
+from services.common.rpc.server import serve
 from services.common.settings import load
 
 if __name__ == "__main__":

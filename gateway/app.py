@@ -19,7 +19,7 @@ from gateway.authz import AuthorizationServicer, Authorizer
 from gateway.keystore import KeyStore
 from gateway.ratelimit import RateLimiter, RateLimitServicer
 from gateway.settings import GatewaySettings
-from services.common import db, redis_client
+from services.common.backends import db, redis_client
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)

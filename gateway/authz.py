@@ -26,9 +26,9 @@ from prometheus_client import CollectorRegistry, Counter
 from gateway import policy
 from gateway.keystore import KeyStore, StoreUnavailable
 from gateway.settings import GatewaySettings
-from gateway.ws_protocol import WS_PROTOCOL
+from gateway.ws.protocol import WS_PROTOCOL
 from services.common import credentials
-from services.common.identity import IDENTITY_HEADERS, KEY_ID_HEADER, PRINCIPAL_HEADER, SCOPES_HEADER
+from services.common.rpc.identity import IDENTITY_HEADERS, KEY_ID_HEADER, PRINCIPAL_HEADER, SCOPES_HEADER
 
 log = logging.getLogger(__name__)
 FAILURE_PREFIX = "ai4vc:authfail:"

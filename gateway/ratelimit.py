@@ -4,7 +4,7 @@ Each descriptor Envoy sends (entries such as key_id, method, principal) is one f
 window counter in Redis, incremented atomically (INCRBY + EXPIRE in one Lua script). The limit
 is the key's `requests_per_minute` quota (0: the deployment default); descriptors without a
 key_id (bearer-token callers, by principal) get the default. A key past its daily characters
-or audio-seconds quota (counters from `services.common.usage`) is over limit until UTC midnight.
+or audio-seconds quota (counters from `services.common.backends.usage`) is over limit until UTC midnight.
 
 When Redis is unreachable each counter falls back to an in-process token bucket of the same
 rate — per instance, so looser with several replicas, but neither open nor closed — and the
@@ -29,9 +29,9 @@ from prometheus_client import CollectorRegistry, Counter
 
 from gateway.keystore import KeyRecord, KeyStore, StoreUnavailable
 from gateway.settings import GatewaySettings
-from services.common import usage
-from services.common.errors import ResourceExhausted
-from services.common.interceptors import status_for
+from services.common.backends import usage
+from services.common.errors import Reason, ResourceExhausted
+from services.common.rpc.interceptors import status_for
 
 log = logging.getLogger(__name__)
 COUNTER_PREFIX = "ai4vc:rl:"
@@ -171,7 +171,7 @@ class RateLimiter:
             # Its message is empty because Envoy's reply carries no grpc-message, and clients
             # (grpc_status.rpc_status.from_call) require the two to agree; the reason says it.
             refusal = ResourceExhausted(
-                "", reason="DAILY_QUOTA_EXCEEDED" if daily else "RATE_LIMITED", retry_after_s=float(wait_s))
+                "", reason=Reason.DAILY_QUOTA_EXCEEDED if daily else Reason.RATE_LIMITED, retry_after_s=float(wait_s))
             details = base64.b64encode(status_for(refusal, "").SerializeToString()).decode()
             response.response_headers_to_add.append(base_pb2.HeaderValue(key="grpc-status-details-bin", value=details))
         return response

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jinja2
 
-from services.common.identity import IDENTITY_HEADERS
+from services.common.rpc.identity import IDENTITY_HEADERS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "envoy" / "envoy.yaml.j2"

@@ -44,7 +44,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "tts": ServiceSpec("services.tts", "ai4vc.tts.v1.TtsService", 8088),
     "nmt": ServiceSpec("services.nmt", "ai4vc.nmt.v1.NmtService", 8089),
     "pipeline": ServiceSpec("services.pipeline", "ai4vc.pipeline.v1.PipelineService", 8091, stage=3),
-    "wsbridge": ServiceSpec("gateway.ws_bridge", "/v1/ws/", 8092, kind="websocket", stage=3),
+    "wsbridge": ServiceSpec("gateway.ws", "/v1/ws/", 8092, kind="websocket", stage=3),
 }
 
 

@@ -4,7 +4,7 @@ import asyncio
 
 from services.asr.app import create
 from services.asr.settings import AsrSettings
-from services.common.server import serve
+from services.common.rpc.server import serve
 from services.common.settings import load
 
 if __name__ == "__main__":

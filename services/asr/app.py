@@ -14,12 +14,12 @@ from services.asr.core import AsrCore
 from services.asr.sequence import SequenceClient
 from services.asr.servicer import AsrServicer, write_records
 from services.asr.settings import AsrSettings
+from services.common.backends.records import RecordSink, database_sink
+from services.common.backends.registry import ModelRegistry
+from services.common.backends.triton import TritonAdapter
+from services.common.backends.usage import UsageMeter
 from services.common.errors import DomainError
-from services.common.records import RecordSink, database_sink
-from services.common.registry import ModelRegistry
 from services.common.settings import CommonSettings
-from services.common.triton import TritonAdapter
-from services.common.usage import UsageMeter
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AsrService"].full_name

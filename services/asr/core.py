@@ -19,11 +19,11 @@ from services.asr import subtitles
 from services.asr.sequence import text_of, words_of
 from services.asr.settings import AsrSettings
 from services.common import audio
-from services.common.errors import InvalidArgument
+from services.common.backends.registry import ModelInfo, ModelRegistry
+from services.common.backends.triton import TritonAdapter
+from services.common.errors import InvalidArgument, Reason
 from services.common.languages import normalize_language
 from services.common.paging import page
-from services.common.registry import ModelInfo, ModelRegistry
-from services.common.triton import TritonAdapter
 
 MAX_MODEL_CHARS = 128
 MAX_ALTERNATIVES = 10
@@ -133,41 +133,42 @@ class AsrCore:
         language = normalize_language(options.language_code, p + "language_code", required=True)
         if len(options.model) > MAX_MODEL_CHARS:
             raise InvalidArgument(f"{p}model is longer than {MAX_MODEL_CHARS} characters",
-                                  reason="FIELD_OUT_OF_RANGE", field=p + "model")
+                                  reason=Reason.FIELD_OUT_OF_RANGE, field=p + "model")
         audio.check_encoding(options.encoding, p + "audio_config.encoding",
                              audio.RAW_ENCODINGS if streaming else None)
         rate = options.sample_rate_hertz
         if rate and not audio.MIN_SAMPLE_RATE_HERTZ <= rate <= audio.MAX_SAMPLE_RATE_HERTZ:
             raise InvalidArgument(f"{p}audio_config.sample_rate_hertz={rate} is outside 8000-48000",
-                                  reason="FIELD_OUT_OF_RANGE", field=p + "audio_config.sample_rate_hertz")
+                                  reason=Reason.FIELD_OUT_OF_RANGE, field=p + "audio_config.sample_rate_hertz")
         if options.encoding in audio.RAW_ENCODINGS and not rate:
             raise InvalidArgument(f"{audio.encoding_name(options.encoding)} audio needs a sample rate",
-                                  reason="FIELD_REQUIRED", field=p + "audio_config.sample_rate_hertz")
+                                  reason=Reason.FIELD_REQUIRED, field=p + "audio_config.sample_rate_hertz")
         if not 0 <= options.channels <= 2:
             raise InvalidArgument(f"{p}audio_config.audio_channel_count must be 0, 1 or 2",
-                                  reason="FIELD_OUT_OF_RANGE", field=p + "audio_config.audio_channel_count")
+                                  reason=Reason.FIELD_OUT_OF_RANGE, field=p + "audio_config.audio_channel_count")
         if not 0 <= options.max_alternatives <= MAX_ALTERNATIVES:
             raise InvalidArgument(f"{p}max_alternatives must be 0 to {MAX_ALTERNATIVES}",
-                                  reason="FIELD_OUT_OF_RANGE", field=p + "max_alternatives")
+                                  reason=Reason.FIELD_OUT_OF_RANGE, field=p + "max_alternatives")
         formats = options.subtitle_formats
         if formats and streaming:
-            raise InvalidArgument("subtitle_formats is for Recognize only", reason="UNSUPPORTED_FEATURE",
+            raise InvalidArgument("subtitle_formats is for Recognize only", reason=Reason.UNSUPPORTED_FEATURE,
                                   field=p + "subtitle_formats")
         if "" in formats:
-            raise InvalidArgument(f"{p}subtitle_formats holds SUBTITLE_FORMAT_UNSPECIFIED", reason="FIELD_REQUIRED",
+            raise InvalidArgument(f"{p}subtitle_formats holds SUBTITLE_FORMAT_UNSPECIFIED",
+                                  reason=Reason.FIELD_REQUIRED,
                                   field=p + "subtitle_formats")
         if len(formats) > len(SUBTITLE_FORMATS) or len(set(formats)) != len(formats):
             raise InvalidArgument(f"{p}subtitle_formats names each format at most once",
-                                  reason="FIELD_OUT_OF_RANGE", field=p + "subtitle_formats")
+                                  reason=Reason.FIELD_OUT_OF_RANGE, field=p + "subtitle_formats")
         if streaming and options.model:
             unary = {m.name for m in await self.registry.models("asr") if not m.streaming}
             if options.model in unary:
-                raise InvalidArgument(f"model {options.model!r} does not stream", reason="UNSUPPORTED_FEATURE",
+                raise InvalidArgument(f"model {options.model!r} does not stream", reason=Reason.UNSUPPORTED_FEATURE,
                                       field=p + "model")
         info = await self.registry.find("asr", language=language, model=options.model, streaming=streaming,
                                         field=p + "language_code")
         if options.model and not info.serves(language):
-            raise InvalidArgument(f"model {options.model!r} does not serve {language!r}", reason="UNKNOWN_MODEL",
+            raise InvalidArgument(f"model {options.model!r} does not serve {language!r}", reason=Reason.UNKNOWN_MODEL,
                                   field=p + "model")
         return info, language
 
@@ -175,10 +176,10 @@ class AsrCore:
 
     def _check_size(self, content: bytes, field: str) -> None:
         if not content:
-            raise InvalidArgument(f"{field} is required", reason="FIELD_REQUIRED", field=field)
+            raise InvalidArgument(f"{field} is required", reason=Reason.FIELD_REQUIRED, field=field)
         if len(content) > self.settings.max_audio_bytes:
             raise InvalidArgument(f"{field} holds {len(content)} bytes, more than {self.settings.max_audio_bytes}",
-                                  reason="AUDIO_TOO_LARGE", field=field)
+                                  reason=Reason.AUDIO_TOO_LARGE, field=field)
 
     def decode(self, options: Options, content: bytes, model_rate: int, field: str = "content"
                ) -> tuple[np.ndarray, int, float]:
@@ -191,21 +192,21 @@ class AsrCore:
             seconds = len(content) / per_sample / (options.channels or 1) / options.sample_rate_hertz
             if seconds > limit:
                 raise InvalidArgument(f"{field} holds {seconds:.1f} s of audio, more than {limit:g} s",
-                                      reason="AUDIO_TOO_LONG", field=field)
+                                      reason=Reason.AUDIO_TOO_LONG, field=field)
         samples, rate = audio.decode(content, options.encoding, options.sample_rate_hertz, channels=options.channels,
                                      field=field, encoding_field=p + "audio_config.encoding",
                                      rate_field=p + "audio_config.sample_rate_hertz")
         if not audio.MIN_SAMPLE_RATE_HERTZ <= rate <= audio.MAX_SAMPLE_RATE_HERTZ:
-            raise InvalidArgument(f"{field} is {rate} Hz, outside 8000-48000", reason="FIELD_OUT_OF_RANGE",
+            raise InvalidArgument(f"{field} is {rate} Hz, outside 8000-48000", reason=Reason.FIELD_OUT_OF_RANGE,
                                   field=field)
         seconds = samples.size / rate
         if seconds > limit:
             raise InvalidArgument(f"{field} holds {seconds:.1f} s of audio, more than {limit:g} s",
-                                  reason="AUDIO_TOO_LONG", field=field)
+                                  reason=Reason.AUDIO_TOO_LONG, field=field)
         if samples.size == 0:
-            raise InvalidArgument(f"{field} holds no samples", reason="AUDIO_UNDECODABLE", field=field)
+            raise InvalidArgument(f"{field} holds no samples", reason=Reason.AUDIO_UNDECODABLE, field=field)
         if not np.all(np.isfinite(samples)):
-            raise InvalidArgument(f"{field} holds samples that are not finite", reason="AUDIO_UNDECODABLE",
+            raise InvalidArgument(f"{field} holds samples that are not finite", reason=Reason.AUDIO_UNDECODABLE,
                                   field=field)
         return audio.resample(np.clip(samples, -1.0, 1.0), rate, model_rate), rate, seconds
 

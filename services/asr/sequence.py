@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from services.common.triton import TritonAdapter
+from services.common.backends.triton import TritonAdapter
 
 OUTPUTS = ("TRANSCRIPT", "IS_FINAL", "WORD_TIMES")
 

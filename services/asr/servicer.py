@@ -17,12 +17,12 @@ from services.asr.core import AsrCore, Options, Utterance
 from services.asr.sequence import SequenceClient
 from services.asr.stream import Event, Final, Interim, StreamSession, make_endpointing
 from services.common import audio
+from services.common.backends.records import Record, RecordSink
+from services.common.backends.usage import UsageMeter
 from services.common.errors import DomainError
 from services.common.logs import request_id_var
-from services.common.records import Record, RecordSink
-from services.common.rpc import CallRecorder, duration, remaining_s
+from services.common.rpc.context import CallRecorder, duration, remaining_s
 from services.common.streams import first_config, payloads
-from services.common.usage import UsageMeter
 
 _FORMATS = {pb.SUBTITLE_FORMAT_SRT: "srt", pb.SUBTITLE_FORMAT_WEBVTT: "webvtt"}
 _FORMAT_ENUM = {v: k for k, v in _FORMATS.items()}

@@ -28,8 +28,8 @@ import webrtcvad
 from services.asr.core import AsrCore, Options, Utterance, words_from
 from services.asr.sequence import SequenceClient
 from services.common import audio
-from services.common.errors import InvalidArgument, OutOfRange
-from services.common.registry import ModelInfo
+from services.common.backends.registry import ModelInfo
+from services.common.errors import InvalidArgument, OutOfRange, Reason
 
 log = logging.getLogger(__name__)
 _VAD_RATES = (8000, 16000, 32000, 48000)
@@ -99,7 +99,7 @@ class StreamSession:
         self.rate = info.sample_rate_hertz or 16000
         if self.rate not in _VAD_RATES:
             raise InvalidArgument(f"model {info.name!r} runs at {self.rate} Hz, which the VAD cannot segment",
-                                  reason="UNSUPPORTED_FEATURE", field=options.prefix + "model")
+                                  reason=Reason.UNSUPPORTED_FEATURE, field=options.prefix + "model")
         self.audio_q: asyncio.Queue[object] = asyncio.Queue(maxsize=s.stream_audio_queue)
         self.out_q: asyncio.Queue[object] = asyncio.Queue(maxsize=s.stream_response_queue)
         self.high_water = {"audio": 0, "responses": 0}
@@ -151,17 +151,17 @@ class StreamSession:
                 index += 1
                 if len(data) > s.max_chunk_bytes:
                     raise InvalidArgument(f"audio message {index} holds {len(data)} bytes, more than "
-                                          f"{s.max_chunk_bytes}", reason="AUDIO_CHUNK_TOO_LARGE", field="audio")
+                                          f"{s.max_chunk_bytes}", reason=Reason.AUDIO_CHUNK_TOO_LARGE, field="audio")
                 self.bytes_in += len(data)
                 self._store(data)
                 samples = decoder(data)
                 if not np.all(np.isfinite(samples)):
-                    raise InvalidArgument("audio holds samples that are not finite", reason="AUDIO_UNDECODABLE",
+                    raise InvalidArgument("audio holds samples that are not finite", reason=Reason.AUDIO_UNDECODABLE,
                                           field="audio")
                 self.received_s += samples.size / o.sample_rate_hertz
                 if self.received_s > s.max_stream_seconds:
                     raise OutOfRange(f"the stream is longer than {s.max_stream_seconds:g} s of audio",
-                                     reason="STREAM_TOO_LONG", field="audio")
+                                     reason=Reason.STREAM_TOO_LONG, field="audio")
                 await self._put(self.audio_q, "audio", resampler(samples))
             await self._put(self.audio_q, "audio", resampler(np.zeros(0, np.float32), last=True))
             await self._put(self.audio_q, "audio", _EOF)
@@ -320,7 +320,7 @@ def make_endpointing(*, interim_results: bool, single_utterance: bool, voice_act
         if value is None:
             return default
         if not low <= value <= high:
-            raise InvalidArgument(f"{prefix}{name} must be {low:g} s to {high:g} s", reason="FIELD_OUT_OF_RANGE",
+            raise InvalidArgument(f"{prefix}{name} must be {low:g} s to {high:g} s", reason=Reason.FIELD_OUT_OF_RANGE,
                                   field=prefix + name)
         return value
 

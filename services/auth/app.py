@@ -15,7 +15,7 @@ from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from services.auth.core import AuthCore
 from services.auth.servicer import AuthServicer
 from services.auth.settings import AuthSettings
-from services.common import db, redis_client
+from services.common.backends import db, redis_client
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)

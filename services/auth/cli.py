@@ -11,7 +11,7 @@ import sys
 from services.auth.app import open_pool
 from services.auth.core import AuthCore, Caller, Quota
 from services.auth.settings import AuthSettings
-from services.common import redis_client
+from services.common.backends import redis_client
 from services.common.errors import DomainError
 from services.common.settings import SettingsError, load
 

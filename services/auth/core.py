@@ -23,7 +23,14 @@ import redis.asyncio as aioredis
 
 from services.auth.settings import AuthSettings
 from services.common import credentials as cred
-from services.common.errors import Code, DomainError, FailedPrecondition, InvalidArgument, NotFound
+from services.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Reason,
+    Unauthenticated,
+)
 from services.common.paging import encode_page_token, page_window
 
 log = logging.getLogger(__name__)
@@ -39,16 +46,6 @@ _USERNAME = re.compile(r"^[a-z0-9._-]{3,64}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 MAX_QUOTA = {"requests_per_minute": 1_000_000, "audio_seconds_per_day": 10_000_000,
              "characters_per_day": 10_000_000_000}
-
-
-class Unauthenticated(DomainError):
-    code = Code.UNAUTHENTICATED
-    default_reason = "UNAUTHENTICATED"
-
-
-class PermissionDenied(DomainError):
-    code = Code.PERMISSION_DENIED
-    default_reason = "PERMISSION_DENIED"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,11 +91,11 @@ def _now() -> datetime.datetime:
 def check_scopes(scopes: Sequence[str], field: str = "scopes", required: bool = True) -> list[str]:
     cleaned = sorted({s.strip().lower() for s in scopes if s.strip()})
     if required and not cleaned:
-        raise InvalidArgument(f"{field} must name at least one scope", reason="FIELD_REQUIRED", field=field)
+        raise InvalidArgument(f"{field} must name at least one scope", reason=Reason.FIELD_REQUIRED, field=field)
     unknown = [s for s in cleaned if s not in cred.SCOPES]
     if unknown:
         raise InvalidArgument(f"unknown scope {unknown[0]!r}; use {', '.join(sorted(cred.SCOPES))}",
-                              reason="UNKNOWN_SCOPE", field=field)
+                              reason=Reason.UNKNOWN_SCOPE, field=field)
     return cleaned
 
 
@@ -124,18 +121,19 @@ class AuthCore:
 
     async def create_user(self, caller: Caller, username: str, password: str, scopes: Sequence[str]) -> asyncpg.Record:
         if not caller.require().is_admin:
-            raise PermissionDenied("creating users needs the admin scope", reason="ADMIN_REQUIRED")
+            raise PermissionDenied("creating users needs the admin scope", reason=Reason.ADMIN_REQUIRED)
         return await self._insert_user(caller.principal, username, password, scopes)
 
     async def _insert_user(self, actor: str, username: str, password: str, scopes: Sequence[str],
                            conn: asyncpg.Connection | None = None) -> asyncpg.Record:
         if not username:
-            raise InvalidArgument("username is required", reason="FIELD_REQUIRED", field="username")
+            raise InvalidArgument("username is required", reason=Reason.FIELD_REQUIRED, field="username")
         if not _USERNAME.match(username):
-            raise InvalidArgument("username must be 3 to 64 characters of [a-z0-9._-]", reason="FIELD_OUT_OF_RANGE",
+            raise InvalidArgument("username must be 3 to 64 characters of [a-z0-9._-]",
+                                  reason=Reason.FIELD_OUT_OF_RANGE,
                                   field="username")
         if not 12 <= len(password) <= 256:
-            raise InvalidArgument("password must be 12 to 256 characters", reason="FIELD_OUT_OF_RANGE",
+            raise InvalidArgument("password must be 12 to 256 characters", reason=Reason.FIELD_OUT_OF_RANGE,
                                   field="password")
         scope_list = check_scopes(scopes, required=False)
         password_hash = await asyncio.to_thread(cred.hash_password, password)
@@ -147,7 +145,7 @@ class AuthCore:
                     " ON CONFLICT (username) DO NOTHING RETURNING username, scopes, create_time",
                     username, password_hash, scope_list)
                 if row is None:
-                    raise FailedPrecondition(f"user {username!r} exists", reason="USER_EXISTS", field="username")
+                    raise FailedPrecondition(f"user {username!r} exists", reason=Reason.USER_EXISTS, field="username")
                 await _audit(c, actor, "user.create", "user", username, {"scopes": scope_list})
                 return row
 
@@ -161,16 +159,16 @@ class AuthCore:
     async def login(self, username: str, password: str) -> Tokens:
         if not username or not password:
             field = "username" if not username else "password"
-            raise InvalidArgument(f"{field} is required", reason="FIELD_REQUIRED", field=field)
+            raise InvalidArgument(f"{field} is required", reason=Reason.FIELD_REQUIRED, field=field)
         if len(password) > 256:
-            raise Unauthenticated("wrong username or password", reason="INVALID_CREDENTIALS")
+            raise Unauthenticated("wrong username or password", reason=Reason.INVALID_CREDENTIALS)
         row = await self.pool.fetchrow("SELECT username, password_hash, scopes, disabled FROM users"
                                        " WHERE username = $1", username)
         stored = row["password_hash"] if row else cred.DUMMY_PASSWORD_HASH
         ok = await asyncio.to_thread(cred.password_matches, stored, password)
         if row is None or not ok or row["disabled"]:
             log.info("login refused", extra={"username": username[:64]})
-            raise Unauthenticated("wrong username or password", reason="INVALID_CREDENTIALS")
+            raise Unauthenticated("wrong username or password", reason=Reason.INVALID_CREDENTIALS)
         session_id = secrets.token_hex(16)
         secret = cred.new_secret()
         salt, digest = cred.new_salted_hash(self.settings.key_pepper, secret)
@@ -190,9 +188,9 @@ class AuthCore:
 
     async def _session(self, conn: asyncpg.Connection, refresh_token: str) -> asyncpg.Record:
         if not refresh_token:
-            raise InvalidArgument("refresh_token is required", reason="FIELD_REQUIRED", field="refresh_token")
+            raise InvalidArgument("refresh_token is required", reason=Reason.FIELD_REQUIRED, field="refresh_token")
         parsed = cred.parse(refresh_token, cred.REFRESH_PREFIX)
-        refused = Unauthenticated("refresh token is not valid", reason="INVALID_REFRESH_TOKEN")
+        refused = Unauthenticated("refresh token is not valid", reason=Reason.INVALID_REFRESH_TOKEN)
         if parsed is None:
             raise refused
         session_id, secret = parsed
@@ -232,7 +230,7 @@ class AuthCore:
         caller.require()
         owner = owner or caller.principal
         if owner != caller.principal and not caller.is_admin:
-            raise PermissionDenied("acting on another user's keys needs the admin scope", reason="ADMIN_REQUIRED",
+            raise PermissionDenied("acting on another user's keys needs the admin scope", reason=Reason.ADMIN_REQUIRED,
                                    field="owner")
         return owner
 
@@ -240,18 +238,18 @@ class AuthCore:
                          owner: str = "", conn: asyncpg.Connection | None = None) -> tuple[asyncpg.Record, str]:
         owner = self._owner(caller, owner)
         if not display_name.strip():
-            raise InvalidArgument("display_name is required", reason="FIELD_REQUIRED", field="display_name")
+            raise InvalidArgument("display_name is required", reason=Reason.FIELD_REQUIRED, field="display_name")
         if len(display_name) > 128:
-            raise InvalidArgument("display_name is longer than 128 characters", reason="FIELD_OUT_OF_RANGE",
+            raise InvalidArgument("display_name is longer than 128 characters", reason=Reason.FIELD_OUT_OF_RANGE,
                                   field="display_name")
         scope_list = check_scopes(scopes)
         if not caller.is_admin and not set(scope_list) <= caller.scopes:
-            raise PermissionDenied("a key cannot grant scopes its creator does not hold", reason="SCOPE_NOT_HELD",
+            raise PermissionDenied("a key cannot grant scopes its creator does not hold", reason=Reason.SCOPE_NOT_HELD,
                                    field="scopes")
         for name, limit in MAX_QUOTA.items():
             value = getattr(quota, name)
             if not 0 <= value <= limit:
-                raise InvalidArgument(f"quota.{name} must be 0 to {limit}", reason="FIELD_OUT_OF_RANGE",
+                raise InvalidArgument(f"quota.{name} must be 0 to {limit}", reason=Reason.FIELD_OUT_OF_RANGE,
                                       field=f"quota.{name}")
         key_id, secret = cred.new_key_id(), cred.new_secret()
         salt, digest = cred.new_salted_hash(self.settings.key_pepper, secret)
@@ -259,7 +257,7 @@ class AuthCore:
         async def run(c: asyncpg.Connection) -> asyncpg.Record:
             async with c.transaction():
                 if not await c.fetchval("SELECT 1 FROM users WHERE username = $1", owner):
-                    raise NotFound(f"user {owner!r} not found", reason="USER_NOT_FOUND", field="owner")
+                    raise NotFound(f"user {owner!r} not found", reason=Reason.USER_NOT_FOUND, field="owner")
                 row = await c.fetchrow(
                     "INSERT INTO api_keys (key_id, display_name, owner, scopes, secret_salt, secret_hash,"
                     " requests_per_minute, audio_seconds_per_day, characters_per_day)"
@@ -293,12 +291,12 @@ class AuthCore:
     async def _own_key(self, conn: asyncpg.Connection, caller: Caller, key_id: str) -> asyncpg.Record:
         caller.require()
         if not key_id:
-            raise InvalidArgument("key_id is required", reason="FIELD_REQUIRED", field="key_id")
+            raise InvalidArgument("key_id is required", reason=Reason.FIELD_REQUIRED, field="key_id")
         row = await conn.fetchrow("SELECT * FROM api_keys WHERE key_id = $1 FOR UPDATE", key_id) \
             if _KEY_ID.match(key_id) else None
         # Another owner's key reads as missing, so ids can't be probed.
         if row is None or (row["owner"] != caller.principal and not caller.is_admin):
-            raise NotFound(f"api key {key_id!r} not found", reason="KEY_NOT_FOUND", field="key_id")
+            raise NotFound(f"api key {key_id!r} not found", reason=Reason.KEY_NOT_FOUND, field="key_id")
         return row
 
     async def revoke_key(self, caller: Caller, key_id: str) -> asyncpg.Record:
@@ -318,7 +316,7 @@ class AuthCore:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await self._own_key(conn, caller, key_id)
             if row["revoke_time"] is not None:
-                raise FailedPrecondition(f"api key {key_id!r} is revoked", reason="KEY_REVOKED", field="key_id")
+                raise FailedPrecondition(f"api key {key_id!r} is revoked", reason=Reason.KEY_REVOKED, field="key_id")
             row = await conn.fetchrow(
                 "UPDATE api_keys SET secret_salt = $2, secret_hash = $3, rotate_time = now() WHERE key_id = $1"
                 " RETURNING *", key_id, salt, digest)

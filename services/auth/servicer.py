@@ -1,5 +1,5 @@
 """gRPC adapter for the auth core: proto → domain call → proto. The caller's identity is read
-from the headers the edge set (services.common.identity)."""
+from the headers the edge set (services.common.rpc.identity)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from google.protobuf import timestamp_pb2
 from ai4vc.auth.v1 import auth_service_pb2 as pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from services.auth.core import AuthCore, Caller, Quota, Tokens
-from services.common.identity import PRINCIPAL_HEADER, SCOPES_HEADER
+from services.common.rpc.identity import PRINCIPAL_HEADER, SCOPES_HEADER
 
 
 def caller_of(context: grpc.aio.ServicerContext) -> Caller:

@@ -16,7 +16,7 @@ import soundfile as sf
 import soxr
 
 from ai4vc.audio.v1 import audio_pb2
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, Reason
 
 Encoding = int
 E = audio_pb2.AudioEncoding
@@ -65,12 +65,12 @@ def encoding_name(encoding: Encoding) -> str:
 def check_encoding(encoding: Encoding, field: str, allowed: Iterable[Encoding] | None = None) -> None:
     """FIELD_REQUIRED for unspecified; UNSUPPORTED_ENCODING for what this deployment cannot do."""
     if encoding == E.AUDIO_ENCODING_UNSPECIFIED:
-        raise InvalidArgument(f"{field} is required", reason="FIELD_REQUIRED", field=field)
+        raise InvalidArgument(f"{field} is required", reason=Reason.FIELD_REQUIRED, field=field)
     usable = SUPPORTED_ENCODINGS if allowed is None else SUPPORTED_ENCODINGS & frozenset(allowed)
     if encoding not in usable:
         names = ",".join(sorted(encoding_name(e) for e in usable))
         raise InvalidArgument(f"{field}={encoding_name(encoding)} is not supported here; supported: {names}",
-                              reason="UNSUPPORTED_ENCODING", field=field,
+                              reason=Reason.UNSUPPORTED_ENCODING, field=field,
                               metadata={"supported_encodings": names})
 
 
@@ -120,7 +120,8 @@ def encode(samples: np.ndarray, sample_rate: int, encoding: Encoding, field: str
     fmt, subtype = _SNDFILE[encoding]
     if encoding in (E.AUDIO_ENCODING_OGG_OPUS, E.AUDIO_ENCODING_MP3) and supported_rate(encoding, sample_rate) != (
             sample_rate):
-        raise InvalidArgument(f"{encoding_name(encoding)} cannot carry {sample_rate} Hz", reason="FIELD_OUT_OF_RANGE",
+        raise InvalidArgument(f"{encoding_name(encoding)} cannot carry {sample_rate} Hz",
+                              reason=Reason.FIELD_OUT_OF_RANGE,
                               field="audio_config.sample_rate_hertz")
     buffer = io.BytesIO()
     with sf.SoundFile(buffer, "w", samplerate=int(sample_rate), channels=1, format=fmt, subtype=subtype) as out:
@@ -147,12 +148,12 @@ def decode(data: bytes, encoding: Encoding, declared_sample_rate: int = 0, *, ch
     if encoding in RAW_ENCODINGS:
         if declared_sample_rate <= 0:
             raise InvalidArgument(f"{encoding_name(encoding)} audio needs a sample rate",
-                                  reason="FIELD_REQUIRED", field=rate_field)
+                                  reason=Reason.FIELD_REQUIRED, field=rate_field)
         count = channels or 1
         frame = bytes_per_sample(encoding) * count
         if len(data) % frame:
             raise InvalidArgument(f"{field} holds {len(data)} bytes, not whole {count}-channel "
-                                  f"{encoding_name(encoding)} frames", reason="AUDIO_UNDECODABLE", field=field)
+                                  f"{encoding_name(encoding)} frames", reason=Reason.AUDIO_UNDECODABLE, field=field)
         if encoding == E.AUDIO_ENCODING_LINEAR16:
             pcm = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
             frames = pcm.reshape(-1, count)
@@ -163,18 +164,19 @@ def decode(data: bytes, encoding: Encoding, declared_sample_rate: int = 0, *, ch
     frames, rate = _read(data, field)
     if declared_sample_rate and declared_sample_rate != rate:
         raise InvalidArgument(f"{field} is {rate} Hz but {declared_sample_rate} Hz was declared",
-                              reason="SAMPLE_RATE_MISMATCH", field=rate_field,
+                              reason=Reason.SAMPLE_RATE_MISMATCH, field=rate_field,
                               metadata={"header_sample_rate_hertz": str(rate)})
     return _mono(frames), rate
 
 
 def _read(data: bytes, field: str, **kwargs: object) -> tuple[np.ndarray, int]:
     if not data:
-        raise InvalidArgument(f"{field} is empty", reason="AUDIO_UNDECODABLE", field=field)
+        raise InvalidArgument(f"{field} is empty", reason=Reason.AUDIO_UNDECODABLE, field=field)
     try:
         frames, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True, **kwargs)  # type: ignore[arg-type]
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise InvalidArgument(f"{field} cannot be decoded: {exc}", reason="AUDIO_UNDECODABLE", field=field) from exc
+        raise InvalidArgument(f"{field} cannot be decoded: {exc}",
+                              reason=Reason.AUDIO_UNDECODABLE, field=field) from exc
     return frames, int(rate)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import TypeVar
 
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, Reason
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ def decode_page_token(token: str) -> int:
         if kind != "o" or offset < 0:
             raise ValueError(token)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument("page_token is not one this server issued", reason="INVALID_PAGE_TOKEN",
+        raise InvalidArgument("page_token is not one this server issued", reason=Reason.INVALID_PAGE_TOKEN,
                               field="page_token") from exc
     return offset
 
@@ -38,7 +38,7 @@ def decode_page_token(token: str) -> int:
 def page_window(page_size: int, page_token: str, *, default_size: int) -> tuple[int, int]:
     """(offset, size) of the page asked for: `default_size` when page_size is 0, at most 1000."""
     if page_size < 0:
-        raise InvalidArgument("page_size must not be negative", reason="FIELD_OUT_OF_RANGE", field="page_size")
+        raise InvalidArgument("page_size must not be negative", reason=Reason.FIELD_OUT_OF_RANGE, field="page_size")
     size = min(page_size or default_size, MAX_PAGE_SIZE)
     return decode_page_token(page_token), size
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, Reason
 
 M = TypeVar("M", bound=Message)
 
@@ -18,10 +18,10 @@ async def first_config(requests: AsyncIterator[M]) -> M:
     try:
         first = await anext(requests)
     except StopAsyncIteration:
-        raise InvalidArgument("the stream ended before its config", reason="STREAM_CONFIG_MISSING",
+        raise InvalidArgument("the stream ended before its config", reason=Reason.STREAM_CONFIG_MISSING,
                               field="streaming_config") from None
     if first.WhichOneof("streaming_request") != "streaming_config":
-        raise InvalidArgument("the first message must carry streaming_config", reason="STREAM_CONFIG_MISSING",
+        raise InvalidArgument("the first message must carry streaming_config", reason=Reason.STREAM_CONFIG_MISSING,
                               field="streaming_config")
     return first
 
@@ -31,6 +31,6 @@ async def payloads(requests: AsyncIterator[M], field: str) -> AsyncIterator[Any]
     config is STREAM_CONFIG_REPEATED."""
     async for message in requests:
         if message.WhichOneof("streaming_request") != field:
-            raise InvalidArgument("streaming_config may only be sent first", reason="STREAM_CONFIG_REPEATED",
+            raise InvalidArgument("streaming_config may only be sent first", reason=Reason.STREAM_CONFIG_REPEATED,
                                   field="streaming_config")
         yield getattr(message, field)

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from services.common.server import serve
+from services.common.rpc.server import serve
 from services.common.settings import load
 from services.nmt.app import create
 from services.nmt.settings import NmtSettings

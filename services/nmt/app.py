@@ -11,12 +11,12 @@ from prometheus_client import CollectorRegistry
 
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
+from services.common.backends.records import RecordSink, database_sink
+from services.common.backends.registry import ModelRegistry
+from services.common.backends.triton import TritonAdapter
+from services.common.backends.usage import UsageMeter
 from services.common.errors import DomainError
-from services.common.records import RecordSink, database_sink
-from services.common.registry import ModelRegistry
 from services.common.settings import CommonSettings
-from services.common.triton import TritonAdapter
-from services.common.usage import UsageMeter
 from services.nmt.core import NmtCore
 from services.nmt.servicer import NmtServicer, write_records
 from services.nmt.settings import NmtSettings

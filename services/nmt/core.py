@@ -15,11 +15,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from services.common.errors import InvalidArgument
+from services.common.backends.registry import ModelInfo, ModelRegistry
+from services.common.backends.triton import TritonAdapter
+from services.common.errors import InvalidArgument, Reason
 from services.common.languages import normalize_language
 from services.common.paging import page
-from services.common.registry import ModelInfo, ModelRegistry
-from services.common.triton import TritonAdapter
 from services.nmt import langid
 from services.nmt.settings import NmtSettings
 
@@ -65,7 +65,7 @@ def script_language(code: str, field: str) -> str:
         if len(part) == 4 and part.isalpha():
             if part not in SCRIPT_LANGUAGE:
                 raise InvalidArgument(f"{field}={code!r}: script {part.title()} is not served",
-                                      reason="UNSUPPORTED_SCRIPT_PAIR", field=field)
+                                      reason=Reason.UNSUPPORTED_SCRIPT_PAIR, field=field)
             return SCRIPT_LANGUAGE[part]
     return parts[0]
 
@@ -81,32 +81,33 @@ class NmtCore:
     def _validate_contents(self, contents: Sequence[str]) -> None:
         s = self.settings
         if not contents:
-            raise InvalidArgument("contents must hold at least one text", reason="FIELD_REQUIRED", field="contents")
+            raise InvalidArgument("contents must hold at least one text",
+                                  reason=Reason.FIELD_REQUIRED, field="contents")
         if len(contents) > s.max_contents:
             raise InvalidArgument(f"contents holds {len(contents)} texts; at most {s.max_contents} are allowed",
-                                  reason="TOO_MANY_CONTENTS", field="contents")
+                                  reason=Reason.TOO_MANY_CONTENTS, field="contents")
         total = 0
         for index, text in enumerate(contents):
             field = f"contents[{index}]"
             if not text.strip():
-                raise InvalidArgument(f"{field} is empty", reason="FIELD_REQUIRED", field=field)
+                raise InvalidArgument(f"{field} is empty", reason=Reason.FIELD_REQUIRED, field=field)
             if len(text) > s.max_content_chars:
                 raise InvalidArgument(f"{field} has {len(text)} characters; at most {s.max_content_chars} are allowed",
-                                      reason="CONTENT_TOO_LONG", field=field)
+                                      reason=Reason.CONTENT_TOO_LONG, field=field)
             total += len(text)
         if total > s.max_total_chars:
             raise InvalidArgument(f"contents hold {total} characters; at most {s.max_total_chars} in all",
-                                  reason="CONTENT_TOO_LONG", field="contents")
+                                  reason=Reason.CONTENT_TOO_LONG, field="contents")
 
     def _validate_phrases(self, phrases: Sequence[str]) -> list[str]:
         s = self.settings
         if len(phrases) > s.max_do_not_translate:
             raise InvalidArgument(f"do_not_translate holds {len(phrases)} phrases; at most {s.max_do_not_translate}",
-                                  reason="FIELD_OUT_OF_RANGE", field="do_not_translate")
+                                  reason=Reason.FIELD_OUT_OF_RANGE, field="do_not_translate")
         for index, phrase in enumerate(phrases):
             if not phrase.strip() or len(phrase) > s.max_phrase_chars:
                 raise InvalidArgument(f"do_not_translate[{index}] must be 1 to {s.max_phrase_chars} characters",
-                                      reason="FIELD_OUT_OF_RANGE", field=f"do_not_translate[{index}]")
+                                      reason=Reason.FIELD_OUT_OF_RANGE, field=f"do_not_translate[{index}]")
         # Longest first, so a phrase inside a longer one doesn't split it.
         return sorted({p.strip() for p in phrases}, key=len, reverse=True)
 
@@ -129,12 +130,13 @@ class NmtCore:
         """Validates, groups texts by source language, translates each group in batches."""
         self._validate_contents(contents)
         if not target_language_code.strip():
-            raise InvalidArgument("target_language_code is required", reason="FIELD_REQUIRED",
+            raise InvalidArgument("target_language_code is required", reason=Reason.FIELD_REQUIRED,
                                   field="target_language_code")
         target = normalize_language(target_language_code, "target_language_code")
         source = normalize_language(source_language_code, "source_language_code")
         if len(model) > 128:
-            raise InvalidArgument("model is longer than 128 characters", reason="FIELD_OUT_OF_RANGE", field="model")
+            raise InvalidArgument("model is longer than 128 characters",
+                                  reason=Reason.FIELD_OUT_OF_RANGE, field="model")
         phrases = self._validate_phrases(do_not_translate)
 
         sources: list[str] = []
@@ -145,10 +147,10 @@ class NmtCore:
             guesses = langid.detect(text)
             if not guesses:
                 raise InvalidArgument(f"cannot detect the language of contents[{index}]; set source_language_code",
-                                      reason="LANGUAGE_NOT_DETECTED", field=f"contents[{index}]")
+                                      reason=Reason.LANGUAGE_NOT_DETECTED, field=f"contents[{index}]")
             sources.append(guesses[0].language_code)
         if source and source == target:
-            raise InvalidArgument("source and target language are the same", reason="UNSUPPORTED_LANGUAGE_PAIR",
+            raise InvalidArgument("source and target language are the same", reason=Reason.UNSUPPORTED_LANGUAGE_PAIR,
                                   field="target_language_code")
 
         groups: dict[str, list[int]] = {}
@@ -195,13 +197,13 @@ class NmtCore:
 
     def detect(self, content: str) -> list[langid.Guess]:
         if not content.strip():
-            raise InvalidArgument("content is empty", reason="FIELD_REQUIRED", field="content")
+            raise InvalidArgument("content is empty", reason=Reason.FIELD_REQUIRED, field="content")
         if len(content) > self.settings.max_content_chars:
             raise InvalidArgument(f"content has more than {self.settings.max_content_chars} characters",
-                                  reason="CONTENT_TOO_LONG", field="content")
+                                  reason=Reason.CONTENT_TOO_LONG, field="content")
         guesses = langid.detect(content)
         if not guesses:
-            raise InvalidArgument("no letters of a known script in content", reason="LANGUAGE_NOT_DETECTED",
+            raise InvalidArgument("no letters of a known script in content", reason=Reason.LANGUAGE_NOT_DETECTED,
                                   field="content")
         return guesses
 
@@ -247,18 +249,18 @@ class NmtCore:
         for name, code in (("source_language_code", source_language_code),
                            ("target_language_code", target_language_code)):
             if not code.strip():
-                raise InvalidArgument(f"{name} is required", reason="FIELD_REQUIRED", field=name)
+                raise InvalidArgument(f"{name} is required", reason=Reason.FIELD_REQUIRED, field=name)
         source = script_language(source_language_code, "source_language_code")
         target = script_language(target_language_code, "target_language_code")
         if source == target:
             raise InvalidArgument("source and target are written in the same script",
-                                  reason="UNSUPPORTED_SCRIPT_PAIR", field="target_language_code")
+                                  reason=Reason.UNSUPPORTED_SCRIPT_PAIR, field="target_language_code")
         if not 0 <= top_k <= MAX_TOP_K:
-            raise InvalidArgument(f"top_k must be 0 to {MAX_TOP_K}", reason="FIELD_OUT_OF_RANGE", field="top_k")
+            raise InvalidArgument(f"top_k must be 0 to {MAX_TOP_K}", reason=Reason.FIELD_OUT_OF_RANGE, field="top_k")
         if is_word_level:
             for index, text in enumerate(contents):
                 if len(text.split()) != 1:
-                    raise InvalidArgument(f"contents[{index}] is not a single word", reason="NOT_A_WORD",
+                    raise InvalidArgument(f"contents[{index}] is not a single word", reason=Reason.NOT_A_WORD,
                                           field=f"contents[{index}]")
         info = await self.registry.find("transliteration", language=source, target=target,
                                         field="target_language_code")

@@ -11,10 +11,10 @@ import grpc
 
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
+from services.common.backends.records import Record, RecordSink
+from services.common.backends.usage import UsageMeter
 from services.common.logs import request_id_var
-from services.common.records import Record, RecordSink
-from services.common.rpc import CallRecorder, remaining_s
-from services.common.usage import UsageMeter
+from services.common.rpc.context import CallRecorder, remaining_s
 from services.nmt.core import NmtCore
 
 

@@ -32,6 +32,7 @@ from services.common.errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    Reason,
     ResourceExhausted,
     Unavailable,
 )
@@ -144,7 +145,7 @@ class GrpcBackends:
         stub = getattr(self, name)
         if stub is None:
             raise Unavailable(f"no {name} service is configured (AI4VC_PIPELINE_{name.upper()}_TARGET)",
-                              reason="BACKEND_UNAVAILABLE", metadata={"service": name})
+                              reason=Reason.BACKEND_UNAVAILABLE, metadata={"service": name})
         return stub
 
     async def _unary(self, name: str, method: Callable[..., Awaitable[R]], request: Any, call: CallContext,

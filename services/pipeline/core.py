@@ -16,7 +16,7 @@ from ai4vc.audio.v1 import audio_pb2
 from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
 from ai4vc.pipeline.v1 import pipeline_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
-from services.common.errors import DeadlineExceeded, InvalidArgument
+from services.common.errors import DeadlineExceeded, InvalidArgument, Reason
 from services.common.streams import first_config, payloads
 from services.pipeline import plan
 from services.pipeline.settings import PipelineSettings
@@ -41,7 +41,7 @@ class CallContext:
         remaining = self.deadline - time.monotonic() - 0.01
         if remaining <= 0:
             raise DeadlineExceeded("the caller's deadline passed before the pipeline finished",
-                                   reason="DEADLINE_EXCEEDED")
+                                   reason=Reason.DEADLINE_EXCEEDED)
         return remaining
 
 
@@ -110,7 +110,7 @@ class PipelineCore:
                     model=recognized.model)))
                 if not text and step.index + 1 < len(steps):
                     raise InvalidArgument(f"{own} recognized no speech, so tasks[{step.index + 1}] has no text",
-                                          reason="NO_SPEECH_RECOGNIZED", field=own,
+                                          reason=Reason.NO_SPEECH_RECOGNIZED, field=own,
                                           metadata={"task_index": str(step.index)})
             elif step.kind == "translation":
                 cfg = step.task.translation

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from ai4vc.pipeline.v1 import pipeline_service_pb2 as pb
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, Reason
 
 AUDIO = "audio"
 TEXT = "text"
@@ -47,18 +47,18 @@ class Step:
 def check(request: pb.RunPipelineRequest, max_tasks: int) -> list[Step]:
     """The request's steps, or INVALID_ARGUMENT for a chain that cannot run."""
     if not request.tasks:
-        raise InvalidArgument("a pipeline needs at least one task", reason="INVALID_PIPELINE", field="tasks")
+        raise InvalidArgument("a pipeline needs at least one task", reason=Reason.INVALID_PIPELINE, field="tasks")
     if len(request.tasks) > max_tasks:
         raise InvalidArgument(f"a pipeline has at most {max_tasks} tasks, got {len(request.tasks)}",
-                              reason="INVALID_PIPELINE", field="tasks")
+                              reason=Reason.INVALID_PIPELINE, field="tasks")
     source = request.input.WhichOneof("input_source")
     if source is None:
-        raise InvalidArgument("input is required: audio or text", reason="FIELD_REQUIRED", field="input")
+        raise InvalidArgument("input is required: audio or text", reason=Reason.FIELD_REQUIRED, field="input")
     if source == "text" and not request.input.text.text.strip():
-        raise InvalidArgument("input.text.text is empty", reason="FIELD_REQUIRED", field="input.text.text")
+        raise InvalidArgument("input.text.text is empty", reason=Reason.FIELD_REQUIRED, field="input.text.text")
     if source == "audio":
         if not request.input.audio.content:
-            raise InvalidArgument("input.audio.content is empty", reason="FIELD_REQUIRED",
+            raise InvalidArgument("input.audio.content is empty", reason=Reason.FIELD_REQUIRED,
                                   field="input.audio.content")
     carrying = AUDIO if source == "audio" else TEXT
     language = request.input.text.language_code if source == "text" else ""
@@ -67,12 +67,12 @@ def check(request: pb.RunPipelineRequest, max_tasks: int) -> list[Step]:
         kind = task.WhichOneof("task")
         if kind is None:
             raise InvalidArgument(f"tasks[{index}] sets no task (asr, translation or tts)",
-                                  reason="FIELD_REQUIRED", field=f"tasks[{index}]")
+                                  reason=Reason.FIELD_REQUIRED, field=f"tasks[{index}]")
         if _TAKES[kind] != carrying:
             after = f"tasks[{index - 1}] ({request.tasks[index - 1].WhichOneof('task')})" if index else "the input"
             raise InvalidArgument(
                 f"tasks[{index}] ({kind}) takes {_TAKES[kind]} but {after} gives {carrying}",
-                reason="INVALID_PIPELINE", field=f"tasks[{index}]",
+                reason=Reason.INVALID_PIPELINE, field=f"tasks[{index}]",
                 metadata={"task_index": str(index), "expected": _TAKES[kind], "got": carrying})
         _check_languages(index, kind, task, language)
         if kind == "asr":
@@ -92,35 +92,36 @@ def _check_languages(index: int, kind: str, task: pb.PipelineTask, language: str
     prefix = f"tasks[{index}].{kind}"
     if kind == "asr":
         if not task.asr.language_code:
-            raise InvalidArgument(f"{prefix}.language_code is required", reason="FIELD_REQUIRED",
+            raise InvalidArgument(f"{prefix}.language_code is required", reason=Reason.FIELD_REQUIRED,
                                   field=f"{prefix}.language_code")
         if task.asr.subtitle_formats:
-            raise InvalidArgument("subtitle formats are not produced in a pipeline", reason="UNSUPPORTED_FEATURE",
+            raise InvalidArgument("subtitle formats are not produced in a pipeline", reason=Reason.UNSUPPORTED_FEATURE,
                                   field=f"{prefix}.subtitle_formats")
         return
     if kind == "translation":
         cfg = task.translation
         if not cfg.target_language_code:
-            raise InvalidArgument(f"{prefix}.target_language_code is required", reason="FIELD_REQUIRED",
+            raise InvalidArgument(f"{prefix}.target_language_code is required", reason=Reason.FIELD_REQUIRED,
                                   field=f"{prefix}.target_language_code")
         if cfg.source_language_code and language and not same_language(cfg.source_language_code, language):
             raise InvalidArgument(
                 f"{prefix}.source_language_code is {cfg.source_language_code!r} but the text it receives is in "
-                f"{language!r}", reason="LANGUAGE_MISMATCH", field=f"{prefix}.source_language_code",
+                f"{language!r}", reason=Reason.LANGUAGE_MISMATCH, field=f"{prefix}.source_language_code",
                 metadata={"task_index": str(index), "expected": language})
         source = cfg.source_language_code or language
         if source and same_language(source, cfg.target_language_code):
-            raise InvalidArgument(f"{prefix} translates {source!r} into itself", reason="UNSUPPORTED_LANGUAGE_PAIR",
+            raise InvalidArgument(f"{prefix} translates {source!r} into itself",
+                                  reason=Reason.UNSUPPORTED_LANGUAGE_PAIR,
                                   field=f"{prefix}.target_language_code", metadata={"task_index": str(index)})
         return
     voice = task.tts.voice
     if not voice.language_code:
-        raise InvalidArgument(f"{prefix}.voice.language_code is required in a pipeline", reason="FIELD_REQUIRED",
+        raise InvalidArgument(f"{prefix}.voice.language_code is required in a pipeline", reason=Reason.FIELD_REQUIRED,
                               field=f"{prefix}.voice.language_code")
     if language and not same_language(voice.language_code, language):
         raise InvalidArgument(
             f"{prefix}.voice.language_code is {voice.language_code!r} but the text it receives is in {language!r}",
-            reason="LANGUAGE_MISMATCH", field=f"{prefix}.voice.language_code",
+            reason=Reason.LANGUAGE_MISMATCH, field=f"{prefix}.voice.language_code",
             metadata={"task_index": str(index), "expected": language})
 
 
@@ -128,19 +129,19 @@ def check_streaming(config: pb.StreamingSpeechToSpeechConfig) -> tuple[str, str]
     """(recognition language, target language or "" for none) of a valid stream config."""
     recognition = config.recognition_config.config
     if not recognition.language_code:
-        raise InvalidArgument("streaming_config.recognition_config.config.language_code is required",
-                              reason="FIELD_REQUIRED", field="streaming_config.recognition_config.config.language_code")
+        field = "streaming_config.recognition_config.config.language_code"
+        raise InvalidArgument(f"{field} is required", reason=Reason.FIELD_REQUIRED, field=field)
     source = recognition.language_code
     target = config.target_language_code
     if target and same_language(target, source):
         target = ""
     spoken = target or source
     if not config.voice.language_code:
-        raise InvalidArgument("streaming_config.voice.language_code is required", reason="FIELD_REQUIRED",
+        raise InvalidArgument("streaming_config.voice.language_code is required", reason=Reason.FIELD_REQUIRED,
                               field="streaming_config.voice.language_code")
     if not same_language(config.voice.language_code, spoken):
         raise InvalidArgument(
             f"streaming_config.voice.language_code is {config.voice.language_code!r} but the speech to speak is in "
-            f"{spoken!r}", reason="LANGUAGE_MISMATCH", field="streaming_config.voice.language_code",
+            f"{spoken!r}", reason=Reason.LANGUAGE_MISMATCH, field="streaming_config.voice.language_code",
             metadata={"expected": spoken})
     return source, target

@@ -9,9 +9,9 @@ import grpc
 
 from ai4vc.pipeline.v1 import pipeline_service_pb2 as pb
 from ai4vc.pipeline.v1 import pipeline_service_pb2_grpc as pb_grpc
-from services.common.identity import IDENTITY_HEADERS
-from services.common.interceptors import REQUEST_ID_KEY
 from services.common.logs import request_id_var
+from services.common.rpc.identity import IDENTITY_HEADERS
+from services.common.rpc.interceptors import REQUEST_ID_KEY
 from services.pipeline.core import CallContext, PipelineCore
 
 # Passed on to every downstream call, so their logs, traces and records join this call's.

@@ -11,13 +11,13 @@ from prometheus_client import CollectorRegistry
 
 from ai4vc.tts.v1 import tts_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as pb_grpc
+from services.common.backends.records import RecordSink, database_sink
+from services.common.backends.registry import ModelRegistry
+from services.common.backends.triton import TritonAdapter
+from services.common.backends.triton_stream import TritonStreamer
+from services.common.backends.usage import UsageMeter
 from services.common.errors import DomainError
-from services.common.records import RecordSink, database_sink
-from services.common.registry import ModelRegistry
 from services.common.settings import CommonSettings
-from services.common.triton import TritonAdapter
-from services.common.triton_stream import TritonStreamer
-from services.common.usage import UsageMeter
 from services.tts.core import TtsCore
 from services.tts.servicer import TtsServicer, write_records
 from services.tts.settings import TtsSettings

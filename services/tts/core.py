@@ -24,12 +24,12 @@ import numpy as np
 
 from services.common import audio
 from services.common.audio import E
-from services.common.errors import InvalidArgument
+from services.common.backends.registry import ModelRegistry
+from services.common.backends.triton import TritonAdapter
+from services.common.backends.triton_stream import TritonStreamer
+from services.common.errors import InvalidArgument, Reason
 from services.common.languages import normalize_language
 from services.common.paging import page
-from services.common.registry import ModelRegistry
-from services.common.triton import TritonAdapter
-from services.common.triton_stream import TritonStreamer
 from services.tts import ssml
 from services.tts.settings import TtsSettings
 
@@ -216,7 +216,7 @@ class TtsCore:
     async def select_voice(self, language_code: str, name: str, gender: int, *, streaming: bool) -> VoiceEntry:
         language = normalize_language(language_code, "voice.language_code")
         if len(name) > MAX_VOICE_NAME_CHARS:
-            raise InvalidArgument("voice.name is longer than 128 characters", reason="FIELD_OUT_OF_RANGE",
+            raise InvalidArgument("voice.name is longer than 128 characters", reason=Reason.FIELD_OUT_OF_RANGE,
                                   field="voice.name")
         voices = await self.voices()
         if streaming:
@@ -225,27 +225,28 @@ class TtsCore:
             named = [v for v in voices if v.name == name]
             if not named:
                 available = ",".join(v.name for v in voices)
-                raise InvalidArgument(f"no voice {name!r}; available: {available or 'none'}", reason="UNKNOWN_VOICE",
+                raise InvalidArgument(f"no voice {name!r}; available: {available or 'none'}",
+                                      reason=Reason.UNKNOWN_VOICE,
                                       field="voice.name", metadata={"available_voices": available})
             if language and named[0].language != language:
                 raise InvalidArgument(f"voice {name!r} speaks {named[0].language}, not {language_code!r}",
-                                      reason="UNSUPPORTED_LANGUAGE", field="voice.language_code")
+                                      reason=Reason.UNSUPPORTED_LANGUAGE, field="voice.language_code")
             return named[0]
         if not language:
-            raise InvalidArgument("voice.language_code or voice.name is required", reason="FIELD_REQUIRED",
+            raise InvalidArgument("voice.language_code or voice.name is required", reason=Reason.FIELD_REQUIRED,
                                   field="voice.language_code")
         of_language = [v for v in voices if v.language == language]
         if not of_language:
             available = ",".join(sorted({v.language for v in voices}))
             raise InvalidArgument(f"no voice speaks {language_code!r}; available: {available or 'none'}",
-                                  reason="UNSUPPORTED_LANGUAGE", field="voice.language_code",
+                                  reason=Reason.UNSUPPORTED_LANGUAGE, field="voice.language_code",
                                   metadata={"available_languages": available})
         wanted = GENDERS[gender] if 0 <= gender < len(GENDERS) else "?"
         matching = [v for v in of_language if not wanted or v.gender == wanted]
         if not matching:
             available = ",".join(v.name for v in of_language)
             raise InvalidArgument(f"no {wanted} voice speaks {language}; available: {available}",
-                                  reason="NO_MATCHING_VOICE", field="voice.ssml_gender",
+                                  reason=Reason.NO_MATCHING_VOICE, field="voice.ssml_gender",
                                   metadata={"available_voices": available})
         return matching[0]
 
@@ -256,13 +257,13 @@ class TtsCore:
         audio.check_encoding(encoding, "audio_config.encoding", STREAMABLE if streaming else None)
         if sample_rate and not audio.MIN_SAMPLE_RATE_HERTZ <= sample_rate <= audio.MAX_SAMPLE_RATE_HERTZ:
             raise InvalidArgument("audio_config.sample_rate_hertz must be 0 or 8000 to 48000",
-                                  reason="FIELD_OUT_OF_RANGE", field="audio_config.sample_rate_hertz")
+                                  reason=Reason.FIELD_OUT_OF_RANGE, field="audio_config.sample_rate_hertz")
         rate = rate or 1.0
         for value, low, high, field in ((rate, 0.25, 4.0, "speaking_rate"), (pitch, -20.0, 20.0, "pitch_semitones"),
                                         (gain, -96.0, 16.0, "volume_gain_db")):
             if not low <= value <= high:  # also rejects NaN
                 raise InvalidArgument(f"audio_config.{field} must be {low:g} to {high:g}",
-                                      reason="FIELD_OUT_OF_RANGE", field=f"audio_config.{field}")
+                                      reason=Reason.FIELD_OUT_OF_RANGE, field=f"audio_config.{field}")
         out_rate = audio.supported_rate(encoding, sample_rate or voice.natural_sample_rate_hertz)
         return OutputConfig(encoding, out_rate, rate, pitch, gain)
 
@@ -294,12 +295,12 @@ class TtsCore:
                         f"speaking rate {rate:g} with a pitch shift of {semitones:g} semitones needs the model to "
                         f"speak at {model_rate:.3g}x, but voice {voice.name!r} speaks at "
                         + (f"{s.model_rate_min:g}x to {s.model_rate_max:g}x" if takes_rate else "its normal rate only"),
-                        reason="UNSUPPORTED_FEATURE", field=f"audio_config.{which}")
+                        reason=Reason.UNSUPPORTED_FEATURE, field=f"audio_config.{which}")
             gain = output.volume_gain_db + prosody.volume_gain_db
             for sentence in split_sentences(segment.text, s.max_sentence_chars):
                 pieces.append(Piece(sentence, 0.0, model_rate, factor, gain))
         if not any(p.text for p in pieces):
-            raise InvalidArgument("the input has nothing to speak", reason="FIELD_REQUIRED", field=field)
+            raise InvalidArgument("the input has nothing to speak", reason=Reason.FIELD_REQUIRED, field=field)
         return pieces
 
     async def plan(self, *, text: str | None, ssml_text: str | None, language_code: str, name: str, gender: int,
@@ -307,15 +308,15 @@ class TtsCore:
                    streaming: bool) -> Plan:
         """Validates a whole request and turns it into model calls, before any audio is made."""
         if text is None and ssml_text is None:
-            raise InvalidArgument("input.text or input.ssml is required", reason="FIELD_REQUIRED", field="input")
+            raise InvalidArgument("input.text or input.ssml is required", reason=Reason.FIELD_REQUIRED, field="input")
         field = "input.text" if text is not None else "input.ssml"
         raw = text if text is not None else ssml_text or ""
         size = len(raw.encode("utf-8"))
         if size > self.settings.max_input_bytes:
             raise InvalidArgument(f"{field} has {size} bytes; at most {self.settings.max_input_bytes} are allowed",
-                                  reason="INPUT_TOO_LONG", field=field)
+                                  reason=Reason.INPUT_TOO_LONG, field=field)
         if not raw.strip():
-            raise InvalidArgument(f"{field} is empty", reason="FIELD_REQUIRED", field=field)
+            raise InvalidArgument(f"{field} is empty", reason=Reason.FIELD_REQUIRED, field=field)
         segments: list[ssml.Segment] = [ssml.Text(raw)] if text is not None else ssml.parse(raw)
         voice = await self.select_voice(language_code, name, gender, streaming=streaming)
         output = self._output(voice, encoding, sample_rate, speaking_rate, pitch, gain, streaming=streaming)
@@ -423,7 +424,7 @@ class TtsCore:
                         limit = s.max_fragment_bytes if size > s.max_fragment_bytes else s.max_stream_bytes
                         what = "a text fragment" if size > s.max_fragment_bytes else "the stream's text"
                         raise InvalidArgument(f"{what} is longer than {limit} bytes (message {index + 1})",
-                                              reason="INPUT_TOO_LONG", field="text")
+                                              reason=Reason.INPUT_TOO_LONG, field="text")
                     for sentence in buffer.feed(fragment):
                         await queue.put(dataclasses.replace(template, text=sentence))
                 for sentence in buffer.flush():

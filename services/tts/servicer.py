@@ -12,12 +12,12 @@ import grpc
 from ai4vc.tts.v1 import tts_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as pb_grpc
 from services.common import audio
+from services.common.backends.records import Record, RecordSink
+from services.common.backends.usage import UsageMeter
 from services.common.errors import DomainError
 from services.common.logs import request_id_var
-from services.common.records import Record, RecordSink
-from services.common.rpc import CallRecorder, duration, remaining_s
+from services.common.rpc.context import CallRecorder, duration, remaining_s
 from services.common.streams import first_config, payloads
-from services.common.usage import UsageMeter
 from services.tts.core import Chunk, Plan, TtsCore
 
 _GENDER = {"male": pb.SSML_VOICE_GENDER_MALE, "female": pb.SSML_VOICE_GENDER_FEMALE,

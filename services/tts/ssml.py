@@ -15,7 +15,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, Reason
 
 FIELD = "input.ssml"
 MAX_BREAK_S = 10.0
@@ -50,7 +50,7 @@ Segment = Text | Pause
 
 
 def invalid(message: str) -> InvalidArgument:
-    return InvalidArgument(f"input.ssml: {message}", reason="SSML_INVALID", field=FIELD)
+    return InvalidArgument(f"input.ssml: {message}", reason=Reason.SSML_INVALID, field=FIELD)
 
 
 def parse(ssml: str) -> list[Segment]:

@@ -10,7 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.metrics import RpcMetrics
-from services.common.server import App, ServerHandle, build_server
+from services.common.rpc.server import App, ServerHandle, build_server
 from services.common.settings import CommonSettings
 
 

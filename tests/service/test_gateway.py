@@ -22,9 +22,9 @@ from gateway import app as gateway_app
 from gateway.settings import GatewaySettings
 from services.auth import app as auth_app
 from services.auth.settings import AuthSettings
-from services.common import redis_client
+from services.common.backends import redis_client
+from services.common.backends.usage import record_usage
 from services.common.credentials import issue_jwt
-from services.common.usage import record_usage
 from tests.service.harness import health_status, running
 
 JWT_SECRET = "j" * 40

@@ -129,7 +129,7 @@ async def test_triton_down_is_unavailable_fast_and_not_serving(pg_schema, tmp_pa
                 timeout=20)
         elapsed = time.monotonic() - started
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert error_info(caught.value)[0].reason == "MODEL_UNAVAILABLE"
+    assert error_info(caught.value)[0].reason == "BACKEND_UNAVAILABLE"
     assert elapsed < 15, "must fail fast rather than wait out the caller's deadline"
 
 

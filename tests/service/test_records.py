@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from deploy.local.parts import free_port
-from services.common import db
-from services.common.records import RecordSink
+from services.common.backends import db
+from services.common.backends.records import RecordSink
 
 DDL = "CREATE TABLE IF NOT EXISTS events (id text PRIMARY KEY, payload text NOT NULL)"
 

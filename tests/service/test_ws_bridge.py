@@ -16,8 +16,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from gateway.ws_bridge import WsBridgeSettings
-from gateway.ws_bridge import running as bridge_running
+from gateway.ws.bridge import WsBridgeSettings
+from gateway.ws.bridge import running as bridge_running
 from services.tts import app as tts_app
 from services.tts.settings import TtsSettings
 from tests.service.harness import running

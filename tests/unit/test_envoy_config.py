@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from deploy.local.envoy_config import DESCRIPTOR, Upstream, render
-from services.common.identity import IDENTITY_HEADERS
+from services.common.rpc.identity import IDENTITY_HEADERS
 
 ENVOY = Path(sys.executable).parent / "envoy"
 

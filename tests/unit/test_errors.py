@@ -7,7 +7,7 @@ import pytest
 from google.rpc import error_details_pb2
 
 from services.common import errors
-from services.common.interceptors import status_for
+from services.common.rpc.interceptors import status_for
 
 
 def _unpack(status, message_type):  # type: ignore[no-untyped-def]
@@ -29,13 +29,11 @@ def test_codes_match_grpc_numbering(code: errors.Code) -> None:
 @pytest.mark.parametrize(
     ("cls", "code", "reason"),
     [
-        (errors.InvalidArgument, errors.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT"),
-        (errors.NotFound, errors.Code.NOT_FOUND, "NOT_FOUND"),
-        (errors.ResourceExhausted, errors.Code.RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED"),
-        (errors.FailedPrecondition, errors.Code.FAILED_PRECONDITION, "FAILED_PRECONDITION"),
         (errors.Unavailable, errors.Code.UNAVAILABLE, "BACKEND_UNAVAILABLE"),
         (errors.DeadlineExceeded, errors.Code.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
         (errors.Internal, errors.Code.INTERNAL, "INTERNAL"),
+        (errors.Unauthenticated, errors.Code.UNAUTHENTICATED, "UNAUTHENTICATED"),
+        (errors.PermissionDenied, errors.Code.PERMISSION_DENIED, "PERMISSION_DENIED"),
     ],
 )
 def test_error_classes_carry_code_and_default_reason(cls: type[errors.DomainError], code: errors.Code,
@@ -45,20 +43,31 @@ def test_error_classes_carry_code_and_default_reason(cls: type[errors.DomainErro
     assert (err.code, err.reason, err.message) == (code, reason, "boom")
 
 
+@pytest.mark.parametrize("cls", [errors.InvalidArgument, errors.NotFound, errors.ResourceExhausted,
+                                 errors.FailedPrecondition, errors.OutOfRange])
+def test_error_classes_without_a_default_need_a_reason(cls: type[errors.DomainError]) -> None:
+    """Bad-input and state errors name what is wrong: they have no generic default reason."""
+    with pytest.raises(TypeError):
+        cls("boom")
+    assert cls("boom", reason=errors.Reason.FIELD_REQUIRED).reason == "FIELD_REQUIRED"
+
+
 def test_field_is_copied_into_metadata_without_overwriting() -> None:
     """`field` is added to metadata, but an explicit metadata["field"] is kept."""
-    assert errors.InvalidArgument("x", field="contents").metadata == {"field": "contents"}
-    assert errors.InvalidArgument("x", field="a", metadata={"field": "b"}).metadata == {"field": "b"}
+    required = errors.Reason.FIELD_REQUIRED
+    assert errors.InvalidArgument("x", reason=required, field="contents").metadata == {"field": "contents"}
+    assert errors.InvalidArgument("x", reason=errors.Reason.FIELD_REQUIRED, field="a",
+                                   metadata={"field": "b"}).metadata == {"field": "b"}
 
 
 def test_status_carries_code_message_and_error_info() -> None:
     """The status has the error's code and message, and an ErrorInfo with reason, domain and metadata."""
-    err = errors.NotFound("no such job", reason="JOB_NOT_FOUND", metadata={"job": "j1"})
+    err = errors.NotFound("no such job", reason=errors.Reason.KEY_NOT_FOUND, metadata={"job": "j1"})
     status = status_for(err, "req-1")
     assert status.code == grpc.StatusCode.NOT_FOUND.value[0]
     assert status.message == "no such job"
     [info] = _unpack(status, error_details_pb2.ErrorInfo)
-    assert info.reason == "JOB_NOT_FOUND"
+    assert info.reason == "KEY_NOT_FOUND"
     assert info.domain == "ai4vc"
     assert dict(info.metadata) == {"job": "j1", "request_id": "req-1"}
 
@@ -73,7 +82,7 @@ def test_status_omits_request_id_when_empty_and_has_no_extra_details() -> None:
 
 def test_field_adds_bad_request_violation() -> None:
     """An error with `field` carries a BadRequest naming the field, and the field in ErrorInfo metadata."""
-    err = errors.InvalidArgument("contents[1] is empty", reason="FIELD_REQUIRED", field="contents[1]")
+    err = errors.InvalidArgument("contents[1] is empty", reason=errors.Reason.FIELD_REQUIRED, field="contents[1]")
     status = status_for(err, "r")
     [bad] = _unpack(status, error_details_pb2.BadRequest)
     assert [(v.field, v.description) for v in bad.field_violations] == [("contents[1]", "contents[1] is empty")]
@@ -84,7 +93,8 @@ def test_field_adds_bad_request_violation() -> None:
 
 def test_retry_after_adds_retry_info() -> None:
     """An error with retry_after_s carries a RetryInfo with that delay."""
-    status = status_for(errors.ResourceExhausted("slow down", retry_after_s=1.5), "r")
+    err = errors.ResourceExhausted("slow down", reason=errors.Reason.RATE_LIMITED, retry_after_s=1.5)
+    status = status_for(err, "r")
     [retry] = _unpack(status, error_details_pb2.RetryInfo)
     assert retry.retry_delay.ToNanoseconds() == 1_500_000_000
     assert not _unpack(status, error_details_pb2.BadRequest)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from services.common.backends.registry import ModelRegistry, parse_model
 from services.common.errors import InvalidArgument, Unavailable
-from services.common.registry import ModelRegistry, parse_model
 
 
 def _config(**params: str) -> dict[str, Any]:

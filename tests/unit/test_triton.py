@@ -6,7 +6,7 @@ import pytest
 from tritonclient.utils import InferenceServerException
 
 from services.common import errors
-from services.common.triton import config_parameter, translate_error
+from services.common.backends.triton import config_parameter, translate_error
 
 
 def _exc(msg: str, status: str | None) -> InferenceServerException:
@@ -17,7 +17,7 @@ def test_invalid_argument_becomes_invalid_argument() -> None:
     """Triton's INVALID_ARGUMENT (a rejected input) is the caller's fault: InvalidArgument."""
     err = translate_error(_exc("unexpected shape for input 'INPUT_TEXT'", "StatusCode.INVALID_ARGUMENT"), "nmt")
     assert isinstance(err, errors.InvalidArgument)
-    assert err.reason == "MODEL_REJECTED_INPUT"
+    assert err.reason == "BACKEND_REJECTED_INPUT"
     assert err.metadata == {"model": "nmt"}
 
 
@@ -37,7 +37,7 @@ def test_unreachable_or_unloaded_becomes_unavailable(msg: str, status: str | Non
     """An unreachable Triton or an unloaded model is Unavailable (retryable), never InvalidArgument."""
     err = translate_error(_exc(msg, status), "nmt")
     assert isinstance(err, errors.Unavailable)
-    assert err.reason == "MODEL_UNAVAILABLE"
+    assert err.reason == "BACKEND_UNAVAILABLE"
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_deadline_becomes_deadline_exceeded(msg: str, status: str | None) -> Non
     """A Triton timeout, by status or message, is DeadlineExceeded."""
     err = translate_error(_exc(msg, status), "nmt")
     assert isinstance(err, errors.DeadlineExceeded)
-    assert err.reason == "MODEL_TIMEOUT"
+    assert err.reason == "BACKEND_TIMEOUT"
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_server_failure_becomes_internal(msg: str, status: str | None) -> None:
     err = translate_error(_exc(msg, status), "nmt")
     assert isinstance(err, errors.Internal)
     assert not isinstance(err, errors.InvalidArgument)
-    assert err.reason == "MODEL_ERROR"
+    assert err.reason == "BACKEND_ERROR"
 
 
 def test_internal_message_does_not_leak_triton_text() -> None:

@@ -11,9 +11,9 @@ from websockets.datastructures import Headers
 
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from gateway import policy
-from gateway import ws_protocol as proto
-from gateway.ws_bridge import forwarded_metadata
-from services.common.errors import InvalidArgument, Unavailable
+from gateway.ws import protocol as proto
+from gateway.ws.bridge import forwarded_metadata
+from services.common.errors import InvalidArgument, Reason, Unavailable
 
 ASR, TTS, S2S = (proto.ROUTES[p] for p in ("/v1/ws/asr", "/v1/ws/tts", "/v1/ws/speech-to-speech"))
 
@@ -49,7 +49,7 @@ def test_audio_responses_become_a_metadata_frame_then_binary():
 
 def test_error_frames_and_close_codes():
     """Client errors close 1008, server errors 1011; the frame carries the code name and ErrorInfo."""
-    bad = proto.status_of_domain(InvalidArgument("no", reason="INVALID_JSON"), "rid")
+    bad = proto.status_of_domain(InvalidArgument("no", reason=Reason.INVALID_JSON), "rid")
     frame = json.loads(proto.error_frame(bad))["error"]
     assert frame["code"] == "INVALID_ARGUMENT" and frame["details"][0]["reason"] == "INVALID_JSON"
     assert frame["details"][0]["metadata"]["request_id"] == "rid"

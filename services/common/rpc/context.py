@@ -10,10 +10,10 @@ import uuid
 import grpc
 from google.protobuf import duration_pb2
 
-from services.common.identity import principal_of
+from services.common.backends.records import Record, RecordSink
+from services.common.backends.usage import UsageMeter
 from services.common.logs import request_id_var
-from services.common.records import Record, RecordSink
-from services.common.usage import UsageMeter
+from services.common.rpc.identity import principal_of
 
 
 def remaining_s(context: grpc.aio.ServicerContext) -> float | None:

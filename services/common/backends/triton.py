@@ -17,7 +17,7 @@ import tritonclient.grpc.aio as triton_aio
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
-from services.common.errors import DeadlineExceeded, DomainError, Internal, InvalidArgument, Unavailable
+from services.common.errors import DeadlineExceeded, DomainError, Internal, InvalidArgument, Reason, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,13 @@ def translate_error(exc: InferenceServerException, model: str) -> DomainError:
     lowered = message.lower()
     meta = {"model": model}
     if "DEADLINE_EXCEEDED" in status or "deadline exceeded" in lowered:
-        return DeadlineExceeded(f"model {model!r} did not answer in time", reason="MODEL_TIMEOUT", metadata=meta)
+        return DeadlineExceeded(f"model {model!r} did not answer in time", reason=Reason.BACKEND_TIMEOUT, metadata=meta)
     if "INVALID_ARG" in status:
-        return InvalidArgument(f"model {model!r} rejected the input: {message}", reason="MODEL_REJECTED_INPUT",
+        return InvalidArgument(f"model {model!r} rejected the input: {message}", reason=Reason.BACKEND_REJECTED_INPUT,
                                metadata=meta)
     if "UNAVAILABLE" in status or "NOT_FOUND" in status or any(h in lowered for h in UNAVAILABLE_HINTS):
-        return Unavailable(f"model {model!r} is unavailable", reason="MODEL_UNAVAILABLE", metadata=meta)
-    return Internal(f"model {model!r} failed", reason="MODEL_ERROR", metadata=meta)
+        return Unavailable(f"model {model!r} is unavailable", reason=Reason.BACKEND_UNAVAILABLE, metadata=meta)
+    return Internal(f"model {model!r} failed", reason=Reason.BACKEND_ERROR, metadata=meta)
 
 
 def _input(name: str, array: np.ndarray) -> InferInput:

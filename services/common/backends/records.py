@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from services.common import db
+from services.common.backends import db
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)

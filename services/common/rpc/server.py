@@ -22,8 +22,8 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
 from services.common import logs, tracing
-from services.common.interceptors import ServerInterceptor
 from services.common.metrics import RpcMetrics
+from services.common.rpc.interceptors import ServerInterceptor
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ import tritonclient.grpc.aio as triton_aio
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import np_to_triton_dtype
 
-from services.common.errors import DeadlineExceeded, DomainError, Internal, InvalidArgument, Unavailable
-from services.common.triton import UNAVAILABLE_HINTS
+from services.common.backends.triton import UNAVAILABLE_HINTS
+from services.common.errors import DeadlineExceeded, DomainError, Internal, InvalidArgument, Reason, Unavailable
 
 # How the reference models (and Triton's own input checks) word a rejected request.
 _INVALID_HINTS = ("invalid_arg", "invalid argument", "is not served", "is empty", "more than", "is outside",
@@ -31,11 +31,11 @@ def stream_error(message: str, model: str) -> DomainError:
     lowered = message.lower()
     meta = {"model": model}
     if any(h in lowered for h in UNAVAILABLE_HINTS):
-        return Unavailable(f"model {model!r} is unavailable", reason="MODEL_UNAVAILABLE", metadata=meta)
+        return Unavailable(f"model {model!r} is unavailable", reason=Reason.BACKEND_UNAVAILABLE, metadata=meta)
     if any(h in lowered for h in _INVALID_HINTS):
-        return InvalidArgument(f"model {model!r} rejected the input: {message}", reason="MODEL_REJECTED_INPUT",
+        return InvalidArgument(f"model {model!r} rejected the input: {message}", reason=Reason.BACKEND_REJECTED_INPUT,
                                metadata=meta)
-    return Internal(f"model {model!r} failed", reason="MODEL_ERROR", metadata=meta)
+    return Internal(f"model {model!r} failed", reason=Reason.BACKEND_ERROR, metadata=meta)
 
 
 def rpc_error(exc: grpc.aio.AioRpcError, model: str) -> DomainError:
@@ -43,13 +43,13 @@ def rpc_error(exc: grpc.aio.AioRpcError, model: str) -> DomainError:
     code = exc.code()
     meta = {"model": model}
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceeded(f"model {model!r} did not answer in time", reason="MODEL_TIMEOUT", metadata=meta)
+        return DeadlineExceeded(f"model {model!r} did not answer in time", reason=Reason.BACKEND_TIMEOUT, metadata=meta)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidArgument(f"model {model!r} rejected the input: {exc.details()}",
-                               reason="MODEL_REJECTED_INPUT", metadata=meta)
+                               reason=Reason.BACKEND_REJECTED_INPUT, metadata=meta)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.CANCELLED):
-        return Unavailable(f"model {model!r} is unavailable", reason="MODEL_UNAVAILABLE", metadata=meta)
-    return Internal(f"model {model!r} failed", reason="MODEL_ERROR", metadata=meta)
+        return Unavailable(f"model {model!r} is unavailable", reason=Reason.BACKEND_UNAVAILABLE, metadata=meta)
+    return Internal(f"model {model!r} failed", reason=Reason.BACKEND_ERROR, metadata=meta)
 
 
 class TritonStreamer:
@@ -91,7 +91,7 @@ class TritonStreamer:
                 final = result.get_response().parameters.get("triton_final_response")
                 if final is not None and final.bool_param:
                     return
-            raise Unavailable(f"model {model!r} ended the stream early", reason="MODEL_UNAVAILABLE",
+            raise Unavailable(f"model {model!r} ended the stream early", reason=Reason.BACKEND_UNAVAILABLE,
                               metadata={"model": model})
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc, model) from exc

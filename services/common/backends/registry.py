@@ -18,8 +18,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from services.common.errors import DeadlineExceeded, InvalidArgument, Unavailable
-from services.common.triton import TritonAdapter
+from services.common.backends.triton import TritonAdapter
+from services.common.errors import DeadlineExceeded, InvalidArgument, Reason, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class ModelRegistry:
             named = [m for m in candidates if m.name == model]
             if not named:
                 raise InvalidArgument(
-                    f"model {model!r} does not serve {task}", reason="UNKNOWN_MODEL", field="model",
+                    f"model {model!r} does not serve {task}", reason=Reason.UNKNOWN_MODEL, field="model",
                     metadata={"available_models": ",".join(sorted(m.name for m in candidates))})
             candidates = named
         for info in sorted(candidates, key=lambda m: m.name):
@@ -156,14 +156,14 @@ class ModelRegistry:
             available = ",".join(sorted({f"{s}-{t}" for m in candidates for s, t in m.language_pairs}))
             raise InvalidArgument(
                 f"no model serves {task} from {language or '?'} to {target}; available: {available or 'none'}",
-                reason="UNSUPPORTED_LANGUAGE_PAIR", field=field or "target_language_code",
+                reason=Reason.UNSUPPORTED_LANGUAGE_PAIR, field=field or "target_language_code",
                 metadata={"available_pairs": available})
         if voice:
             available = ",".join(sorted({v.name for m in candidates for v in m.voices}))
             raise InvalidArgument(f"no model has voice {voice!r}; available: {available or 'none'}",
-                                  reason="UNKNOWN_VOICE", field=field or "voice.name",
+                                  reason=Reason.UNKNOWN_VOICE, field=field or "voice.name",
                                   metadata={"available_voices": available})
         available = ",".join(sorted({lang for m in candidates for lang in m.languages}))
         raise InvalidArgument(f"no model serves {task} for language {language!r}; available: {available or 'none'}",
-                              reason="UNSUPPORTED_LANGUAGE", field=field or "language_code",
+                              reason=Reason.UNSUPPORTED_LANGUAGE, field=field or "language_code",
                               metadata={"available_languages": available})

@@ -24,8 +24,8 @@ from ai4vc.asr.v1 import asr_service_pb2 as asr_pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as asr_grpc
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
-from services.common.errors import DomainError, InvalidArgument
-from services.common.interceptors import status_for
+from services.common.errors import DomainError, InvalidArgument, Reason
+from services.common.rpc.interceptors import status_for
 
 try:  # the pipeline service is newer than the bridge; without it its route answers UNIMPLEMENTED
     from ai4vc.pipeline.v1 import pipeline_service_pb2 as pipeline_pb
@@ -102,13 +102,13 @@ def route_for(path: str) -> Route | None:
 
 def _control(frame: str | bytes) -> dict[str, Any]:
     if isinstance(frame, bytes):
-        raise FrameError("expected a JSON text frame, got a binary frame", reason="STREAM_CONFIG_MISSING")
+        raise FrameError("expected a JSON text frame, got a binary frame", reason=Reason.STREAM_CONFIG_MISSING)
     try:
         value = json.loads(frame)
     except ValueError as exc:
-        raise FrameError(f"text frame is not JSON: {exc}", reason="INVALID_JSON") from None
+        raise FrameError(f"text frame is not JSON: {exc}", reason=Reason.INVALID_JSON) from None
     if not isinstance(value, dict):
-        raise FrameError("a control frame must be a JSON object", reason="INVALID_JSON")
+        raise FrameError("a control frame must be a JSON object", reason=Reason.INVALID_JSON)
     return value
 
 
@@ -117,12 +117,12 @@ def parse_config(route: Route, frame: str | bytes) -> message.Message:
     value = _control(frame)
     if set(value) != {"config"} or not isinstance(value["config"], dict):
         raise FrameError('the first frame must be {"config": {...}} and nothing else',
-                         reason="STREAM_CONFIG_MISSING", field="config")
+                         reason=Reason.STREAM_CONFIG_MISSING, field="config")
     assert route.config_cls is not None
     try:
         return json_format.ParseDict(value["config"], route.config_cls())
     except json_format.ParseError as exc:
-        raise FrameError(f"config: {exc}", reason="INVALID_CONFIG", field="config") from None
+        raise FrameError(f"config: {exc}", reason=Reason.INVALID_CONFIG, field="config") from None
 
 
 END = object()  # the client half-closed
@@ -133,20 +133,20 @@ def parse_data(route: Route, frame: str | bytes) -> message.Message | object:
     if isinstance(frame, bytes):
         if route.client_sends != "audio":
             raise FrameError('this endpoint takes {"text": "..."} text frames, not binary frames',
-                             reason="UNEXPECTED_FRAME")
+                             reason=Reason.UNEXPECTED_FRAME)
         if len(frame) > MAX_AUDIO_CHUNK_BYTES:
             raise FrameError(f"audio frame of {len(frame)} bytes is above {MAX_AUDIO_CHUNK_BYTES}",
-                             reason="AUDIO_CHUNK_TOO_LARGE", field="audio")
+                             reason=Reason.AUDIO_CHUNK_TOO_LARGE, field="audio")
         return route.data_request(frame)
     value = _control(frame)
     if value == {"event": "end"}:
         return END
     if "config" in value:
-        raise FrameError("config was already sent", reason="STREAM_CONFIG_REPEATED", field="config")
+        raise FrameError("config was already sent", reason=Reason.STREAM_CONFIG_REPEATED, field="config")
     if route.client_sends == "text" and set(value) == {"text"} and isinstance(value["text"], str):
         return route.data_request(value["text"])
     allowed = '{"text": "..."} or {"event": "end"}' if route.client_sends == "text" else '{"event": "end"}'
-    raise FrameError(f"unknown control frame: expected {allowed}", reason="UNEXPECTED_FRAME")
+    raise FrameError(f"unknown control frame: expected {allowed}", reason=Reason.UNEXPECTED_FRAME)
 
 
 def response_frames(route: Route, response: message.Message) -> list[str | bytes]:

@@ -1,6 +1,6 @@
-"""`python -m gateway.ws_bridge`: the WebSocket ↔ gRPC bridge for browsers, whose gRPC-Web has
+"""`python -m gateway.ws`: the WebSocket ↔ gRPC bridge for browsers, whose gRPC-Web has
 no client streaming. Each `/v1/ws/*` WebSocket becomes one bidirectional gRPC stream on the
-service behind it (see `gateway.ws_protocol` for the frames); `GET /healthz` answers Envoy's
+service behind it (see `gateway.ws.protocol` for the frames); `GET /healthz` answers Envoy's
 HTTP health check on the same port.
 
 Envoy authenticates and rate-limits the upgrade request and sets the identity headers; the
@@ -31,13 +31,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from gateway import ws_protocol as proto
+from gateway.ws import protocol as proto
 from services.common import logs
-from services.common.errors import Internal, InvalidArgument
-from services.common.identity import IDENTITY_HEADERS, PRINCIPAL_HEADER
-from services.common.interceptors import REQUEST_ID_KEY
+from services.common.errors import Internal, InvalidArgument, Reason
 from services.common.metrics import RpcMetrics
-from services.common.settings import CommonSettings, SettingsError, load
+from services.common.rpc.identity import IDENTITY_HEADERS, PRINCIPAL_HEADER
+from services.common.rpc.interceptors import REQUEST_ID_KEY
+from services.common.settings import CommonSettings, SettingsError
 
 log = logging.getLogger("ai4vc.ws_bridge")
 FORWARDED_HEADERS = (*IDENTITY_HEADERS, REQUEST_ID_KEY, "traceparent", "tracestate")
@@ -186,7 +186,7 @@ class WsBridge:
             config = proto.parse_config(route, first)
         except TimeoutError:
             err = InvalidArgument(f'no {{"config": ...}} frame within {self.settings.config_timeout_s:g} s',
-                                  reason="STREAM_CONFIG_MISSING")
+                                  reason=Reason.STREAM_CONFIG_MISSING)
             return await self._fail(connection, proto.status_of_domain(err, request_id))
         except proto.FrameError as err:
             return await self._fail(connection, proto.status_of_domain(err, request_id))
@@ -240,7 +240,7 @@ class WsBridge:
                     return "closed"
                 frames.inc()
                 if half_closed:
-                    raise proto.FrameError('no frames may follow {"event": "end"}', reason="UNEXPECTED_FRAME")
+                    raise proto.FrameError('no frames may follow {"event": "end"}', reason=Reason.UNEXPECTED_FRAME)
                 item = proto.parse_data(route, frame)
                 if item is proto.END:
                     await call.done_writing()
@@ -304,6 +304,3 @@ async def main(settings: WsBridgeSettings) -> None:
         log.info("shutting down", extra={"grace_s": settings.grace_period_s})
     log.info("stopped")
 
-
-if __name__ == "__main__":
-    asyncio.run(main(load(WsBridgeSettings, "AI4VC_WSBRIDGE")))

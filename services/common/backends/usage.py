@@ -15,8 +15,8 @@ import grpc
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter
 
-from services.common import redis_client
-from services.common.identity import KEY_ID_HEADER
+from services.common.backends import redis_client
+from services.common.rpc.identity import KEY_ID_HEADER
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,2 @@
+"""The gRPC-bound chassis: `server` (factory and lifecycle), `interceptors` (the one interceptor),
+`identity` (who the edge says the caller is), `context` (deadlines and call records)."""
