@@ -1,10 +1,12 @@
-"""API-key records for the edge: an in-process cache in front of Redis (300 s) in front of
-PostgreSQL, kept honest by the auth service's invalidations.
+"""API-key records for the edge: an in-process cache in front of Redis (`key_cache_ttl_s`) in front of
+PostgreSQL, kept honest by the auth service's invalidations. The record, its Redis names and
+encoding, and the query are the contract shared with the auth service
+(`services.common.backends.keys`).
 
 Revocation is immediate everywhere: the auth service overwrites the Redis copy and publishes the
-key id on `ai4vc:key-revoked`; every gateway instance is subscribed and drops its in-process copy
-(and the Redis one). Two races are closed: a fill that read PostgreSQL before a revocation writes
-Redis with SET NX, so it cannot overwrite the auth service's fresh copy; and an in-process fill
+key id on the revocation channel; every gateway instance is subscribed and drops its in-process
+copy. Two races are closed: a fill that read PostgreSQL before a revocation writes Redis with
+SET NX, so it cannot overwrite the auth service's fresh copy; and an in-process fill
 that straddles an invalidation is discarded (per-key generation numbers). While the subscription
 is down the in-process TTL (`local_cache_ttl_s`) bounds staleness, and after a reconnect the
 whole in-process cache is dropped, since messages may have been missed.
@@ -14,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -24,44 +24,14 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from gateway.settings import GatewaySettings
+from services.common.backends import keys
+from services.common.backends.keys import MISSING_KEY, KeyRecord
 
 log = logging.getLogger(__name__)
-
-KEY_CACHE_PREFIX = "ai4vc:key:"
-KEY_REVOKED_CHANNEL = "ai4vc:key-revoked"
-SESSION_REVOKED_PREFIX = "ai4vc:session-revoked:"
 
 
 class StoreUnavailable(Exception):
     """Neither Redis nor PostgreSQL could answer for a key."""
-
-
-@dataclasses.dataclass(frozen=True)
-class KeyRecord:
-    key_id: str
-    owner: str
-    scopes: frozenset[str]
-    secret_salt: str
-    secret_hash: str
-    revoked: bool
-    requests_per_minute: int = 0
-    audio_seconds_per_day: int = 0
-    characters_per_day: int = 0
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> KeyRecord:
-        data = json.loads(raw)
-        return cls(data["key_id"], data["owner"], frozenset(data["scopes"]), data["secret_salt"],
-                   data["secret_hash"], bool(data["revoked"]), int(data.get("requests_per_minute", 0)),
-                   int(data.get("audio_seconds_per_day", 0)), int(data.get("characters_per_day", 0)))
-
-    def to_json(self) -> bytes:
-        data = dataclasses.asdict(self)
-        data["scopes"] = sorted(self.scopes)
-        return json.dumps(data).encode()
-
-
-_MISSING = KeyRecord("", "", frozenset(), "", "", True)  # cached "no such key", so floods of junk ids stay cheap
 
 
 class KeyStore:
@@ -82,11 +52,11 @@ class KeyStore:
         hit = self._local.get(key_id)
         if hit is not None and hit[1] > now:
             self._local.move_to_end(key_id)
-            return None if hit[0] is _MISSING else hit[0]
+            return None if hit[0] is MISSING_KEY else hit[0]
         generation = self._generation.get(key_id, 0)
         record = await self._fetch(key_id)
         if self._generation.get(key_id, 0) == generation:  # no invalidation arrived meanwhile
-            self._local[key_id] = (record or _MISSING, now + self.settings.local_cache_ttl_s)
+            self._local[key_id] = (record or MISSING_KEY, now + self.settings.local_cache_ttl_s)
             self._local.move_to_end(key_id)
             while len(self._local) > self.settings.local_cache_max:
                 self._local.popitem(last=False)
@@ -95,26 +65,18 @@ class KeyStore:
     async def _fetch(self, key_id: str) -> KeyRecord | None:
         if self.redis is not None:
             try:
-                raw = await self.redis.get(KEY_CACHE_PREFIX + key_id)
-                if raw is not None:
-                    cached = KeyRecord.from_json(raw)
-                    return cached if cached.key_id else None
+                cached = await keys.read_cached(self.redis, key_id)
+                if cached is not None:
+                    return None if cached.missing else cached
             except (aioredis.RedisError, OSError) as exc:
                 log.warning("key cache unavailable, reading PostgreSQL", extra={"error": type(exc).__name__})
         try:
-            row = await self.pool.fetchrow(
-                "SELECT key_id, owner, scopes, secret_salt, secret_hash, revoke_time IS NOT NULL AS revoked,"
-                " requests_per_minute, audio_seconds_per_day, characters_per_day FROM api_keys WHERE key_id = $1",
-                key_id)
+            record = await keys.fetch_key_record(self.pool, key_id)
         except (asyncpg.PostgresError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
-        record: KeyRecord | None = None if row is None else KeyRecord(
-            row["key_id"], row["owner"], frozenset(row["scopes"]), row["secret_salt"], row["secret_hash"],
-            row["revoked"], row["requests_per_minute"], row["audio_seconds_per_day"], row["characters_per_day"])
         if self.redis is not None:
             try:
-                await self.redis.set(KEY_CACHE_PREFIX + key_id, (record or _MISSING).to_json(),
-                                     ex=self.settings.key_cache_ttl_s if record else 30, nx=True)
+                await keys.fill_cache(self.redis, key_id, record, self.settings.key_cache_ttl_s)
             except (aioredis.RedisError, OSError):
                 pass
         return record
@@ -124,7 +86,7 @@ class KeyStore:
         if self.redis is None or not session_id:
             return False
         try:
-            return bool(await self.redis.exists(SESSION_REVOKED_PREFIX + session_id))
+            return await keys.session_revoked(self.redis, session_id)
         except (aioredis.RedisError, OSError):
             log.warning("cannot check session revocation (Redis away)", extra={"session_id": session_id})
             return False
@@ -152,7 +114,7 @@ class KeyStore:
             client = aioredis.from_url(redis_url, socket_connect_timeout=0.5, socket_keepalive=True)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(KEY_REVOKED_CHANNEL)
+                await pubsub.subscribe(keys.KEY_REVOKED_CHANNEL)
                 self._local.clear()  # whatever was published while we were away is lost
                 self.subscribed.set()
                 backoff = 0.1

@@ -27,9 +27,10 @@ from envoy.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
 from google.protobuf import duration_pb2
 from prometheus_client import CollectorRegistry, Counter
 
-from gateway.keystore import KeyRecord, KeyStore, StoreUnavailable
+from gateway.keystore import KeyStore, StoreUnavailable
 from gateway.settings import GatewaySettings
 from services.common.backends import usage
+from services.common.backends.keys import KeyRecord
 from services.common.errors import Reason, ResourceExhausted
 from services.common.rpc.interceptors import status_for
 

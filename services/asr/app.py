@@ -1,4 +1,4 @@
-"""Wires the ASR service together: Triton adapters, model registry, records, servicer."""
+"""Wires the ASR service together: Triton adapter, model registry, records, servicer."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from prometheus_client import CollectorRegistry
 from ai4vc.asr.v1 import asr_service_pb2 as pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as pb_grpc
 from services.asr.core import AsrCore
+from services.asr.records import write_records
 from services.asr.sequence import SequenceClient
-from services.asr.servicer import AsrServicer, write_records
+from services.asr.servicer import AsrServicer
 from services.asr.settings import AsrSettings
 from services.common.backends.records import RecordSink, database_sink
 from services.common.backends.registry import ModelRegistry
@@ -59,11 +60,8 @@ async def create(
     assert isinstance(settings, AsrSettings)
     triton = TritonAdapter(settings.triton_url, settings.triton_timeout_s)
     stack.push_async_callback(triton.close)
-    # Stream calls may be given a longer deadline than unary ones (stream_call_timeout_s), so
-    # they go through an adapter whose ceiling is that setting.
-    stream_triton = TritonAdapter(settings.triton_url, settings.stream_call_timeout_s)
-    stack.push_async_callback(stream_triton.close)
-    sequences = SequenceClient(stream_triton)
+    # Streaming calls share the channel; they name their own ceiling (stream_call_timeout_s).
+    sequences = SequenceClient(triton)
 
     records = database_sink("asr", settings, write_records, MIGRATIONS, registry, stack)
     usage = UsageMeter(settings.redis_url, registry)

@@ -30,13 +30,15 @@ class SequenceClient:
         self._triton = triton
 
     async def send(self, model: str, corrid: int, samples: np.ndarray, language: str, *, start: bool, end: bool,
-                   timeout_s: float, request_id: str = "") -> tuple[str, bool, list[dict]]:
-        """One chunk of sequence `corrid`: (transcript so far, is_final, words of a final)."""
+                   timeout_s: float | None = None, cap_s: float | None = None, request_id: str = ""
+                   ) -> tuple[str, bool, list[dict]]:
+        """One chunk of sequence `corrid`: (transcript so far, is_final, words of a final). Its
+        deadline is `timeout_s` (the caller's remaining time) capped by `cap_s`, as in `infer`."""
         result = await self._triton.infer(
             model,
             {"AUDIO_CHUNK": np.asarray(samples, dtype=np.float32).reshape(1, -1),
              "LANG_ID": np.array([[language.encode()]], dtype=np.object_)},
-            OUTPUTS, timeout_s=timeout_s, request_id=request_id,
+            OUTPUTS, timeout_s=timeout_s, cap_s=cap_s, request_id=request_id,
             sequence_id=corrid, sequence_start=start, sequence_end=end)
         text = text_of(result["TRANSCRIPT"].reshape(-1)[0])
         final = bool(result["IS_FINAL"].reshape(-1)[0])

@@ -1,27 +1,23 @@
-"""gRPC adapter for the ASR core: proto → domain call → proto, and the request records."""
+"""gRPC adapter for the ASR core: proto → domain call → proto. Every recognition is recorded
+(whatever its outcome) and meters the seconds of audio it took."""
 
 from __future__ import annotations
 
-import base64
-import datetime
-import json
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
 
 from ai4vc.asr.v1 import asr_service_pb2 as pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as pb_grpc
+from services.asr import records as asr_records
 from services.asr.core import AsrCore, Options, Utterance
 from services.asr.sequence import SequenceClient
 from services.asr.stream import Event, Final, Interim, StreamSession, make_endpointing
-from services.common import audio
-from services.common.backends.records import Record, RecordSink
+from services.common.backends.records import RecordSink
 from services.common.backends.usage import UsageMeter
 from services.common.errors import DomainError
 from services.common.logs import request_id_var
-from services.common.rpc.context import CallRecorder, duration, remaining_s
+from services.common.rpc.context import CallRecorder, duration, remaining_s, status_of
 from services.common.streams import first_config, payloads
 
 _FORMATS = {pb.SUBTITLE_FORMAT_SRT: "srt", pb.SUBTITLE_FORMAT_WEBVTT: "webvtt"}
@@ -58,32 +54,6 @@ def alternative(u: Utterance, options: Options) -> pb.SpeechRecognitionAlternati
     return pb.SpeechRecognitionAlternative(transcript=u.transcript, confidence=u.confidence, words=words)
 
 
-class _Recorder(CallRecorder):
-    """Times one call and submits its records when it ends, whatever the outcome."""
-
-    def submit(self, *, model: str, language: str, options: Options, audio_s: float, sample_rate: int,
-               status: str, utterances: Sequence[Utterance], stored: bytes = b"", truncated: bool = False) -> None:
-        if self.usage is not None and audio_s > 0:
-            self.usage.record(self.context, audio_seconds=audio_s)
-        self.send({
-            "model": model,
-            "language": language,
-            "audio_seconds": audio_s,
-            "encoding": audio.encoding_name(options.encoding),
-            "sample_rate_hertz": sample_rate,
-            "status": status,
-            "results": [
-                {"transcript": u.transcript, "confidence": u.confidence,
-                 "words": [{"word": w.word, "start_s": w.start_s, "end_s": w.end_s, "confidence": w.confidence}
-                           for w in u.words]}
-                for u in utterances
-            ],
-            # Only when the caller opted in; base64 so the record survives the JSON spool.
-            "audio": base64.b64encode(stored).decode() if options.store_audio and stored else None,
-            "audio_truncated": truncated,
-        })
-
-
 class AsrServicer(pb_grpc.AsrServiceServicer):
     def __init__(self, core: AsrCore, sequences: SequenceClient, records: RecordSink,
                  usage: UsageMeter | None = None) -> None:
@@ -94,18 +64,20 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
 
     async def Recognize(self, request: pb.RecognizeRequest, context: grpc.aio.ServicerContext
                         ) -> pb.RecognizeResponse:
-        recorder = _Recorder(self.records, context, "Recognize", self.usage)
+        recorder = CallRecorder(self.records, context, "Recognize", self.usage)
         options = options_of(request.config, "config.")
         try:
             result = await self.core.recognize(options, request.content, timeout_s=remaining_s(context),
                                                request_id=request_id_var.get())
         except DomainError as exc:
-            recorder.submit(model=options.model, language=options.language_code, options=options, audio_s=0.0,
-                            sample_rate=options.sample_rate_hertz, status=exc.reason, utterances=())
+            recorder.send(asr_records.recognition(
+                model=options.model, language=options.language_code, options=options, audio_s=0.0,
+                sample_rate=options.sample_rate_hertz, status=exc.reason, utterances=()))
             raise
-        recorder.submit(model=result.model, language=result.language, options=options, audio_s=result.duration_s,
-                        sample_rate=result.sample_rate_hertz, status="OK", utterances=result.utterances,
-                        stored=request.content)
+        recorder.send(asr_records.recognition(
+            model=result.model, language=result.language, options=options, audio_s=result.duration_s,
+            sample_rate=result.sample_rate_hertz, status="OK", utterances=result.utterances,
+            stored=request.content), audio_seconds=result.duration_s)
         return pb.RecognizeResponse(
             results=[pb.SpeechRecognitionResult(alternatives=[alternative(u, options)],
                                                 language_code=request.config.language_code,
@@ -130,7 +102,7 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
         info, language = await self.core.resolve(options, streaming=True)
         session = StreamSession(self.core, self.sequences, info, language, options, endpointing,
                                 request_id_var.get())
-        recorder = _Recorder(self.records, context, "StreamingRecognize", self.usage)
+        recorder = CallRecorder(self.records, context, "StreamingRecognize", self.usage)
 
         status = "OK"
         self.core.sessions.add(session)
@@ -138,13 +110,16 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
             async for item in session.run(payloads(requests, "audio")):
                 yield self._response(item, sc.config.language_code, options)
         except BaseException as exc:
-            status = exc.reason if isinstance(exc, DomainError) else type(exc).__name__.upper()
+            status = status_of(exc)
             raise
         finally:
             self.core.sessions.discard(session)
-            recorder.submit(model=info.name, language=language, options=options, audio_s=session.received_s,
-                            sample_rate=options.sample_rate_hertz, status=status, utterances=session.utterances,
-                            stored=bytes(session.stored), truncated=session.stored_truncated)
+            # Audio the stream took is metered whatever the outcome: it was processed.
+            recorder.send(asr_records.recognition(
+                model=info.name, language=language, options=options, audio_s=session.received_s,
+                sample_rate=options.sample_rate_hertz, status=status, utterances=session.utterances,
+                stored=bytes(session.stored), truncated=session.stored_truncated),
+                audio_seconds=session.received_s)
 
     @staticmethod
     def _response(item: Interim | Final | Event, language_code: str, options: Options
@@ -185,35 +160,3 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
             next_page_token=next_token,
         )
 
-
-async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> None:
-    """Idempotent batch insert of requests, per-utterance results and opted-in audio."""
-    await conn.executemany(
-        "INSERT INTO asr_requests (id, request_id, created_time, principal, method, model, language, audio_seconds,"
-        " encoding, sample_rate_hertz, status, latency_ms)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
-        [
-            (uuid.UUID(r["id"]), r["request_id"], datetime.datetime.fromisoformat(r["created_time"]), r["principal"],
-             r["method"], r["model"], r["language"], r["audio_seconds"], r["encoding"], r["sample_rate_hertz"],
-             r["status"], r["latency_ms"])
-            for r in batch
-        ],
-    )
-    await conn.executemany(
-        "INSERT INTO asr_results (request_uuid, utterance_index, transcript, confidence, words)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
-        [
-            (uuid.UUID(r["id"]), i, x["transcript"], x["confidence"], json.dumps(x["words"], ensure_ascii=False))
-            for r in batch
-            for i, x in enumerate(r["results"])
-        ],
-    )
-    await conn.executemany(
-        "INSERT INTO asr_audio (request_uuid, encoding, sample_rate_hertz, truncated, content)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        [
-            (uuid.UUID(r["id"]), r["encoding"], r["sample_rate_hertz"], bool(r.get("audio_truncated")),
-             base64.b64decode(r["audio"]))
-            for r in batch if r.get("audio")
-        ],
-    )

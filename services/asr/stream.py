@@ -278,7 +278,7 @@ class StreamSession:
         assert corrid is not None
         text, final, words = await self.sequences.send(
             self.info.name, corrid, samples, self.language, start=start, end=end,
-            timeout_s=self.core.settings.stream_call_timeout_s, request_id=self.request_id)
+            cap_s=self.core.settings.stream_call_timeout_s, request_id=self.request_id)
         self.sent += samples.size
         if end:
             self.open_corrid = None
@@ -307,7 +307,7 @@ class StreamSession:
         """Closes a sequence the stream left open (the client went away, or an error)."""
         try:
             await self.sequences.send(self.info.name, corrid, np.zeros(0, np.float32), self.language, start=False,
-                                      end=True, timeout_s=self.core.settings.stream_call_timeout_s)
+                                      end=True, cap_s=self.core.settings.stream_call_timeout_s)
         except Exception:  # noqa: BLE001 - Triton drops idle sequences itself after its timeout
             log.warning("could not end sequence %s of %s", corrid, self.info.name, exc_info=True)
 

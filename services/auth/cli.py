@@ -21,10 +21,10 @@ async def create_key(settings: AuthSettings, args: argparse.Namespace) -> str:
     redis = redis_client.create(settings.redis_url) if settings.redis_url else None
     try:
         core = AuthCore(settings, pool, redis)
-        _row, key = await core.create_key(
+        issued = await core.create_key(
             Caller("cli", frozenset({"admin"})), args.name, args.scopes.split(","),
             Quota(args.requests_per_minute, args.audio_seconds_per_day, args.characters_per_day), args.owner)
-        return key
+        return issued.key
     finally:
         await pool.close()
         if redis is not None:

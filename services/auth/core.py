@@ -1,8 +1,9 @@
 """Auth domain core: users, sessions, API keys and the audit trail, over PostgreSQL.
 
-Knows nothing of grpc. Key revocations and rotations are published on Redis so that every
-gateway instance drops its cached copy at once (see `gateway/keystore.py`); logouts mark the
-session revoked in Redis for as long as its access tokens live.
+Knows nothing of grpc, and returns domain types (`User`, `ApiKey`, `IssuedKey`, `KeyPage`,
+`Tokens`), never database rows. Key revocations and rotations are published on Redis so that every
+gateway instance drops its cached copy at once; logouts mark the session revoked in Redis for as
+long as its access tokens live (the contract with the edge: `services.common.backends.keys`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import redis.asyncio as aioredis
 
 from services.auth.settings import AuthSettings
 from services.common import credentials as cred
+from services.common.backends import keys
 from services.common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -35,11 +37,6 @@ from services.common.paging import encode_page_token, page_window
 
 log = logging.getLogger(__name__)
 
-# Shared with gateway/keystore.py: the Redis names of the key cache and its invalidations.
-KEY_CACHE_PREFIX = "ai4vc:key:"
-KEY_REVOKED_CHANNEL = "ai4vc:key-revoked"
-SESSION_REVOKED_PREFIX = "ai4vc:session-revoked:"
-KEY_CACHE_TTL_S = 300
 DEFAULT_PAGE_SIZE = 50
 
 _USERNAME = re.compile(r"^[a-z0-9._-]{3,64}$")
@@ -80,6 +77,47 @@ class Tokens:
     refresh_expire: datetime.datetime
 
 
+@dataclasses.dataclass(frozen=True)
+class User:
+    username: str
+    scopes: tuple[str, ...]
+    create_time: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiKey:
+    """An API key as its owner sees it: never the secret nor its hash."""
+
+    key_id: str
+    display_name: str
+    owner: str
+    scopes: tuple[str, ...]
+    quota: Quota
+    create_time: datetime.datetime
+    rotate_time: datetime.datetime
+    revoke_time: datetime.datetime | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> ApiKey:
+        return cls(row["key_id"], row["display_name"], row["owner"], tuple(row["scopes"]),
+                   Quota(row["requests_per_minute"], row["audio_seconds_per_day"], row["characters_per_day"]),
+                   row["create_time"], row["rotate_time"], row["revoke_time"])
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedKey:
+    """A key just created or rotated, with the full key string, shown this once."""
+
+    api_key: ApiKey
+    key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyPage:
+    api_keys: tuple[ApiKey, ...]
+    next_page_token: str
+
+
 def _ts(unix: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(unix, datetime.UTC)
 
@@ -99,18 +137,6 @@ def check_scopes(scopes: Sequence[str], field: str = "scopes", required: bool = 
     return cleaned
 
 
-def cache_record(row: asyncpg.Record | dict[str, Any]) -> bytes:
-    """A key row as the gateway caches it (no secret, only its salted hash)."""
-    return json.dumps({
-        "key_id": row["key_id"], "owner": row["owner"], "scopes": list(row["scopes"]),
-        "secret_salt": row["secret_salt"], "secret_hash": row["secret_hash"],
-        "revoked": row["revoke_time"] is not None,
-        "requests_per_minute": row["requests_per_minute"],
-        "audio_seconds_per_day": row["audio_seconds_per_day"],
-        "characters_per_day": row["characters_per_day"],
-    }).encode()
-
-
 class AuthCore:
     def __init__(self, settings: AuthSettings, pool: asyncpg.Pool, redis: aioredis.Redis | None) -> None:
         self.settings = settings
@@ -119,13 +145,13 @@ class AuthCore:
 
     # -- users ---------------------------------------------------------------------------
 
-    async def create_user(self, caller: Caller, username: str, password: str, scopes: Sequence[str]) -> asyncpg.Record:
+    async def create_user(self, caller: Caller, username: str, password: str, scopes: Sequence[str]) -> User:
         if not caller.require().is_admin:
             raise PermissionDenied("creating users needs the admin scope", reason=Reason.ADMIN_REQUIRED)
         return await self._insert_user(caller.principal, username, password, scopes)
 
     async def _insert_user(self, actor: str, username: str, password: str, scopes: Sequence[str],
-                           conn: asyncpg.Connection | None = None) -> asyncpg.Record:
+                           conn: asyncpg.Connection | None = None) -> User:
         if not username:
             raise InvalidArgument("username is required", reason=Reason.FIELD_REQUIRED, field="username")
         if not _USERNAME.match(username):
@@ -138,7 +164,7 @@ class AuthCore:
         scope_list = check_scopes(scopes, required=False)
         password_hash = await asyncio.to_thread(cred.hash_password, password)
 
-        async def run(c: asyncpg.Connection) -> asyncpg.Record:
+        async def run(c: asyncpg.Connection) -> User:
             async with c.transaction():
                 row = await c.fetchrow(
                     "INSERT INTO users (username, password_hash, scopes) VALUES ($1, $2, $3)"
@@ -147,7 +173,7 @@ class AuthCore:
                 if row is None:
                     raise FailedPrecondition(f"user {username!r} exists", reason=Reason.USER_EXISTS, field="username")
                 await _audit(c, actor, "user.create", "user", username, {"scopes": scope_list})
-                return row
+                return User(row["username"], tuple(row["scopes"]), row["create_time"])
 
         if conn is not None:
             return await run(conn)
@@ -218,8 +244,7 @@ class AuthCore:
             await _audit(conn, row["username"], "session.logout", "session", row["session_id"], {})
         if self.redis is not None:
             try:
-                await self.redis.set(SESSION_REVOKED_PREFIX + row["session_id"], b"1",
-                                     ex=self.settings.access_token_ttl_s + 60)
+                await keys.mark_session_revoked(self.redis, row["session_id"], self.settings.access_token_ttl_s)
             except (aioredis.RedisError, OSError):
                 # The refresh token is dead; the access tokens live on until they expire (≤ 15 min).
                 log.warning("cannot mark the session revoked in Redis", extra={"session_id": row["session_id"]})
@@ -235,7 +260,7 @@ class AuthCore:
         return owner
 
     async def create_key(self, caller: Caller, display_name: str, scopes: Sequence[str], quota: Quota,
-                         owner: str = "", conn: asyncpg.Connection | None = None) -> tuple[asyncpg.Record, str]:
+                         owner: str = "", conn: asyncpg.Connection | None = None) -> IssuedKey:
         owner = self._owner(caller, owner)
         if not display_name.strip():
             raise InvalidArgument("display_name is required", reason=Reason.FIELD_REQUIRED, field="display_name")
@@ -275,10 +300,10 @@ class AuthCore:
             async with self.pool.acquire() as c:
                 row = await run(c)
         log.info("api key created", extra={"key_id": key_id, "owner": owner, "actor": caller.principal})
-        return row, cred.format_key(key_id, secret)
+        return IssuedKey(ApiKey.from_row(row), cred.format_key(key_id, secret))
 
     async def list_keys(self, caller: Caller, owner: str, page_size: int, page_token: str,
-                        show_revoked: bool) -> tuple[list[asyncpg.Record], str]:
+                        show_revoked: bool) -> KeyPage:
         if owner or not caller.require().is_admin:
             owner = self._owner(caller, owner)
         offset, size = page_window(page_size, page_token, default_size=DEFAULT_PAGE_SIZE)
@@ -286,7 +311,7 @@ class AuthCore:
             "SELECT * FROM api_keys WHERE ($1 = '' OR owner = $1) AND ($2 OR revoke_time IS NULL)"
             " ORDER BY create_time DESC, key_id LIMIT $3 OFFSET $4", owner, show_revoked, size + 1, offset)
         next_token = encode_page_token(offset + size) if len(rows) > size else ""
-        return list(rows[:size]), next_token
+        return KeyPage(tuple(ApiKey.from_row(r) for r in rows[:size]), next_token)
 
     async def _own_key(self, conn: asyncpg.Connection, caller: Caller, key_id: str) -> asyncpg.Record:
         caller.require()
@@ -299,18 +324,19 @@ class AuthCore:
             raise NotFound(f"api key {key_id!r} not found", reason=Reason.KEY_NOT_FOUND, field="key_id")
         return row
 
-    async def revoke_key(self, caller: Caller, key_id: str) -> asyncpg.Record:
+    async def revoke_key(self, caller: Caller, key_id: str) -> ApiKey:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await self._own_key(conn, caller, key_id)
             if row["revoke_time"] is None:
                 row = await conn.fetchrow("UPDATE api_keys SET revoke_time = now() WHERE key_id = $1 RETURNING *",
                                           key_id)
                 await _audit(conn, caller.principal, "key.revoke", "api_key", key_id, {"owner": row["owner"]})
-        await self._invalidate(row)
+            record = await keys.fetch_key_record(conn, key_id)
+        await self._invalidate(record)
         log.info("api key revoked", extra={"key_id": key_id, "actor": caller.principal})
-        return row
+        return ApiKey.from_row(row)
 
-    async def rotate_key(self, caller: Caller, key_id: str) -> tuple[asyncpg.Record, str]:
+    async def rotate_key(self, caller: Caller, key_id: str) -> IssuedKey:
         secret = cred.new_secret()
         salt, digest = cred.new_salted_hash(self.settings.key_pepper, secret)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -321,22 +347,24 @@ class AuthCore:
                 "UPDATE api_keys SET secret_salt = $2, secret_hash = $3, rotate_time = now() WHERE key_id = $1"
                 " RETURNING *", key_id, salt, digest)
             await _audit(conn, caller.principal, "key.rotate", "api_key", key_id, {"owner": row["owner"]})
-        await self._invalidate(row)
+            record = await keys.fetch_key_record(conn, key_id)
+        await self._invalidate(record)
         log.info("api key rotated", extra={"key_id": key_id, "actor": caller.principal})
-        return row, cred.format_key(key_id, secret)
+        return IssuedKey(ApiKey.from_row(row), cred.format_key(key_id, secret))
 
-    async def _invalidate(self, row: asyncpg.Record) -> None:
-        """Overwrites the cached key (a gateway's late fill uses SET NX and can't undo this) and tells
-        every gateway to drop its in-process copy."""
+    async def _invalidate(self, record: keys.KeyRecord | None) -> None:
+        """Overwrites the gateways' cached copy of the key and tells them to drop their in-process ones.
+        `record` was read in the transaction that changed the key (the row lock keeps it from being None)."""
+        if record is None:
+            return
         if self.redis is None:
             log.warning("no redis_url: gateways see key changes only when their local cache expires")
             return
         try:
-            await self.redis.set(KEY_CACHE_PREFIX + row["key_id"], cache_record(row), ex=KEY_CACHE_TTL_S)
-            await self.redis.publish(KEY_REVOKED_CHANNEL, row["key_id"].encode())
+            await keys.publish_key_change(self.redis, record)
         except (aioredis.RedisError, OSError):
             log.error("cannot publish a key invalidation; gateways see it when their local cache expires",
-                      extra={"key_id": row["key_id"]})
+                      extra={"key_id": record.key_id})
 
     # -- bootstrap -----------------------------------------------------------------------
 
@@ -349,9 +377,9 @@ class AuthCore:
                 return False
             system = Caller("system", frozenset({"admin"}))
             await self._insert_user("system", username, secrets.token_urlsafe(24), ["admin"], conn=conn)
-            _row, key = await self.create_key(system, "bootstrap admin", ["admin"], Quota(), owner=username,
-                                              conn=conn)
-            write_secret_file(key_file, key)
+            issued = await self.create_key(system, "bootstrap admin", ["admin"], Quota(), owner=username,
+                                           conn=conn)
+            write_secret_file(key_file, issued.key)
         log.info("bootstrap admin created", extra={"username": username, "key_file": key_file})
         return True
 

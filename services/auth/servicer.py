@@ -1,28 +1,22 @@
 """gRPC adapter for the auth core: proto → domain call → proto. The caller's identity is read
-from the headers the edge set (services.common.rpc.identity)."""
+from the headers the edge set, by `services.common.rpc.identity`."""
 
 from __future__ import annotations
 
 import datetime
 
-import asyncpg
 import grpc
 from google.protobuf import timestamp_pb2
 
 from ai4vc.auth.v1 import auth_service_pb2 as pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
-from services.auth.core import AuthCore, Caller, Quota, Tokens
-from services.common.rpc.identity import PRINCIPAL_HEADER, SCOPES_HEADER
+from services.auth.core import ApiKey, AuthCore, Caller, Quota, Tokens, User
+from services.common.rpc.identity import identity_of
 
 
 def caller_of(context: grpc.aio.ServicerContext) -> Caller:
-    principal, scopes = "", ""
-    for key, value in context.invocation_metadata() or ():
-        if key == PRINCIPAL_HEADER:
-            principal = str(value)[:256]
-        elif key == SCOPES_HEADER:
-            scopes = str(value)[:1024]
-    return Caller(principal, frozenset(s for s in scopes.split(",") if s))
+    identity = identity_of(context)
+    return Caller(identity.principal, identity.scopes)
 
 
 def _ts(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -33,15 +27,22 @@ def _ts(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
     return ts
 
 
-def api_key_proto(row: asyncpg.Record) -> pb.ApiKey:
+def user_proto(user: User) -> pb.User:
+    return pb.User(username=user.username, scopes=list(user.scopes), create_time=_ts(user.create_time))
+
+
+def api_key_proto(key: ApiKey) -> pb.ApiKey:
     return pb.ApiKey(
-        key_id=row["key_id"], display_name=row["display_name"], owner=row["owner"], scopes=list(row["scopes"]),
-        quota=pb.Quota(requests_per_minute=row["requests_per_minute"],
-                       audio_seconds_per_day=row["audio_seconds_per_day"],
-                       characters_per_day=row["characters_per_day"]),
-        create_time=_ts(row["create_time"]), rotate_time=_ts(row["rotate_time"]),
-        revoke_time=_ts(row["revoke_time"]),
+        key_id=key.key_id, display_name=key.display_name, owner=key.owner, scopes=list(key.scopes),
+        quota=pb.Quota(requests_per_minute=key.quota.requests_per_minute,
+                       audio_seconds_per_day=key.quota.audio_seconds_per_day,
+                       characters_per_day=key.quota.characters_per_day),
+        create_time=_ts(key.create_time), rotate_time=_ts(key.rotate_time), revoke_time=_ts(key.revoke_time),
     )
+
+
+def quota_of(quota: pb.Quota) -> Quota:
+    return Quota(quota.requests_per_minute, quota.audio_seconds_per_day, quota.characters_per_day)
 
 
 def _tokens(tokens: Tokens, cls: type) -> object:
@@ -55,10 +56,9 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
 
     async def CreateUser(self, request: pb.CreateUserRequest, context: grpc.aio.ServicerContext
                          ) -> pb.CreateUserResponse:
-        row = await self.core.create_user(caller_of(context), request.username, request.password,
-                                          list(request.scopes))
-        return pb.CreateUserResponse(user=pb.User(username=row["username"], scopes=list(row["scopes"]),
-                                                  create_time=_ts(row["create_time"])))
+        user = await self.core.create_user(caller_of(context), request.username, request.password,
+                                           list(request.scopes))
+        return pb.CreateUserResponse(user=user_proto(user))
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.LoginResponse:
         return _tokens(await self.core.login(request.username, request.password), pb.LoginResponse)  # type: ignore
@@ -72,24 +72,23 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
 
     async def CreateApiKey(self, request: pb.CreateApiKeyRequest, context: grpc.aio.ServicerContext
                            ) -> pb.CreateApiKeyResponse:
-        q = request.quota
-        row, key = await self.core.create_key(
-            caller_of(context), request.display_name, list(request.scopes),
-            Quota(q.requests_per_minute, q.audio_seconds_per_day, q.characters_per_day), request.owner)
-        return pb.CreateApiKeyResponse(api_key=api_key_proto(row), key=key)
+        issued = await self.core.create_key(caller_of(context), request.display_name, list(request.scopes),
+                                            quota_of(request.quota), request.owner)
+        return pb.CreateApiKeyResponse(api_key=api_key_proto(issued.api_key), key=issued.key)
 
     async def ListApiKeys(self, request: pb.ListApiKeysRequest, context: grpc.aio.ServicerContext
                           ) -> pb.ListApiKeysResponse:
-        rows, next_token = await self.core.list_keys(caller_of(context), request.owner, request.page_size,
-                                                     request.page_token, request.show_revoked)
-        return pb.ListApiKeysResponse(api_keys=[api_key_proto(r) for r in rows], next_page_token=next_token)
+        page = await self.core.list_keys(caller_of(context), request.owner, request.page_size, request.page_token,
+                                         request.show_revoked)
+        return pb.ListApiKeysResponse(api_keys=[api_key_proto(k) for k in page.api_keys],
+                                      next_page_token=page.next_page_token)
 
     async def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context: grpc.aio.ServicerContext
                            ) -> pb.RevokeApiKeyResponse:
-        return pb.RevokeApiKeyResponse(api_key=api_key_proto(await self.core.revoke_key(caller_of(context),
-                                                                                        request.key_id)))
+        key = await self.core.revoke_key(caller_of(context), request.key_id)
+        return pb.RevokeApiKeyResponse(api_key=api_key_proto(key))
 
     async def RotateApiKey(self, request: pb.RotateApiKeyRequest, context: grpc.aio.ServicerContext
                            ) -> pb.RotateApiKeyResponse:
-        row, key = await self.core.rotate_key(caller_of(context), request.key_id)
-        return pb.RotateApiKeyResponse(api_key=api_key_proto(row), key=key)
+        issued = await self.core.rotate_key(caller_of(context), request.key_id)
+        return pb.RotateApiKeyResponse(api_key=api_key_proto(issued.api_key), key=issued.key)

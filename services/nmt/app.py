@@ -18,7 +18,8 @@ from services.common.backends.usage import UsageMeter
 from services.common.errors import DomainError
 from services.common.settings import CommonSettings
 from services.nmt.core import NmtCore
-from services.nmt.servicer import NmtServicer, write_records
+from services.nmt.records import write_records
+from services.nmt.servicer import NmtServicer
 from services.nmt.settings import NmtSettings
 
 log = logging.getLogger(__name__)

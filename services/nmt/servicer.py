@@ -1,20 +1,17 @@
-"""gRPC adapter for the NMT core: proto → domain call → proto, and the request record."""
+"""gRPC adapter for the NMT core: proto → domain call → proto. Every inference method (TranslateText,
+Transliterate, DetectLanguage) is recorded and meters the characters of its inputs."""
 
 from __future__ import annotations
 
-import datetime
-import uuid
-from collections.abc import Sequence
-
-import asyncpg
 import grpc
 
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
-from services.common.backends.records import Record, RecordSink
+from services.common.backends.records import RecordSink
 from services.common.backends.usage import UsageMeter
 from services.common.logs import request_id_var
 from services.common.rpc.context import CallRecorder, remaining_s
+from services.nmt import records as nmt_records
 from services.nmt.core import NmtCore
 
 
@@ -26,7 +23,7 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
 
     async def TranslateText(self, request: pb.TranslateTextRequest, context: grpc.aio.ServicerContext
                             ) -> pb.TranslateTextResponse:
-        recorder = CallRecorder(self.records, context)
+        recorder = CallRecorder(self.records, context, "TranslateText", self.usage)
         translations = await self.core.translate(
             list(request.contents),
             request.source_language_code,
@@ -46,23 +43,16 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
                 for t in translations
             ]
         )
-        if self.usage is not None:
-            self.usage.record(context, characters=sum(len(text) for text in request.contents))
-        recorder.send({
-            "model": translations[0].model,
-            "source_language_code": request.source_language_code or "",
-            "target_language_code": request.target_language_code,
-            "status": "OK",
-            "results": [
-                {"source_text": text, "translated_text": t.text, "source_language_code": t.source_language_code}
-                for text, t in zip(request.contents, translations, strict=True)
-            ],
-        })
+        recorder.send(nmt_records.translation(request.contents, request.source_language_code,
+                                              request.target_language_code, translations),
+                      characters=sum(len(text) for text in request.contents))
         return response
 
     async def DetectLanguage(self, request: pb.DetectLanguageRequest, context: grpc.aio.ServicerContext
                              ) -> pb.DetectLanguageResponse:
+        recorder = CallRecorder(self.records, context, "DetectLanguage", self.usage)
         guesses = self.core.detect(request.content)
+        recorder.send(nmt_records.detection(request.content, guesses), characters=len(request.content))
         return pb.DetectLanguageResponse(
             languages=[pb.DetectedLanguage(language_code=g.language_code, confidence=g.confidence) for g in guesses]
         )
@@ -83,11 +73,15 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
 
     async def Transliterate(self, request: pb.TransliterateRequest, context: grpc.aio.ServicerContext
                             ) -> pb.TransliterateResponse:
+        recorder = CallRecorder(self.records, context, "Transliterate", self.usage)
         results = await self.core.transliterate(
             list(request.contents), request.source_language_code, request.target_language_code,
             is_word_level=request.is_word_level, top_k=request.top_k, timeout_s=remaining_s(context),
             request_id=request_id_var.get(),
         )
+        recorder.send(nmt_records.transliteration(request.contents, request.source_language_code,
+                                                  request.target_language_code, results),
+                      characters=sum(len(text) for text in request.contents))
         return pb.TransliterateResponse(transliterations=[pb.Transliteration(candidates=c) for c in results])
 
     async def ListTransliterationPairs(self, request: pb.ListTransliterationPairsRequest,
@@ -104,28 +98,3 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
             next_page_token=next_token,
         )
 
-
-async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> None:
-    """Idempotent batch insert of requests and their results (replays are harmless)."""
-    await conn.executemany(
-        "INSERT INTO nmt_requests (id, request_id, created_time, principal, model, source_language_code,"
-        " target_language_code, num_contents, total_characters, status, latency_ms)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
-        [
-            (
-                uuid.UUID(r["id"]), r["request_id"], datetime.datetime.fromisoformat(r["created_time"]),
-                r["principal"], r["model"], r["source_language_code"], r["target_language_code"],
-                len(r["results"]), sum(len(x["source_text"]) for x in r["results"]), r["status"], r["latency_ms"],
-            )
-            for r in batch
-        ],
-    )
-    await conn.executemany(
-        "INSERT INTO nmt_results (request_uuid, item_index, source_text, translated_text, source_language_code)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        [
-            (uuid.UUID(r["id"]), i, x["source_text"], x["translated_text"], x["source_language_code"])
-            for r in batch
-            for i, x in enumerate(r["results"])
-        ],
-    )

@@ -1,4 +1,4 @@
-"""Wires the TTS service together: Triton adapters, model registry, records, servicer."""
+"""Wires the TTS service together: Triton adapter, model registry, records, servicer."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from ai4vc.tts.v1 import tts_service_pb2_grpc as pb_grpc
 from services.common.backends.records import RecordSink, database_sink
 from services.common.backends.registry import ModelRegistry
 from services.common.backends.triton import TritonAdapter
-from services.common.backends.triton_stream import TritonStreamer
 from services.common.backends.usage import UsageMeter
 from services.common.errors import DomainError
 from services.common.settings import CommonSettings
 from services.tts.core import TtsCore
-from services.tts.servicer import TtsServicer, write_records
+from services.tts.records import write_records
+from services.tts.servicer import TtsServicer
 from services.tts.settings import TtsSettings
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,13 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TtsService"].full_name
 class TtsApp:
     service_names = (SERVICE_NAME,)
 
-    def __init__(self, settings: TtsSettings, triton: TritonAdapter, streamer: TritonStreamer,
-                 records: RecordSink, usage: UsageMeter | None = None) -> None:
+    def __init__(self, settings: TtsSettings, triton: TritonAdapter, records: RecordSink,
+                 usage: UsageMeter | None = None) -> None:
         self.settings = settings
         self.triton = triton
         self.records = records
         self.registry = ModelRegistry(triton, settings.catalog_refresh_s)
-        self.core = TtsCore(settings, triton, streamer, self.registry)
+        self.core = TtsCore(settings, triton, self.registry)
         self.servicer = TtsServicer(self.core, records, usage)
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -61,10 +61,8 @@ async def create(
     assert isinstance(settings, TtsSettings)
     triton = TritonAdapter(settings.triton_url, settings.triton_timeout_s)
     stack.push_async_callback(triton.close)
-    streamer = TritonStreamer(settings.triton_url)
-    stack.push_async_callback(streamer.close)
 
     records = database_sink("tts", settings, write_records, MIGRATIONS, registry, stack)
     usage = UsageMeter(settings.redis_url, registry)
     stack.push_async_callback(usage.close)
-    return TtsApp(settings, triton, streamer, records, usage)
+    return TtsApp(settings, triton, records, usage)

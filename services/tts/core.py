@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import math
 import re
 from collections.abc import AsyncIterator, Sequence
 
@@ -26,7 +27,6 @@ from services.common import audio
 from services.common.audio import E
 from services.common.backends.registry import ModelRegistry
 from services.common.backends.triton import TritonAdapter
-from services.common.backends.triton_stream import TritonStreamer
 from services.common.errors import InvalidArgument, Reason
 from services.common.languages import normalize_language
 from services.common.paging import page
@@ -184,11 +184,9 @@ class _Post:
 
 
 class TtsCore:
-    def __init__(self, settings: TtsSettings, triton: TritonAdapter, streamer: TritonStreamer,
-                 registry: ModelRegistry) -> None:
+    def __init__(self, settings: TtsSettings, triton: TritonAdapter, registry: ModelRegistry) -> None:
         self.settings = settings
         self.triton = triton
-        self.streamer = streamer
         self.registry = registry
         self._rate_inputs: dict[str, bool] = {}
 
@@ -348,10 +346,12 @@ class TtsCore:
             return
         if abs(piece.model_rate - 1.0) > 1e-6:
             inputs["SPEAKING_RATE"] = np.array([piece.model_rate], dtype=np.float32)
-        async for chunk in self.streamer.stream(voice.streaming_model, inputs, "OUTPUT_AUDIO_CHUNK",
-                                                timeout_s=timeout_s or self.settings.stream_timeout_s,
-                                                request_id=request_id):
-            yield chunk
+        # A streamed synthesis lasts as long as the client allows (stream_timeout_s when it set no
+        # deadline), not the unary calls' ceiling: hence no cap.
+        async for chunk in self.triton.stream(voice.streaming_model, inputs, "OUTPUT_AUDIO_CHUNK",
+                                              timeout_s=timeout_s or self.settings.stream_timeout_s, cap_s=math.inf,
+                                              request_id=request_id):
+            yield chunk.reshape(-1).astype(np.float32, copy=False)
 
     async def _piece_audio(self, plan: Plan, piece: Piece, *, stream: bool, timeout_s: float | None,
                            request_id: str) -> AsyncIterator[np.ndarray]:

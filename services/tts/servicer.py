@@ -1,23 +1,21 @@
-"""gRPC adapter for the TTS core: proto → domain call → proto, and the request record."""
+"""gRPC adapter for the TTS core: proto → domain call → proto. Every synthesis is recorded
+(whatever its outcome); a completed one meters its characters."""
 
 from __future__ import annotations
 
-import datetime
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
 
 from ai4vc.tts.v1 import tts_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as pb_grpc
 from services.common import audio
-from services.common.backends.records import Record, RecordSink
+from services.common.backends.records import RecordSink
 from services.common.backends.usage import UsageMeter
-from services.common.errors import DomainError
 from services.common.logs import request_id_var
-from services.common.rpc.context import CallRecorder, duration, remaining_s
+from services.common.rpc.context import CallRecorder, duration, remaining_s, status_of
 from services.common.streams import first_config, payloads
+from services.tts import records as tts_records
 from services.tts.core import Chunk, Plan, TtsCore
 
 _GENDER = {"male": pb.SSML_VOICE_GENDER_MALE, "female": pb.SSML_VOICE_GENDER_FEMALE,
@@ -42,32 +40,9 @@ async def _plan(core: TtsCore, source: pb.SynthesizeRequest | pb.StreamingSynthe
         pitch=cfg.pitch_semitones, gain=cfg.volume_gain_db, streaming=streaming)
 
 
-class _Recorder(CallRecorder):
-    """Times one call and submits its record when it ends, whatever the outcome."""
-
-    def __init__(self, records: RecordSink, context: grpc.aio.ServicerContext, method: str,
-                 usage: UsageMeter | None = None) -> None:
-        super().__init__(records, context, method, usage)
-        self.audio_s = 0.0
-
-    def submit(self, plan: Plan, status: str) -> None:
-        if status == "OK" and self.usage is not None:
-            self.usage.record(self.context, characters=plan.characters)
-        self.send({
-            "voice": plan.voice.name,
-            "language": plan.voice.language,
-            "characters": plan.characters,
-            "audio_seconds": self.audio_s,
-            "encoding": audio.encoding_name(plan.output.encoding),
-            "status": status,
-        })
-
-
-def _status(exc: BaseException) -> str:
-    """What a record says of a call that raised: the reason, or CANCELLED for a client gone away."""
-    if isinstance(exc, DomainError):
-        return exc.reason
-    return "INTERNAL" if isinstance(exc, Exception) else "CANCELLED"
+def _record(recorder: CallRecorder, plan: Plan, audio_s: float, status: str) -> None:
+    """Records a synthesis that ended; only one that completed meters its characters."""
+    recorder.send(tts_records.synthesis(plan, audio_s, status), characters=plan.characters if status == "OK" else 0)
 
 
 class TtsServicer(pb_grpc.TtsServiceServicer):
@@ -78,45 +53,45 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
 
     async def Synthesize(self, request: pb.SynthesizeRequest, context: grpc.aio.ServicerContext
                          ) -> pb.SynthesizeResponse:
-        recorder = _Recorder(self.records, context, "Synthesize", self.usage)
+        recorder = CallRecorder(self.records, context, "Synthesize", self.usage)
         plan = await _plan(self.core, request, streaming=False)
         try:
             content, seconds = await self.core.synthesize(plan, timeout_s=remaining_s(context),
                                                           request_id=request_id_var.get())
         except BaseException as exc:
-            recorder.submit(plan, _status(exc))
+            _record(recorder, plan, 0.0, status_of(exc))
             raise
-        recorder.audio_s = seconds
-        recorder.submit(plan, "OK")
+        _record(recorder, plan, seconds, "OK")
         return pb.SynthesizeResponse(audio_content=content, audio_config=_audio_config(plan),
                                      audio_duration=duration(seconds), voice_name=plan.voice.name)
 
-    async def _stream(self, plan: Plan, chunks: AsyncIterator[Chunk], recorder: _Recorder, bidi: bool
+    async def _stream(self, plan: Plan, chunks: AsyncIterator[Chunk], recorder: CallRecorder, bidi: bool
                       ) -> AsyncIterator[pb.StreamingSynthesizeResponse | pb.BidiStreamingSynthesizeResponse]:
         rate = plan.output.sample_rate_hertz
         per_sample = audio.bytes_per_sample(plan.output.encoding)
         first = True
         status = "OK"
+        audio_s = 0.0
         try:
             async for chunk in chunks:
                 kwargs = {"audio_content": chunk.audio_content, "audio_offset": duration(chunk.offset_s)}
                 if first:
                     kwargs.update(audio_config=_audio_config(plan), voice_name=plan.voice.name)
                     first = False
-                recorder.audio_s = chunk.offset_s + len(chunk.audio_content) / per_sample / rate
+                audio_s = chunk.offset_s + len(chunk.audio_content) / per_sample / rate
                 if bidi:
                     yield pb.BidiStreamingSynthesizeResponse(sentence_text=chunk.sentence_text, **kwargs)
                 else:
                     yield pb.StreamingSynthesizeResponse(**kwargs)
         except BaseException as exc:
-            status = _status(exc)
+            status = status_of(exc)
             raise
         finally:
-            recorder.submit(plan, status)
+            _record(recorder, plan, audio_s, status)
 
     async def StreamingSynthesize(self, request: pb.StreamingSynthesizeRequest, context: grpc.aio.ServicerContext
                                   ) -> AsyncIterator[pb.StreamingSynthesizeResponse]:
-        recorder = _Recorder(self.records, context, "StreamingSynthesize", self.usage)
+        recorder = CallRecorder(self.records, context, "StreamingSynthesize", self.usage)
         plan = await _plan(self.core, request, streaming=True)
         chunks = self.core.stream(plan, plan.pieces, timeout_s=remaining_s(context), request_id=request_id_var.get())
         async for response in self._stream(plan, chunks, recorder, bidi=False):
@@ -125,7 +100,7 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
     async def BidiStreamingSynthesize(self, request_iterator: AsyncIterator[pb.BidiStreamingSynthesizeRequest],
                                       context: grpc.aio.ServicerContext
                                       ) -> AsyncIterator[pb.BidiStreamingSynthesizeResponse]:
-        recorder = _Recorder(self.records, context, "BidiStreamingSynthesize", self.usage)
+        recorder = CallRecorder(self.records, context, "BidiStreamingSynthesize", self.usage)
         requests = aiter(request_iterator)
         first = await first_config(requests)
         config = first.streaming_config
@@ -154,19 +129,3 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
             next_page_token=next_token,
         )
 
-
-async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> None:
-    """Idempotent batch insert (replays are harmless)."""
-    await conn.executemany(
-        "INSERT INTO tts_requests (id, request_id, created_time, principal, method, voice, language, characters,"
-        " audio_seconds, encoding, status, latency_ms)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
-        [
-            (
-                uuid.UUID(r["id"]), r["request_id"], datetime.datetime.fromisoformat(r["created_time"]),
-                r["principal"], r["method"], r["voice"], r["language"], r["characters"], r["audio_seconds"],
-                r["encoding"], r["status"], r["latency_ms"],
-            )
-            for r in batch
-        ],
-    )

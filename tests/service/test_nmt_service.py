@@ -4,8 +4,11 @@ and a real PostgreSQL schema."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import time
 import urllib.request
+import uuid
 
 import asyncpg
 import grpc
@@ -16,6 +19,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
 from deploy.local.parts import free_port
+from services.common.backends import redis_client
+from services.common.backends.usage import usage_today
 from services.nmt import app as nmt_app
 from services.nmt.settings import NmtSettings
 from tests.errors_util import error_info
@@ -52,7 +57,7 @@ async def test_translates_hindi_to_urdu_and_records_it(settings):
                                    request["id"])
     finally:
         await conn.close()
-    assert request["num_contents"] == 2 and request["status"] == "OK"
+    assert request["num_contents"] == 2 and request["status"] == "OK" and request["method"] == "TranslateText"
     assert request["target_language_code"] == "ur"
     assert [r["source_text"] for r in results] == [HINDI, "आप कैसे हैं?"]
     assert [r["translated_text"] for r in results] == texts
@@ -181,3 +186,88 @@ async def test_lists_transliteration_pairs(settings):
     targets = {p.target_language_code for p in answer.transliteration_pairs}
     assert {p.source_language_code for p in answer.transliteration_pairs} == {"en"}
     assert {"hi", "ta", "bn", "ur"} <= targets and "en" not in targets
+
+
+@pytest.fixture
+def metered_settings(settings, redis_server) -> NmtSettings:
+    return dataclasses.replace(settings, redis_url=redis_server.url)
+
+
+def _caller() -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A fresh API key id, and the identity headers the edge would set for it."""
+    key_id = f"k-{uuid.uuid4().hex[:8]}"
+    return key_id, (("x-ai4vc-principal", f"user:{key_id}"), ("x-ai4vc-key-id", key_id),
+                    ("x-ai4vc-scopes", "nmt"), ("x-request-id", f"req-{key_id}"))
+
+
+async def _recorded(settings: NmtSettings, request_id: str) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.database_schema})
+    try:
+        request = await conn.fetchrow("SELECT * FROM nmt_requests WHERE request_id = $1", request_id)
+        results = await conn.fetch("SELECT * FROM nmt_results WHERE request_uuid = $1 ORDER BY item_index",
+                                   request["id"])
+    finally:
+        await conn.close()
+    return request, results
+
+
+async def _characters_today(redis_url: str, key_id: str) -> int:
+    redis = redis_client.create(redis_url)
+    try:
+        return (await usage_today(redis, key_id))[0]
+    finally:
+        await redis.aclose()
+
+
+async def test_transliterate_is_recorded_and_metered(metered_settings):
+    """Transliterate writes a request row (method, principal, characters, candidates) and adds its input
+    characters to the caller's usage today."""
+    key_id, metadata = _caller()
+    contents = ["namaste", "duniya"]
+    async with running(metered_settings, nmt_app.create) as (app, _handle, channel):
+        answer = await pb_grpc.NmtServiceStub(channel).Transliterate(pb.TransliterateRequest(
+            contents=contents, source_language_code="hi-Latn", target_language_code="hi", is_word_level=True,
+            top_k=2), timeout=10, metadata=metadata)
+        assert await app.records.drain(10)
+    # Leaving `running` closed the usage meter, which waits for its increments.
+    request, results = await _recorded(metered_settings, f"req-{key_id}")
+    assert request["method"] == "Transliterate" and request["status"] == "OK"
+    assert request["principal"] == f"user:{key_id}" and request["target_language_code"] == "hi"
+    assert request["num_contents"] == 2 and request["total_characters"] == sum(map(len, contents))
+    assert [r["source_text"] for r in results] == contents
+    assert [json.loads(r["alternatives"]) for r in results] == [list(t.candidates) for t in answer.transliterations]
+    assert results[0]["translated_text"] == answer.transliterations[0].candidates[0] == "नमस्ते"
+    assert await _characters_today(metered_settings.redis_url, key_id) == sum(map(len, contents))
+
+
+async def test_detect_language_is_recorded_and_metered(metered_settings):
+    """DetectLanguage writes a request row with the best language and every guess, and adds the content's
+    characters to the caller's usage today."""
+    key_id, metadata = _caller()
+    async with running(metered_settings, nmt_app.create) as (app, _handle, channel):
+        stub = pb_grpc.NmtServiceStub(channel)
+        answer = await stub.DetectLanguage(pb.DetectLanguageRequest(content=HINDI), timeout=10, metadata=metadata)
+        assert await app.records.drain(10)
+    request, results = await _recorded(metered_settings, f"req-{key_id}")
+    assert answer.languages[0].language_code == "hi"
+    assert request["method"] == "DetectLanguage" and request["status"] == "OK"
+    assert request["source_language_code"] == "hi" and request["total_characters"] == len(HINDI)
+    assert [r["source_text"] for r in results] == [HINDI]
+    assert [g["language_code"] for g in json.loads(results[0]["alternatives"])] == [
+        g.language_code for g in answer.languages]
+    assert await _characters_today(metered_settings.redis_url, key_id) == len(HINDI)
+
+
+async def test_calls_meter_nothing_without_a_key_and_failures_meter_nothing(metered_settings):
+    """A bearer-token caller (no key id) is recorded but not metered; a rejected call meters nothing."""
+    key_id, metadata = _caller()
+    bearer = tuple((k, v) for k, v in metadata if k != "x-ai4vc-key-id")
+    async with running(metered_settings, nmt_app.create) as (app, _handle, channel):
+        stub = pb_grpc.NmtServiceStub(channel)
+        await stub.DetectLanguage(pb.DetectLanguageRequest(content=HINDI), timeout=10, metadata=bearer)
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.DetectLanguage(pb.DetectLanguageRequest(content="12345"), timeout=10, metadata=metadata)
+        assert await app.records.drain(10)
+    request, _results = await _recorded(metered_settings, f"req-{key_id}")
+    assert request["method"] == "DetectLanguage" and request["principal"] == f"user:{key_id}"
+    assert await _characters_today(metered_settings.redis_url, key_id) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import asyncpg
 import pytest
@@ -112,5 +113,38 @@ async def test_migrations_apply_once(pg_schema, component):
             "SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)}
     finally:
         await pool.close()
-    assert first == [1] and second == []
+    assert first == [1, 2] and second == []
     assert {"nmt_requests", "nmt_results", "schema_migrations"} <= tables
+
+
+def _nmt_record(record_id: str, **fields) -> dict:
+    return {"id": record_id, "request_id": "req-w", "created_time": "2025-01-02T03:04:05+00:00", "principal": "p",
+            "model": "m", "source_language_code": "hi", "target_language_code": "ur", "status": "OK",
+            "latency_ms": 1.5, "results": [{"source_text": "नमस्ते", "translated_text": "x",
+                                             "source_language_code": "hi"}], **fields}
+
+
+async def test_nmt_writer_is_idempotent_and_takes_records_spooled_before_methods(pg_schema):
+    """The NMT writer writes a replayed batch once, and a record spooled before `method` existed as TranslateText."""
+    from services.nmt.app import MIGRATIONS
+    from services.nmt.records import write_records
+
+    url, schema = pg_schema
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    batch = [_nmt_record(old),
+             _nmt_record(new, method="Transliterate",
+                         results=[{"source_text": "namaste", "translated_text": "नमस्ते", "source_language_code": "en",
+                                   "alternatives": ["नमस्ते", "नमस्तें"]}])]
+    pool = await db.create_pool(url, schema)
+    try:
+        await db.migrate(pool, MIGRATIONS, "nmt")
+        for _ in range(2):  # a replay of a batch whose commit outcome was unknown
+            async with pool.acquire() as conn, conn.transaction():
+                await write_records(conn, batch)
+        requests = {str(r["id"]): r for r in await pool.fetch("SELECT * FROM nmt_requests")}
+        results = await pool.fetch("SELECT request_uuid, alternatives FROM nmt_results")
+    finally:
+        await pool.close()
+    assert requests[old]["method"] == "TranslateText" and requests[new]["method"] == "Transliterate"
+    assert requests[new]["total_characters"] == len("namaste")
+    assert sorted(json.loads(r["alternatives"]) for r in results) == [[], ["नमस्ते", "नमस्तें"]]

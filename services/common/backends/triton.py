@@ -1,17 +1,24 @@
-"""Triton adapter: `tritonclient.grpc.aio` with deadlines and error translation.
+"""The one Triton client: `tritonclient.grpc.aio` with per-call deadlines and error translation.
 
-Every call carries an explicit timeout (the caller's remaining time, capped by settings).
-Triton's errors become domain errors: a rejected input is INVALID_ARGUMENT, an unreachable
-or unloaded model is UNAVAILABLE (fail fast, never hang), a timeout is DEADLINE_EXCEEDED.
-The channel reconnects on its own, so calls succeed again once Triton is back.
+`TritonAdapter` owns one gRPC channel to Triton and serves unary and sequence inference
+(`infer`), decoupled streaming models over ModelStreamInfer (`stream`) and the discovery calls
+the model registry and readiness checks need. Every call carries an explicit deadline: the
+caller's remaining time, capped by the call's own ceiling (the adapter's default unless the
+caller names one). Every Triton failure becomes a domain error through `translate`: a rejected
+input is INVALID_ARGUMENT, an unreachable or unloaded model is UNAVAILABLE (fail fast, never
+hang), a timeout is DEADLINE_EXCEEDED, anything else INTERNAL. The channel reconnects on its
+own, so calls succeed again once Triton is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+import grpc
 import numpy as np
 import tritonclient.grpc.aio as triton_aio
 from tritonclient.grpc import InferInput, InferRequestedOutput
@@ -21,44 +28,92 @@ from services.common.errors import DeadlineExceeded, DomainError, Internal, Inva
 
 log = logging.getLogger(__name__)
 
+# How Triton and the gRPC transport word a server that is unreachable or a model that is not loaded.
 UNAVAILABLE_HINTS = ("unavailable", "failed to connect", "connection refused", "socket closed", "not ready",
-                      "unknown model", "is not found", "no model", "unloaded")
+                     "unknown model", "is not found", "no model", "unloaded")
+# How the reference models (and Triton's own input checks) word a rejected request. Read only when
+# no status code came with the error (in-band stream errors carry just a message): a status code
+# is more reliable than wording, and a server-side failure must never read as INVALID_ARGUMENT.
+INVALID_HINTS = ("invalid_arg", "invalid argument", "is not served", "is empty", "more than", "is outside",
+                 "not valid utf-8", "must hold", "is missing", "expected", "unexpected shape", "unexpected datatype")
+# A stream Triton (or a proxy) cancelled means it is going away; the caller may retry elsewhere.
+_UNAVAILABLE_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.CANCELLED)
+_MIN_TIMEOUT_S = 0.001
 
 
-def translate_error(exc: InferenceServerException, model: str) -> DomainError:
-    """Maps a Triton client error onto the domain error a caller should see."""
-    status = (exc.status() or "").upper()
-    message = exc.message() or str(exc)
+def _status_code(status: grpc.StatusCode | str | None) -> grpc.StatusCode | None:
+    """A gRPC status code from a code or its text (`tritonclient` writes "StatusCode.NOT_FOUND")."""
+    if status is None or isinstance(status, grpc.StatusCode):
+        return status
+    name = status.strip().upper().rpartition(".")[2]
+    return grpc.StatusCode.__members__.get(name)
+
+
+def translate(status: grpc.StatusCode | str | None, message: str, model: str) -> DomainError:
+    """The domain error a caller should see for a Triton failure of `model`.
+
+    `status` is the gRPC status of the call when there is one (a `grpc.StatusCode`, or the text
+    `InferenceServerException.status()` gives), None for an error that carries only a message.
+    Triton's own message is kept only for a rejected input; for a server failure it stays in the
+    logs, since it may hold paths and internals.
+    """
+    code = _status_code(status)
     lowered = message.lower()
     meta = {"model": model}
-    if "DEADLINE_EXCEEDED" in status or "deadline exceeded" in lowered:
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED or "deadline exceeded" in lowered:
         return DeadlineExceeded(f"model {model!r} did not answer in time", reason=Reason.BACKEND_TIMEOUT, metadata=meta)
-    if "INVALID_ARG" in status:
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidArgument(f"model {model!r} rejected the input: {message}", reason=Reason.BACKEND_REJECTED_INPUT,
                                metadata=meta)
-    if "UNAVAILABLE" in status or "NOT_FOUND" in status or any(h in lowered for h in UNAVAILABLE_HINTS):
+    if code in _UNAVAILABLE_CODES or any(h in lowered for h in UNAVAILABLE_HINTS):
         return Unavailable(f"model {model!r} is unavailable", reason=Reason.BACKEND_UNAVAILABLE, metadata=meta)
+    if code is None and any(h in lowered for h in INVALID_HINTS):
+        return InvalidArgument(f"model {model!r} rejected the input: {message}", reason=Reason.BACKEND_REJECTED_INPUT,
+                               metadata=meta)
+    log.warning("triton error", extra={"model": model, "status": str(status), "triton_message": message})
     return Internal(f"model {model!r} failed", reason=Reason.BACKEND_ERROR, metadata=meta)
 
 
-def _input(name: str, array: np.ndarray) -> InferInput:
-    tensor = InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
-    tensor.set_data_from_numpy(array)
-    return tensor
+def _translated(exc: InferenceServerException, model: str) -> DomainError:
+    return translate(exc.status(), exc.message() or str(exc), model)
+
+
+def deadline_s(timeout_s: float | None, cap_s: float | None, default_s: float) -> float:
+    """Seconds one call may take: the caller's remaining time `timeout_s` capped by `cap_s`
+    (`default_s` when None; `math.inf` leaves the caller's time uncapped). With neither a
+    caller's time nor a finite cap, `default_s`: a call never waits forever."""
+    cap = default_s if cap_s is None else cap_s
+    chosen = cap if timeout_s is None else min(timeout_s, cap)
+    if not math.isfinite(chosen):
+        chosen = default_s
+    return max(_MIN_TIMEOUT_S, chosen)
+
+
+def tensors(inputs: Mapping[str, np.ndarray]) -> list[InferInput]:
+    """Triton input tensors, each typed and shaped after its numpy array."""
+    built = []
+    for name, array in inputs.items():
+        tensor = InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
+        tensor.set_data_from_numpy(array)
+        built.append(tensor)
+    return built
 
 
 class TritonAdapter:
-    """A thin, typed face over Triton's gRPC endpoint."""
+    """A thin, typed face over Triton's gRPC endpoint: one channel for every kind of call.
+
+    Each call takes `timeout_s`, the caller's remaining time (None: it has no deadline); inference
+    calls also take `cap_s`, the most that call may take (None: `default_timeout_s`), so a caller
+    whose calls need a longer or shorter ceiling (a streaming RPC) shares this one channel.
+    """
 
     def __init__(self, url: str, default_timeout_s: float = 10.0) -> None:
         self.url = url
         self.default_timeout_s = default_timeout_s
         self._client = triton_aio.InferenceServerClient(url=url)
 
-    def _timeout(self, timeout_s: float | None) -> float:
-        if timeout_s is None:
-            return self.default_timeout_s
-        return max(0.001, min(timeout_s, self.default_timeout_s))
+    def _deadline(self, timeout_s: float | None, cap_s: float | None = None) -> float:
+        return deadline_s(timeout_s, cap_s, self.default_timeout_s)
 
     async def infer(
         self,
@@ -67,6 +122,7 @@ class TritonAdapter:
         outputs: Sequence[str],
         *,
         timeout_s: float | None = None,
+        cap_s: float | None = None,
         request_id: str = "",
         sequence_id: int = 0,
         sequence_start: bool = False,
@@ -77,42 +133,91 @@ class TritonAdapter:
         try:
             result = await self._client.infer(
                 model_name=model,
-                inputs=[_input(name, array) for name, array in inputs.items()],
+                inputs=tensors(inputs),
                 outputs=[InferRequestedOutput(name) for name in outputs],
                 request_id=request_id,
-                client_timeout=self._timeout(timeout_s),
+                client_timeout=self._deadline(timeout_s, cap_s),
                 sequence_id=sequence_id,
                 sequence_start=sequence_start,
                 sequence_end=sequence_end,
             )
         except InferenceServerException as exc:
-            raise translate_error(exc, model) from exc
+            raise _translated(exc, model) from exc
         return {name: result.as_numpy(name) for name in outputs}
+
+    async def stream(
+        self,
+        model: str,
+        inputs: Mapping[str, np.ndarray],
+        output: str,
+        *,
+        timeout_s: float | None = None,
+        cap_s: float | None = None,
+        request_id: str = "",
+    ) -> AsyncIterator[np.ndarray]:
+        """Runs one request on a decoupled model over ModelStreamInfer; yields `output` of each
+        response as Triton sends it (empty ones skipped), until the response flagged final.
+
+        The deadline covers the whole stream. Leaving the iteration early (the caller cancelled)
+        cancels the gRPC call, and the model stops working on the request.
+        """
+        finished = asyncio.Event()
+        request = {"model_name": model, "inputs": tensors(inputs), "outputs": [InferRequestedOutput(output)],
+                   "request_id": request_id,
+                   # Without it a decoupled model's last response carries no "final" flag and
+                   # the end of the stream could not be told from a model that hung.
+                   "parameters": {"triton_enable_empty_final_response": True}}
+
+        async def requests() -> AsyncIterator[dict[str, Any]]:
+            yield request
+            await finished.wait()  # half-closing earlier would end the stream before the responses
+
+        responses = self._client.stream_infer(requests(), stream_timeout=self._deadline(timeout_s, cap_s))
+        try:
+            async for result, error in responses:
+                if error is not None:
+                    # In-band errors carry no status code, only Triton's (or the model's) message.
+                    raise translate(None, error.message() or str(error), model)
+                array = result.as_numpy(output)
+                if array is not None and array.size:
+                    yield array
+                final = result.get_response().parameters.get("triton_final_response")
+                if final is not None and final.bool_param:
+                    return
+            raise Unavailable(f"model {model!r} ended the stream early", reason=Reason.BACKEND_UNAVAILABLE,
+                              metadata={"model": model})
+        except grpc.aio.AioRpcError as exc:
+            raise translate(exc.code(), exc.details() or "", model) from exc
+        finally:
+            finished.set()
+            responses.cancel()
 
     async def model_config(self, model: str, timeout_s: float | None = None) -> dict[str, Any]:
         """The model's configuration as a dict (parameters, inputs, batching)."""
         try:
-            answer = await self._client.get_model_config(model, as_json=True, client_timeout=self._timeout(timeout_s))
+            answer = await self._client.get_model_config(model, as_json=True, client_timeout=self._deadline(timeout_s))
         except InferenceServerException as exc:
-            raise translate_error(exc, model) from exc
+            raise _translated(exc, model) from exc
         return dict(answer.get("config", answer))
 
     async def repository_index(self, timeout_s: float | None = 2.0) -> list[dict[str, Any]]:
         """Triton's model repository index: name, version, state of every model."""
         try:
             answer = await self._client.get_model_repository_index(
-                as_json=True, client_timeout=self._timeout(timeout_s))
+                as_json=True, client_timeout=self._deadline(timeout_s))
         except InferenceServerException as exc:
-            raise translate_error(exc, "<repository>") from exc
+            raise _translated(exc, "<repository>") from exc
         return list(answer.get("models", []))
 
-    async def model_ready(self, model: str, timeout_s: float = 2.0) -> bool:
+    async def model_ready(self, model: str, timeout_s: float | None = 2.0) -> bool:
+        """Whether Triton serves `model` now; any failure to say so is "no" (a readiness probe)."""
         try:
-            return bool(await self._client.is_model_ready(model, client_timeout=timeout_s))
+            return bool(await self._client.is_model_ready(model, client_timeout=self._deadline(timeout_s)))
         except InferenceServerException:
             return False
 
     async def close(self) -> None:
+        """Closes the channel; in-flight calls end with CANCELLED."""
         await self._client.close()
 
 

@@ -3,7 +3,8 @@ audio), read by the gateway's rate-limit service to enforce each key's daily quo
 
 Services meter through `UsageMeter`, which never delays a response: each increment runs as a
 background task, and a Redis that is away costs a logged warning and a counted miss, not an
-error to the caller."""
+error to the caller. The caller's key id comes from the servicer (parsed once, by
+`services.common.rpc.identity`): a backend never reads a grpc context."""
 
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ import asyncio
 import datetime
 import logging
 
-import grpc
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter
 
 from services.common.backends import redis_client
-from services.common.rpc.identity import KEY_ID_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +48,6 @@ async def usage_today(redis: aioredis.Redis, key_id: str) -> tuple[int, float]:
     return int(characters or 0), float(audio or 0.0)
 
 
-def key_id_of(context: grpc.aio.ServicerContext) -> str:
-    """The API key id Envoy's authz put on this call ("" for bearer-token callers)."""
-    for key, value in context.invocation_metadata() or ():
-        if key == KEY_ID_HEADER:
-            return str(value)[:64]
-    return ""
-
-
 class UsageMeter:
     def __init__(self, redis_url: str, registry: CollectorRegistry | None = None) -> None:
         self._redis = redis_client.create(redis_url) if redis_url else None
@@ -64,9 +55,10 @@ class UsageMeter:
         self.misses = Counter("usage_record_failures_total", "Usage increments Redis did not take.",
                               registry=registry)
 
-    def record(self, context: grpc.aio.ServicerContext, *, characters: int = 0, audio_seconds: float = 0.0) -> None:
-        key_id = key_id_of(context)
-        if self._redis is None or not key_id:
+    def record(self, key_id: str, *, characters: int = 0, audio_seconds: float = 0.0) -> None:
+        """Adds to `key_id`'s counters in the background. Nothing for "" (a bearer-token caller,
+        whom no key quota applies to) or when no Redis is configured."""
+        if self._redis is None or not key_id or (characters <= 0 and audio_seconds <= 0):
             return
         task = asyncio.create_task(self._record(self._redis, key_id, characters, audio_seconds))
         self._tasks.add(task)

@@ -1,4 +1,8 @@
-"""The one server interceptor: request id, RED metrics, access log, and error mapping.
+"""The one server interceptor: request id, RED metrics, access log, input check, error mapping.
+
+Every request message (unary, and each message of a client stream) passes
+`validation.check_request` before the servicer sees it, so bytes that do not parse, NUL
+characters, undefined enum numbers and non-finite floats are INVALID_ARGUMENT for every RPC.
 
 Domain errors become `google.rpc.Status` with an `ErrorInfo` (plus `BadRequest` naming the
 offending field and `RetryInfo` where the error carries one); any other exception becomes
@@ -22,6 +26,7 @@ from grpc_status import rpc_status
 from services.common.errors import DOMAIN, DomainError, Internal
 from services.common.logs import request_id_var
 from services.common.metrics import RpcMetrics
+from services.common.rpc.validation import check_request, safe_deserializer
 
 log = logging.getLogger("ai4vc.rpc")
 REQUEST_ID_KEY = "x-request-id"
@@ -78,35 +83,37 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
+        deserializer = safe_deserializer(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method, "unary"),
-                handler.request_deserializer,
+                self._wrap_unary(handler.unary_unary, method, "unary", _checked),
+                deserializer,
                 handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(handler.stream_unary, method, "client_stream"),
-                handler.request_deserializer,
+                self._wrap_unary(handler.stream_unary, method, "client_stream", _checked_stream),
+                deserializer,
                 handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method, "server_stream"),
-                handler.request_deserializer,
+                self._wrap_stream(handler.unary_stream, method, "server_stream", _checked),
+                deserializer,
                 handler.response_serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._wrap_stream(handler.stream_stream, method, "bidi_stream"),
-            handler.request_deserializer,
+            self._wrap_stream(handler.stream_stream, method, "bidi_stream", _checked_stream),
+            deserializer,
             handler.response_serializer,
         )
 
-    def _wrap_unary(self, behavior: Callable[..., Any], method: str, kind: str) -> Callable[..., Any]:
+    def _wrap_unary(self, behavior: Callable[..., Any], method: str, kind: str,
+                    check: Callable[[Any], Any]) -> Callable[..., Any]:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             call = _Call(self.metrics, method, kind, context)
             try:
-                response = await behavior(request, context)
+                response = await behavior(check(request), context)
             except BaseException as exc:  # noqa: BLE001 - mapped, logged and re-raised as a status
                 await call.fail(exc)
                 raise
@@ -115,11 +122,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
         return wrapper
 
-    def _wrap_stream(self, behavior: Callable[..., Any], method: str, kind: str) -> Callable[..., Any]:
+    def _wrap_stream(self, behavior: Callable[..., Any], method: str, kind: str,
+                     check: Callable[[Any], Any]) -> Callable[..., Any]:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             call = _Call(self.metrics, method, kind, context)
             try:
-                result = behavior(request, context)
+                result = behavior(check(request), context)
                 if inspect.isasyncgen(result):
                     async for item in result:
                         yield item
@@ -131,6 +139,20 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             call.done()
 
         return wrapper
+
+
+def _checked(request: Any) -> Any:
+    check_request(request)
+    return request
+
+
+async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """The client stream, each message checked as it arrives; a bad one ends the call."""
+    index = 0
+    async for request in requests:
+        check_request(request, index)
+        index += 1
+        yield request
 
 
 class _Call:

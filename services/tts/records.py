@@ -1,0 +1,45 @@
+"""The TTS service's request records: the fields a Synthesize, StreamingSynthesize or
+BidiStreamingSynthesize record carries (built here, sent by the servicer through `CallRecorder`)
+and the batch writer the record sink calls, beside the migrations that define the table
+(`migrations/`)."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+
+from services.common import audio
+from services.common.backends.records import Record
+from services.tts.core import Plan
+
+
+def synthesis(plan: Plan, audio_s: float, status: str) -> Record:
+    """A synthesis that ended, whatever the outcome, with the seconds of audio sent by then."""
+    return {
+        "voice": plan.voice.name,
+        "language": plan.voice.language,
+        "characters": plan.characters,
+        "audio_seconds": audio_s,
+        "encoding": audio.encoding_name(plan.output.encoding),
+        "status": status,
+    }
+
+
+async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> None:
+    """Idempotent batch insert (replays are harmless)."""
+    await conn.executemany(
+        "INSERT INTO tts_requests (id, request_id, created_time, principal, method, voice, language, characters,"
+        " audio_seconds, encoding, status, latency_ms)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
+        [
+            (
+                uuid.UUID(r["id"]), r["request_id"], datetime.datetime.fromisoformat(r["created_time"]),
+                r["principal"], r["method"], r["voice"], r["language"], r["characters"], r["audio_seconds"],
+                r["encoding"], r["status"], r["latency_ms"],
+            )
+            for r in batch
+        ],
+    )
