@@ -28,6 +28,7 @@ from gateway.keystore import KeyStore, StoreUnavailable
 from gateway.settings import GatewaySettings
 from gateway.ws.protocol import WS_PROTOCOL
 from services.common import credentials
+from services.common.errors import Reason
 from services.common.rpc.identity import IDENTITY_HEADERS, KEY_ID_HEADER, PRINCIPAL_HEADER, SCOPES_HEADER
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,10 @@ _HTTP = {
     code_pb2.UNAVAILABLE: http_status_pb2.ServiceUnavailable,
 }
 _REASON = {
-    code_pb2.UNAUTHENTICATED: "UNAUTHENTICATED",
-    code_pb2.PERMISSION_DENIED: "PERMISSION_DENIED",
-    code_pb2.RESOURCE_EXHAUSTED: "RATE_LIMITED",
-    code_pb2.UNAVAILABLE: "BACKEND_UNAVAILABLE",
+    code_pb2.UNAUTHENTICATED: Reason.UNAUTHENTICATED,
+    code_pb2.PERMISSION_DENIED: Reason.PERMISSION_DENIED,
+    code_pb2.RESOURCE_EXHAUSTED: Reason.RATE_LIMITED,
+    code_pb2.UNAVAILABLE: Reason.BACKEND_UNAVAILABLE,
 }
 
 

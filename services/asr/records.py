@@ -5,7 +5,6 @@ calls, beside the migrations that define the tables (`migrations/`)."""
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import uuid
 from collections.abc import Sequence
@@ -14,7 +13,7 @@ import asyncpg
 
 from services.asr.core import Options, Utterance
 from services.common import audio
-from services.common.backends.records import Record
+from services.common.backends.records import Record, request_columns
 
 
 def recognition(*, model: str, language: str, options: Options, audio_s: float, sample_rate: int, status: str,
@@ -47,8 +46,7 @@ async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> No
         " encoding, sample_rate_hertz, status, latency_ms)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
         [
-            (uuid.UUID(r["id"]), r["request_id"], datetime.datetime.fromisoformat(r["created_time"]), r["principal"],
-             r["method"], r["model"], r["language"], r["audio_seconds"], r["encoding"], r["sample_rate_hertz"],
+            (*request_columns(r), r["model"], r["language"], r["audio_seconds"], r["encoding"], r["sample_rate_hertz"],
              r["status"], r["latency_ms"])
             for r in batch
         ],

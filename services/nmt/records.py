@@ -4,14 +4,13 @@ migrations that define the tables (`migrations/`)."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import uuid
 from collections.abc import Sequence
 
 import asyncpg
 
-from services.common.backends.records import Record
+from services.common.backends.records import Record, request_columns
 from services.nmt.core import Translation
 from services.nmt.langid import Guess
 
@@ -76,8 +75,7 @@ async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> No
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
         [
             (
-                uuid.UUID(r["id"]), r["request_id"], datetime.datetime.fromisoformat(r["created_time"]),
-                r["principal"], r.get("method") or _DEFAULT_METHOD, r["model"], r["source_language_code"],
+                *request_columns(r, _DEFAULT_METHOD), r["model"], r["source_language_code"],
                 r["target_language_code"], len(r["results"]), sum(len(x["source_text"]) for x in r["results"]),
                 r["status"], r["latency_ms"],
             )

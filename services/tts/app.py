@@ -11,11 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from ai4vc.tts.v1 import tts_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as pb_grpc
-from services.common.backends.records import RecordSink, database_sink
-from services.common.backends.registry import ModelRegistry
-from services.common.backends.triton import TritonAdapter
-from services.common.backends.usage import UsageMeter
-from services.common.errors import DomainError
+from services.common.backends.inference import InferenceApp, InferenceBackends, open_backends
 from services.common.settings import CommonSettings
 from services.tts.core import TtsCore
 from services.tts.records import write_records
@@ -27,31 +23,20 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TtsService"].full_name
 
 
-class TtsApp:
+class TtsApp(InferenceApp):
     service_names = (SERVICE_NAME,)
 
-    def __init__(self, settings: TtsSettings, triton: TritonAdapter, records: RecordSink,
-                 usage: UsageMeter | None = None) -> None:
-        self.settings = settings
-        self.triton = triton
-        self.records = records
-        self.registry = ModelRegistry(triton, settings.catalog_refresh_s)
-        self.core = TtsCore(settings, triton, self.registry)
-        self.servicer = TtsServicer(self.core, records, usage)
+    def __init__(self, settings: TtsSettings, backends: InferenceBackends) -> None:
+        super().__init__(settings, backends)
+        self.core = TtsCore(settings, backends.triton, backends.registry)
+        self.servicer = TtsServicer(self.core, backends.records, backends.usage)
 
     def register(self, server: grpc.aio.Server) -> None:
         pb_grpc.add_TtsServiceServicer_to_server(self.servicer, server)
 
-    async def ready(self) -> bool:
-        """Ready when Triton serves the TTS model and it declares at least one voice. A Triton
-        that went away and came back is re-read at once."""
-        if not await self.triton.model_ready(self.settings.model_name):
-            self.registry.invalidate()
-            return False
-        try:
-            return bool(await self.core.voices())
-        except DomainError:
-            return False
+    async def listed(self) -> bool:
+        """The TTS model declares at least one voice."""
+        return bool(await self.core.voices())
 
 
 async def create(
@@ -59,10 +44,4 @@ async def create(
 ) -> TtsApp:
     """Builds the app; resources are closed by `stack` in reverse order of creation."""
     assert isinstance(settings, TtsSettings)
-    triton = TritonAdapter(settings.triton_url, settings.triton_timeout_s)
-    stack.push_async_callback(triton.close)
-
-    records = database_sink("tts", settings, write_records, MIGRATIONS, registry, stack)
-    usage = UsageMeter(settings.redis_url, registry)
-    stack.push_async_callback(usage.close)
-    return TtsApp(settings, triton, records, usage)
+    return TtsApp(settings, open_backends("tts", settings, write_records, MIGRATIONS, registry, stack))

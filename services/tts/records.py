@@ -5,14 +5,12 @@ and the batch writer the record sink calls, beside the migrations that define th
 
 from __future__ import annotations
 
-import datetime
-import uuid
 from collections.abc import Sequence
 
 import asyncpg
 
 from services.common import audio
-from services.common.backends.records import Record
+from services.common.backends.records import Record, request_columns
 from services.tts.core import Plan
 
 
@@ -36,8 +34,7 @@ async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> No
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
         [
             (
-                uuid.UUID(r["id"]), r["request_id"], datetime.datetime.fromisoformat(r["created_time"]),
-                r["principal"], r["method"], r["voice"], r["language"], r["characters"], r["audio_seconds"],
+                *request_columns(r), r["voice"], r["language"], r["characters"], r["audio_seconds"],
                 r["encoding"], r["status"], r["latency_ms"],
             )
             for r in batch

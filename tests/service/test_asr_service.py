@@ -351,16 +351,20 @@ async def test_slow_consumer_is_bounded_and_cancel_ends_the_sequence(settings):
         sequences.send = spy  # type: ignore[method-assign]
         call = pb_grpc.AsrServiceStub(channel).StreamingRecognize(timeout=120)
         await call.write(stream_config())
-        written = 0
-        for message in chunks_of(samples):
+        written, messages = 0, chunks_of(samples)
+        for message in messages:
             try:
                 await asyncio.wait_for(call.write(message), 2.0)
             except TimeoutError:
                 break  # the server stopped reading: back-pressure reached the client
             written += 1
+        assert written < len(messages), "the server never pushed back"
         [session] = app.core.sessions
-        await asyncio.sleep(1.0)
-        assert session.high_water["audio"] <= 4 and session.high_water["responses"] <= 2
+        for _ in range(400):  # the queues fill to their bounds (and, below, no further)
+            if session.high_water["audio"] >= 4 and session.high_water["responses"] >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert session.high_water["audio"] == 4 and session.high_water["responses"] == 2
         assert session.audio_q.qsize() <= 4 and session.out_q.qsize() <= 2
         assert session.received_s <= written * 0.1 + 1e-6
         open_corrid = session.open_corrid

@@ -140,22 +140,23 @@ async def test_jwt_and_public_methods(auth_settings, gw_settings):
         assert (await authz.Check(check_request(NMT, bearer), timeout=5)).status.code == code_pb2.UNAUTHENTICATED
 
 
-async def test_revoked_key_refused_by_other_instance_within_1s(auth_settings, gw_settings):
-    """Revoking through the auth service reaches a second gateway instance's caches (pub/sub) within 1 s."""
-    async with mesh(auth_settings, gw_settings, gw_settings) as (auth, [(app_a, authz_a, _), (app_b, authz_b, _)]):
+async def test_revoked_key_refused_by_other_instance_through_pubsub(auth_settings, gw_settings):
+    """Revoking through the auth service reaches a second gateway instance's caches by pub/sub, long before
+    its in-process cache would expire (how soon is a figure: `python -m bench.revocation`)."""
+    slow_expiry = dataclasses.replace(gw_settings, local_cache_ttl_s=600.0)
+    async with mesh(auth_settings, gw_settings, slow_expiry) as (auth, [(app_a, authz_a, _), (app_b, authz_b, _)]):
         await asyncio.wait_for(app_b.keys.subscribed.wait(), 5)
         key = await new_key(auth, ["nmt"])
         for authz in (authz_a, authz_b):  # both instances now hold the key in their caches
             assert (await authz.Check(check_request(NMT, {"x-api-key": key}), timeout=5)).status.code == 0
         assert app_b.keys._local, "instance B should have cached the key"
         await auth.RevokeApiKey(pb.RevokeApiKeyRequest(key_id=key.split("_")[1]), metadata=ADMIN, timeout=10)
-        revoked_at = time.monotonic()
-        while True:
+        for _ in range(500):
             answer = await authz_b.Check(check_request(NMT, {"x-api-key": key}), timeout=5)
             if answer.status.code == code_pb2.UNAUTHENTICATED:
                 break
-            assert time.monotonic() - revoked_at < 1.0, "revoked key still accepted after 1 s"
             await asyncio.sleep(0.02)
+        assert answer.status.code == code_pb2.UNAUTHENTICATED, "revoked key still accepted by instance B"
 
 
 async def test_failed_attempts_limited_per_address(auth_settings, gw_settings):

@@ -22,11 +22,18 @@ async def write_events(conn: asyncpg.Connection, batch) -> None:
                            [(r["id"], r["payload"]) for r in batch])
 
 
+async def create_table(conn: asyncpg.Connection) -> None:
+    """The test table, created under the schema lock (the sink and this test create it at once)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", db.SCHEMA_LOCK_ID)
+        await conn.execute(DDL)
+
+
 async def rows(url: str, schema: str) -> list[str]:
     conn = await asyncpg.connect(url, server_settings={"search_path": schema})
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        await conn.execute(DDL)
+        await db.ensure_schema(conn, schema)
+        await create_table(conn)
         return [r["id"] for r in await conn.fetch("SELECT id FROM events ORDER BY id")]
     finally:
         await conn.close()
@@ -36,7 +43,7 @@ def factory(url_box: dict[str, str], schema: str):
     async def make() -> asyncpg.Pool:
         pool = await db.create_pool(url_box["url"], schema)
         async with pool.acquire() as conn:
-            await conn.execute(DDL)
+            await create_table(conn)
         return pool
     return make
 

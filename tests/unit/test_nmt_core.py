@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from services.common.backends.registry import ModelRegistry
 from services.common.errors import InvalidArgument
 from services.common.languages import normalize_language
 from services.common.paging import decode_page_token, encode_page_token
-from services.nmt.app import build_registry
+from services.nmt.app import registry_overrides
 from services.nmt.core import NmtCore, _protect, _restore
 from services.nmt.settings import NmtSettings
 
@@ -56,7 +57,7 @@ class FakeTriton:
 def _core(**overrides: Any) -> tuple[NmtCore, FakeTriton]:
     fake = FakeTriton()
     settings = NmtSettings(**overrides)
-    return NmtCore(settings, fake, build_registry(settings, fake)), fake  # type: ignore[arg-type]
+    return NmtCore(settings, fake, ModelRegistry(fake, settings.catalog_refresh_s, registry_overrides(settings))), fake  # type: ignore[arg-type]
 
 
 async def _rejected(coro: Any) -> InvalidArgument:
@@ -265,7 +266,7 @@ async def test_mixed_detected_languages_are_grouped_per_source() -> None:
     """Texts detected as different languages are sent in separate per-source groups, each to its own pair."""
     fake = FakeTriton(pairs="hi-en,ur-en")
     settings = NmtSettings()
-    core = NmtCore(settings, fake, build_registry(settings, fake))  # type: ignore[arg-type]
+    core = NmtCore(settings, fake, ModelRegistry(fake, settings.catalog_refresh_s, registry_overrides(settings)))  # type: ignore[arg-type]
     results = await core.translate([HINDI, URDU, HINDI], "", "en")
     assert [r.source_language_code for r in results] == ["hi", "ur", "hi"]
     assert [r.text for r in results] == [f"[hi>en:{HINDI}]", f"[ur>en:{URDU}]", f"[hi>en:{HINDI}]"]

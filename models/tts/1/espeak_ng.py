@@ -181,3 +181,15 @@ def _decode(value: object, name: str) -> str:
     if isinstance(value, str):
         return value
     raise ValueError(f"{name}: expected UTF-8 bytes, got {type(value).__name__}")
+
+
+def load(parameters: dict[str, str]) -> tuple[Espeak, VoiceTable]:
+    """The shared engine and the model's voice table, checked against each other and against a
+    declared `sample_rate_hertz`; EspeakError says what does not fit (the model fails to load)."""
+    espeak = Espeak.shared()
+    table = VoiceTable(parameters)
+    table.check_installed(espeak)
+    declared = int(parameters.get("sample_rate_hertz") or 0)
+    if declared and declared != espeak.sample_rate_hertz:  # 0: not declared (published config)
+        raise EspeakError(f"sample_rate_hertz is {declared} but espeak-ng synthesises at {espeak.sample_rate_hertz}")
+    return espeak, table

@@ -12,7 +12,8 @@ import json
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-from espeak_ng import Espeak, EspeakError, VoiceTable
+from espeak_ng import EspeakError
+from espeak_ng import load as load_espeak
 
 
 def _parameters(config: dict) -> dict[str, str]:
@@ -33,15 +34,9 @@ class TritonPythonModel:
     def initialize(self, args: dict) -> None:
         parameters = _parameters(json.loads(args["model_config"]))
         try:
-            self.espeak = Espeak.shared()
-            self.table = VoiceTable(parameters)
-            self.table.check_installed(self.espeak)
+            self.espeak, self.table = load_espeak(parameters)
         except EspeakError as exc:
             raise pb_utils.TritonModelException(str(exc)) from exc
-        declared = int(parameters.get("sample_rate_hertz") or 0)
-        if declared and declared != self.espeak.sample_rate_hertz:  # 0: not declared (published config)
-            raise pb_utils.TritonModelException(
-                f"sample_rate_hertz is {declared} but espeak-ng synthesises at {self.espeak.sample_rate_hertz}")
 
     def execute(self, requests: list) -> list:
         responses = []

@@ -13,7 +13,8 @@ import json
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-from espeak_ng import RATE_DEFAULT_WPM, Espeak, EspeakError, VoiceTable
+from espeak_ng import RATE_DEFAULT_WPM, EspeakError
+from espeak_ng import load as load_espeak
 
 _RATE_MIN, _RATE_MAX = 0.5, 2.5
 
@@ -77,15 +78,9 @@ class TritonPythonModel:
             raise pb_utils.TritonModelException("tts_streaming must be configured decoupled")
         parameters = _parameters(config)
         try:
-            self.espeak = Espeak.shared()
-            self.table = VoiceTable(parameters)
-            self.table.check_installed(self.espeak)
+            self.espeak, self.table = load_espeak(parameters)
         except EspeakError as exc:
             raise pb_utils.TritonModelException(str(exc)) from exc
-        declared = int(parameters.get("sample_rate_hertz") or 0)
-        if declared and declared != self.espeak.sample_rate_hertz:  # 0: not declared (published config)
-            raise pb_utils.TritonModelException(
-                f"sample_rate_hertz is {declared} but espeak-ng synthesises at {self.espeak.sample_rate_hertz}")
         chunk_ms = int(parameters.get("chunk_ms") or 100)
         self.chunk_samples = max(1, self.espeak.sample_rate_hertz * chunk_ms // 1000)
 

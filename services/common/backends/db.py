@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 
 log = logging.getLogger(__name__)
+SCHEMA_LOCK_ID = zlib.crc32(b"ai4vc-create-schema")
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -24,13 +25,22 @@ async def create_pool(url: str, schema: str = "public", min_size: int = 1, max_s
         raise ValueError(f"bad schema name {schema!r}")
     conn = await asyncpg.connect(url, timeout=5)
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await ensure_schema(conn, schema)
     finally:
         await conn.close()
     return await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, timeout=5, command_timeout=10,
         server_settings={"search_path": schema, "application_name": "ai4vc"},
     )
+
+
+async def ensure_schema(conn: asyncpg.Connection, schema: str) -> None:
+    """Creates `schema` if missing. `CREATE SCHEMA IF NOT EXISTS` is not safe against itself (two
+    sessions at once: one fails on pg_namespace's unique index), and processes sharing a schema
+    (auth and the gateway, replicas) start together, so creation is serialized by a lock."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_ID)
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
 async def migrate(pool: asyncpg.Pool, folder: Path, component: str) -> list[int]:

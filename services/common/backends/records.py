@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import logging
 import os
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,14 @@ log = logging.getLogger(__name__)
 Record = dict[str, Any]
 BatchWriter = Callable[[asyncpg.Connection, Sequence[Record]], Awaitable[None]]
 PoolFactory = Callable[[], Awaitable[asyncpg.Pool]]
+
+
+def request_columns(record: Record, default_method: str = "") -> tuple[uuid.UUID, str, datetime.datetime, str, str]:
+    """The columns every `<svc>_requests` row starts with, from the fields `CallRecorder` puts
+    first in every record: (id, request_id, created_time, principal, method). `default_method`
+    fills in records spooled before a service recorded the method."""
+    return (uuid.UUID(record["id"]), record["request_id"], datetime.datetime.fromisoformat(record["created_time"]),
+            record["principal"], record.get("method") or default_method)
 
 
 class RecordSink:
