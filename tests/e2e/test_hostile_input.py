@@ -235,3 +235,32 @@ def test_no_request_is_an_internal_error(channels, service: str, method: MethodD
     check()
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.mark.parametrize("body", [
+    b'{"contents": ["\xff\xfe"], "targetLanguageCode": "hi"}',             # not UTF-8
+    b'{"contents": ["a\\u0000b"], "targetLanguageCode": "hi"}',            # NUL, escaped
+    b'{"contents": ["\\ud800"], "targetLanguageCode": "hi"}',              # a lone surrogate
+    b'{"contents": "not a list", "targetLanguageCode": "hi"}',             # wrong JSON type
+    b'{"contents": [' + b'[' * 200 + b']' * 200 + b']}',                   # deeply nested
+    b'{"targetLanguageCode": "hi", "model": 1e999}',                       # out-of-range number
+], ids=["not-utf8", "nul", "lone-surrogate", "wrong-type", "nested", "huge-number"])
+def test_rest_bodies_that_are_not_valid_requests_get_400(mesh, body: bytes) -> None:
+    """Through Envoy's transcoder, JSON that cannot be the request is 400, never a 5xx: from the
+    transcoder itself (text/plain, what it could not parse) or from the service (a JSON status)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{mesh.ports.envoy}/v1/text:translate", method="POST", data=body,
+        headers={"content-type": "application/json", "x-api-key": mesh.admin_key()})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    text = refused.value.read()
+    assert refused.value.code == 400, text
+    if refused.value.headers.get("content-type", "").startswith("application/json"):
+        answer = json.loads(text)
+        assert answer["code"] == 3 and answer["details"][0]["reason"]
+    else:
+        assert text.strip()
