@@ -246,8 +246,9 @@ def test_no_request_is_an_internal_error(channels, service: str, method: MethodD
     b'{"targetLanguageCode": "hi", "model": 1e999}',                       # out-of-range number
 ], ids=["not-utf8", "nul", "lone-surrogate", "wrong-type", "nested", "huge-number"])
 def test_rest_bodies_that_are_not_valid_requests_get_400(mesh, body: bytes) -> None:
-    """Through Envoy's transcoder, JSON that cannot be the request is 400, never a 5xx: from the
-    transcoder itself (text/plain, what it could not parse) or from the service (a JSON status)."""
+    """Through Envoy's transcoder, JSON that cannot be the request is 400 with a JSON status body,
+    never a 5xx: from the transcoder itself (reason MALFORMED_MESSAGE, what it could not parse) or
+    from the service (the service's reason)."""
     import json
     import urllib.error
     import urllib.request
@@ -259,8 +260,6 @@ def test_rest_bodies_that_are_not_valid_requests_get_400(mesh, body: bytes) -> N
         urllib.request.urlopen(request, timeout=30)
     text = refused.value.read()
     assert refused.value.code == 400, text
-    if refused.value.headers.get("content-type", "").startswith("application/json"):
-        answer = json.loads(text)
-        assert answer["code"] == 3 and answer["details"][0]["reason"]
-    else:
-        assert text.strip()
+    assert refused.value.headers.get("content-type", "").startswith("application/json"), text
+    answer = json.loads(text)
+    assert answer["code"] == 3 and answer["message"] and answer["details"][0]["reason"]
