@@ -34,6 +34,8 @@ SERVICE_RULES: dict[str, Rule] = {
     "ai4vc.tts.v1.TtsService": Rule(Access.SCOPE, "tts"),
     "ai4vc.pipeline.v1.PipelineService": Rule(Access.SCOPE, "pipeline"),
     "ai4vc.auth.v1.AuthService": Rule(Access.AUTHENTICATED),
+    # Reads: any valid credential; writes: the "config" scope (METHOD_RULES below).
+    "ai4vc.config.v1.ConfigService": Rule(Access.AUTHENTICATED),
     "grpc.health.v1.Health": Rule(Access.PUBLIC),
     "grpc.reflection.v1alpha.ServerReflection": Rule(Access.PUBLIC),
     "grpc.reflection.v1.ServerReflection": Rule(Access.PUBLIC),
@@ -45,6 +47,9 @@ METHOD_RULES: dict[str, Rule] = {
     "/ai4vc.auth.v1.AuthService/Refresh": Rule(Access.PUBLIC),
     "/ai4vc.auth.v1.AuthService/Logout": Rule(Access.PUBLIC),  # the refresh token is the credential
     "/ai4vc.auth.v1.AuthService/CreateUser": Rule(Access.SCOPE, "admin"),
+    "/ai4vc.config.v1.ConfigService/SetConfig": Rule(Access.SCOPE, "config"),
+    "/ai4vc.config.v1.ConfigService/DeleteConfig": Rule(Access.SCOPE, "config"),
+    "/ai4vc.config.v1.ConfigService/RollbackConfig": Rule(Access.SCOPE, "config"),
 }
 
 # HTTP paths that are not gRPC methods: the WebSocket bridge's endpoints (checked on the

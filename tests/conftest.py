@@ -1,4 +1,4 @@
-"""Test harness: the real parts (PostgreSQL, Redis, Triton, the whole mesh), started on free
+"""Test harness: the real parts (PostgreSQL, Redis, Kafka, Triton, the whole mesh), started on free
 ports in a temporary run directory by the same code `make up` uses, once per session."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from deploy.local.mesh import Mesh, Ports
-from deploy.local.parts import Postgres, Redis, Triton, free_port
+from deploy.local.parts import Kafka, Postgres, Redis, Triton, free_port
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +51,15 @@ async def pg_schema(postgres: Postgres) -> AsyncIterator[tuple[str, str]]:
 @pytest.fixture(scope="session")
 def redis_server(run_base: Path) -> Iterator[Redis]:
     server = Redis(run_base / "redis", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(run_base: Path) -> Iterator[Kafka]:
+    """The tansu broker (Kafka protocol, memory storage) the launcher runs."""
+    server = Kafka(run_base / "kafka", free_port())
     server.start()
     yield server
     server.stop()

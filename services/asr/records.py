@@ -1,6 +1,7 @@
 """The ASR service's request records: the fields a Recognize or StreamingRecognize record carries
 (built here, sent by the servicer through `CallRecorder`) and the batch writer the record sink
-calls, beside the migrations that define the tables (`migrations/`)."""
+calls, beside the migrations that define the tables (`migrations/`), and the events each record
+puts in the outbox."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from ai4vc.events.v1 import events_pb2
 from services.asr.core import Options, Utterance
 from services.common import audio
-from services.common.backends.records import Record, request_columns
+from services.common.backends.records import Record, call_events, request_columns
 
 
 def recognition(*, model: str, language: str, options: Options, audio_s: float, sample_rate: int, status: str,
@@ -37,6 +39,12 @@ def recognition(*, model: str, language: str, options: Options, audio_s: float, 
         "audio": base64.b64encode(stored).decode() if options.store_audio and stored else None,
         "audio_truncated": truncated,
     }
+
+
+def events(record: Record) -> list[events_pb2.Event]:
+    """The outbox events of one record: model, language and seconds of audio in, never audio or transcripts."""
+    return call_events("asr", record, model=record["model"], language_code=record["language"],
+                       audio_seconds=record["audio_seconds"])
 
 
 async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> None:

@@ -15,7 +15,7 @@ from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from services.auth.core import AuthCore
 from services.auth.servicer import AuthServicer
 from services.auth.settings import AuthSettings
-from services.common.backends import db, redis_client
+from services.common.backends import db, outbox, redis_client
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuthService"].full_name
 async def open_pool(settings: AuthSettings) -> asyncpg.Pool:
     pool = await db.create_pool(settings.database_url, settings.database_schema)
     await db.migrate(pool, MIGRATIONS, "auth")
+    await outbox.migrate(pool)
     return pool
 
 

@@ -21,10 +21,12 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
+from google.protobuf import struct_pb2
 
+from ai4vc.events.v1 import events_pb2
 from services.auth.settings import AuthSettings
 from services.common import credentials as cred
-from services.common.backends import keys
+from services.common.backends import keys, outbox
 from services.common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -394,9 +396,22 @@ def write_secret_file(path: str, content: str) -> None:
         os.close(fd)
 
 
+# The audit log's actions as the `AuditEntry` events name them (events.proto).
+_EVENT_ACTIONS = {"user.create": "user.created", "key.create": "key.created", "key.revoke": "key.revoked",
+                  "key.rotate": "key.rotated", "session.login": "session.created",
+                  "session.logout": "session.revoked"}
+
+
 async def _audit(conn: asyncpg.Connection, actor: str, action: str, target_type: str, target_id: str,
                  details: dict[str, Any]) -> None:
+    """One audit-log row and its `AuditEntry` event, in the caller's transaction: the change, its
+    audit row and its event commit together. `details` never holds a secret or a hash."""
     await conn.execute(
         "INSERT INTO audit_logs (actor, action, target_type, target_id, details) VALUES ($1, $2, $3, $4, $5)",
         actor, action, target_type, target_id, json.dumps(details))
+    struct = struct_pb2.Struct()
+    struct.update({"target_type": target_type, **details})
+    await outbox.append(conn, [outbox.new_event(
+        outbox.AUDIT_TYPE, "auth", target_id, actor,
+        audit=events_pb2.AuditEntry(action=_EVENT_ACTIONS.get(action, action), target=target_id, details=struct))])
 

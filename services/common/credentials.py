@@ -22,7 +22,9 @@ from typing import Any
 KEY_PREFIX = "ai4vc"
 REFRESH_PREFIX = "ai4vcr"
 JWT_ISSUER = "ai4vc-auth"
-SCOPES = frozenset({"asr", "tts", "nmt", "pipeline", "admin"})
+# Tokens name the platform's API as their audience; a token minted for anything else is refused.
+JWT_AUDIENCE = "ai4vc"
+SCOPES = frozenset({"asr", "tts", "nmt", "pipeline", "config", "admin"})
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -97,7 +99,7 @@ def issue_jwt(secret: str, subject: str, scopes: list[str], session_id: str, ttl
     """An HS256 access token and its expiry (unix seconds)."""
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
-        "iss": JWT_ISSUER, "sub": subject, "scope": " ".join(sorted(scopes)), "sid": session_id,
+        "iss": JWT_ISSUER, "aud": JWT_AUDIENCE, "sub": subject, "scope": " ".join(sorted(scopes)), "sid": session_id,
         "iat": issued, "exp": issued + ttl_s, "jti": uuid.uuid4().hex,
     }
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
@@ -140,6 +142,9 @@ def verify_jwt(secret: str, token: str, now: float | None = None) -> Claims | No
         claims = json.loads(_unb64(parts[1]))
         exp = claims["exp"]
         if claims.get("iss") != JWT_ISSUER or not isinstance(exp, int) or exp <= (now or time.time()):
+            return None
+        audience = claims.get("aud")
+        if audience != JWT_AUDIENCE and not (isinstance(audience, list) and JWT_AUDIENCE in audience):
             return None
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:

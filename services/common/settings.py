@@ -12,7 +12,7 @@ import os
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T", bound="CommonSettings")
 
@@ -42,6 +42,16 @@ class CommonSettings:
     database_schema: str = "public"
     redis_url: str = ""
     spool_dir: str = ".run/spool"
+    # host:port of the config service, whose values override some settings live
+    # (`services.common.rpc.live_config`); empty: none, the environment's values stay.
+    config_target: str = ""
+
+
+class LiveValues(Protocol):
+    """Settings that can change while a service runs (`rpc.live_config.LiveConfig` is one); a domain
+    core reads them through this, knowing nothing of where they come from."""
+
+    def get_int(self, key: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int: ...
 
 
 def _convert(raw: str, target: Any, name: str) -> Any:

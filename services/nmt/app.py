@@ -12,9 +12,10 @@ from prometheus_client import CollectorRegistry
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
 from services.common.backends.inference import InferenceApp, InferenceBackends, open_backends
+from services.common.rpc.live_config import LiveConfig
 from services.common.settings import CommonSettings
 from services.nmt.core import NmtCore
-from services.nmt.records import write_records
+from services.nmt.records import events, write_records
 from services.nmt.servicer import NmtServicer
 from services.nmt.settings import NmtSettings
 
@@ -33,9 +34,10 @@ def registry_overrides(settings: NmtSettings) -> dict[str, dict[str, str]]:
 class NmtApp(InferenceApp):
     service_names = (SERVICE_NAME,)
 
-    def __init__(self, settings: NmtSettings, backends: InferenceBackends) -> None:
+    def __init__(self, settings: NmtSettings, backends: InferenceBackends, live: LiveConfig | None = None) -> None:
         super().__init__(settings, backends)
-        self.core = NmtCore(settings, backends.triton, backends.registry)
+        self.live = live
+        self.core = NmtCore(settings, backends.triton, backends.registry, live)
         self.servicer = NmtServicer(self.core, backends.records, backends.usage)
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -51,5 +53,10 @@ async def create(
 ) -> NmtApp:
     """Builds the app; resources are closed by `stack` in reverse order of creation."""
     assert isinstance(settings, NmtSettings)
-    return NmtApp(settings, open_backends("nmt", settings, write_records, MIGRATIONS, registry, stack,
-                                          registry_overrides(settings)))
+    backends = open_backends("nmt", settings, write_records, MIGRATIONS, registry, stack,
+                             registry_overrides(settings), events)
+    # Live "nmt" settings from the config service (off when config_target is empty).
+    live = LiveConfig(settings.config_target, "nmt", service=settings.service_name)
+    live.start()
+    stack.push_async_callback(live.close)
+    return NmtApp(settings, backends, live)

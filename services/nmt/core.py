@@ -20,6 +20,7 @@ from services.common.backends.triton import TritonAdapter
 from services.common.errors import InvalidArgument, Reason
 from services.common.languages import normalize_language
 from services.common.paging import page
+from services.common.settings import LiveValues
 from services.nmt import langid
 from services.nmt.settings import NmtSettings
 
@@ -71,10 +72,19 @@ def script_language(code: str, field: str) -> str:
 
 
 class NmtCore:
-    def __init__(self, settings: NmtSettings, triton: TritonAdapter, registry: ModelRegistry) -> None:
+    def __init__(self, settings: NmtSettings, triton: TritonAdapter, registry: ModelRegistry,
+                 live: LiveValues | None = None) -> None:
         self.settings = settings
         self.triton = triton
         self.registry = registry
+        # Config namespace "nmt": values set there win over the environment's while they are set.
+        self.live = live
+
+    @property
+    def max_contents(self) -> int:
+        """Texts per request: the live "nmt/max_contents" when set, else `settings.max_contents`."""
+        default = self.settings.max_contents
+        return self.live.get_int("max_contents", default, 1, 1024) if self.live is not None else default
 
     # -- validation ----------------------------------------------------------------------
 
@@ -83,8 +93,9 @@ class NmtCore:
         if not contents:
             raise InvalidArgument("contents must hold at least one text",
                                   reason=Reason.FIELD_REQUIRED, field="contents")
-        if len(contents) > s.max_contents:
-            raise InvalidArgument(f"contents holds {len(contents)} texts; at most {s.max_contents} are allowed",
+        max_contents = self.max_contents
+        if len(contents) > max_contents:
+            raise InvalidArgument(f"contents holds {len(contents)} texts; at most {max_contents} are allowed",
                                   reason=Reason.TOO_MANY_CONTENTS, field="contents")
         total = 0
         for index, text in enumerate(contents):

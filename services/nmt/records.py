@@ -1,6 +1,6 @@
 """The NMT service's request records: the fields each method's record carries (built here, sent
-by the servicer through `CallRecorder`) and the batch writer the record sink calls, beside the
-migrations that define the tables (`migrations/`)."""
+by the servicer through `CallRecorder`), the batch writer the record sink calls and the events
+each record puts in the outbox, beside the migrations that define the tables (`migrations/`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from services.common.backends.records import Record, request_columns
+from ai4vc.events.v1 import events_pb2
+from services.common.backends.records import Record, call_events, request_columns
 from services.nmt.core import Translation
 from services.nmt.langid import Guess
 
@@ -64,6 +65,13 @@ def detection(content: str, guesses: Sequence[Guess]) -> Record:
              "alternatives": [{"language_code": g.language_code, "confidence": g.confidence} for g in guesses]},
         ],
     }
+
+
+def events(record: Record) -> list[events_pb2.Event]:
+    """The outbox events of one record: languages, model and characters in, never the text."""
+    return call_events("nmt", record, model=record["model"], language_code=record["source_language_code"],
+                       target_language_code=record["target_language_code"],
+                       characters=sum(len(x["source_text"]) for x in record["results"]))
 
 
 async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> None:

@@ -14,7 +14,7 @@ from ai4vc.tts.v1 import tts_service_pb2_grpc as pb_grpc
 from services.common.backends.inference import InferenceApp, InferenceBackends, open_backends
 from services.common.settings import CommonSettings
 from services.tts.core import TtsCore
-from services.tts.records import write_records
+from services.tts.records import events, write_records
 from services.tts.servicer import TtsServicer
 from services.tts.settings import TtsSettings
 
@@ -44,4 +44,5 @@ async def create(
 ) -> TtsApp:
     """Builds the app; resources are closed by `stack` in reverse order of creation."""
     assert isinstance(settings, TtsSettings)
-    return TtsApp(settings, open_backends("tts", settings, write_records, MIGRATIONS, registry, stack))
+    return TtsApp(settings, open_backends("tts", settings, write_records, MIGRATIONS, registry, stack,
+                                          events=events))

@@ -1,7 +1,7 @@
 """The TTS service's request records: the fields a Synthesize, StreamingSynthesize or
 BidiStreamingSynthesize record carries (built here, sent by the servicer through `CallRecorder`)
 and the batch writer the record sink calls, beside the migrations that define the table
-(`migrations/`)."""
+(`migrations/`), and the events each record puts in the outbox."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from ai4vc.events.v1 import events_pb2
 from services.common import audio
-from services.common.backends.records import Record, request_columns
+from services.common.backends.records import Record, call_events, request_columns
 from services.tts.core import Plan
 
 
@@ -24,6 +25,12 @@ def synthesis(plan: Plan, audio_s: float, status: str) -> Record:
         "encoding": audio.encoding_name(plan.output.encoding),
         "status": status,
     }
+
+
+def events(record: Record) -> list[events_pb2.Event]:
+    """The outbox events of one record: voice, language, characters in and audio out, never the text."""
+    return call_events("tts", record, model=record["voice"], language_code=record["language"],
+                       characters=record["characters"], audio_seconds=record["audio_seconds"])
 
 
 async def write_records(conn: asyncpg.Connection, batch: Sequence[Record]) -> None:

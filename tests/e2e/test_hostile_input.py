@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 from ai4vc.asr.v1 import asr_service_pb2
 from ai4vc.auth.v1 import auth_service_pb2
+from ai4vc.config.v1 import config_service_pb2
 from ai4vc.nmt.v1 import nmt_service_pb2
 from ai4vc.pipeline.v1 import pipeline_service_pb2
 from ai4vc.tts.v1 import tts_service_pb2
@@ -47,6 +48,7 @@ SERVED = {
     "nmt": [nmt_service_pb2.DESCRIPTOR.services_by_name["NmtService"]],
     "pipeline": [pipeline_service_pb2.DESCRIPTOR.services_by_name["PipelineService"]],
     "auth": [auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"]],
+    "config": [config_service_pb2.DESCRIPTOR.services_by_name["ConfigService"]],
     "gateway": [external_auth_pb2.DESCRIPTOR.services_by_name["Authorization"],
                 rls_pb2.DESCRIPTOR.services_by_name["RateLimitService"]],
 }

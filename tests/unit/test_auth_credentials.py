@@ -4,7 +4,11 @@ policy table; the fallback token bucket."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+
+import pytest
 
 from gateway import policy
 from gateway.ratelimit import TokenBuckets
@@ -45,6 +49,28 @@ def test_jwt_round_trip_and_refusals():
     assert gw.verify_jwt(SECRET, f"{header}.{forged}.{signature}", now=1_000_100) is None
     none_header = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode()
     assert gw.verify_jwt(SECRET, f"{none_header}.{payload}.", now=1_000_100) is None
+
+
+@pytest.mark.parametrize("audience", [None, "someone-else", ["someone-else"]])
+def test_jwt_for_another_audience_is_refused(audience: object) -> None:
+    """A correctly signed token whose audience is not the platform's (or that has none) is refused;
+    a list holding ours is accepted."""
+    token, _ = auth.issue_jwt(SECRET, "asha", ["nmt"], "sid1", 900, now=1_000_000)
+    header, payload, _ = token.split(".")
+    body = json.loads(base64.urlsafe_b64decode(payload + "=="))
+
+    def signed(claims: dict) -> str:
+        part = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        mac = hmac.new(SECRET.encode(), f"{header}.{part}".encode(), hashlib.sha256).digest()
+        return f"{header}.{part}." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    if audience is None:
+        body.pop("aud")
+    else:
+        body["aud"] = audience
+    assert gw.verify_jwt(SECRET, signed(body), now=1_000_100) is None
+    body["aud"] = ["someone-else", auth.JWT_AUDIENCE]
+    assert gw.verify_jwt(SECRET, signed(body), now=1_000_100) is not None
 
 
 def test_password_hash():

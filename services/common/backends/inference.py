@@ -13,7 +13,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from services.common.backends.records import BatchWriter, RecordSink, database_sink
+from services.common.backends.records import BatchWriter, EventBuilder, RecordSink, database_sink
 from services.common.backends.registry import ModelRegistry
 from services.common.backends.triton import TritonAdapter
 from services.common.backends.usage import UsageMeter
@@ -41,11 +41,13 @@ class InferenceBackends:
 
 def open_backends(name: str, settings: Any, write_records: BatchWriter, migrations: Path,
                   registry: CollectorRegistry | None, stack: contextlib.AsyncExitStack,
-                  overrides: Mapping[str, Mapping[str, str]] | None = None) -> InferenceBackends:
-    """Opens the backends of inference service `name`; `stack` closes them in reverse order."""
+                  overrides: Mapping[str, Mapping[str, str]] | None = None,
+                  events: EventBuilder | None = None) -> InferenceBackends:
+    """Opens the backends of inference service `name` (`events` builds each record's outbox
+    events); `stack` closes them in reverse order."""
     triton = TritonAdapter(settings.triton_url, settings.triton_timeout_s)
     stack.push_async_callback(triton.close)
-    records = database_sink(name, settings, write_records, migrations, registry, stack)
+    records = database_sink(name, settings, write_records, migrations, registry, stack, events)
     usage = UsageMeter(settings.redis_url, registry)
     stack.push_async_callback(usage.close)
     models = ModelRegistry(triton, settings.catalog_refresh_s, dict(overrides or {}))

@@ -6,6 +6,12 @@ A background task writes batches in one transaction each. When PostgreSQL is unr
 is replayed once the database answers again. If the queue is full, the record goes straight
 to the spool. Writers must be idempotent (`ON CONFLICT DO NOTHING` on the record's id),
 because a batch whose commit outcome is unknown is replayed.
+
+A sink may also build events from its records (`events=`): they are appended to the outbox
+(`services.common.backends.outbox`) in the same transaction as the records, so a record and its
+events are committed together or not at all. Events are rebuilt from the record at commit
+time, so spooled records carry their events into the replay, and their ids are derived from
+the record id, so a replay adds none twice.
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from google.protobuf import duration_pb2
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from services.common.backends import db
+from ai4vc.events.v1 import events_pb2
+from services.common.backends import db, outbox
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,7 @@ log = logging.getLogger(__name__)
 Record = dict[str, Any]
 BatchWriter = Callable[[asyncpg.Connection, Sequence[Record]], Awaitable[None]]
 PoolFactory = Callable[[], Awaitable[asyncpg.Pool]]
+EventBuilder = Callable[[Record], Sequence[events_pb2.Event]]
 
 
 def request_columns(record: Record, default_method: str = "") -> tuple[uuid.UUID, str, datetime.datetime, str, str]:
@@ -42,6 +51,34 @@ def request_columns(record: Record, default_method: str = "") -> tuple[uuid.UUID
     fills in records spooled before a service recorded the method."""
     return (uuid.UUID(record["id"]), record["request_id"], datetime.datetime.fromisoformat(record["created_time"]),
             record["principal"], record.get("method") or default_method)
+
+
+def call_events(source: str, record: Record, *, model: str, language_code: str, target_language_code: str = "",
+                characters: int = 0, audio_seconds: float = 0.0) -> list[events_pb2.Event]:
+    """The events of one recorded call (a record `CallRecorder` sent): an `InferenceRequest`
+    (sizes, never text or audio) and, when the call metered something, a `Usage`. Ids and time
+    come from the record, so the same record always gives the same events."""
+    record_id = record["id"]
+    created = datetime.datetime.fromisoformat(record["created_time"])
+    subject = record.get("request_id") or record_id
+    common: dict[str, Any] = {"source": source, "subject": subject, "principal": record.get("principal", ""),
+                              "traceparent": record.get("traceparent", ""), "time": created}
+    key_id = record.get("key_id", "")
+    latency = duration_pb2.Duration()
+    latency.FromNanoseconds(round(float(record.get("latency_ms", 0.0)) * 1e6))
+    events = [outbox.new_event(
+        outbox.INFERENCE_REQUEST_TYPE, id=outbox.event_id(record_id, outbox.INFERENCE_REQUEST_TYPE), **common,
+        inference_request=events_pb2.InferenceRequest(
+            service=source, method=record.get("method", ""), model=model, language_code=language_code,
+            target_language_code=target_language_code, characters=characters, audio_seconds=audio_seconds,
+            latency=latency, status=record.get("status", ""), key_id=key_id))]
+    metered = record.get("metered") or {}
+    if metered.get("characters", 0) > 0 or metered.get("audio_seconds", 0.0) > 0:
+        events.append(outbox.new_event(
+            outbox.USAGE_TYPE, id=outbox.event_id(record_id, outbox.USAGE_TYPE), **common,
+            usage=events_pb2.Usage(key_id=key_id, service=source, characters=int(metered.get("characters", 0)),
+                                   audio_seconds=float(metered.get("audio_seconds", 0.0)))))
+    return events
 
 
 class RecordSink:
@@ -59,9 +96,11 @@ class RecordSink:
         batch_size: int = 256,
         flush_interval_s: float = 0.05,
         max_backoff_s: float = 5.0,
+        events: EventBuilder | None = None,
     ) -> None:
         self.name = name
         self._write_batch = write_batch
+        self._events = events
         self._pool_factory = pool_factory
         self._pool: asyncpg.Pool | None = None
         self._queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=max_queue)
@@ -187,6 +226,8 @@ class RecordSink:
         pool = await self._get_pool()
         async with pool.acquire() as conn, conn.transaction():
             await self._write_batch(conn, batch)
+            if self._events is not None:
+                await outbox.append(conn, [event for record in batch for event in self._events(record)])
         self.written.labels(self.name).inc(len(batch))
 
     def _has_spool(self) -> bool:
@@ -225,18 +266,21 @@ def database_sink(
     migrations: Path,
     registry: CollectorRegistry | None,
     stack: contextlib.AsyncExitStack,
+    events: EventBuilder | None = None,
 ) -> RecordSink:
-    """A started sink for service `name`: PostgreSQL from settings (migrated on first
-    connection), disk spool only when no database is configured; closed by `stack`."""
+    """A started sink for service `name`: PostgreSQL from settings (its migrations and the
+    outbox's applied on first connection), disk spool only when no database is configured;
+    `events` builds each record's events for the outbox; closed by `stack`."""
     pool_factory: PoolFactory | None = None
     if settings.database_url:
         async def pool_factory() -> asyncpg.Pool:  # noqa: F811 - the configured variant
             pool = await db.create_pool(settings.database_url, settings.database_schema)
             await db.migrate(pool, migrations, name)
+            await outbox.migrate(pool)
             return pool
     else:
         log.warning("no database_url: request records are spooled to disk only", extra={"sink": name})
-    sink = RecordSink(name, write_batch, pool_factory, settings.spool_dir, registry=registry)
+    sink = RecordSink(name, write_batch, pool_factory, settings.spool_dir, registry=registry, events=events)
     sink.start()
     stack.push_async_callback(sink.close)
     return sink

@@ -9,6 +9,7 @@ import uuid
 
 import grpc
 from google.protobuf import duration_pb2
+from opentelemetry import propagate
 
 from services.common.backends.records import Record, RecordSink
 from services.common.backends.usage import UsageMeter
@@ -42,7 +43,8 @@ class CallRecorder:
     the request id and the caller's identity, parsed once), then `send(fields, ...)` once when
     the call ends, with the service's own fields (built by `services/<svc>/records.py`) and
     what to meter. Every record starts with id, request id, creation time, principal and
-    method, and ends with the latency."""
+    method, and ends with the caller's key id, the trace context, what was metered and the
+    latency (what the call's events are built from: `records.call_events`)."""
 
     def __init__(self, records: RecordSink, context: grpc.aio.ServicerContext, method: str,
                  usage: UsageMeter | None = None) -> None:
@@ -54,6 +56,9 @@ class CallRecorder:
         self.request_id = request_id_var.get()
         self.started = time.perf_counter()
         self.created = datetime.datetime.now(datetime.UTC)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)  # the call's span, so an event links to the request's trace
+        self.traceparent = carrier.get("traceparent", "")
 
     def send(self, fields: Record, *, characters: int = 0, audio_seconds: float = 0.0) -> None:
         """Meters `characters`/`audio_seconds` against the caller's key (nothing when both are 0)
@@ -68,5 +73,8 @@ class CallRecorder:
             "method": self.method,
         }
         record.update(fields)
+        record["key_id"] = self.identity.key_id
+        record["traceparent"] = self.traceparent
+        record["metered"] = {"characters": characters, "audio_seconds": audio_seconds}
         record["latency_ms"] = (time.perf_counter() - self.started) * 1000
         self.records.submit(record)

@@ -10,8 +10,8 @@ class AuthServiceStub(object):
     accepts: short-lived access tokens (JWT, HS256) for users, and API keys for
     programs.
 
-    Scopes are one of "asr", "tts", "nmt", "pipeline", "admin"; "admin" also
-    grants every other scope. The caller's identity comes from the headers the
+    Scopes are one of "asr", "tts", "nmt", "pipeline", "config" (changing
+    runtime configuration), "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
     edge sets after authenticating it (x-ai4vc-principal, x-ai4vc-scopes).
     Login, Refresh and Logout need no credentials; CreateUser needs "admin";
     the API key methods act on the caller's own keys, and on anyone's with
@@ -77,8 +77,8 @@ class AuthServiceServicer(object):
     accepts: short-lived access tokens (JWT, HS256) for users, and API keys for
     programs.
 
-    Scopes are one of "asr", "tts", "nmt", "pipeline", "admin"; "admin" also
-    grants every other scope. The caller's identity comes from the headers the
+    Scopes are one of "asr", "tts", "nmt", "pipeline", "config" (changing
+    runtime configuration), "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
     edge sets after authenticating it (x-ai4vc-principal, x-ai4vc-scopes).
     Login, Refresh and Logout need no credentials; CreateUser needs "admin";
     the API key methods act on the caller's own keys, and on anyone's with
@@ -242,8 +242,8 @@ class AuthService(object):
     accepts: short-lived access tokens (JWT, HS256) for users, and API keys for
     programs.
 
-    Scopes are one of "asr", "tts", "nmt", "pipeline", "admin"; "admin" also
-    grants every other scope. The caller's identity comes from the headers the
+    Scopes are one of "asr", "tts", "nmt", "pipeline", "config" (changing
+    runtime configuration), "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
     edge sets after authenticating it (x-ai4vc-principal, x-ai4vc-scopes).
     Login, Refresh and Logout need no credentials; CreateUser needs "admin";
     the API key methods act on the caller's own keys, and on anyone's with

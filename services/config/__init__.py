@@ -1,0 +1,1 @@
+"""The config service: versioned, schema-checked runtime settings with history, rollback and watch."""
