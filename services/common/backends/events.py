@@ -14,6 +14,7 @@ sharing the work.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -27,6 +28,17 @@ from ai4vc.events.v1 import events_pb2
 log = logging.getLogger(__name__)
 
 Handler = Callable[[events_pb2.Event], Awaitable[None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """One Kafka message as `batches()` hands it out: where it sits, and the event it holds
+    (None for a message that is not an `Event`: skipped, but its offset still counts)."""
+
+    topic: str
+    partition: int
+    offset: int
+    event: events_pb2.Event | None
 
 
 class EventConsumer:
@@ -97,6 +109,38 @@ class EventConsumer:
                     else:
                         yield event
                     await self._store(tp, message.offset + 1)
+
+    async def batches(self, poll_timeout_s: float = 1.0, max_records: int | None = None
+                      ) -> AsyncIterator[list[Delivery]]:
+        """The events a batch at a time, with their partitions and offsets, for a consumer that
+        keeps its own offsets (in the same database transaction as what it makes of the batch;
+        seed them into `positions` before the first call). A batch's positions are stored when
+        the next batch is asked for; empty polls are not yielded."""
+        self._rewind()
+        while True:
+            fetched = await self._consumer.getmany(timeout_ms=int(poll_timeout_s * 1000), max_records=max_records)
+            batch: list[Delivery] = []
+            for tp, messages in fetched.items():
+                for message in messages:
+                    try:
+                        event: events_pb2.Event | None = events_pb2.Event.FromString(message.value or b"")
+                    except DecodeError:
+                        log.error("not an ai4vc event; skipped", extra={"topic": tp.topic, "offset": message.offset})
+                        event = None
+                    batch.append(Delivery(tp.topic, tp.partition, message.offset, event))
+            if not batch:
+                continue
+            yield batch
+            for item in batch:
+                await self._store(TopicPartition(item.topic, item.partition), item.offset + 1)
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        """The next offset each assigned partition will write (its end)."""
+        return dict(await self._consumer.end_offsets(list(self._consumer.assignment())))
+
+    async def beginning_offsets(self) -> dict[TopicPartition, int]:
+        """The first offset each assigned partition still holds."""
+        return dict(await self._consumer.beginning_offsets(list(self._consumer.assignment())))
 
     def __aiter__(self) -> AsyncIterator[events_pb2.Event]:
         return self.events()
