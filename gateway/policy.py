@@ -36,6 +36,8 @@ SERVICE_RULES: dict[str, Rule] = {
     "ai4vc.auth.v1.AuthService": Rule(Access.AUTHENTICATED),
     # Reads: any valid credential; writes: the "config" scope (METHOD_RULES below).
     "ai4vc.config.v1.ConfigService": Rule(Access.AUTHENTICATED),
+    # Any valid credential: the service answers with the caller's own usage (admins: everyone's).
+    "ai4vc.metrics.v1.MetricsService": Rule(Access.AUTHENTICATED),
     "grpc.health.v1.Health": Rule(Access.PUBLIC),
     "grpc.reflection.v1alpha.ServerReflection": Rule(Access.PUBLIC),
     "grpc.reflection.v1.ServerReflection": Rule(Access.PUBLIC),

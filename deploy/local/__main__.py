@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {'PostgreSQL':<31}127.0.0.1:{p.postgres}   (URL with credentials: {run_dir / 'mesh.json'})",
             f"  {'Redis':<31}127.0.0.1:{p.redis}",
             f"  {'Kafka (tansu)':<31}127.0.0.1:{p.kafka}",
+            f"  {'Prometheus':<31}http://127.0.0.1:{p.prometheus}   (RED per method, open streams, Triton, Envoy)",
             "",
             f"Admin API key: {state['admin_key_file']} (mode 0600). Try:",
             f"  KEY=$(cat {state['admin_key_file']})",

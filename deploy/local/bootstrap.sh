@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian/Ubuntu machine for the local mesh; idempotent and quick once done.
 #   - system packages: Redis, Apertium Hindi<->Urdu (the reference NMT model), the Python
-#     shared library Triton's Python-backend stub links against, PostgreSQL if none is found
+#     shared library Triton's Python-backend stub links against, PostgreSQL if none is found,
+#     Prometheus (scrapes the mesh) and InfluxDB 1.x (the metrics service's optional sink; its test)
 #   - .venv from a Python >= 3.11 that the Triton wheel has a backend stub for
 #   - pinned Python packages (requirements.txt) and the tritonserver wheel (no deps)
 set -euo pipefail
@@ -40,6 +41,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   need+=(postgresql)
 fi
 command -v runuser >/dev/null || need+=(util-linux)
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v influxd >/dev/null || need+=(influxdb)
 # perf_analyzer (shipped in the tritonclient wheel; `make bench`) links libb64.
 ldconfig -p 2>/dev/null | grep -q "libb64.so.0d" || need+=(libb64-0d)
 if ((${#need[@]})); then
@@ -52,6 +55,13 @@ if ((${#need[@]})); then
   say "installing system packages: ${need[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Under systemd the packages start their own daemons on 9090 (Prometheus) and 8086/8088
+  # (InfluxDB: the gateway's and TTS's ports). The mesh starts its own; stop theirs.
+  if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+    for unit in prometheus influxdb; do
+      [[ " ${need[*]} " == *" ${unit} "* ]] && $SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    done
+  fi
 fi
 
 # --- virtualenv --------------------------------------------------------------------------

@@ -14,8 +14,19 @@ import os
 import secrets
 from pathlib import Path
 
-from deploy.local import envoy_config
-from deploy.local.parts import Envoy, Kafka, Postgres, Process, Redis, Service, Triton, clean_shm, free_ports
+from deploy.local import envoy_config, prometheus_config
+from deploy.local.parts import (
+    Envoy,
+    Kafka,
+    Postgres,
+    Process,
+    Prometheus,
+    Redis,
+    Service,
+    Triton,
+    clean_shm,
+    free_ports,
+)
 
 log = logging.getLogger("ai4vc.mesh")
 ROOT_RUN_DIR = Path(__file__).resolve().parents[2] / ".run"
@@ -37,9 +48,11 @@ class ServiceSpec:
 
 # auth first (it migrates the key tables and creates the bootstrap admin), then the gateway
 # that reads them, then the AI services, then what calls those (pipeline, WebSocket bridge).
+# The metrics service reads the events the relay (stage 1) publishes.
 SERVICES: dict[str, ServiceSpec] = {
     "auth": ServiceSpec("services.auth", "ai4vc.auth.v1.AuthService", 8081, stage=0),
     "config": ServiceSpec("services.config", "ai4vc.config.v1.ConfigService", 8082, stage=1),
+    "metrics": ServiceSpec("services.metrics", "ai4vc.metrics.v1.MetricsService", 8083, stage=2),
     "gateway": ServiceSpec("gateway", "envoy.service.auth.v3.Authorization", 8086, routed=False, stage=1),
     "asr": ServiceSpec("services.asr", "ai4vc.asr.v1.AsrService", 8087),
     "tts": ServiceSpec("services.tts", "ai4vc.tts.v1.TtsService", 8088),
@@ -60,6 +73,7 @@ class Ports:
     postgres: int = 5434
     redis: int = 6381
     kafka: int = 9093
+    prometheus: int = 9090
     services: dict[str, int] = dataclasses.field(default_factory=lambda: {n: s.port for n, s in SERVICES.items()})
 
     @classmethod
@@ -102,6 +116,7 @@ class Mesh:
         # the services point at it and no local Triton is started.
         self.external_triton = external_triton
         self.envoy = Envoy(run_dir, self.ports.envoy, self.ports.envoy_admin)
+        self.prometheus = Prometheus(run_dir, self.ports.prometheus)
         self.services: list[Service] = []
 
     @property
@@ -189,6 +204,20 @@ class Mesh:
                                                    idempotent=envoy_config.idempotent(spec.grpc_service)))
         return upstreams
 
+    def scrape_targets(self) -> list[prometheus_config.Target]:
+        """What Prometheus scrapes: every replica's metrics port (the ports actually given out,
+        so free test ports too), Triton's metrics (when it is ours) and Envoy's admin."""
+        targets = [prometheus_config.Target("ai4vc", f"127.0.0.1:{s.metrics_port}",
+                                            labels=(("component", s.name), ("replica", s.proc.name)))
+                   for s in self.services]
+        if not self.external_triton:
+            targets.append(prometheus_config.Target("triton", f"127.0.0.1:{self.ports.triton_metrics}"))
+        targets.append(prometheus_config.Target("envoy", f"127.0.0.1:{self.ports.envoy_admin}", "/stats/prometheus"))
+        return targets
+
+    def prometheus_config(self) -> str:
+        return prometheus_config.render(self.scrape_targets(), self.prometheus.rules_path)
+
     def up(self) -> dict[str, object]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "logs").mkdir(exist_ok=True)
@@ -222,6 +251,8 @@ class Mesh:
             listen_address=os.environ.get("AI4VC_LISTEN_ADDRESS", "127.0.0.1"),
         ))
         self.envoy.wait_healthy()
+        log.info("starting Prometheus on :%d", self.ports.prometheus)
+        self.prometheus.start(self.prometheus_config(), prometheus_config.render_rules())
         state = self.describe()
         self.state_file.write_text(json.dumps(state, indent=2))
         return state
@@ -238,6 +269,7 @@ class Mesh:
             "postgres_url": self.postgres.url,
             "redis_url": self.redis.url,
             "kafka_bootstrap": self.kafka.bootstrap,
+            "prometheus": self.prometheus.url,
             "services": {s.proc.name: {"port": s.port, "metrics_port": s.metrics_port} for s in self.services},
             "admin_key_file": str(self.admin_key_file),
         }
@@ -255,10 +287,11 @@ class Mesh:
 
     def down(self) -> None:
         """Stops everything this run directory started, newest first."""
+        self.prometheus.stop()
         self.envoy.stop()
         # Every process with a pid file, whatever the configuration that started it.
         for pid_file in sorted((self.run_dir / "pids").glob("*.pid"), reverse=True):
-            if pid_file.stem not in ("envoy", "triton", "redis", "kafka"):
+            if pid_file.stem not in ("envoy", "triton", "redis", "kafka", "prometheus"):
                 Process(pid_file.stem, self.run_dir).stop()
         self.triton.stop()
         self.kafka.stop()

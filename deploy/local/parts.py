@@ -1,4 +1,5 @@
-"""The parts of the local mesh — PostgreSQL, Redis, Kafka, Triton, services, Envoy — as processes.
+"""The parts of the local mesh — PostgreSQL, Redis, Kafka, Triton, services, Envoy, Prometheus — as
+processes.
 
 Used by the launcher (`make up`) and by the test harness, so tests start the same parts the
 same way a user does. Each part writes its log and pid under one run directory and is
@@ -26,6 +27,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -578,6 +580,62 @@ class Envoy:
 
     def wait_healthy(self, timeout_s: float = 30) -> None:
         wait_for(lambda: not self.unhealthy_hosts(), timeout_s, "Envoy upstream health checks", self.proc.log)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+class Prometheus:
+    """Prometheus (Debian `prometheus` 2.42, the binary started directly, no systemd) scraping
+    the mesh; its config and rules come from `deploy.local.prometheus_config`. Data lives under
+    the run directory and is kept for two days."""
+
+    def __init__(self, run_dir: Path, port: int) -> None:
+        self.run_dir = run_dir
+        self.port = port
+        self.proc = Process("prometheus", run_dir)
+        self.home = run_dir / "prometheus"
+        self.config_path = self.home / "prometheus.yml"
+        self.rules_path = self.home / "rules.yml"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def binary() -> Path:
+        found = shutil.which("prometheus") or "/usr/bin/prometheus"
+        if not Path(found).exists():
+            raise PartError("prometheus not found: install the Debian package prometheus")
+        return Path(found)
+
+    def start(self, config: str, rules: str, timeout_s: float = 30) -> str:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.rules_path.write_text(rules)
+        self.config_path.write_text(config)
+        if self.proc.alive():
+            # Running already (a second `make up`): load the new targets without a restart.
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(urllib.request.Request(f"{self.url}/-/reload", method="POST"), timeout=2)
+        else:
+            self.proc.spawn([str(self.binary()), f"--config.file={self.config_path}",
+                             f"--storage.tsdb.path={self.home / 'data'}", "--storage.tsdb.retention.time=2d",
+                             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle",
+                             "--log.level=warn"], cwd=self.home)
+        wait_for(self.ready, timeout_s, "Prometheus", self.proc.log, self.proc.alive)
+        return self.url
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as answer:
+            return bool(answer.status == 200)
+
+    def api(self, path: str) -> Any:
+        """A GET on Prometheus's HTTP API; the decoded `data`."""
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as answer:
+            body = json.loads(answer.read().decode())
+        if body.get("status") != "success":
+            raise PartError(f"Prometheus {path}: {body}")
+        return body["data"]
 
     def stop(self) -> None:
         self.proc.stop()

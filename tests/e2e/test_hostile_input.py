@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from ai4vc.asr.v1 import asr_service_pb2
 from ai4vc.auth.v1 import auth_service_pb2
 from ai4vc.config.v1 import config_service_pb2
+from ai4vc.metrics.v1 import metrics_service_pb2
 from ai4vc.nmt.v1 import nmt_service_pb2
 from ai4vc.pipeline.v1 import pipeline_service_pb2
 from ai4vc.tts.v1 import tts_service_pb2
@@ -49,6 +50,7 @@ SERVED = {
     "pipeline": [pipeline_service_pb2.DESCRIPTOR.services_by_name["PipelineService"]],
     "auth": [auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"]],
     "config": [config_service_pb2.DESCRIPTOR.services_by_name["ConfigService"]],
+    "metrics": [metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"]],
     "gateway": [external_auth_pb2.DESCRIPTOR.services_by_name["Authorization"],
                 rls_pb2.DESCRIPTOR.services_by_name["RateLimitService"]],
 }

@@ -1,18 +1,24 @@
 """The metrics service in-process (production factory and interceptors) against a real PostgreSQL
 schema and the real tansu broker: events become minute and day rollups once each (a redelivered
 event, a lost offset, a restart count nothing twice), QueryUsage groups, filters and pages, both
-RPCs scope to the caller's own keys, and bad input is INVALID_ARGUMENT naming the field."""
+RPCs scope to the caller's own keys, and bad input is INVALID_ARGUMENT naming the field. The
+optional InfluxDB sink against a real `influxd` (Debian influxdb 1.6) the test starts."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
+import shutil
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import grpc
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,8 +27,11 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from ai4vc.events.v1 import events_pb2
 from ai4vc.metrics.v1 import metrics_service_pb2 as pb
 from ai4vc.metrics.v1 import metrics_service_pb2_grpc as pb_grpc
+from deploy.local.parts import free_ports, wait_for
 from services.common.backends import db, outbox
 from services.metrics import app as metrics_app
+from services.metrics.influx import line
+from services.metrics.records import Counts, Rollup, RollupKey
 from services.metrics.settings import MetricsSettings
 from tests.errors_util import error_info
 from tests.service.harness import health_status, running
@@ -280,3 +289,94 @@ async def test_bad_input_is_invalid_argument(loaded):
     # A huge page size is bounded, not refused.
     assert (await q(day_query(page_size=2**31 - 1), metadata=ADMIN, timeout=10)).rows
     await asyncio.sleep(0)
+
+
+# -- the InfluxDB sink ------------------------------------------------------------------------
+
+INFLUXD = shutil.which("influxd")
+CONFIG = """reporting-disabled = true
+bind-address = "127.0.0.1:{rpc}"
+[meta]
+  dir = "{home}/meta"
+[data]
+  dir = "{home}/data"
+  wal-dir = "{home}/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:{http}"
+  log-enabled = false
+[subscriber]
+  enabled = false
+[continuous_queries]
+  enabled = false
+"""
+
+
+@pytest.fixture
+def influxd(tmp_path: Path) -> Iterator[str]:
+    """A private influxd on free ports; its HTTP URL."""
+    if INFLUXD is None:
+        pytest.skip("influxd not installed (Debian package influxdb; deploy/local/bootstrap.sh installs it)")
+    http, rpc = free_ports(2)
+    config = tmp_path / "influxdb.conf"
+    config.write_text(CONFIG.format(rpc=rpc, http=http, home=tmp_path))
+    log = (tmp_path / "influxd.log").open("wb")
+    proc = subprocess.Popen([INFLUXD, "-config", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{http}"
+    try:
+        wait_for(lambda: httpx.get(f"{url}/ping", timeout=1).status_code == 204, 30, "influxd",
+                 tmp_path / "influxd.log", lambda: proc.poll() is None)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def _points(url: str, measurement: str) -> list[dict[str, object]]:
+    answer = httpx.get(f"{url}/query", params={"db": "usage_test", "q": f"SELECT * FROM {measurement}"}, timeout=5)
+    answer.raise_for_status()
+    series = answer.json()["results"][0].get("series", [])
+    return [dict(zip(s["columns"], values, strict=True)) for s in series for values in s["values"]]
+
+
+def test_line_protocol_escapes_tags_and_omits_empty_ones():
+    """Tag values with spaces, commas and = are escaped; empty tags are left out; integers carry their i."""
+    rollup = Rollup("minute", datetime.datetime(2025, 1, 2, 3, 4, tzinfo=datetime.UTC),
+                    RollupKey("k1", "a b", "nmt", "", "hi,x", "m=1", "OK"), Counts(request_count=2, characters=9))
+    text = line(rollup)
+    assert text.startswith("ai4vc_usage_minute,key_id=k1,language_code=hi\\,x,model=m\\=1,principal=a\\ b,"
+                           "service=nmt,status=OK request_count=2i,characters=9i,")
+    assert text.endswith(f" {int(rollup.bucket_start.timestamp())}") and "method=" not in text
+
+
+async def test_rollups_reach_influxdb_once(settings, producer, topics, influxd):
+    """Committed rollups are in InfluxDB with their totals; a redelivered event changes nothing there either."""
+    sinking = dataclasses.replace(settings, influx_url=influxd, influx_database="usage_test")
+    events = [inference("k1", "asha", characters=5), inference("k1", "asha", characters=6, language="ur"),
+              usage("k1", "asha", 11)]
+    await publish(producer, topics, events + events[:1])
+    async with running(sinking, metrics_app.create) as (app, _handle, _channel):
+        await eventually(lambda: app.ingest.duplicates._value.get() >= 1, 20, "events counted")  # noqa: SLF001
+        influx = app.ingest.influx
+        assert influx is not None
+        await eventually(lambda: influx.written._value.get() >= 6, 10, "points written")  # noqa: SLF001
+    day = _points(influxd, "ai4vc_usage_day")
+    requests = {(p["language_code"], p["status"]): p["request_count"] for p in day if p["request_count"]}
+    assert requests == {("hi", "OK"): 1, ("ur", "OK"): 1}
+    assert sum(int(p["metered_characters"] or 0) for p in day) == 11
+    assert len(_points(influxd, "ai4vc_usage_minute")) == 3
+
+
+async def test_sink_is_off_by_default(settings, producer, topics):
+    """Without influx_url the service writes to PostgreSQL only."""
+    await publish(producer, topics, [inference("k1", "asha")])
+    async with running(settings, metrics_app.create) as (app, _handle, _channel):
+        deadline = time.monotonic() + 20
+        while app.ingest.batches == 0:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert app.ingest.influx is None
