@@ -55,6 +55,15 @@ RECORDING_RULES: list[dict[str, Any]] = [
         {"record": "ai4vc:ws_open_sessions",
          "expr": "sum by (route) (ws_bridge_sessions_in_flight)"},
     ]},
+    {"name": "ai4vc-usage", "rules": [
+        # Counted by the metrics service from the events (its rollups in PostgreSQL are the record).
+        {"record": "ai4vc:usage_requests:rate5m",
+         "expr": "sum by (service, language_code) (rate(metrics_usage_requests_total[5m]))"},
+        {"record": "ai4vc:usage_characters:rate5m",
+         "expr": "sum by (service, language_code) (rate(metrics_usage_characters_total[5m]))"},
+        {"record": "ai4vc:usage_audio_seconds:rate5m",
+         "expr": "sum by (service, language_code) (rate(metrics_usage_audio_seconds_total[5m]))"},
+    ]},
     {"name": "ai4vc-triton", "rules": [
         {"record": "ai4vc:triton_inference_requests:rate1m",
          "expr": "sum by (model, version) (rate(nv_inference_request_success[1m]))"},
@@ -79,7 +88,7 @@ class Target:
 
 
 def render_rules() -> str:
-    return yaml.safe_dump({"groups": RECORDING_RULES}, sort_keys=False, width=200)
+    return yaml.safe_dump({"groups": RECORDING_RULES}, sort_keys=False, width=1000)
 
 
 def render(targets: Sequence[Target], rules_path: Path, scrape_interval_s: int = 5) -> str:
@@ -95,7 +104,7 @@ def render(targets: Sequence[Target], rules_path: Path, scrape_interval_s: int =
         "scrape_configs": [{"job_name": job, "metrics_path": path, "static_configs": statics}
                            for (job, path), statics in jobs.items()],
     }
-    return yaml.safe_dump(config, sort_keys=False, width=200)
+    return yaml.safe_dump(config, sort_keys=False, width=1000)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

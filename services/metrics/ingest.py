@@ -45,6 +45,14 @@ class Ingest:
                                 registry=registry)
         self.connected = Gauge("metrics_ingest_connected", "1 while the consumer reads its partitions.",
                                registry=registry)
+        # The live view of usage by language for Prometheus and Grafana (no key label: unbounded
+        # cardinality); the rollups in PostgreSQL are the record.
+        self.usage_requests = Counter("metrics_usage_requests_total", "Calls counted, by outcome.",
+                                      ["service", "method", "language_code", "status"], registry=registry)
+        self.usage_characters = Counter("metrics_usage_characters_total", "Characters of text in, counted.",
+                                        ["service", "language_code"], registry=registry)
+        self.usage_audio = Counter("metrics_usage_audio_seconds_total", "Seconds of audio, counted.",
+                                   ["service", "language_code"], registry=registry)
         self.batches = 0  # committed batches (tests wait on it)
 
     async def run(self) -> None:
@@ -77,6 +85,7 @@ class Ingest:
                 self.batches += 1
                 for topic, count in result.counted_by_topic.items():
                     self.counted.labels(topic).inc(count)
+                self._observe(result.counted)
                 self.duplicates.inc(result.duplicates)
                 if self.influx is not None and result.rollups:
                     await self.influx.write(result.rollups)
@@ -85,6 +94,16 @@ class Ingest:
             self.connected.set(0)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), 5)
+
+    def _observe(self, counted: list[tuple[records.RollupKey, records.Counts]]) -> None:
+        for key, counts in counted:
+            if counts.request_count:
+                self.usage_requests.labels(key.service, key.method, key.language_code, key.status).inc(
+                    counts.request_count)
+            if counts.characters:
+                self.usage_characters.labels(key.service, key.language_code).inc(counts.characters)
+            if counts.audio_seconds:
+                self.usage_audio.labels(key.service, key.language_code).inc(counts.audio_seconds)
 
     async def _seek(self, consumer: EventConsumer, assigned: list[TopicPartition]) -> None:
         stored = await records.load_offsets(self.pool, self.settings.consumer_name)

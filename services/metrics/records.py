@@ -157,11 +157,12 @@ SET next_offset = greatest(metrics_consumer_offsets.next_offset, EXCLUDED.next_o
 
 @dataclasses.dataclass(frozen=True)
 class BatchResult:
-    counted: int  # events added to the rollups
+    count: int  # events added to the rollups
     duplicates: int  # events already counted before (redelivered)
     skipped: int  # messages the metrics do not count (other payloads, not events)
     rollups: list[Rollup]
     counted_by_topic: dict[str, int]
+    counted: list[tuple[RollupKey, Counts]] = dataclasses.field(default_factory=list)  # the new events' parts
 
 
 async def apply_batch(conn: asyncpg.Connection, consumer: str, batch: Sequence[Delivery]) -> BatchResult:
@@ -186,9 +187,11 @@ async def apply_batch(conn: asyncpg.Connection, consumer: str, batch: Sequence[D
         new = {r["event_id"] for r in rows}
     merged: dict[tuple[str, datetime.datetime, RollupKey], Counts] = {}
     by_topic: dict[str, int] = {}
+    counted: list[tuple[RollupKey, Counts]] = []
     for event_uuid in new:
         topic, event, key, counts = candidates[event_uuid]
         by_topic[topic] = by_topic.get(topic, 0) + 1
+        counted.append((key, counts))
         when = _event_time(event)
         for granularity in GRANULARITIES:
             slot = merged.setdefault((granularity, bucket_start(when, granularity), key), Counts())
@@ -204,7 +207,7 @@ async def apply_batch(conn: asyncpg.Connection, consumer: str, batch: Sequence[D
             row["request_count"], row["characters"], row["audio_seconds"], row["metered_characters"],
             row["metered_audio_seconds"], row["latency_seconds"], list(row["latency_buckets"]))))
     await store_offsets(conn, consumer, batch)
-    return BatchResult(len(new), len(candidates) - len(new) + repeats, skipped, rollups, by_topic)
+    return BatchResult(len(new), len(candidates) - len(new) + repeats, skipped, rollups, by_topic, counted)
 
 
 async def store_offsets(conn: asyncpg.Connection, consumer: str, batch: Iterable[Delivery]) -> None:
