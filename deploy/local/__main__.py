@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "triton": mesh.triton.ready() if not mesh.external_triton else True,
         **{s.proc.name: s.proc.alive() for s in mesh.services},
         "envoy": mesh.envoy.proc.alive(),
+        "prometheus": mesh.prometheus.proc.alive(),
     }
     print(json.dumps(parts, indent=2))
     return 0 if all(parts.values()) else 1
