@@ -20,7 +20,11 @@ import asyncpg
 import redis.asyncio as aioredis
 
 KEY_CACHE_PREFIX = "ai4vc:key:"
+# Every change to a key (created, rotated, revoked) publishes its id here: gateways drop cached
+# copies and the edge's control plane re-reads the key and republishes Envoy's routes.
 KEY_REVOKED_CHANNEL = "ai4vc:key-revoked"
+# A logged-out session's id: the edge's control plane adds it to the revoked sessions it publishes.
+SESSION_REVOKED_CHANNEL = "ai4vc:session-revoked"
 SESSION_REVOKED_PREFIX = "ai4vc:session-revoked:"
 KEY_CACHE_TTL_S = 300  # a cached record the auth service wrote (the gateway's `key_cache_ttl_s` for its fills)
 MISSING_KEY_TTL_S = 30  # a cached "no such key": short, a key created meanwhile must start working soon
@@ -110,8 +114,10 @@ async def publish_key_change(redis: aioredis.Redis, record: KeyRecord) -> None:
 
 
 async def mark_session_revoked(redis: aioredis.Redis, session_id: str, access_token_ttl_s: int) -> None:
-    """Marks a logged-out session for as long as its access tokens live. Redis errors propagate."""
+    """Marks a logged-out session for as long as its access tokens live and tells the edge's control
+    plane. Redis errors propagate."""
     await redis.set(session_revoked_name(session_id), b"1", ex=access_token_ttl_s + SESSION_REVOKED_MARGIN_S)
+    await redis.publish(SESSION_REVOKED_CHANNEL, session_id.encode())
 
 
 async def session_revoked(redis: aioredis.Redis, session_id: str) -> bool:
