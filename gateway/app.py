@@ -92,7 +92,7 @@ async def create(
             skeleton_path=Path(settings.envoy_routes_base or Path(settings.envoy_routes_dir).parent / "routes.base.json"),
             access_log=Path(settings.envoy_access_log) if settings.envoy_access_log else None,
             default_rpm=settings.default_requests_per_minute, failure_limit=settings.failed_attempts_per_minute,
-            quota_poll_s=settings.quota_poll_s)
+            quota_poll_s=settings.quota_poll_s, envoy_admin=settings.envoy_admin)
         await app.edge.load()
         await app.edge.publish_now()  # Envoy has the keys before this process reports SERVING
         app.edge.start()

@@ -31,6 +31,7 @@ class GatewaySettings(CommonSettings):
     envoy_routes_base: str = ""
     envoy_access_log: str = ""
     quota_poll_s: float = 0.1
+    envoy_admin: str = ""  # host:port of Envoy's admin API: confirms a publish is applied
 
     def check(self) -> GatewaySettings:
         if len(self.jwt_secret) < 32:

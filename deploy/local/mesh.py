@@ -154,6 +154,9 @@ class Mesh:
             "AI4VC_GATEWAY_ENVOY_ROUTES_DIR": str(self.envoy.config_dir / "routes"),
             "AI4VC_GATEWAY_ENVOY_ROUTES_BASE": str(self.envoy.config_dir / "routes.base.json"),
             "AI4VC_GATEWAY_ENVOY_ACCESS_LOG": str(self.access_log),
+            "AI4VC_GATEWAY_ENVOY_ADMIN": f"127.0.0.1:{self.ports.envoy_admin}",
+            # CreateApiKey returns once Envoy has the key.
+            "AI4VC_AUTH_EDGE_WAIT_S": "1.0",
             "AI4VC_GATEWAY_API_SERVICES": ",".join(
                 s.grpc_service for s in SERVICES.values() if s.routed and s.kind == "grpc"),
             **self.secrets(),

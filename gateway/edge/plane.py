@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,14 @@ class ControlPlane:
     def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis | None, redis_url: str, *, routes_dir: Path,
                  skeleton_path: Path, access_log: Path | None, default_rpm: int, failure_limit: int,
                  session_ttl_s: int = 960, quota_poll_s: float = 0.1, log_poll_s: float = 0.1,
-                 resync_s: float = 30.0, min_publish_interval_s: float = 0.02) -> None:
+                 resync_s: float = 30.0, min_publish_interval_s: float = 0.02, envoy_admin: str = "") -> None:
         self.pool, self.redis, self.redis_url = pool, redis, redis_url
         self.routes_dir, self.skeleton_path, self.access_log = routes_dir, skeleton_path, access_log
         self.default_rpm = default_rpm
         self.session_ttl_s = session_ttl_s
         self.quota_poll_s, self.log_poll_s, self.resync_s = quota_poll_s, log_poll_s, resync_s
         self.min_publish_interval_s = min_publish_interval_s
+        self.envoy_admin = envoy_admin
         self.keys: dict[str, EdgeKey] = {}
         self.revoked: dict[str, float] = {}  # session id → when it stops mattering
         self.failures = edge_blocks.FailureCounter(failure_limit, lambda key_id: key_id in self.keys)
@@ -87,8 +89,8 @@ class ControlPlane:
         self.revoked[session_id] = time.time() + self.session_ttl_s
         self._dirty.set()
 
-    def document(self) -> dict[str, Any]:
-        now = time.time()
+    def document(self, now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
         self.revoked = {s: t for s, t in self.revoked.items() if t > now}
         skeleton = json.loads(self.skeleton_path.read_text())
         blocks = [*self.failures.active(now), *self.quota]
@@ -97,11 +99,30 @@ class ControlPlane:
         return render.discovery_response(config, f"{int(now * 1000)}-{self.version}")
 
     async def publish_now(self) -> None:
-        document = await asyncio.to_thread(self.document)
+        snapshot = time.time()
+        document = await asyncio.to_thread(self.document, snapshot)
         size, seconds = await asyncio.to_thread(edge_publish.publish, self.routes_dir, document)
         self.last_publish = {"bytes": size, "seconds": seconds, "keys": len(self.keys), "time": time.time()}
         log.debug("routes published", extra=self.last_publish)
         self.published.set()
+        if self.envoy_admin and self.redis is not None:
+            # Tell the auth service once Envoy runs this version (it holds CreateApiKey until then).
+            if await asyncio.to_thread(self._wait_applied, document["version_info"], 2.0):
+                with contextlib.suppress(aioredis.RedisError, OSError):
+                    await self.redis.set(key_backend.EDGE_APPLIED, int(snapshot * 1000), ex=3600)
+
+    def _wait_applied(self, version: str, timeout_s: float) -> bool:
+        url = f"http://{self.envoy_admin}/stats?filter=rds%5C.ai4vc%5C.version_text%24&text_readouts"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=0.5) as answer:
+                    if f'"{version}"' in answer.read().decode():
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.005)
+        return False
 
     # -- loops -------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -304,7 +305,9 @@ class AuthCore:
                 row = await run(c)
             # The edge's control plane publishes the new key to Envoy on this (a key made inside a
             # caller's transaction — the bootstrap admin — is picked up by its start-up read).
+            since_ms = int(time.time() * 1000)
             await self._invalidate(await keys.fetch_key_record(self.pool, key_id))
+            await self._wait_for_edge(since_ms)
         log.info("api key created", extra={"key_id": key_id, "owner": owner, "actor": caller.principal})
         return IssuedKey(ApiKey.from_row(row), cred.format_key(key_id, secret))
 
@@ -355,9 +358,22 @@ class AuthCore:
                 " WHERE key_id = $1 RETURNING *", key_id, salt, digest, edge)
             await _audit(conn, caller.principal, "key.rotate", "api_key", key_id, {"owner": row["owner"]})
             record = await keys.fetch_key_record(conn, key_id)
+        since_ms = int(time.time() * 1000)
         await self._invalidate(record)
+        await self._wait_for_edge(since_ms)
         log.info("api key rotated", extra={"key_id": key_id, "actor": caller.principal})
         return IssuedKey(ApiKey.from_row(row), cred.format_key(key_id, secret))
+
+    async def _wait_for_edge(self, since_ms: int) -> None:
+        """Returns once Envoy has the state published at `since_ms` (a new or rotated key works the
+        moment it is returned), or after `edge_wait_s` — then it works within about a second."""
+        if self.redis is None or self.settings.edge_wait_s <= 0:
+            return
+        try:
+            if not await keys.wait_edge_applied(self.redis, since_ms, self.settings.edge_wait_s):
+                log.warning("the edge did not confirm the key change in time", extra={"since_ms": since_ms})
+        except (aioredis.RedisError, OSError):
+            pass
 
     async def _invalidate(self, record: keys.KeyRecord | None) -> None:
         """Overwrites the gateways' cached copy of the key and tells them to drop their in-process ones.
