@@ -89,7 +89,8 @@ async def create(
     if settings.envoy_routes_dir:
         app.edge = ControlPlane(
             pool, redis, settings.redis_url, routes_dir=Path(settings.envoy_routes_dir),
-            skeleton_path=Path(settings.envoy_routes_base or Path(settings.envoy_routes_dir).parent / "routes.base.json"),
+            skeleton_path=Path(settings.envoy_routes_base
+                               or Path(settings.envoy_routes_dir).parent / "routes.base.json"),
             access_log=Path(settings.envoy_access_log) if settings.envoy_access_log else None,
             default_rpm=settings.default_requests_per_minute, failure_limit=settings.failed_attempts_per_minute,
             quota_poll_s=settings.quota_poll_s, envoy_admin=settings.envoy_admin)

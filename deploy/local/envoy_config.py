@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
-
 from google.rpc import error_details_pb2, status_pb2
 
 from services.common.credentials import JWT_AUDIENCE, JWT_ISSUER

@@ -18,6 +18,7 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -412,10 +413,10 @@ class AuthCore:
         """A bootstrap admin key made before the edge hash existed gets one, from its key file (the
         one key whose secret we still hold), if the file's secret matches the stored HMAC."""
         try:
-            with open(key_file) as handle:
-                parsed = cred.parse_key(handle.read().strip())
+            text = await asyncio.to_thread(Path(key_file).read_text)
         except OSError:
             return
+        parsed = cred.parse_key(text.strip())
         if parsed is None:
             return
         key_id, secret = parsed
