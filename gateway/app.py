@@ -95,7 +95,11 @@ async def create(
             default_rpm=settings.default_requests_per_minute, failure_limit=settings.failed_attempts_per_minute,
             quota_poll_s=settings.quota_poll_s, envoy_admin=settings.envoy_admin)
         await app.edge.load()
-        await app.edge.publish_now()  # Envoy has the keys before this process reports SERVING
+        try:
+            await app.edge.publish_now()  # Envoy has the keys before this process reports SERVING
+        except FileNotFoundError:
+            # No skeleton yet (compose: Envoy's container renders it); the publisher retries.
+            log.warning("no route skeleton yet; publishing when it appears")
         app.edge.start()
         stack.push_async_callback(app.edge.close)
     return app
