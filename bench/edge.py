@@ -1,4 +1,5 @@
-"""What the edge costs: Envoy (ext_authz + global rate limit + router, gRPC and REST) against
+"""What the edge costs: Envoy (native auth: basic_auth/jwt_authn + rbac + local_ratelimit + router,
+gRPC and REST; no Python on the path) against
 the NMT service called directly, and our REST edge against the seed's design (a FastAPI gateway
 that checks keys itself and forwards over HTTP/1.1, `bench/baseline_gateway.py`).
 
@@ -55,13 +56,12 @@ TEXT = "भारत एक विशाल देश है।"
 PATH = "/v1/text:detectLanguage"
 METHOD = "/ai4vc.nmt.v1.NmtService/DetectLanguage"
 PATHS = ("direct", "envoy", "rest", "baseline")
-# Not paths a client takes: the two calls Envoy makes to our gateway per request, timed on their
-# own to show where the edge's time goes.
-GATEWAY_CALLS = ("gateway_check", "gateway_ratelimit")
-# Targets from the issue.
-ADDED_P50_MS = 1.5
-ADDED_P99_MS = 4.0
-ENVOY_THROUGHPUT_SHARE = 0.60
+GATEWAY_CALLS: tuple[str, ...] = ()  # the gateway is no longer on a call's path
+# Targets from the issue (native edge): added p50 ≤ 0.5 ms and p99 ≤ 2 ms at c=1, p50 ≤ 2 ms at c=16.
+ADDED_P50_MS = 0.5
+ADDED_P99_MS = 2.0
+ADDED_P50_MS_C16 = 2.0
+ENVOY_THROUGHPUT_SHARE = 0.70
 BASELINE_THROUGHPUT_RATIO = 2.0
 QUOTA_PER_MINUTE = 1_000_000  # the auth service's largest
 
@@ -220,8 +220,9 @@ def verdicts(result: dict[str, Any]) -> list[dict[str, Any]]:
         ratio = rest["throughput"] / base["throughput"] if base["throughput"] else 0.0
         rows.append({
             "concurrency": level,
-            "added_p50_ms": added_p50, "added_p50_met": added_p50 <= ADDED_P50_MS,
-            "added_p99_ms": added_p99, "added_p99_met": added_p99 <= ADDED_P99_MS,
+            "added_p50_ms": added_p50,
+            "added_p50_met": added_p50 <= (ADDED_P50_MS if level == 1 else ADDED_P50_MS_C16),
+            "added_p99_ms": added_p99, "added_p99_met": added_p99 <= ADDED_P99_MS or level != 1,
             "envoy_over_direct_throughput": share, "envoy_throughput_met": share >= ENVOY_THROUGHPUT_SHARE,
             "rest_over_baseline_throughput": ratio, "baseline_throughput_met": ratio >= BASELINE_THROUGHPUT_RATIO,
             "rest_p99_ms": rest["p99_ms"], "baseline_p99_ms": base["p99_ms"],

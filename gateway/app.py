@@ -1,11 +1,15 @@
-"""Wires the gateway: PostgreSQL (the auth service's key table), Redis, the key store with its
-invalidation subscription, and the ext_authz and rate-limit servicers on one server."""
+"""Wires the gateway: PostgreSQL (the auth service's key table), Redis, the edge's control plane
+(`gateway.edge`: publishes Envoy's routes with the keys, policy, limits and blocks — Envoy then
+decides every call itself), server reflection for the public API, and — not used by the rendered
+Envoy config any more, kept for a deployment that still points ext_authz/ratelimit here — the
+ext_authz and rate-limit servicers."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib
 import logging
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -16,6 +20,7 @@ from envoy.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from gateway.authz import AuthorizationServicer, Authorizer
+from gateway.edge.plane import ControlPlane
 from gateway.keystore import KeyStore
 from gateway.ratelimit import RateLimiter, RateLimitServicer
 from gateway.settings import GatewaySettings
@@ -52,6 +57,7 @@ class GatewayApp:
         self.keys = KeyStore(settings, pool, redis)
         self.authorizer = Authorizer(settings, self.keys, redis, registry)
         self.limiter = RateLimiter(settings, self.keys, redis, registry)
+        self.edge: ControlPlane | None = None
 
     def register(self, server: grpc.aio.Server) -> None:
         authz_grpc.add_AuthorizationServicer_to_server(AuthorizationServicer(self.authorizer), server)
@@ -80,4 +86,20 @@ async def create(
     app = GatewayApp(settings, pool, redis, registry)
     app.keys.start(settings.redis_url)
     stack.push_async_callback(app.keys.close)
+    if settings.envoy_routes_dir:
+        app.edge = ControlPlane(
+            pool, redis, settings.redis_url, routes_dir=Path(settings.envoy_routes_dir),
+            skeleton_path=Path(settings.envoy_routes_base
+                               or Path(settings.envoy_routes_dir).parent / "routes.base.json"),
+            access_log=Path(settings.envoy_access_log) if settings.envoy_access_log else None,
+            default_rpm=settings.default_requests_per_minute, failure_limit=settings.failed_attempts_per_minute,
+            quota_poll_s=settings.quota_poll_s, envoy_admin=settings.envoy_admin)
+        await app.edge.load()
+        try:
+            await app.edge.publish_now()  # Envoy has the keys before this process reports SERVING
+        except FileNotFoundError:
+            # No skeleton yet (compose: Envoy's container renders it); the publisher retries.
+            log.warning("no route skeleton yet; publishing when it appears")
+        app.edge.start()
+        stack.push_async_callback(app.edge.close)
     return app

@@ -24,6 +24,14 @@ class GatewaySettings(CommonSettings):
     # The public gRPC services behind Envoy ("ai4vc.nmt.v1.NmtService,..."): the gateway
     # answers server reflection for all of them, so `grpcurl list` through Envoy shows the API.
     api_services: str = ""
+    # The edge's control plane (gateway/edge/): where Envoy watches for its routes (RDS), the
+    # route skeleton the launcher rendered, and Envoy's JSON access log (failed authentications).
+    # Empty envoy_routes_dir: no control plane in this process.
+    envoy_routes_dir: str = ""
+    envoy_routes_base: str = ""
+    envoy_access_log: str = ""
+    quota_poll_s: float = 0.1
+    envoy_admin: str = ""  # host:port of Envoy's admin API: confirms a publish is applied
 
     def check(self) -> GatewaySettings:
         if len(self.jwt_secret) < 32:

@@ -1,20 +1,42 @@
-"""Renders `envoy/envoy.yaml.j2` — the one Envoy config source — for a concrete mesh."""
+"""Renders the one Envoy config source for a concrete mesh: `envoy/envoy.yaml.j2` (the bootstrap:
+listener, filter chain, clusters) and `envoy/routes.yaml.j2` (the route skeleton the gateway's
+control plane completes with the policy and the per-key data and publishes by RDS), plus the
+JWKS file jwt_authn reads (an `oct` key from the shared JWT secret)."""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
+import hashlib
 import ipaddress
+import json
+import os
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
+from google.rpc import error_details_pb2, status_pb2
 
+from services.common.credentials import JWT_AUDIENCE, JWT_ISSUER
 from services.common.rpc.identity import IDENTITY_HEADERS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "envoy" / "envoy.yaml.j2"
+ROUTES_TEMPLATE = ROOT / "envoy" / "routes.yaml.j2"
+# Headers only the edge sets on the way in (stripped from client input first) and drops before a
+# service: the session id, the rate-limit subject and cost, the gRPC-caller mark.
+INTERNAL_HEADERS = ("x-ai4vc-session", "x-ai4vc-limit-id", "x-ai4vc-cost")
+# Removed by the router: credentials never reach a service, nor do the internal headers.
+REMOVED_HEADERS = ("authorization", "x-api-key", "x-ai4vc-grpc", *INTERNAL_HEADERS)
+# local_ratelimit buckets hold this many tokens a minute; a call costs BUCKET_TOKENS / quota.
+BUCKET_TOKENS = 1_000_000_000
+# Distinct (key or user, method) buckets one Envoy keeps (LRU past this): well above the keys
+# active in a minute times the methods each calls (default 20 would evict live buckets).
+MAX_DYNAMIC_DESCRIPTORS = 1_000_000
+RATE_LIMITED_MESSAGE = "rate limit exceeded for this key and method"
 DESCRIPTOR = ROOT / "gen" / "descriptors" / "ai4vc.binpb"
 # Largest request body the edge accepts: 10 MiB of audio (Recognize's limit) as base64 JSON,
 # below the services' 16 MiB gRPC message limit.
@@ -55,12 +77,13 @@ def render(
     admin_address: str = "127.0.0.1",
     reflection_cluster: str | None = None,
     descriptor_path: Path = DESCRIPTOR,
+    routes_dir: Path = Path("/etc/envoy/routes"),
+    jwks_path: Path = Path("/etc/envoy/jwks.json"),
+    node_id: str = "edge",
 ) -> str:
-    gateway = [u.cluster for u in upstreams if not u.routed]
-    gateway_cluster = gateway[0] if gateway else ""
+    """The bootstrap (listener, filters, clusters); routes come by RDS from `routes_dir`."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     template = env.from_string(TEMPLATE.read_text())
-    grpc_upstreams = [u for u in upstreams if u.kind == "grpc"]
     clusters = [
         {
             "name": u.cluster,
@@ -72,22 +95,105 @@ def render(
         }
         for u in upstreams
     ]
+    nobody = "ai4vc-nobody:{SHA}" + base64.b64encode(hashlib.sha1(secrets.token_bytes(32)).digest()).decode()
     return template.render(
+        node_id=node_id,
         listen_address=listen_address,
         listen_port=listen_port,
         admin_address=admin_address,
         admin_port=admin_port,
         access_log_path=str(access_log_path),
         descriptor_path=str(descriptor_path),
-        identity_headers=IDENTITY_HEADERS,
+        identity_headers=(*IDENTITY_HEADERS, *INTERNAL_HEADERS),
+        services=[dataclasses.asdict(u) for u in upstreams if u.routed and u.kind == "grpc"],
+        clusters=clusters,
+        max_body_bytes=MAX_BODY_BYTES,
+        routes_dir=str(routes_dir),
+        jwks_path=str(jwks_path),
+        jwt_issuer=JWT_ISSUER,
+        jwt_audience=JWT_AUDIENCE,
+        nobody_user=nobody,
+        bucket_tokens=BUCKET_TOKENS,
+        max_dynamic_descriptors=MAX_DYNAMIC_DESCRIPTORS,
+        rate_limited_message=RATE_LIMITED_MESSAGE,
+        rate_limited_details=rate_limited_details(),
+    )
+
+
+def rate_limited_details() -> str:
+    """grpc-status-details-bin of a local_ratelimit refusal: RESOURCE_EXHAUSTED with ErrorInfo
+    RATE_LIMITED and RetryInfo (a bucket refills within the minute), as the services' errors carry."""
+    status = status_pb2.Status(code=8, message=RATE_LIMITED_MESSAGE)
+    status.details.add().Pack(error_details_pb2.ErrorInfo(reason="RATE_LIMITED", domain="ai4vc"))
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.seconds = 60
+    status.details.add().Pack(retry)
+    return base64.b64encode(status.SerializeToString()).decode()
+
+
+def jwks(jwt_secret: str) -> str:
+    """The JWKS jwt_authn verifies access tokens with: one HS256 `oct` key, the shared secret."""
+    k = base64.urlsafe_b64encode(jwt_secret.encode()).rstrip(b"=").decode()
+    return json.dumps({"keys": [{"kty": "oct", "alg": "HS256", "k": k}]})
+
+
+def write_private(path: Path, content: str) -> None:
+    """Writes `content` readable by its owner only (0600 from the start), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    os.replace(tmp, path)
+
+
+def render_routes(
+    upstreams: Sequence[Upstream],
+    *,
+    reflection_cluster: str | None = None,
+    descriptor_path: Path = DESCRIPTOR,
+) -> dict[str, object]:
+    """The route skeleton (a RouteConfiguration, as a dict) for the control plane to complete."""
+    import yaml
+
+    gateway = [u.cluster for u in upstreams if not u.routed]
+    gateway_cluster = gateway[0] if gateway else ""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    template = env.from_string(ROUTES_TEMPLATE.read_text())
+    grpc_upstreams = [u for u in upstreams if u.kind == "grpc"]
+    text = template.render(
         services=[dataclasses.asdict(u) | {"streaming_methods": streaming_methods(u.grpc_service, descriptor_path)}
                   for u in upstreams if u.routed and u.kind == "grpc"],
         websockets=[dataclasses.asdict(u) for u in upstreams if u.kind == "websocket"],
-        clusters=clusters,
-        gateway_cluster=gateway_cluster,
-        max_body_bytes=MAX_BODY_BYTES,
+        removed_headers=REMOVED_HEADERS,
         reflection_cluster=reflection_cluster or gateway_cluster or grpc_upstreams[0].cluster,
     )
+    routes: dict[str, object] = yaml.safe_load(text)
+    return routes
+
+
+def write_edge(upstreams: Sequence[Upstream], config_dir: Path, jwt_secret: str, **kwargs: object) -> Path:
+    """Writes everything Envoy starts from into `config_dir`: envoy.yaml, jwks.json (0600), the route
+    skeleton (routes.base.json, which the control plane completes) and — only when none is
+    there yet, so a publish already made is kept — a first routes/routes.json that allows only
+    public methods. Returns the bootstrap's path."""
+    routes_dir = config_dir / "routes"
+    routes_dir.mkdir(parents=True, exist_ok=True)
+    write_private(config_dir / "jwks.json", jwks(jwt_secret))
+    reflection = kwargs.pop("reflection_cluster", None)
+    descriptor = kwargs.get("descriptor_path", DESCRIPTOR)
+    skeleton = render_routes(upstreams, reflection_cluster=reflection,  # type: ignore[arg-type]
+                             descriptor_path=descriptor)  # type: ignore[arg-type]
+    (config_dir / "routes.base.json").write_text(json.dumps(skeleton))
+    if not (routes_dir / "routes.json").exists():
+        document = {"version_info": "0", "resources": [
+            {"@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", **skeleton}]}
+        (routes_dir / ".routes.json.tmp").write_text(json.dumps(document))
+        os.replace(routes_dir / ".routes.json.tmp", routes_dir / "routes.json")
+    path = config_dir / "envoy.yaml"
+    path.write_text(render(upstreams, routes_dir=routes_dir, jwks_path=config_dir / "jwks.json",
+                           **kwargs))  # type: ignore[arg-type]
+    return path
 
 
 def streaming_methods(service: str, descriptor_path: Path = DESCRIPTOR) -> list[str]:
@@ -124,8 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin", default="127.0.0.1:9901")
     parser.add_argument("--access-log", default="/dev/stdout")
     parser.add_argument("--descriptor", default=str(DESCRIPTOR))
-    parser.add_argument("-o", "--output", default="-")
+    parser.add_argument("--config-dir", default="/etc/envoy",
+                        help="where envoy.yaml, jwks.json and the routes go (the gateway publishes into <dir>/routes)")
     args = parser.parse_args(argv)
+    jwt_secret = os.environ.get("AI4VC_JWT_SECRET", "")
+    if len(jwt_secret) < 32:
+        parser.error("AI4VC_JWT_SECRET (at least 32 characters) is needed: jwt_authn verifies tokens with it")
     upstreams = []
     for spec in args.upstream:
         service, _, hosts = spec.partition("=")
@@ -135,13 +245,10 @@ def main(argv: list[str] | None = None) -> int:
                                   idempotent=idempotent(service)))
     listen_host, listen_port = args.listen.rsplit(":", 1)
     admin_host, admin_port = args.admin.rsplit(":", 1)
-    config = render(upstreams, listen_port=int(listen_port), admin_port=int(admin_port),
-                    access_log_path=Path(args.access_log), listen_address=listen_host, admin_address=admin_host,
-                    descriptor_path=Path(args.descriptor))
-    if args.output == "-":
-        sys.stdout.write(config)
-    else:
-        Path(args.output).write_text(config)
+    path = write_edge(upstreams, Path(args.config_dir), jwt_secret, listen_port=int(listen_port),
+                      admin_port=int(admin_port), access_log_path=Path(args.access_log), listen_address=listen_host,
+                      admin_address=admin_host, descriptor_path=Path(args.descriptor))
+    sys.stdout.write(f"{path}\n")
     return 0
 
 

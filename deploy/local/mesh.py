@@ -124,6 +124,10 @@ class Mesh:
         return self.run_dir / "mesh.json"
 
     @property
+    def access_log(self) -> Path:
+        return self.run_dir / "logs" / "envoy-access.log"
+
+    @property
     def admin_key_file(self) -> Path:
         return self.run_dir / "admin-api-key"
 
@@ -161,6 +165,13 @@ class Mesh:
             # Envoy traces the request; a span per authz/rate-limit call costs ~0.2 ms each and
             # adds nothing (bench/README.md, Edge).
             "AI4VC_GATEWAY_TRACING": "false",
+            # The edge's control plane publishes Envoy's routes there (RDS, watched directory).
+            "AI4VC_GATEWAY_ENVOY_ROUTES_DIR": str(self.envoy.config_dir / "routes"),
+            "AI4VC_GATEWAY_ENVOY_ROUTES_BASE": str(self.envoy.config_dir / "routes.base.json"),
+            "AI4VC_GATEWAY_ENVOY_ACCESS_LOG": str(self.access_log),
+            "AI4VC_GATEWAY_ENVOY_ADMIN": f"127.0.0.1:{self.ports.envoy_admin}",
+            # CreateApiKey returns once Envoy has the key.
+            "AI4VC_AUTH_EDGE_WAIT_S": "1.0",
             "AI4VC_GATEWAY_API_SERVICES": ",".join(
                 s.grpc_service for s in SERVICES.values() if s.routed and s.kind == "grpc"),
             **self.secrets(),
@@ -233,6 +244,12 @@ class Mesh:
             log.info("starting Triton on :%d (gRPC)", self.ports.triton_grpc)
             self.triton.start()
         self.services = self._build_services()
+        # Envoy's files first: the gateway (stage 1) completes the route skeleton and publishes
+        # the routes before Envoy starts; ports and cluster names are all known already.
+        self.envoy.write(envoy_config.write_edge(
+            self.upstreams(), self.envoy.config_dir, self.secrets()["AI4VC_JWT_SECRET"],
+            listen_port=self.ports.envoy, admin_port=self.ports.envoy_admin, access_log_path=self.access_log,
+            listen_address=os.environ.get("AI4VC_LISTEN_ADDRESS", "127.0.0.1"), node_id=f"edge-{self.ports.envoy}"))
         first_run = not self.admin_key_file.exists()
         # Stage by stage; the services of one stage start side by side.
         for stage in sorted({spec.stage for spec in SERVICES.values()}):
@@ -245,11 +262,7 @@ class Mesh:
         if first_run and self.admin_key_file.exists():
             log.info("bootstrap admin created; its API key is in %s (mode 0600)", self.admin_key_file)
         log.info("starting Envoy on :%d", self.ports.envoy)
-        self.envoy.start(envoy_config.render(
-            self.upstreams(), listen_port=self.ports.envoy, admin_port=self.ports.envoy_admin,
-            access_log_path=self.run_dir / "logs" / "envoy-access.log",
-            listen_address=os.environ.get("AI4VC_LISTEN_ADDRESS", "127.0.0.1"),
-        ))
+        self.envoy.start()
         self.envoy.wait_healthy()
         log.info("starting Prometheus on :%d", self.ports.prometheus)
         self.prometheus.start(self.prometheus_config(), prometheus_config.render_rules())

@@ -548,11 +548,14 @@ class Envoy:
         self.port = port
         self.admin_port = admin_port
         self.proc = Process("envoy", run_dir)
-        self.config_path = run_dir / "envoy" / "envoy.yaml"
+        self.config_dir = run_dir / "envoy"
+        self.config_path = self.config_dir / "envoy.yaml"
 
-    def start(self, config: str) -> None:
-        self.config_path.parent.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(config)
+    def write(self, config_path: Path) -> None:
+        """Takes the bootstrap `deploy.local.envoy_config.write_edge` wrote."""
+        self.config_path = config_path
+
+    def start(self) -> None:
         if not self.proc.alive():
             binary = VENV_BIN / "envoy"
             self.proc.spawn([str(binary), "-c", str(self.config_path), "--log-level", "warn",

@@ -16,7 +16,9 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -280,6 +282,7 @@ class AuthCore:
                                       field=f"quota.{name}")
         key_id, secret = cred.new_key_id(), cred.new_secret()
         salt, digest = cred.new_salted_hash(self.settings.key_pepper, secret)
+        edge = cred.edge_hash(secret)
 
         async def run(c: asyncpg.Connection) -> asyncpg.Record:
             async with c.transaction():
@@ -287,10 +290,10 @@ class AuthCore:
                     raise NotFound(f"user {owner!r} not found", reason=Reason.USER_NOT_FOUND, field="owner")
                 row = await c.fetchrow(
                     "INSERT INTO api_keys (key_id, display_name, owner, scopes, secret_salt, secret_hash,"
-                    " requests_per_minute, audio_seconds_per_day, characters_per_day)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+                    " requests_per_minute, audio_seconds_per_day, characters_per_day, edge_hash)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
                     key_id, display_name, owner, scope_list, salt, digest, quota.requests_per_minute,
-                    quota.audio_seconds_per_day, quota.characters_per_day)
+                    quota.audio_seconds_per_day, quota.characters_per_day, edge)
                 await _audit(c, caller.principal, "key.create", "api_key", key_id,
                              {"owner": owner, "scopes": scope_list, "display_name": display_name,
                               "quota": dataclasses.asdict(quota)})
@@ -301,6 +304,11 @@ class AuthCore:
         else:
             async with self.pool.acquire() as c:
                 row = await run(c)
+            # The edge's control plane publishes the new key to Envoy on this (a key made inside a
+            # caller's transaction — the bootstrap admin — is picked up by its start-up read).
+            since_ms = int(time.time() * 1000)
+            await self._invalidate(await keys.fetch_key_record(self.pool, key_id))
+            await self._wait_for_edge(since_ms)
         log.info("api key created", extra={"key_id": key_id, "owner": owner, "actor": caller.principal})
         return IssuedKey(ApiKey.from_row(row), cred.format_key(key_id, secret))
 
@@ -341,18 +349,32 @@ class AuthCore:
     async def rotate_key(self, caller: Caller, key_id: str) -> IssuedKey:
         secret = cred.new_secret()
         salt, digest = cred.new_salted_hash(self.settings.key_pepper, secret)
+        edge = cred.edge_hash(secret)
         async with self.pool.acquire() as conn, conn.transaction():
             row = await self._own_key(conn, caller, key_id)
             if row["revoke_time"] is not None:
                 raise FailedPrecondition(f"api key {key_id!r} is revoked", reason=Reason.KEY_REVOKED, field="key_id")
             row = await conn.fetchrow(
-                "UPDATE api_keys SET secret_salt = $2, secret_hash = $3, rotate_time = now() WHERE key_id = $1"
-                " RETURNING *", key_id, salt, digest)
+                "UPDATE api_keys SET secret_salt = $2, secret_hash = $3, edge_hash = $4, rotate_time = now()"
+                " WHERE key_id = $1 RETURNING *", key_id, salt, digest, edge)
             await _audit(conn, caller.principal, "key.rotate", "api_key", key_id, {"owner": row["owner"]})
             record = await keys.fetch_key_record(conn, key_id)
+        since_ms = int(time.time() * 1000)
         await self._invalidate(record)
+        await self._wait_for_edge(since_ms)
         log.info("api key rotated", extra={"key_id": key_id, "actor": caller.principal})
         return IssuedKey(ApiKey.from_row(row), cred.format_key(key_id, secret))
+
+    async def _wait_for_edge(self, since_ms: int) -> None:
+        """Returns once Envoy has the state published at `since_ms` (a new or rotated key works the
+        moment it is returned), or after `edge_wait_s` — then it works within about a second."""
+        if self.redis is None or self.settings.edge_wait_s <= 0:
+            return
+        try:
+            if not await keys.wait_edge_applied(self.redis, since_ms, self.settings.edge_wait_s):
+                log.warning("the edge did not confirm the key change in time", extra={"since_ms": since_ms})
+        except (aioredis.RedisError, OSError):
+            pass
 
     async def _invalidate(self, record: keys.KeyRecord | None) -> None:
         """Overwrites the gateways' cached copy of the key and tells them to drop their in-process ones.
@@ -376,6 +398,7 @@ class AuthCore:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ai4vc-auth-bootstrap'))")
             if await conn.fetchval("SELECT 1 FROM users WHERE 'admin' = ANY(scopes) LIMIT 1"):
+                await self._rehash_bootstrap_key(conn, key_file)
                 return False
             system = Caller("system", frozenset({"admin"}))
             await self._insert_user("system", username, secrets.token_urlsafe(24), ["admin"], conn=conn)
@@ -384,6 +407,26 @@ class AuthCore:
             write_secret_file(key_file, issued.key)
         log.info("bootstrap admin created", extra={"username": username, "key_file": key_file})
         return True
+
+
+    async def _rehash_bootstrap_key(self, conn: asyncpg.Connection, key_file: str) -> None:
+        """A bootstrap admin key made before the edge hash existed gets one, from its key file (the
+        one key whose secret we still hold), if the file's secret matches the stored HMAC."""
+        try:
+            text = await asyncio.to_thread(Path(key_file).read_text)
+        except OSError:
+            return
+        parsed = cred.parse_key(text.strip())
+        if parsed is None:
+            return
+        key_id, secret = parsed
+        row = await conn.fetchrow("SELECT secret_salt, secret_hash, edge_hash FROM api_keys WHERE key_id = $1",
+                                  key_id)
+        if row is None or row["edge_hash"] or not cred.secret_matches(
+                self.settings.key_pepper, row["secret_salt"], row["secret_hash"], secret):
+            return
+        await conn.execute("UPDATE api_keys SET edge_hash = $2 WHERE key_id = $1", key_id, cred.edge_hash(secret))
+        log.info("bootstrap admin key given its edge hash", extra={"key_id": key_id})
 
 
 def write_secret_file(path: str, content: str) -> None:

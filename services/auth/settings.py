@@ -22,6 +22,10 @@ class AuthSettings(CommonSettings):
     # If set, an admin user and an admin API key are created on first start, the key written here (0600).
     bootstrap_key_file: str = ""
     bootstrap_admin_username: str = "admin"
+    # How long CreateApiKey/RotateApiKey wait for the edge's control plane to say Envoy has the
+    # key (`services.common.backends.keys.EDGE_APPLIED`), so a key works as soon as it is returned.
+    # 0: don't wait (no edge, as in the service tests).
+    edge_wait_s: float = 0.0
 
     def check(self) -> AuthSettings:
         """Fails fast on secrets too short to be secrets."""

@@ -59,6 +59,16 @@ def hash_secret(pepper: str, salt: str, secret: str) -> str:
     return hmac.new(pepper.encode(), (salt + ":" + secret).encode(), hashlib.sha256).hexdigest()
 
 
+def edge_hash(secret: str) -> str:
+    """The key's hash as Envoy's basic_auth checks it: htpasswd `{SHA}` + base64(SHA-1(secret)).
+
+    Unsalted SHA-1 would be wrong for passwords; an API-key secret is 256 random bits, so neither
+    a dictionary nor a precomputed table can reach it, and no SHA-1 weakness (collisions) helps
+    find a preimage. It is stored beside the salted HMAC (which the auth service's own checks
+    keep using) so that the edge can decide a call with no Python on its path."""
+    return "{SHA}" + base64.b64encode(hashlib.sha1(secret.encode()).digest()).decode()  # noqa: S324
+
+
 def new_salted_hash(pepper: str, secret: str) -> tuple[str, str]:
     salt = secrets.token_hex(16)
     return salt, hash_secret(pepper, salt, secret)

@@ -1,13 +1,16 @@
-"""The gateway (ext_authz + rate-limit service) in-process with the production factory, next to
-the auth service, sharing a real PostgreSQL schema and a real Redis."""
+"""The gateway in-process with the production factory, next to the auth service, sharing a real
+PostgreSQL schema and a real Redis: the edge's control plane (what it publishes for Envoy), and the
+ext_authz + rate-limit servicers it still serves for a deployment that points Envoy at them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
+import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from envoy.service.auth.v3 import external_auth_pb2 as authz_pb
@@ -17,6 +20,7 @@ from google.rpc import code_pb2
 
 from ai4vc.auth.v1 import auth_service_pb2 as pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
+from deploy.local.envoy_config import Upstream, render_routes
 from deploy.local.parts import free_port
 from gateway import app as gateway_app
 from gateway.settings import GatewaySettings
@@ -231,3 +235,79 @@ async def test_gateway_health(gw_settings, auth_settings):
     """The gateway reports SERVING once the key table answers."""
     async with running(auth_settings, auth_app.create), running(gw_settings, gateway_app.create) as (_a, _h, ch):
         assert await health_status(ch) == 1
+
+
+# -- the edge's control plane ----------------------------------------------------------------------
+
+def _published(routes_dir) -> dict[str, str]:
+    """The per-key parts of the published routes: users, identity code, guard code."""
+    document = json.loads((routes_dir / "routes.json").read_text())
+    per_filter = document["resources"][0]["virtual_hosts"][0]["typed_per_filter_config"]
+    return {"users": per_filter["ai4vc.basic_auth"]["users"]["inline_string"],
+            "identity": per_filter["ai4vc.identity"]["source_code"]["inline_string"],
+            "guard": per_filter["ai4vc.guard"]["source_code"]["inline_string"]}
+
+
+async def _eventually(check, timeout_s: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "not published in time"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def edge_settings(gw_settings, tmp_path) -> GatewaySettings:
+    (tmp_path / "routes").mkdir()
+    skeleton = render_routes([Upstream("ai4vc.nmt.v1.NmtService", "nmt", [("127.0.0.1", 1)])])
+    (tmp_path / "routes.base.json").write_text(json.dumps(skeleton))
+    (tmp_path / "access.log").write_text("")
+    return dataclasses.replace(gw_settings, envoy_routes_dir=str(tmp_path / "routes"),
+                               envoy_access_log=str(tmp_path / "access.log"))
+
+
+async def test_control_plane_publishes_created_and_revoked_keys(auth_settings, edge_settings):
+    """A key created through auth appears in the published routes (htpasswd + identity) within a
+    second, and disappears from them when revoked."""
+    routes_dir = Path(edge_settings.envoy_routes_dir)
+    async with mesh(auth_settings, edge_settings) as (auth, [(app, _authz, _rls)]):
+        await asyncio.wait_for(app.edge.published.wait(), 5)
+        key = await new_key(auth, ["nmt"], requests_per_minute=5)
+        key_id = key.split("_")[1]
+        await _eventually(lambda: f"{key_id}:{{SHA}}" in _published(routes_dir)["users"])
+        assert f"{key_id} admin nmt " in _published(routes_dir)["identity"]
+        await auth.RevokeApiKey(pb.RevokeApiKeyRequest(key_id=key_id), metadata=ADMIN, timeout=10)
+        await _eventually(lambda: key_id not in _published(routes_dir)["users"])
+
+
+async def test_control_plane_publishes_logged_out_sessions(auth_settings, edge_settings):
+    """Logout publishes the session id as revoked (Envoy then refuses its access tokens)."""
+    routes_dir = Path(edge_settings.envoy_routes_dir)
+    async with mesh(auth_settings, edge_settings) as (auth, [(app, _authz, _rls)]):
+        await auth.CreateUser(pb.CreateUserRequest(username="ravi", password="correct horse battery",
+                                                   scopes=["nmt"]), metadata=ADMIN, timeout=10)
+        login = await auth.Login(pb.LoginRequest(username="ravi", password="correct horse battery"), timeout=10)
+        await auth.Logout(pb.LogoutRequest(refresh_token=login.refresh_token), timeout=10)
+        session = login.refresh_token.split("_")[1]
+        await _eventually(lambda: session in _published(routes_dir)["identity"].split("]==]")[1])
+
+
+async def test_control_plane_blocks_exhausted_quota_and_failed_attempts(auth_settings, edge_settings, redis_server):
+    """Metered usage past a daily quota blocks the key; failed attempts in Envoy's access log block
+    the (address, key) pair for a known key and the address for unknown ones."""
+    routes_dir = Path(edge_settings.envoy_routes_dir)
+    async with mesh(auth_settings, edge_settings) as (auth, [(app, _authz, _rls)]):
+        key_id = (await new_key(auth, ["nmt"], characters_per_day=10)).split("_")[1]
+        await _eventually(lambda: key_id in _published(routes_dir)["users"])
+        redis = redis_client.create(redis_server.url)
+        try:
+            await record_usage(redis, key_id, characters=10)
+        finally:
+            await redis.aclose()
+        await _eventually(lambda: f"k {key_id} " in _published(routes_dir)["guard"])
+        lines = [json.dumps({"status": "401", "client": "192.0.2.7", "credential": "key", "key_id": key_id}),
+                 json.dumps({"status": "401", "client": "192.0.2.8", "credential": "bearer", "key_id": "-"})]
+        text = "\n".join(lines * edge_settings.failed_attempts_per_minute) + "\n"
+        await asyncio.to_thread(Path(edge_settings.envoy_access_log).write_text, text)
+        await _eventually(lambda: f"p 192.0.2.7|{key_id} " in _published(routes_dir)["guard"]
+                          and "a 192.0.2.8 " in _published(routes_dir)["guard"])
+        assert "a 192.0.2.7 " not in _published(routes_dir)["guard"]

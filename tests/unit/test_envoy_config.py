@@ -1,4 +1,5 @@
-"""The rendered Envoy config: clusters, routes, filter order, transcoder, and Envoy's own validation."""
+"""The rendered Envoy config: clusters, the route skeleton, filter order, transcoder, the native
+auth chain, and Envoy's own validation (bootstrap and published routes, on the real binary)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy.local.envoy_config import DESCRIPTOR, Upstream, render
+from deploy.local.envoy_config import (
+    DESCRIPTOR,
+    INTERNAL_HEADERS,
+    REMOVED_HEADERS,
+    Upstream,
+    render,
+    render_routes,
+    write_edge,
+)
+from gateway.edge import render as edge_render
 from services.common.rpc.identity import IDENTITY_HEADERS
 
 ENVOY = Path(sys.executable).parent / "envoy"
@@ -53,9 +63,14 @@ def test_one_cluster_per_upstream_with_grpc_health_check(config: dict[str, Any])
         assert "http2_protocol_options" in http2["explicit_http_config"]
 
 
-def test_routes_match_grpc_service_prefixes(config: dict[str, Any]) -> None:
+def _vhost(**kwargs: Any) -> dict[str, Any]:
+    [vhost] = render_routes(UPSTREAMS, **kwargs)["virtual_hosts"]  # type: ignore[index]
+    return vhost  # type: ignore[no-any-return]
+
+
+def test_routes_match_grpc_service_prefixes() -> None:
     """Each gRPC service's path prefix routes to its cluster with its timeout; reflection goes to the first."""
-    [vhost] = _hcm(config)["route_config"]["virtual_hosts"]
+    vhost = _vhost()
     routes = {r["match"].get("prefix") or r["match"]["path"]: r["route"] for r in vhost["routes"]}
     assert routes["/ai4vc.nmt.v1.NmtService/"]["cluster"] == "nmt"
     assert routes["/ai4vc.asr.v1.AsrService/"]["cluster"] == "asr"
@@ -63,10 +78,10 @@ def test_routes_match_grpc_service_prefixes(config: dict[str, Any]) -> None:
     assert routes["/grpc.reflection."]["cluster"] == "nmt"
 
 
-def test_streaming_methods_have_their_own_routes_without_timeout_or_retries(config: dict[str, Any]) -> None:
+def test_streaming_methods_have_their_own_routes_without_timeout_or_retries() -> None:
     """Streaming methods (read from the descriptor) route with timeout 0s and no retry policy,
     ahead of their service's prefix route, which retries idempotent unary calls."""
-    [vhost] = _hcm(config)["route_config"]["virtual_hosts"]
+    vhost = _vhost()
     keys = [r["match"].get("prefix") or r["match"]["path"] for r in vhost["routes"]]
     stream = "/ai4vc.asr.v1.AsrService/StreamingRecognize"
     assert keys.index(stream) < keys.index("/ai4vc.asr.v1.AsrService/")
@@ -76,26 +91,56 @@ def test_streaming_methods_have_their_own_routes_without_timeout_or_retries(conf
     assert "unavailable" in unary["retry_policy"]["retry_on"]
 
 
-def test_reflection_cluster_can_be_chosen(tmp_path: Path) -> None:
+def test_reflection_cluster_can_be_chosen() -> None:
     """`reflection_cluster` sends server reflection to the named cluster."""
-    config = yaml.safe_load(_render(tmp_path, reflection_cluster="asr"))
-    [vhost] = _hcm(config)["route_config"]["virtual_hosts"]
+    vhost = _vhost(reflection_cluster="asr")
     routes = {r["match"].get("prefix") or r["match"]["path"]: r["route"] for r in vhost["routes"]}
     assert routes["/grpc.reflection."]["cluster"] == "asr"
 
 
 def test_identity_headers_stripped_first(config: dict[str, Any]) -> None:
-    """Identity headers a client could forge are removed before any filter that reads or sets
-    them (only the body-size check, which reads no header of ours, runs earlier)."""
+    """Identity and internal headers a client could forge are removed before any filter that reads
+    or sets them (only the size/query check, which sets just the gRPC mark, runs earlier)."""
     filters = _hcm(config)["http_filters"]
     names = [f["name"] for f in filters]
     mutation = names.index("envoy.filters.http.header_mutation")
     assert names[:mutation] == ["envoy.filters.http.lua"]
-    if "envoy.filters.http.ext_authz" in names:
-        assert mutation < names.index("envoy.filters.http.ext_authz")
     removed = [m["remove"] for m in filters[mutation]["typed_config"]["mutations"]["request_mutations"]]
-    assert sorted(removed) == sorted(IDENTITY_HEADERS)
+    assert sorted(removed) == sorted((*IDENTITY_HEADERS, *INTERNAL_HEADERS))
     assert filters[-1]["name"] == "envoy.filters.http.router"
+
+
+def test_native_auth_chain_in_order_after_the_transcoder(config: dict[str, Any]) -> None:
+    """No ext_authz or global rate limit: after the transcoder (gRPC paths for REST too) come guard,
+    jwt_authn, basic_auth (skipped for bearer tokens), identity, rbac, local_ratelimit, router."""
+    names = [f["name"] for f in _hcm(config)["http_filters"]]
+    after = names[names.index("envoy.filters.http.grpc_json_transcoder") + 1:]
+    assert after == ["ai4vc.guard", "envoy.filters.http.jwt_authn", "ai4vc.basic_auth", "ai4vc.identity",
+                     "envoy.filters.http.rbac", "envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]
+    [basic] = [f for f in _hcm(config)["http_filters"] if f["name"] == "ai4vc.basic_auth"]
+    [matcher] = basic["typed_config"]["xds_matcher"]["matcher_list"]["matchers"]
+    assert matcher["predicate"]["single_predicate"]["value_match"] == {"prefix": "Bearer "}
+    [jwt] = [f for f in _hcm(config)["http_filters"] if f["name"] == "envoy.filters.http.jwt_authn"]
+    provider = jwt["typed_config"]["providers"]["ai4vc"]
+    assert provider["audiences"] == ["ai4vc"] and provider["issuer"] == "ai4vc-auth"
+    [limit] = [f for f in _hcm(config)["http_filters"] if f["name"] == "envoy.filters.http.local_ratelimit"]
+    assert limit["typed_config"]["rate_limited_as_resource_exhausted"] is True
+    assert limit["typed_config"]["max_dynamic_descriptors"] >= 100_000
+
+
+def test_routes_come_by_rds_from_a_watched_directory(config: dict[str, Any], tmp_path: Path) -> None:
+    """The listener holds no routes and no keys: RDS from <routes_dir>/routes.json, watched for renames."""
+    hcm = _hcm(config)
+    assert "route_config" not in hcm
+    source = hcm["rds"]["config_source"]["path_config_source"]
+    assert source["path"].endswith("/routes.json")
+    assert source["watched_directory"]["path"] == str(Path(source["path"]).parent)
+
+
+def test_skeleton_drops_credentials_before_services() -> None:
+    """The router removes credentials and the edge's internal headers: services see identity only."""
+    assert set(_vhost()["request_headers_to_remove"]) == set(REMOVED_HEADERS)
+    assert {"authorization", "x-api-key"} <= set(REMOVED_HEADERS)
 
 
 def test_transcoder_lists_services_and_converts_status(config: dict[str, Any]) -> None:
@@ -120,9 +165,32 @@ def test_addresses_and_access_log_come_from_arguments(tmp_path: Path) -> None:
 @pytest.mark.skipif(not ENVOY.exists(), reason="envoy binary not installed in the venv")
 @pytest.mark.skipif(not DESCRIPTOR.exists(), reason="descriptor not generated")
 def test_real_envoy_accepts_rendered_config(tmp_path: Path) -> None:
-    """`envoy --mode validate` accepts the rendered config, descriptor and all."""
-    path = tmp_path / "envoy.yaml"
-    path.write_text(_render(tmp_path))
+    """`envoy --mode validate` accepts the bootstrap write_edge writes, descriptor and JWKS and all."""
+    path = write_edge(UPSTREAMS, tmp_path / "envoy", "s" * 40, listen_port=18080, admin_port=19901,
+                      access_log_path=tmp_path / "access.log")
+    assert (tmp_path / "envoy" / "jwks.json").stat().st_mode & 0o077 == 0
+    result = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+@pytest.mark.skipif(not ENVOY.exists(), reason="envoy binary not installed in the venv")
+@pytest.mark.skipif(not DESCRIPTOR.exists(), reason="descriptor not generated")
+def test_real_envoy_accepts_published_routes(tmp_path: Path) -> None:
+    """The control plane's routes (keys, blocks, sessions, policy) validate as Envoy's static routes."""
+    skeleton = render_routes(UPSTREAMS)
+    keys = [edge_render.EdgeKey("0123456789abcdef", "devi", frozenset({"nmt"}), "{SHA}" + "A" * 27 + "=", 3)]
+    blocks = [edge_render.Block("a", "192.0.2.1", 2_000_000_000, "FAILED_ATTEMPTS")]
+    routes = edge_render.routes(skeleton, keys, blocks, ["s1"], 600)
+    bootstrap = yaml.safe_load(_render(tmp_path))
+    hcm = _hcm(bootstrap)
+    del hcm["rds"]
+    hcm["route_config"] = routes
+    path = tmp_path / "static.yaml"
+    path.write_text(yaml.safe_dump(bootstrap))
+    (tmp_path / "jwks.json").write_text('{"keys":[{"kty":"oct","alg":"HS256","k":"c2VjcmV0"}]}')
+    text = path.read_text().replace("/etc/envoy/jwks.json", str(tmp_path / "jwks.json"))
+    path.write_text(text)
     result = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

@@ -11,6 +11,7 @@ in `services.common.credentials`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Mapping
@@ -20,7 +21,14 @@ import asyncpg
 import redis.asyncio as aioredis
 
 KEY_CACHE_PREFIX = "ai4vc:key:"
+# Every change to a key (created, rotated, revoked) publishes its id here: gateways drop cached
+# copies and the edge's control plane re-reads the key and republishes Envoy's routes.
 KEY_REVOKED_CHANNEL = "ai4vc:key-revoked"
+# A logged-out session's id: the edge's control plane adds it to the revoked sessions it publishes.
+SESSION_REVOKED_CHANNEL = "ai4vc:session-revoked"
+# Unix time (ms) of the newest state Envoy has applied, set by the edge's control plane once Envoy
+# reports the version it published: every change published on the channels above before it is live.
+EDGE_APPLIED = "ai4vc:edge:applied-ms"
 SESSION_REVOKED_PREFIX = "ai4vc:session-revoked:"
 KEY_CACHE_TTL_S = 300  # a cached record the auth service wrote (the gateway's `key_cache_ttl_s` for its fills)
 MISSING_KEY_TTL_S = 30  # a cached "no such key": short, a key created meanwhile must start working soon
@@ -110,10 +118,25 @@ async def publish_key_change(redis: aioredis.Redis, record: KeyRecord) -> None:
 
 
 async def mark_session_revoked(redis: aioredis.Redis, session_id: str, access_token_ttl_s: int) -> None:
-    """Marks a logged-out session for as long as its access tokens live. Redis errors propagate."""
+    """Marks a logged-out session for as long as its access tokens live and tells the edge's control
+    plane. Redis errors propagate."""
     await redis.set(session_revoked_name(session_id), b"1", ex=access_token_ttl_s + SESSION_REVOKED_MARGIN_S)
+    await redis.publish(SESSION_REVOKED_CHANNEL, session_id.encode())
 
 
 async def session_revoked(redis: aioredis.Redis, session_id: str) -> bool:
     """Whether the session was logged out. Redis errors propagate."""
     return bool(await redis.exists(session_revoked_name(session_id)))
+
+
+async def wait_edge_applied(redis: aioredis.Redis, since_ms: int, timeout_s: float) -> bool:
+    """Waits until the edge reports a state at least as new as `since_ms`; False on timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        applied = await redis.get(EDGE_APPLIED)
+        if applied is not None and int(applied) >= since_ms:
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.005)

@@ -1,0 +1,72 @@
+-- ai4vc.identity: runs after jwt_authn and basic_auth have authenticated the caller, before rbac
+-- and local_ratelimit. The control plane prepends KEYS ("key_id owner scopes cost rpm" lines),
+-- REVOKED (logged-out session ids), and DEFAULT_COST/DEFAULT_RPM, published through RDS.
+--   - API key (basic_auth set x-ai4vc-key-id): sets x-ai4vc-principal (its owner) and
+--     x-ai4vc-scopes from the key's record;
+--   - access token (jwt_authn set principal, scopes, session): refuses a revoked session (401)
+--     and turns the token's space-separated scopes into the header's comma-separated list;
+--   - sets the rate-limit subject and cost: local_ratelimit holds one bucket of 10^9 tokens a
+--     minute per (subject, method), and a call costs 10^9 / the key's requests_per_minute, so
+--     per-key quotas live here (RDS) and the buckets in the listener survive every publish.
+local keys = {}
+for id, owner, scopes, cost, rpm in string.gmatch(KEYS, "(%S+) (%S+) (%S+) (%d+) (%d+)") do
+  keys[id] = {owner, scopes, cost, rpm}
+end
+local revoked = {}
+for sid in string.gmatch(REVOKED, "%S+") do revoked[sid] = true end
+KEYS, REVOKED = nil, nil
+
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  local id = headers:get("x-ai4vc-key-id")
+  local cost, rpm
+  if id then
+    local record = keys[id]
+    if record == nil then
+      -- basic_auth knew it but this table does not (cannot happen within one publish): refuse.
+      headers:remove("x-ai4vc-key-id")
+      headers:remove("x-ai4vc-principal")
+      headers:remove("x-ai4vc-scopes")
+      return
+    end
+    headers:replace("x-ai4vc-principal", record[1])
+    headers:replace("x-ai4vc-scopes", record[2] == "-" and "" or record[2])
+    headers:replace("x-ai4vc-limit-id", "k" .. id)
+    cost, rpm = record[3], record[4]
+  else
+    local principal = headers:get("x-ai4vc-principal")
+    if principal == nil then return end
+    local sid = headers:get("x-ai4vc-session")
+    if sid and revoked[sid] then
+      handle:streamInfo():dynamicMetadata():set("ai4vc", "credential", "bearer")
+      if headers:get("x-ai4vc-grpc") then
+        handle:respond({[":status"] = "401", ["grpc-status"] = "16", ["content-type"] = "application/grpc",
+                        ["grpc-message"] = "session logged out"}, "")
+      else
+        handle:respond({[":status"] = "401", ["content-type"] = "application/json"},
+          '{"code":16,"message":"session logged out","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",' ..
+          '"reason":"UNAUTHENTICATED","domain":"ai4vc"}]}')
+      end
+      return
+    end
+    local scopes = headers:get("x-ai4vc-scopes") or ""
+    headers:replace("x-ai4vc-scopes", (string.gsub(string.gsub(scopes, "^%s+", ""), "%s+", ",")))
+    headers:replace("x-ai4vc-limit-id", "u" .. principal)
+    cost, rpm = DEFAULT_COST, DEFAULT_RPM
+  end
+  headers:replace("x-ai4vc-cost", cost)
+  handle:streamInfo():dynamicMetadata():set("ai4vc", "cost", cost)
+  handle:streamInfo():dynamicMetadata():set("ai4vc", "rpm", rpm)
+end
+
+-- x-ratelimit-* from local_ratelimit count tokens; callers are told requests.
+function envoy_on_response(handle)
+  local meta = handle:streamInfo():dynamicMetadata():get("ai4vc")
+  if meta == nil or meta["cost"] == nil then return end
+  local headers = handle:headers()
+  local remaining = tonumber(headers:get("x-ratelimit-remaining") or "")
+  if remaining then
+    headers:replace("x-ratelimit-limit", meta["rpm"])
+    headers:replace("x-ratelimit-remaining", tostring(math.floor(remaining / tonumber(meta["cost"]))))
+  end
+end

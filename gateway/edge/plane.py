@@ -1,0 +1,237 @@
+"""The edge's control plane, inside the gateway process: it keeps the active keys, revoked
+sessions and blocks in memory and publishes Envoy's routes (gateway.edge.render → publish) when
+any of them changes — never on a request's path.
+
+Sources: PostgreSQL (`api_keys`, `sessions`; a full re-read every `resync_s` as a safety net),
+the auth service's Redis channels (a key created, rotated or revoked; a session logged out —
+`services.common.backends.keys`), the services' usage counters in Redis (polled every
+`quota_poll_s`), and Envoy's JSON access log (tailed every `log_poll_s`, for failed
+authentications). Publishes are coalesced: at most one every `min_publish_interval_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from gateway.edge import blocks as edge_blocks
+from gateway.edge import publish as edge_publish
+from gateway.edge import render
+from gateway.edge.render import EdgeKey
+from services.common.backends import keys as key_backend
+from services.common.backends import usage
+
+log = logging.getLogger(__name__)
+_SELECT_KEYS = ("SELECT key_id, owner, scopes, edge_hash, requests_per_minute, audio_seconds_per_day,"
+                " characters_per_day FROM api_keys WHERE revoke_time IS NULL")
+_SELECT_KEY = _SELECT_KEYS + " AND key_id = $1"
+# Logged-out sessions matter while their access tokens can live (auth's access_token_ttl_s, 900 s).
+_SELECT_REVOKED = ("SELECT session_id, extract(epoch FROM revoke_time)::bigint AS revoked FROM sessions"
+                   " WHERE revoke_time > now() - make_interval(secs => $1)")
+
+
+def _key(row: Any) -> EdgeKey:
+    return EdgeKey(row["key_id"], row["owner"], frozenset(row["scopes"]), row["edge_hash"] or "",
+                   int(row["requests_per_minute"]), int(row["audio_seconds_per_day"]), int(row["characters_per_day"]))
+
+
+class ControlPlane:
+    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis | None, redis_url: str, *, routes_dir: Path,
+                 skeleton_path: Path, access_log: Path | None, default_rpm: int, failure_limit: int,
+                 session_ttl_s: int = 960, quota_poll_s: float = 0.1, log_poll_s: float = 0.1,
+                 resync_s: float = 30.0, min_publish_interval_s: float = 0.02, envoy_admin: str = "") -> None:
+        self.pool, self.redis, self.redis_url = pool, redis, redis_url
+        self.routes_dir, self.skeleton_path, self.access_log = routes_dir, skeleton_path, access_log
+        self.default_rpm = default_rpm
+        self.session_ttl_s = session_ttl_s
+        self.quota_poll_s, self.log_poll_s, self.resync_s = quota_poll_s, log_poll_s, resync_s
+        self.min_publish_interval_s = min_publish_interval_s
+        self.envoy_admin = envoy_admin
+        self.keys: dict[str, EdgeKey] = {}
+        self.revoked: dict[str, float] = {}  # session id → when it stops mattering
+        self.failures = edge_blocks.FailureCounter(failure_limit, lambda key_id: key_id in self.keys)
+        self.quota: list[render.Block] = []
+        self.version = 0
+        self.published = asyncio.Event()  # set after each publish (tests wait on it)
+        self.last_publish: dict[str, float] = {}
+        self._dirty = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- state -------------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        rows = await self.pool.fetch(_SELECT_KEYS)
+        self.keys = {row["key_id"]: _key(row) for row in rows}
+        now = time.time()
+        for row in await self.pool.fetch(_SELECT_REVOKED, float(self.session_ttl_s)):
+            self.revoked[row["session_id"]] = row["revoked"] + self.session_ttl_s
+        self.revoked = {s: t for s, t in self.revoked.items() if t > now}
+        self._dirty.set()
+
+    async def reload_key(self, key_id: str) -> None:
+        row = await self.pool.fetchrow(_SELECT_KEY, key_id)
+        if row is None:
+            self.keys.pop(key_id, None)
+        else:
+            self.keys[key_id] = _key(row)
+        self._dirty.set()
+
+    def revoke_session(self, session_id: str) -> None:
+        self.revoked[session_id] = time.time() + self.session_ttl_s
+        self._dirty.set()
+
+    def document(self, now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        self.revoked = {s: t for s, t in self.revoked.items() if t > now}
+        skeleton = json.loads(self.skeleton_path.read_text())
+        blocks = [*self.failures.active(now), *self.quota]
+        config = render.routes(skeleton, self.keys.values(), blocks, self.revoked, self.default_rpm)
+        self.version += 1
+        return render.discovery_response(config, f"{int(now * 1000)}-{self.version}")
+
+    async def publish_now(self) -> None:
+        snapshot = time.time()
+        document = await asyncio.to_thread(self.document, snapshot)
+        size, seconds = await asyncio.to_thread(edge_publish.publish, self.routes_dir, document)
+        self.last_publish = {"bytes": size, "seconds": seconds, "keys": len(self.keys), "time": time.time()}
+        log.debug("routes published", extra=self.last_publish)
+        self.published.set()
+        if self.envoy_admin and self.redis is not None:
+            # Tell the auth service once Envoy runs this version (it holds CreateApiKey until then).
+            if await asyncio.to_thread(self._wait_applied, document["version_info"], 2.0):
+                with contextlib.suppress(aioredis.RedisError, OSError):
+                    await self.redis.set(key_backend.EDGE_APPLIED, int(snapshot * 1000), ex=3600)
+
+    def _wait_applied(self, version: str, timeout_s: float) -> bool:
+        url = f"http://{self.envoy_admin}/stats?filter=rds%5C.ai4vc%5C.version_text%24&text_readouts"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=0.5) as answer:
+                    if f'"{version}"' in answer.read().decode():
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.005)
+        return False
+
+    # -- loops -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(c) for c in (self._publisher(), self._subscriber(), self._quota_poller(),
+                                                         self._log_tailer(), self._resync())]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _publisher(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            try:
+                await self.publish_now()
+            except Exception:  # noqa: BLE001 - the previous routes stay in force; retry soon
+                log.exception("publishing Envoy's routes failed")
+                await asyncio.sleep(1.0)
+                self._dirty.set()
+            await asyncio.sleep(self.min_publish_interval_s)
+
+    async def _resync(self) -> None:
+        while True:
+            try:
+                await self.load()
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("cannot read the key table; the published routes stay", extra={"error": repr(exc)[:200]})
+            await asyncio.sleep(self.resync_s)
+
+    async def _subscriber(self) -> None:
+        if not self.redis_url:
+            return
+        backoff = 0.1
+        while True:
+            client = aioredis.from_url(self.redis_url)
+            pubsub = client.pubsub()
+            try:
+                await pubsub.subscribe(key_backend.KEY_REVOKED_CHANNEL, key_backend.SESSION_REVOKED_CHANNEL)
+                await self.load()  # whatever changed while we were not listening
+                backoff = 0.1
+                while True:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    channel = message["channel"].decode()
+                    value = message["data"].decode(errors="replace")
+                    if channel == key_backend.SESSION_REVOKED_CHANNEL:
+                        self.revoke_session(value)
+                    else:
+                        await self.reload_key(value)
+            except asyncio.CancelledError:
+                raise
+            except (aioredis.RedisError, OSError, asyncpg.PostgresError) as exc:
+                log.warning("edge change subscription lost; retrying", extra={"error": type(exc).__name__})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+
+    async def _quota_poller(self) -> None:
+        if self.redis is None:
+            return
+        while True:
+            await asyncio.sleep(self.quota_poll_s)
+            limited = [k for k in self.keys.values() if k.characters_per_day or k.audio_seconds_per_day]
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for key in limited:
+                        pipe.hmget(usage.usage_key(key.key_id), "characters", "audio_seconds")
+                    answers = await pipe.execute() if limited else []
+            except (aioredis.RedisError, OSError):
+                continue  # keep the blocks we have
+            used = {k.key_id: (int(a[0] or 0), float(a[1] or 0.0)) for k, a in zip(limited, answers, strict=True)}
+            quota = edge_blocks.quota_blocks(limited, used)
+            if {(b.subject, b.until) for b in quota} != {(b.subject, b.until) for b in self.quota}:
+                self.quota = quota
+                self._dirty.set()
+
+    async def _log_tailer(self) -> None:
+        if self.access_log is None:
+            return
+        position = self.access_log.stat().st_size if self.access_log.exists() else 0
+        pending = b""
+        while True:
+            await asyncio.sleep(self.log_poll_s)
+            try:
+                size = self.access_log.stat().st_size
+                if size < position:
+                    position = 0  # rotated or truncated
+                if size == position:
+                    if self.failures.blocks and any(b.until <= time.time() for b in self.failures.blocks.values()):
+                        self._dirty.set()  # a block ran out: publish without it
+                    continue
+                with self.access_log.open("rb") as handle:
+                    handle.seek(position)
+                    chunk = handle.read(size - position)
+                position += len(chunk)
+            except OSError:
+                continue
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            made = [self.failures.record_line(line.decode(errors="replace")) for line in lines if line]
+            if any(made):
+                self._dirty.set()

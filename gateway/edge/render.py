@@ -1,0 +1,198 @@
+"""The control plane's renderer: the route skeleton + the policy + the per-key data → the
+RouteConfiguration Envoy gets by RDS. Pure functions, no I/O but reading the Lua sources.
+
+Where each piece of per-key data goes (all in the virtual host's `typed_per_filter_config`, so a
+publish is an RDS update and never drains the listener):
+
+- `ai4vc.basic_auth` (BasicAuthPerRoute): `<key id>:{SHA}<hash>` per active key — a hashed
+  lookup in Envoy, whatever the number of keys;
+- `ai4vc.identity` (Lua): key → owner, scopes, rate-limit cost; revoked sessions — Lua tables,
+  hashed lookups too (RBAC would compare principals one by one: 100k keys make it linear);
+- `ai4vc.guard` (Lua): blocked addresses, (address, key) pairs and quota-exhausted keys;
+- `envoy.filters.http.rbac` (RBACPerRoute): the scope policy of `gateway.policy`, as rules on the
+  gRPC path and the x-ai4vc-scopes / x-ai4vc-principal headers — no per-key entries at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from google.rpc import error_details_pb2, status_pb2
+
+from gateway import policy
+
+LUA_DIR = Path(__file__).parent
+BUCKET_TOKENS = 1_000_000_000  # equals deploy.local.envoy_config.BUCKET_TOKENS (the listener's buckets)
+FILTER_CONFIG = "type.googleapis.com/envoy.config.route.v3.FilterConfig"
+LUA_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute"
+BASIC_AUTH_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute"
+RBAC_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute"
+ROUTE_CONFIGURATION = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+# Filters a public method skips: it needs no credential (and one it carries is not checked).
+AUTH_FILTERS = ("ai4vc.guard", "envoy.filters.http.jwt_authn", "ai4vc.basic_auth", "ai4vc.identity")
+MESSAGES = {
+    "FAILED_ATTEMPTS": "too many failed authentication attempts",
+    "DAILY_QUOTA_EXCEEDED": "daily quota exhausted: the key's characters or audio seconds for today (UTC) are used up",
+}
+_SAFE = re.compile(r"^[A-Za-z0-9._:|\[\]-]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeKey:
+    """An active API key as the edge needs it."""
+
+    key_id: str
+    owner: str
+    scopes: frozenset[str]
+    edge_hash: str  # "{SHA}<base64 sha1(secret)>"; "" for a key that predates it (refused at the edge)
+    requests_per_minute: int = 0
+    audio_seconds_per_day: int = 0
+    characters_per_day: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """One refusal the guard applies until `until` (unix seconds): kind "a" (address), "p"
+    ("<address>|<key id>"), "k" (key id)."""
+
+    kind: str
+    subject: str
+    until: int
+    reason: str
+
+
+def cost(requests_per_minute: int) -> int:
+    """Tokens one call takes from its minute bucket of BUCKET_TOKENS."""
+    return max(1, BUCKET_TOKENS // max(1, requests_per_minute))
+
+
+def _status_details(reason: str) -> str:
+    status = status_pb2.Status(code=8, message=MESSAGES[reason])
+    status.details.add().Pack(error_details_pb2.ErrorInfo(reason=reason, domain="ai4vc"))
+    return base64.b64encode(status.SerializeToString()).decode()
+
+
+def _lua_table(values: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f'{k} = "{v}"' for k, v in values.items()) + "}"
+
+
+def guard_source(blocks: Iterable[Block]) -> str:
+    lines = "\n".join(f"{b.kind} {b.subject} {b.until} {b.reason}" for b in blocks
+                      if _SAFE.match(b.subject) and b.reason in MESSAGES)
+    details = {reason: _status_details(reason) for reason in MESSAGES}
+    return (f"BLOCKS = [==[\n{lines}\n]==]\nMESSAGES = {_lua_table(MESSAGES)}\nDETAILS = {_lua_table(details)}\n"
+            + (LUA_DIR / "guard.lua").read_text())
+
+
+def identity_source(keys: Iterable[EdgeKey], revoked_sessions: Iterable[str], default_rpm: int) -> str:
+    # One long string parsed at load: a Lua chunk holds at most 65,536 constants, a table literal
+    # of 100k keys would not load.
+    lines = "\n".join(
+        f"{k.key_id} {k.owner} {','.join(sorted(k.scopes)) or '-'} {cost(k.requests_per_minute or default_rpm)} "
+        f"{k.requests_per_minute or default_rpm}" for k in keys if _SAFE.match(k.owner))
+    sessions = "\n".join(s for s in revoked_sessions if _SAFE.match(s))
+    return (f"KEYS = [==[\n{lines}\n]==]\nREVOKED = [==[\n{sessions}\n]==]\n"
+            f'DEFAULT_COST, DEFAULT_RPM = "{cost(default_rpm)}", "{default_rpm}"\n'
+            + (LUA_DIR / "identity.lua").read_text())
+
+
+def htpasswd(keys: Iterable[EdgeKey]) -> str:
+    return "\n".join(f"{k.key_id}:{k.edge_hash}" for k in keys if k.edge_hash.startswith("{SHA}"))
+
+
+# -- policy → RBAC -----------------------------------------------------------------------------
+
+def _scopes_principal(scope: str) -> dict[str, Any]:
+    names = sorted({scope, "admin"})
+    return {"header": {"name": "x-ai4vc-scopes", "string_match": {
+        "safe_regex": {"regex": f"(^|.*,)({'|'.join(map(re.escape, names))})(,.*|$)"}}}}
+
+
+def _principals(rule: policy.Rule) -> list[dict[str, Any]]:
+    if rule.access is policy.Access.PUBLIC:
+        return [{"any": True}]
+    if rule.access is policy.Access.AUTHENTICATED:
+        return [{"header": {"name": "x-ai4vc-principal", "present_match": True}}]
+    return [_scopes_principal(rule.scope)]
+
+
+def rbac_policies() -> dict[str, Any]:
+    """`gateway.policy` as RBAC policies (action ALLOW; what no policy allows is 403). A service's
+    policy excludes the methods that have rules of their own, so the more specific rule decides."""
+    policies: dict[str, Any] = {}
+    for path, rule in {**policy.METHOD_RULES, **policy.PATH_RULES}.items():
+        if rule.access is not policy.Access.DENY:
+            policies[path] = {"permissions": [{"url_path": {"path": {"exact": path}}}],
+                              "principals": _principals(rule)}
+    for service, rule in policy.SERVICE_RULES.items():
+        if rule.access is policy.Access.DENY:
+            continue
+        prefix = f"/{service}/"
+        own = [p for p in policy.METHOD_RULES if p.startswith(prefix)]
+        permission: dict[str, Any] = {"url_path": {"path": {"prefix": prefix}}}
+        if own:
+            permission = {"and_rules": {"rules": [permission, {"not_rule": {"or_rules": {"rules": [
+                {"url_path": {"path": {"exact": p}}} for p in own]}}}]}}
+        policies[service] = {"permissions": [permission], "principals": _principals(rule)}
+    return policies
+
+
+def _public(route: dict[str, Any]) -> bool:
+    match = route.get("match", {})
+    path = match.get("path") or match.get("prefix", "")
+    if "path" in match:
+        return policy.rule_for(path).access is policy.Access.PUBLIC
+    # A prefix route: public when its whole service is ("/grpc.reflection." covers both versions).
+    services = [s for s in policy.SERVICE_RULES if f"/{s}/".startswith(path)]
+    return bool(services) and all(policy.SERVICE_RULES[s].access is policy.Access.PUBLIC for s in services)
+
+
+def _disable_auth(route: dict[str, Any]) -> None:
+    per_filter = route.setdefault("typed_per_filter_config", {})
+    for name in AUTH_FILTERS:
+        per_filter[name] = {"@type": FILTER_CONFIG, "disabled": True}
+
+
+def routes(skeleton: Mapping[str, Any], keys: Iterable[EdgeKey], blocks: Iterable[Block],
+           revoked_sessions: Iterable[str], default_rpm: int) -> dict[str, Any]:
+    """The complete RouteConfiguration: `skeleton` (from deploy.local.envoy_config.render_routes) with
+    public methods routed past the credential filters and the per-key data in the virtual host."""
+    keys = list(keys)
+    config = copy.deepcopy(dict(skeleton))
+    for vhost in config["virtual_hosts"]:
+        out = []
+        for route in vhost["routes"]:
+            prefix = route.get("match", {}).get("prefix", "")
+            # Public methods of a service that is not public: a route of their own, ahead of it.
+            for path, rule in policy.METHOD_RULES.items():
+                if prefix and path.startswith(prefix) and rule.access is policy.Access.PUBLIC:
+                    public = copy.deepcopy(route)
+                    public["match"] = {"path": path}
+                    _disable_auth(public)
+                    out.append(public)
+            if _public(route):
+                _disable_auth(route)
+            out.append(route)
+        vhost["routes"] = out
+        per_filter = vhost.setdefault("typed_per_filter_config", {})
+        per_filter["ai4vc.guard"] = {"@type": LUA_PER_ROUTE, "source_code": {"inline_string": guard_source(blocks)}}
+        per_filter["ai4vc.identity"] = {"@type": LUA_PER_ROUTE, "source_code": {
+            "inline_string": identity_source(keys, revoked_sessions, default_rpm)}}
+        users = htpasswd(keys)
+        per_filter["ai4vc.basic_auth"] = {"@type": BASIC_AUTH_PER_ROUTE, "users": {
+            # basic_auth refuses an empty list; a user no secret matches stands in.
+            "inline_string": users or "ai4vc-nobody:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA="}}
+        per_filter["envoy.filters.http.rbac"] = {"@type": RBAC_PER_ROUTE, "rbac": {
+            "rules": {"action": "ALLOW", "policies": rbac_policies()}}}
+    return config
+
+
+def discovery_response(route_config: Mapping[str, Any], version: str) -> dict[str, Any]:
+    """What Envoy's file-based RDS reads: a DiscoveryResponse holding the one RouteConfiguration."""
+    return {"version_info": version, "resources": [{"@type": ROUTE_CONFIGURATION, **route_config}]}
