@@ -25,7 +25,14 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
-from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Reason, Unauthenticated
+from services.common.errors import (
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Reason,
+    Unauthenticated,
+    Unavailable,
+)
 from services.common.paging import MAX_PAGE_SIZE
 from services.telemetry.records import LogRow, SpanRow
 from services.telemetry.settings import TelemetrySettings
@@ -98,6 +105,10 @@ class TraceSummary:
 
 class QueryTimeout(Exception):
     """The store gave up on a read that ran past its time bound."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached now."""
 
 
 class Store(Protocol):
@@ -209,6 +220,10 @@ class TelemetryCore:
         except (QueryTimeout, TimeoutError) as exc:
             raise InvalidArgument("the search could not be answered in time; narrow the time range or add filters",
                                   reason=Reason.QUERY_TOO_BROAD, field="start_time") from exc
+        except StoreUnavailable as exc:
+            log.warning("telemetry store unavailable: %s", exc)
+            raise Unavailable("the telemetry store is unavailable; try again", reason=Reason.BACKEND_UNAVAILABLE,
+                              metadata={"service": "telemetry-store"}, retry_after_s=1.0) from exc
 
     async def get_trace(self, caller: Caller, trace_id: str) -> tuple[str, list[SpanRow], bool]:
         caller.require_read()

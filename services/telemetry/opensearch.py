@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout
 
-from services.telemetry.core import Key, LogQuery, QueryTimeout, TraceQuery, TraceSummary
+from services.telemetry.core import Key, LogQuery, QueryTimeout, StoreUnavailable, TraceQuery, TraceSummary
 from services.telemetry.records import LogRow, SpanRow
 
 DELETE_CHUNK = 10_000
@@ -70,7 +71,7 @@ def _terms(pairs: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
 
 class OpenSearchStore:
     def __init__(self, url: str, prefix: str, query_timeout_s: float) -> None:
-        self.client = OpenSearch(hosts=[url], timeout=query_timeout_s, max_retries=0)
+        self.client = OpenSearch(hosts=[url], timeout=query_timeout_s, max_retries=0, pool_maxsize=8)
         self.spans_index = f"{prefix}-spans"
         self.logs_index = f"{prefix}-logs"
         self.timeout_s = query_timeout_s
@@ -80,6 +81,8 @@ class OpenSearchStore:
             return await asyncio.wait_for(asyncio.to_thread(method, **kwargs), self.timeout_s + 1)
         except (ConnectionTimeout, TimeoutError) as exc:
             raise QueryTimeout() from exc
+        except OpenSearchConnectionError as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
 
     async def setup(self) -> None:
         for index, mapping in ((self.spans_index, SPAN_MAPPING), (self.logs_index, LOG_MAPPING)):
@@ -114,7 +117,8 @@ class OpenSearchStore:
         return list(answer["hits"]["hits"])
 
     async def get_trace(self, trace_id: str, limit: int) -> list[SpanRow]:
-        hits = await self._search(self.spans_index, {"query": {"term": {"trace_id": trace_id}}, "size": limit,
+        hits = await self._search(self.spans_index, {"query": {"term": {"trace_id": trace_id}},
+                                                     "size": min(limit, 10_000),  # OpenSearch's result window
                                                      "sort": [{"start_us": "asc"}, {"span_id": "asc"}]})
         return [_span(h["_source"]) for h in hits]
 
@@ -152,11 +156,13 @@ class OpenSearchStore:
             scanned += len(hits)
         if query.after is not None and order:
             # A trace with a matching span after the page's start was listed on an earlier page.
+            # (Sort order is (start_us, trace_id) descending: a tie on start_us goes by trace id.)
             earlier = await self._search(self.spans_index, {
                 "query": {"bool": {"filter": [*filters, {"terms": {"trace_id": [t for t, _ in order]}},
-                                              {"range": {"start_us": {"gt": query.after[0]}}}]}},
-                "size": len(order), "_source": ["trace_id"]})
-            listed = {h["_source"]["trace_id"] for h in earlier}
+                                              {"range": {"start_us": {"gte": query.after[0]}}}]}},
+                "size": min(10_000, SCAN_PAGE * 10), "_source": ["trace_id", "start_us"]})
+            listed = {h["_source"]["trace_id"] for h in earlier
+                      if h["_source"]["start_us"] > query.after[0] or h["_source"]["trace_id"] >= query.after[1]}
             order = [(t, s) for t, s in order if t not in listed]
         page = order[:query.limit]
         spans = await self._search(self.spans_index, {"query": {"terms": {"trace_id": [t for t, _ in page]}},

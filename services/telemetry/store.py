@@ -13,12 +13,14 @@ from typing import Any
 
 import asyncpg
 
-from services.telemetry.core import Key, LogQuery, QueryTimeout, TraceQuery, TraceSummary
+from services.telemetry.core import Key, LogQuery, QueryTimeout, StoreUnavailable, TraceQuery, TraceSummary
 from services.telemetry.records import LogRow, SpanRow, to_datetime, to_ns
 
 # At most this many rows deleted per table per retention round, so one round never holds
 # long locks; the next round continues.
 DELETE_CHUNK = 50_000
+# What asyncpg raises when PostgreSQL cannot be reached or the connection broke.
+DB_ERRORS = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)
 
 
 def _us(value: datetime.datetime) -> int:
@@ -73,12 +75,14 @@ class PostgresStore:
                     [json.dumps(r.attributes, default=str) for r in logs])
 
     async def _read(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-            await conn.execute(f"SET LOCAL statement_timeout = {self.query_timeout_ms}")
-            try:
+        try:
+            async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+                await conn.execute(f"SET LOCAL statement_timeout = {self.query_timeout_ms}")
                 return list(await conn.fetch(query, *args))
-            except asyncpg.QueryCanceledError as exc:
-                raise QueryTimeout() from exc
+        except asyncpg.QueryCanceledError as exc:
+            raise QueryTimeout() from exc
+        except DB_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
 
     async def get_trace(self, trace_id: str, limit: int) -> list[SpanRow]:
         rows = await self._read("SELECT * FROM telemetry_spans WHERE trace_id = $1 ORDER BY start_time, span_id"
