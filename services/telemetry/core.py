@@ -416,13 +416,14 @@ class Retention:
 
     async def _run(self) -> None:
         while True:
+            # Interval first: at start-up the store is busy with the backlog exporters resend.
+            await asyncio.sleep(self.interval_s)
             try:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.warning("retention failed", extra={"error": repr(exc)[:300]})
-            await asyncio.sleep(self.interval_s)
 
     async def close(self) -> None:
         if self._task is not None:

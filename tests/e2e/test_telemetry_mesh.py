@@ -33,14 +33,18 @@ def _poll(check, timeout_s: float):  # type: ignore[no-untyped-def]
 
 
 def test_a_request_through_envoy_is_one_searchable_trace(mesh):
-    """TranslateText with x-request-id through Envoy → within 5 s SearchLogs finds the request id (service nmt,
-    with a trace id) and GetTrace returns the NMT server span with its Triton call as a child."""
+    """TranslateText with x-request-id and a sampled traceparent through Envoy → within 5 s SearchLogs finds the
+    request id (service nmt, in the caller's trace) and GetTrace returns the NMT server span, a child of the
+    caller's span, with its Triton call as its child. (The mesh samples one root trace in ten; a caller's
+    sampled traceparent is always followed — how an operator traces one request.)"""
     request_id = f"e2e-telemetry-{uuid.uuid4().hex[:12]}"
+    trace_id, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     key = ("x-api-key", mesh.admin_key())
     with grpc.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
         nmt_grpc.NmtServiceStub(channel).TranslateText(
             nmt_pb.TranslateTextRequest(contents=[HINDI], source_language_code="hi", target_language_code="ur"),
-            timeout=15, metadata=(key, ("x-request-id", request_id)))
+            timeout=15, metadata=(key, ("x-request-id", request_id),
+                                  ("traceparent", f"00-{trace_id}-{caller_span}-01")))
         telemetry = pb_grpc.TelemetryServiceStub(channel)
         sent = time.monotonic()
 
@@ -49,10 +53,8 @@ def test_a_request_through_envoy_is_one_searchable_trace(mesh):
             return [e for e in answer.entries if e.service == "nmt" and e.trace_id]
 
         entries = _poll(logs, 5.0)
-        assert all(e.request_id == request_id for e in entries)
-        access = [e for e in entries if e.attributes["grpc_method"] == TRANSLATE] if all(
-            "grpc_method" in e.attributes for e in entries) else entries
-        trace_id = access[0].trace_id
+        assert all(e.request_id == request_id and e.trace_id == trace_id for e in entries)
+        assert any(e.attributes["grpc_method"] == TRANSLATE for e in entries if "grpc_method" in e.attributes)
 
         def whole_trace() -> pb.GetTraceResponse | None:
             try:
@@ -65,6 +67,7 @@ def test_a_request_through_envoy_is_one_searchable_trace(mesh):
         answer = _poll(whole_trace, max(0.5, 5.0 - (time.monotonic() - sent)))
     server = next(s for s in answer.spans if s.name == TRANSLATE)
     assert server.service == "nmt" and server.kind == pb.SPAN_KIND_SERVER and server.request_id == request_id
+    assert server.parent_span_id == caller_span  # the caller's traceparent, continued
     triton = next(s for s in answer.spans if s.name == "triton.infer nmt")
     assert triton.parent_span_id == server.span_id and triton.kind == pb.SPAN_KIND_CLIENT
     assert triton.attributes["ai4vc.model"] == "nmt"
