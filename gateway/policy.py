@@ -38,6 +38,10 @@ SERVICE_RULES: dict[str, Rule] = {
     "ai4vc.config.v1.ConfigService": Rule(Access.AUTHENTICATED),
     # Any valid credential: the service answers with the caller's own usage (admins: everyone's).
     "ai4vc.metrics.v1.MetricsService": Rule(Access.AUTHENTICATED),
+    # Traces and logs name principals, request ids and errors: operators only.
+    "ai4vc.telemetry.v1.TelemetryService": Rule(Access.SCOPE, "telemetry"),
+    # The OTLP collector services (opentelemetry.proto.collector.*) on the telemetry port are
+    # for the services themselves and have no rule: the edge refuses them (DEFAULT_RULE).
     "grpc.health.v1.Health": Rule(Access.PUBLIC),
     "grpc.reflection.v1alpha.ServerReflection": Rule(Access.PUBLIC),
     "grpc.reflection.v1.ServerReflection": Rule(Access.PUBLIC),

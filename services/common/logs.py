@@ -1,4 +1,5 @@
-"""Structured JSON logs carrying the request id of the RPC being served."""
+"""Structured JSON logs carrying the request id and trace id of the RPC being served; with
+`otlp_endpoint`, the same records also go to the telemetry service (`services.common.otlp`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import logging
 import sys
 import time
+
+from opentelemetry import trace
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -32,6 +35,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            entry["trace_id"] = format(context.trace_id, "032x")
         for key, value in record.__dict__.items():
             if key not in self._skip and not key.startswith("_"):
                 entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
@@ -40,13 +46,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(service: str, level: str = "INFO", json_format: bool = True) -> None:
-    """Routes the root logger to stderr, as JSON unless `json_format` is false."""
+def configure(service: str, level: str = "INFO", json_format: bool = True, otlp_endpoint: str = "") -> None:
+    """Routes the root logger to stderr, as JSON unless `json_format` is false, and, with
+    `otlp_endpoint`, to the telemetry service over OTLP (batched, off the caller's path)."""
     handler = logging.StreamHandler(sys.stderr)
     if json_format:
         handler.setFormatter(JsonFormatter(service))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    handlers: list[logging.Handler] = [handler]
+    if otlp_endpoint:
+        from services.common.otlp import OtlpLogHandler
+
+        handlers.append(OtlpLogHandler(service, otlp_endpoint))
+    for old in root.handlers:
+        if old not in handlers and hasattr(old, "flush"):
+            old.close()
+    root.handlers[:] = handlers
     root.setLevel(level.upper())

@@ -36,6 +36,11 @@ class CommonSettings:
     max_message_bytes: int = 16 * 1024 * 1024
     tracing_exporter: str = "none"  # none | console | otlp
     tracing: bool = True  # span per RPC (and trace context propagation)
+    # Root traces kept, 0 to 1 (ParentBased(TraceIdRatioBased)): a call continues its caller's choice.
+    tracing_sample_ratio: float = 1.0
+    log_exporter: str = "none"  # none | otlp: log records to the telemetry service too
+    # host:port of the OTLP/gRPC collector (the telemetry service) for `otlp` exporters.
+    otlp_endpoint: str = ""
     triton_url: str = "127.0.0.1:8001"
     triton_timeout_s: float = 10.0
     database_url: str = ""  # empty: no PostgreSQL (records are spooled to disk)
@@ -96,4 +101,8 @@ def load(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None, **
         raise SettingsError(f"{prefix}_LOG_LEVEL={settings.log_level!r} is not a log level")
     if settings.tracing_exporter not in ("none", "console", "otlp"):
         raise SettingsError(f"{prefix}_TRACING_EXPORTER={settings.tracing_exporter!r}: use none, console or otlp")
+    if settings.log_exporter not in ("none", "otlp"):
+        raise SettingsError(f"{prefix}_LOG_EXPORTER={settings.log_exporter!r}: use none or otlp")
+    if not 0.0 <= settings.tracing_sample_ratio <= 1.0:
+        raise SettingsError(f"{prefix}_TRACING_SAMPLE_RATIO={settings.tracing_sample_ratio!r}: use 0 to 1")
     return settings

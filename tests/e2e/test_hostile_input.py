@@ -30,6 +30,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescri
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from ai4vc.asr.v1 import asr_service_pb2
 from ai4vc.auth.v1 import auth_service_pb2
@@ -37,6 +39,7 @@ from ai4vc.config.v1 import config_service_pb2
 from ai4vc.metrics.v1 import metrics_service_pb2
 from ai4vc.nmt.v1 import nmt_service_pb2
 from ai4vc.pipeline.v1 import pipeline_service_pb2
+from ai4vc.telemetry.v1 import telemetry_service_pb2
 from ai4vc.tts.v1 import tts_service_pb2
 from services.common.rpc.identity import KEY_ID_HEADER, PRINCIPAL_HEADER, SCOPES_HEADER
 
@@ -51,6 +54,9 @@ SERVED = {
     "auth": [auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"]],
     "config": [config_service_pb2.DESCRIPTOR.services_by_name["ConfigService"]],
     "metrics": [metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"]],
+    "telemetry": [telemetry_service_pb2.DESCRIPTOR.services_by_name["TelemetryService"],
+                  trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"],
+                  logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"]],
     "gateway": [external_auth_pb2.DESCRIPTOR.services_by_name["Authorization"],
                 rls_pb2.DESCRIPTOR.services_by_name["RateLimitService"]],
 }

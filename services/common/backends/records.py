@@ -31,6 +31,8 @@ from typing import Any
 
 import asyncpg
 from google.protobuf import duration_pb2
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ai4vc.events.v1 import events_pb2
@@ -43,6 +45,26 @@ Record = dict[str, Any]
 BatchWriter = Callable[[asyncpg.Connection, Sequence[Record]], Awaitable[None]]
 PoolFactory = Callable[[], Awaitable[asyncpg.Pool]]
 EventBuilder = Callable[[Record], Sequence[events_pb2.Event]]
+_tracer = trace.get_tracer(__name__)
+
+
+def trace_writes(sink: str, batch: Sequence[Record], start_ns: int, error: str = "") -> None:
+    """One span per record of a committed (or failed) batch, a child of the call that made the
+    record (its `traceparent`), timed as the batch's commit: the write is part of the request's
+    trace although it happens after the response."""
+    end_ns = time.time_ns()
+    for record in batch:
+        traceparent = record.get("traceparent")
+        if not traceparent:
+            continue
+        span = _tracer.start_span(f"records.write {sink}", context=propagate.extract({"traceparent": traceparent}),
+                                  kind=SpanKind.CLIENT, start_time=start_ns,
+                                  attributes={"db.system": "postgresql", "ai4vc.sink": sink,
+                                              "ai4vc.batch_size": len(batch),
+                                              "ai4vc.request_id": str(record.get("request_id", ""))})
+        if error:
+            span.set_status(trace.StatusCode.ERROR, error)
+        span.end(end_time=end_ns)
 
 
 def request_columns(record: Record, default_method: str = "") -> tuple[uuid.UUID, str, datetime.datetime, str, str]:
@@ -223,11 +245,17 @@ class RecordSink:
                 pool.terminate()
 
     async def _commit(self, batch: Sequence[Record]) -> None:
-        pool = await self._get_pool()
-        async with pool.acquire() as conn, conn.transaction():
-            await self._write_batch(conn, batch)
-            if self._events is not None:
-                await outbox.append(conn, [event for record in batch for event in self._events(record)])
+        start_ns = time.time_ns()
+        try:
+            pool = await self._get_pool()
+            async with pool.acquire() as conn, conn.transaction():
+                await self._write_batch(conn, batch)
+                if self._events is not None:
+                    await outbox.append(conn, [event for record in batch for event in self._events(record)])
+        except Exception as exc:
+            trace_writes(self.name, batch, start_ns, f"spooled: {type(exc).__name__}")
+            raise
+        trace_writes(self.name, batch, start_ns)
         self.written.labels(self.name).inc(len(batch))
 
     def _has_spool(self) -> bool:

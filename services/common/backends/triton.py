@@ -21,6 +21,8 @@ from typing import Any
 import grpc
 import numpy as np
 import tritonclient.grpc.aio as triton_aio
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
@@ -39,6 +41,9 @@ INVALID_HINTS = ("invalid_arg", "invalid argument", "is not served", "is empty",
 # A stream Triton (or a proxy) cancelled means it is going away; the caller may retry elsewhere.
 _UNAVAILABLE_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.CANCELLED)
 _MIN_TIMEOUT_S = 0.001
+# Spans for calls to Triton: children of the RPC being served (the tracer is a proxy to the
+# process's provider, set up by the server factory).
+_tracer = trace.get_tracer(__name__)
 
 
 def _status_code(status: grpc.StatusCode | str | None) -> grpc.StatusCode | None:
@@ -130,20 +135,28 @@ class TritonAdapter:
     ) -> dict[str, np.ndarray]:
         """Runs one inference; returns the requested outputs as numpy arrays. For a
         sequence-batched model, `sequence_id` names the stream and START/END mark its ends."""
-        try:
-            result = await self._client.infer(
-                model_name=model,
-                inputs=tensors(inputs),
-                outputs=[InferRequestedOutput(name) for name in outputs],
-                request_id=request_id,
-                client_timeout=self._deadline(timeout_s, cap_s),
-                sequence_id=sequence_id,
-                sequence_start=sequence_start,
-                sequence_end=sequence_end,
-            )
-        except InferenceServerException as exc:
-            raise _translated(exc, model) from exc
-        return {name: result.as_numpy(name) for name in outputs}
+        with _tracer.start_as_current_span(f"triton.infer {model}", kind=SpanKind.CLIENT,
+                                           attributes={"rpc.system": "grpc", "rpc.method": "ModelInfer",
+                                                       "ai4vc.model": model}) as span:
+            headers: dict[str, str] | None = None
+            if span.is_recording():
+                headers = {}
+                propagate.inject(headers)  # a Triton with tracing on joins the caller's trace
+            try:
+                result = await self._client.infer(
+                    model_name=model,
+                    inputs=tensors(inputs),
+                    outputs=[InferRequestedOutput(name) for name in outputs],
+                    request_id=request_id,
+                    client_timeout=self._deadline(timeout_s, cap_s),
+                    sequence_id=sequence_id,
+                    sequence_start=sequence_start,
+                    sequence_end=sequence_end,
+                    headers=headers,
+                )
+            except InferenceServerException as exc:
+                raise _translated(exc, model) from exc
+            return {name: result.as_numpy(name) for name in outputs}
 
     async def stream(
         self,
@@ -172,6 +185,9 @@ class TritonAdapter:
             yield request
             await finished.wait()  # half-closing earlier would end the stream before the responses
 
+        span = _tracer.start_span(f"triton.stream_infer {model}", kind=SpanKind.CLIENT,
+                                  attributes={"rpc.system": "grpc", "rpc.method": "ModelStreamInfer",
+                                              "ai4vc.model": model})
         responses = self._client.stream_infer(requests(), stream_timeout=self._deadline(timeout_s, cap_s))
         try:
             async for result, error in responses:
@@ -187,10 +203,15 @@ class TritonAdapter:
             raise Unavailable(f"model {model!r} ended the stream early", reason=Reason.BACKEND_UNAVAILABLE,
                               metadata={"model": model})
         except grpc.aio.AioRpcError as exc:
+            span.set_status(trace.StatusCode.ERROR, exc.code().name)
             raise translate(exc.code(), exc.details() or "", model) from exc
+        except DomainError as exc:
+            span.set_status(trace.StatusCode.ERROR, exc.reason)
+            raise
         finally:
             finished.set()
             responses.cancel()
+            span.end()
 
     async def model_config(self, model: str, timeout_s: float | None = None) -> dict[str, Any]:
         """The model's configuration as a dict (parameters, inputs, batching)."""

@@ -22,6 +22,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from opentelemetry import trace
 
 from services.common.errors import DOMAIN, DomainError, Internal
 from services.common.logs import request_id_var
@@ -31,8 +32,9 @@ from services.common.rpc.validation import check_request, safe_deserializer
 log = logging.getLogger("ai4vc.rpc")
 REQUEST_ID_KEY = "x-request-id"
 # Successful calls of these are logged at DEBUG only: health probes come every second, and
-# Envoy's authz/rate-limit calls are already in Envoy's access log, one per client request.
-QUIET_PREFIXES = ("/grpc.health.v1.Health/", "/envoy.service.")
+# Envoy's authz/rate-limit calls are already in Envoy's access log, one per client request; every
+# service exports spans and logs to the telemetry service a few times a second.
+QUIET_PREFIXES = ("/grpc.health.v1.Health/", "/envoy.service.", "/opentelemetry.proto.collector.")
 
 
 def status_for(err: DomainError, request_id: str) -> status_pb2.Status:
@@ -165,6 +167,8 @@ class _Call:
         self.context = context
         self.request_id = _request_id(context)
         request_id_var.set(self.request_id)
+        # The call's server span (when tracing) says which request it served: a trace is found by request id.
+        trace.get_current_span().set_attribute("ai4vc.request_id", self.request_id)
         self.labels = (metrics.service, method, kind)
         metrics.started.labels(*self.labels).inc()
         metrics.in_flight.labels(*self.labels).inc()

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
 from services.common import logs, tracing
@@ -52,13 +53,16 @@ async def build_server(
     reflection_names: Sequence[str] = (),
 ) -> ServerHandle:
     """Builds (does not start) a server for the servicers that `register` adds."""
-    tracing.configure(settings.service_name, settings.tracing_exporter)
-    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+    tracing.configure(settings.service_name, settings.tracing_exporter, settings.otlp_endpoint,
+                      settings.tracing_sample_ratio)
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
     metrics = metrics or RpcMetrics(settings.service_name)
     interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor(metrics)]
     if settings.tracing:
-        interceptors.insert(0, aio_server_interceptor())
+        # A server span per call, continuing the caller's traceparent; none for health probes
+        # (every second, per upstream, from Envoy: noise, and the cost of a span each).
+        interceptors.insert(0, aio_server_interceptor(filter_=filters.negate(filters.health_check())))
     server = grpc.aio.server(
         interceptors=interceptors,
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
@@ -122,7 +126,8 @@ async def serve(
     make_app: Callable[[Any, contextlib.AsyncExitStack, CollectorRegistry], Awaitable[App]],
 ) -> None:
     """Runs one service until SIGTERM/SIGINT, then shuts it down gracefully."""
-    logs.configure(settings.service_name, settings.log_level, settings.log_json)
+    logs.configure(settings.service_name, settings.log_level, settings.log_json,
+                   settings.otlp_endpoint if settings.log_exporter == "otlp" else "")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -144,3 +149,8 @@ async def serve(
         await handle.set_serving(False)
         await handle.server.stop(settings.grace_period_s)
     log.info("stopped")
+    # What is still queued for the telemetry service goes now (bounded; dropped if it is away).
+    provider = trace.get_tracer_provider()
+    if hasattr(provider, "force_flush"):
+        provider.force_flush(2000)
+    logging.shutdown()
