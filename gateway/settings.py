@@ -31,6 +31,8 @@ class GatewaySettings(CommonSettings):
     envoy_routes_base: str = ""
     envoy_access_log: str = ""
     quota_poll_s: float = 0.1
+    # Full re-read of keys and sessions, a safety net behind the pub/sub notifications.
+    edge_resync_s: float = 30.0
     envoy_admin: str = ""  # host:port of Envoy's admin API: confirms a publish is applied
 
     def check(self) -> GatewaySettings:

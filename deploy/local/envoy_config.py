@@ -62,6 +62,9 @@ class Upstream:
 NON_IDEMPOTENT_PREFIXES = ("ai4vc.auth.", "ai4vc.config.")
 
 
+TELEMETRY_SERVICE = "ai4vc.telemetry.v1.TelemetryService"
+
+
 def idempotent(grpc_service: str) -> bool:
     """Whether Envoy may retry a unary call of `grpc_service` that may have reached a replica."""
     return not grpc_service.startswith(NON_IDEMPOTENT_PREFIXES)
@@ -80,6 +83,7 @@ def render(
     routes_dir: Path = Path("/etc/envoy/routes"),
     jwks_path: Path = Path("/etc/envoy/jwks.json"),
     node_id: str = "edge",
+    tracing_sample_ratio: float = 0.1,
 ) -> str:
     """The bootstrap (listener, filters, clusters); routes come by RDS from `routes_dir`."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
@@ -95,6 +99,8 @@ def render(
         }
         for u in upstreams
     ]
+    # Envoy's own spans go to the telemetry service when the mesh runs one.
+    tracing = [u.cluster for u in upstreams if u.grpc_service == TELEMETRY_SERVICE]
     nobody = "ai4vc-nobody:{SHA}" + base64.b64encode(hashlib.sha1(secrets.token_bytes(32)).digest()).decode()
     return template.render(
         node_id=node_id,
@@ -117,6 +123,8 @@ def render(
         max_dynamic_descriptors=MAX_DYNAMIC_DESCRIPTORS,
         rate_limited_message=RATE_LIMITED_MESSAGE,
         rate_limited_details=rate_limited_details(),
+        tracing_cluster=tracing[0] if tracing else "",
+        tracing_sample_percent=round(100 * tracing_sample_ratio, 3),
     )
 
 

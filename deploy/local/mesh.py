@@ -261,7 +261,8 @@ class Mesh:
         self.envoy.write(envoy_config.write_edge(
             self.upstreams(), self.envoy.config_dir, self.secrets()["AI4VC_JWT_SECRET"],
             listen_port=self.ports.envoy, admin_port=self.ports.envoy_admin, access_log_path=self.access_log,
-            listen_address=os.environ.get("AI4VC_LISTEN_ADDRESS", "127.0.0.1"), node_id=f"edge-{self.ports.envoy}"))
+            listen_address=os.environ.get("AI4VC_LISTEN_ADDRESS", "127.0.0.1"), node_id=f"edge-{self.ports.envoy}",
+            tracing_sample_ratio=float(os.environ.get("AI4VC_TRACING_SAMPLE_RATIO", "0.1"))))
         first_run = not self.admin_key_file.exists()
         # Stage by stage; the services of one stage start side by side.
         for stage in sorted({spec.stage for spec in SERVICES.values()}):

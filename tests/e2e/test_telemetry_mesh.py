@@ -62,16 +62,19 @@ def test_a_request_through_envoy_is_one_searchable_trace(mesh):
             except grpc.RpcError:
                 return None
             names = {s.name for s in answer.spans}
-            return answer if TRANSLATE in names and "triton.infer nmt" in names else None
+            services = {s.service for s in answer.spans}
+            return answer if TRANSLATE in names and "triton.infer nmt" in names and "envoy" in services else None
 
         answer = _poll(whole_trace, max(0.5, 5.0 - (time.monotonic() - sent)))
-    server = next(s for s in answer.spans if s.name == TRANSLATE)
-    assert server.service == "nmt" and server.kind == pb.SPAN_KIND_SERVER and server.request_id == request_id
-    assert server.parent_span_id == caller_span  # the caller's traceparent, continued
+    server = next(s for s in answer.spans if s.name == TRANSLATE and s.service == "nmt")
+    assert server.kind == pb.SPAN_KIND_SERVER and server.request_id == request_id
+    edge = next(s for s in answer.spans if s.service == "envoy")
+    assert edge.parent_span_id == caller_span  # Envoy continues the caller's traceparent...
+    assert server.parent_span_id == edge.span_id  # ...and the service continues Envoy's
     triton = next(s for s in answer.spans if s.name == "triton.infer nmt")
     assert triton.parent_span_id == server.span_id and triton.kind == pb.SPAN_KIND_CLIENT
     assert triton.attributes["ai4vc.model"] == "nmt"
-    assert answer.spans[0].span_id == server.span_id  # parents first
+    assert answer.spans[0].span_id == edge.span_id  # parents first
 
 
 def test_telemetry_rest_and_scopes_through_envoy(mesh):
