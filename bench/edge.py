@@ -9,7 +9,8 @@ baseline's two uvicorn processes, and measures, in the same run and at each conc
 closed-loop async clients calling DetectLanguage — a cheap unary RPC with no Triton call, so the
 path, not the model, is timed:
 
-- direct:   gRPC straight to the NMT service port;
+- direct:   gRPC straight to the NMT service port, with the identity headers Envoy would set (so
+            the service records and meters exactly as it does behind Envoy);
 - envoy:    gRPC through Envoy with x-api-key;
 - rest:     POST /v1/text:detectLanguage through Envoy (JSON transcoding) with x-api-key;
 - baseline: the same POST to the baseline gateway, which forwards to the baseline NMT app.
@@ -51,6 +52,7 @@ from bench import native
 from bench.models import machine
 from deploy.local.mesh import Mesh, Ports
 from deploy.local.parts import ROOT, free_port
+from services.common.rpc.identity import KEY_ID_HEADER, PRINCIPAL_HEADER, SCOPES_HEADER
 
 RESULTS = ROOT / "bench" / "results"
 TEXT = "भारत एक विशाल देश है।"
@@ -275,12 +277,17 @@ async def measure_all(mesh: Mesh, key: str, owner: str, baseline_url: str, concu
     gateway = next(s for s in mesh.services if s.name == "gateway")
     envoy = f"127.0.0.1:{mesh.ports.envoy}"
     key_id = key.split("_")[1]
+    # Direct calls carry the identity Envoy would set, so the service does the same work on both
+    # paths (it records and meters per key: usage in Redis, a Usage event in the outbox) and the
+    # difference is the edge alone.
+    identity = {PRINCIPAL_HEADER: owner, KEY_ID_HEADER: key_id, SCOPES_HEADER: "nmt"}
     results = []
     for level in concurrency:
         for path in PATHS + GATEWAY_CALLS:
             print(f"measuring {path} at concurrency {level} …", file=sys.stderr, flush=True)
             if path == "direct":
-                summary, detected = await measure_grpc(f"127.0.0.1:{nmt.port}", (), level, seconds, warmup_s)
+                summary, detected = await measure_grpc(f"127.0.0.1:{nmt.port}", tuple(identity.items()), level,
+                                                       seconds, warmup_s)
             elif path == "envoy":
                 summary, detected = await measure_grpc(envoy, (("x-api-key", key),), level, seconds, warmup_s)
             elif path == "rest":
@@ -292,12 +299,12 @@ async def measure_all(mesh: Mesh, key: str, owner: str, baseline_url: str, concu
                                                           level, seconds, warmup_s)
             results.append({"path": path, "concurrency": level, **summary, "detected": detected,
                             "load_average": os.getloadavg()[0]})
-        results.extend(measure_native(nmt.port, envoy, key, baseline_url, level, seconds, warmup_s))
+        results.extend(measure_native(nmt.port, envoy, key, identity, baseline_url, level, seconds, warmup_s))
     return results
 
 
-def measure_native(nmt_port: int, envoy: str, key: str, baseline_url: str, level: int, seconds: float,
-                   warmup_s: float) -> list[dict[str, Any]]:
+def measure_native(nmt_port: int, envoy: str, key: str, identity: dict[str, str], baseline_url: str, level: int,
+                   seconds: float, warmup_s: float) -> list[dict[str, Any]]:
     """The four paths with h2load (gRPC) and wrk (REST), where installed."""
     have = native.available()
     request = pb.DetectLanguageRequest(content=TEXT)
@@ -306,8 +313,8 @@ def measure_native(nmt_port: int, envoy: str, key: str, baseline_url: str, level
     runs: list[tuple[str, Callable[[], dict[str, float]]]] = []
     if have["h2load"]:
         runs += [
-            (NATIVE_PATHS["direct"], lambda: native.h2load_grpc(f"http://127.0.0.1:{nmt_port}{METHOD}", request, {},
-                                                                 level, seconds, warmup_s)),
+            (NATIVE_PATHS["direct"], lambda: native.h2load_grpc(f"http://127.0.0.1:{nmt_port}{METHOD}", request,
+                                                                 identity, level, seconds, warmup_s)),
             (NATIVE_PATHS["envoy"], lambda: native.h2load_grpc(f"http://{envoy}{METHOD}", request,
                                                                 {"x-api-key": key}, level, seconds, warmup_s)),
         ]
@@ -347,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     # (principal), limited by the deployment default (600/min) whatever the key's quota. Lift that
     # default for this run so the limiter is exercised on every call but never refuses one.
     os.environ["AI4VC_GATEWAY_DEFAULT_REQUESTS_PER_MINUTE"] = str(QUOTA_PER_MINUTE)
+    # What is measured is the edge: span and log export (their cost is bench.tracing's figure)
+    # would add the telemetry service's ingest of every call to the same 2 cores.
+    for name, value in (("AI4VC_TRACING_EXPORTER", "none"), ("AI4VC_LOG_EXPORTER", "none"),
+                        ("AI4VC_TRACING_SAMPLE_RATIO", "0")):
+        os.environ.setdefault(name, value)
     mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True)
     procs: list[subprocess.Popen[bytes]] = []
     try:

@@ -39,8 +39,8 @@ def h2load_grpc(url: str, message: Message, headers: dict[str, str], concurrency
     with tempfile.TemporaryDirectory(prefix="ai4vc-h2load-") as work:
         body, log = Path(work) / "body", Path(work) / "log.tsv"
         body.write_bytes(grpc_frame(message))
-        command = ["h2load", "-c", str(connections), "-m", str(streams), "-D", f"{seconds:g}",
-                   "--warm-up-time", f"{warmup_s:g}", "-d", str(body), "--log-file", str(log),
+        command = ["h2load", "-c", str(connections), "-m", str(streams), "-D", f"{round(seconds * 1000)}ms",
+                   "--warm-up-time", f"{round(warmup_s * 1000)}ms", "-d", str(body), "--log-file", str(log),
                    "-H", "content-type: application/grpc", "-H", "te: trailers"]
         for name, value in headers.items():
             command += ["-H", f"{name}: {value}"]

@@ -177,8 +177,9 @@ class Mesh:
             # Spans and log records of every process go to the telemetry service (OTLP/gRPC,
             # batched, dropped rather than waited for); it does not export to itself.
             "AI4VC_OTLP_ENDPOINT": f"127.0.0.1:{self.ports.services['telemetry']}",
-            "AI4VC_TRACING_EXPORTER": "otlp",
-            "AI4VC_LOG_EXPORTER": "otlp",
+            # (operators may turn either off: AI4VC_TRACING_EXPORTER=none / AI4VC_LOG_EXPORTER=none)
+            "AI4VC_TRACING_EXPORTER": os.environ.get("AI4VC_TRACING_EXPORTER", "otlp"),
+            "AI4VC_LOG_EXPORTER": os.environ.get("AI4VC_LOG_EXPORTER", "otlp"),
             # One root trace in ten (a caller's sampled traceparent is always followed): exporting
             # every span costs ~18 % of DetectLanguage's throughput here, one in ten ~1 % (bench/README.md).
             "AI4VC_TRACING_SAMPLE_RATIO": os.environ.get("AI4VC_TRACING_SAMPLE_RATIO", "0.1"),
