@@ -29,6 +29,7 @@ from ai4vc.events.v1 import events_pb2
 from services.auth.settings import AuthSettings
 from services.common import credentials as cred
 from services.common.backends import keys, outbox
+from services.common.callers import Caller
 from services.common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -47,23 +48,6 @@ _USERNAME = re.compile(r"^[a-z0-9._-]{3,64}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 MAX_QUOTA = {"requests_per_minute": 1_000_000, "audio_seconds_per_day": 10_000_000,
              "characters_per_day": 10_000_000_000}
-
-
-@dataclasses.dataclass(frozen=True)
-class Caller:
-    """Who is calling, as the edge authenticated it."""
-
-    principal: str
-    scopes: frozenset[str]
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.scopes
-
-    def require(self) -> Caller:
-        if not self.principal:
-            raise Unauthenticated("no authenticated caller")
-        return self
 
 
 @dataclasses.dataclass(frozen=True)

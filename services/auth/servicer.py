@@ -10,13 +10,8 @@ from google.protobuf import timestamp_pb2
 
 from ai4vc.auth.v1 import auth_service_pb2 as pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
-from services.auth.core import ApiKey, AuthCore, Caller, Quota, Tokens, User
-from services.common.rpc.identity import identity_of
-
-
-def caller_of(context: grpc.aio.ServicerContext) -> Caller:
-    identity = identity_of(context)
-    return Caller(identity.principal, identity.scopes)
+from services.auth.core import ApiKey, AuthCore, Quota, Tokens, User
+from services.common.rpc.identity import caller_of
 
 
 def _ts(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:

@@ -23,14 +23,13 @@ from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
+from services.common.callers import Caller
 from services.common.errors import (
     Aborted,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    PermissionDenied,
     Reason,
-    Unauthenticated,
     Unavailable,
 )
 from services.common.paging import encode_page_token, page_window
@@ -42,29 +41,9 @@ log = logging.getLogger(__name__)
 
 LIST_PAGE_SIZE = 100
 VERSIONS_PAGE_SIZE = 50
-WRITE_SCOPES = frozenset({"config", "admin"})
 _LOCK_CLASS = zlib.crc32(b"ai4vc-config-key") & 0x7FFFFFFF
 # A value the request did not carry at all (distinct from JSON null).
 MISSING: Any = object()
-
-
-@dataclasses.dataclass(frozen=True)
-class Caller:
-    """Who is calling, as the edge authenticated it."""
-
-    principal: str
-    scopes: frozenset[str]
-
-    def require(self) -> Caller:
-        if not self.principal:
-            raise Unauthenticated("no authenticated caller")
-        return self
-
-    def require_write(self) -> Caller:
-        if not self.require().scopes & WRITE_SCOPES:
-            raise PermissionDenied("changing configuration needs the config or admin scope",
-                                   reason=Reason.CONFIG_WRITE_REQUIRED)
-        return self
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +176,8 @@ class ConfigCore:
     @_guarded
     async def set_config(self, caller: Caller, namespace: str, key: str, value: Any, expected_version: int | None = None
                   ) -> Entry:
-        caller.require_write()
+        caller.require_scope("config", "changing configuration needs the config or admin scope",
+                             Reason.CONFIG_WRITE_REQUIRED)
         checked = self.check_value(namespace, key, value)
         _check_expected(expected_version)
         version = await self._write(caller, namespace, key, "set", checked, expected_version)
@@ -206,7 +186,8 @@ class ConfigCore:
     @_guarded
     async def delete_config(self, caller: Caller, namespace: str, key: str, expected_version: int | None = None
                      ) -> Version:
-        caller.require_write()
+        caller.require_scope("config", "changing configuration needs the config or admin scope",
+                             Reason.CONFIG_WRITE_REQUIRED)
         schemas.schema_for(namespace, key)
         _check_expected(expected_version)
         return await self._write(caller, namespace, key, "deleted", None, expected_version)
@@ -214,7 +195,8 @@ class ConfigCore:
     @_guarded
     async def rollback(self, caller: Caller, namespace: str, key: str, version: int,
                        expected_version: int | None = None) -> Entry:
-        caller.require_write()
+        caller.require_scope("config", "changing configuration needs the config or admin scope",
+                             Reason.CONFIG_WRITE_REQUIRED)
         schemas.schema_for(namespace, key)
         if version <= 0:
             raise InvalidArgument("version must be 1 or more", reason=Reason.FIELD_OUT_OF_RANGE, field="version")

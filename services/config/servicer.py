@@ -13,8 +13,8 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from ai4vc.config.v1 import config_service_pb2 as pb
 from ai4vc.config.v1 import config_service_pb2_grpc as pb_grpc
-from services.common.rpc.identity import identity_of
-from services.config.core import MISSING, Caller, ConfigCore, Entry, Version
+from services.common.rpc.identity import caller_of
+from services.config.core import MISSING, ConfigCore, Entry, Version
 
 ACTIONS = {
     "set": pb.CONFIG_ACTION_SET,
@@ -22,10 +22,6 @@ ACTIONS = {
     "rolled_back": pb.CONFIG_ACTION_ROLLED_BACK,
 }
 
-
-def caller_of(context: grpc.aio.ServicerContext) -> Caller:
-    identity = identity_of(context)
-    return Caller(identity.principal, identity.scopes)
 
 
 def value_of(message: Any) -> Any:

@@ -26,13 +26,13 @@ from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
+from services.common.callers import Caller
 from services.common.errors import (
     DeadlineExceeded,
     InvalidArgument,
     NotFound,
     PermissionDenied,
     Reason,
-    Unauthenticated,
     Unavailable,
 )
 from services.common.paging import MAX_PAGE_SIZE
@@ -52,23 +52,6 @@ MAX_RANGE: dict[str, datetime.timedelta] = {"minute": datetime.timedelta(days=31
 SUMMARY_MAX_DAYS = 400
 SUMMARY_DEFAULT_DAYS = 30
 _DAY = datetime.timedelta(days=1)
-
-
-@dataclasses.dataclass(frozen=True)
-class Caller:
-    """Who is calling, as the edge authenticated it."""
-
-    principal: str
-    scopes: frozenset[str]
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.scopes
-
-    def require(self) -> Caller:
-        if not self.principal:
-            raise Unauthenticated("no authenticated caller")
-        return self
 
 
 @dataclasses.dataclass

@@ -11,8 +11,8 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from ai4vc.metrics.v1 import metrics_service_pb2 as pb
 from ai4vc.metrics.v1 import metrics_service_pb2_grpc as pb_grpc
 from services.common.errors import InvalidArgument, Reason
-from services.common.rpc.identity import identity_of
-from services.metrics.core import Caller, MetricsCore, Row, Summary, Totals, check_query
+from services.common.rpc.identity import caller_of
+from services.metrics.core import MetricsCore, Row, Summary, Totals, check_query
 from services.metrics.records import LATENCY_BOUNDS_S
 
 GRANULARITIES = {pb.USAGE_GRANULARITY_UNSPECIFIED: "", pb.USAGE_GRANULARITY_MINUTE: "minute",
@@ -21,10 +21,6 @@ GRANULARITIES = {pb.USAGE_GRANULARITY_UNSPECIFIED: "", pb.USAGE_GRANULARITY_MINU
 _MIN_SECONDS = 0
 _MAX_SECONDS = int(datetime.datetime(9000, 1, 1, tzinfo=datetime.UTC).timestamp())
 
-
-def caller_of(context: grpc.aio.ServicerContext) -> Caller:
-    identity = identity_of(context)
-    return Caller(identity.principal, identity.scopes)
 
 
 def instant(message: pb.QueryUsageRequest | pb.GetUsageSummaryRequest, field: str) -> datetime.datetime | None:

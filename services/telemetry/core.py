@@ -25,12 +25,11 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
+from services.common.callers import Caller
 from services.common.errors import (
     InvalidArgument,
     NotFound,
-    PermissionDenied,
     Reason,
-    Unauthenticated,
     Unavailable,
 )
 from services.common.paging import MAX_PAGE_SIZE
@@ -39,7 +38,6 @@ from services.telemetry.settings import TelemetrySettings
 
 log = logging.getLogger(__name__)
 
-READ_SCOPES = frozenset({"telemetry", "admin"})
 TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
 MAX_TRACE_SPANS = 10_000
 DEFAULT_WINDOW_NS = 3600 * 10**9
@@ -48,20 +46,6 @@ TRACES_PAGE_SIZE = 50
 LOGS_PAGE_SIZE = 100
 MAX_QUERY_CHARS = 512
 Key = list[Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Caller:
-    principal: str
-    scopes: frozenset[str]
-
-    def require_read(self) -> Caller:
-        if not self.principal:
-            raise Unauthenticated("no authenticated caller")
-        if not self.scopes & READ_SCOPES:
-            raise PermissionDenied("reading traces and logs needs the telemetry or admin scope",
-                                   reason=Reason.PERMISSION_DENIED)
-        return self
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,7 +210,7 @@ class TelemetryCore:
                               metadata={"service": "telemetry-store"}, retry_after_s=1.0) from exc
 
     async def get_trace(self, caller: Caller, trace_id: str) -> tuple[str, list[SpanRow], bool]:
-        caller.require_read()
+        caller.require_scope("telemetry", "reading traces and logs needs the telemetry or admin scope")
         trace_id = trace_id_of(trace_id)
         spans = await self._bounded(self.store.get_trace(trace_id, MAX_TRACE_SPANS + 1))
         if not spans:
@@ -237,7 +221,7 @@ class TelemetryCore:
     async def search_traces(self, caller: Caller, *, service: str, span_name: str, min_duration_us: int, status: int,
                             request_id: str, start_ns: int | None, end_ns: int | None, page_size: int,
                             page_token: str) -> tuple[list[TraceSummary], str]:
-        caller.require_read()
+        caller.require_scope("telemetry", "reading traces and logs needs the telemetry or admin scope")
         fields = {"service": _bounded(service, "service", 128), "span_name": _bounded(span_name, "span_name", 256),
                   "min_duration_us": min_duration_us, "status": status,
                   "request_id": _bounded(request_id, "request_id", 128), "start": start_ns, "end": end_ns}
@@ -256,7 +240,7 @@ class TelemetryCore:
     async def search_logs(self, caller: Caller, *, text: str, service: str, min_level: int, request_id: str,
                           trace_id: str, start_ns: int | None, end_ns: int | None, page_size: int,
                           page_token: str) -> tuple[list[LogRow], str]:
-        caller.require_read()
+        caller.require_scope("telemetry", "reading traces and logs needs the telemetry or admin scope")
         trace_id = trace_id_of(trace_id, required=False)
         fields = {"text": _bounded(text, "query", MAX_QUERY_CHARS), "service": _bounded(service, "service", 128),
                   "min_level": min_level, "request_id": _bounded(request_id, "request_id", 128),

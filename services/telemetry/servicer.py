@@ -14,18 +14,14 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from ai4vc.telemetry.v1 import telemetry_service_pb2 as pb
 from ai4vc.telemetry.v1 import telemetry_service_pb2_grpc as pb_grpc
-from services.common.rpc.identity import identity_of
+from services.common.rpc.identity import caller_of
 from services.telemetry import records
-from services.telemetry.core import Caller, Ingest, TelemetryCore, TraceSummary, duration_us, instant_ns
+from services.telemetry.core import Ingest, TelemetryCore, TraceSummary, duration_us, instant_ns
 from services.telemetry.records import LogRow, SpanRow
 
 TRACE_SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
 LOGS_SERVICE = logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name
 
-
-def caller_of(context: grpc.aio.ServicerContext) -> Caller:
-    identity = identity_of(context)
-    return Caller(identity.principal, identity.scopes)
 
 
 def _ts(ns: int) -> timestamp_pb2.Timestamp:

@@ -11,6 +11,8 @@ import dataclasses
 
 import grpc
 
+from services.common.callers import Caller
+
 PRINCIPAL_HEADER = "x-ai4vc-principal"
 KEY_ID_HEADER = "x-ai4vc-key-id"
 SCOPES_HEADER = "x-ai4vc-scopes"
@@ -55,3 +57,9 @@ def identity_of(context: grpc.aio.ServicerContext) -> Identity:
     return Identity(principal=found.get(PRINCIPAL_HEADER, "")[:_MAX_PRINCIPAL],
                     key_id=found.get(KEY_ID_HEADER, "")[:_MAX_KEY_ID],
                     scopes=frozenset(s for s in (part.strip() for part in scopes.split(",")) if s))
+
+
+def caller_of(context: grpc.aio.ServicerContext) -> Caller:
+    """The domain-side caller (principal and scopes) of this call."""
+    identity = identity_of(context)
+    return Caller(identity.principal, identity.scopes)
