@@ -79,6 +79,9 @@ def mesh(run_base: Path) -> Iterator[Mesh]:
     run_dir = run_base / "mesh"
     run_dir.mkdir()
     run_dir.chmod(0o755)
+    # Triton traces every inference here (one in ten under `make up`), so a test's traced request
+    # is sure to have Triton's spans.
+    os.environ.setdefault("AI4VC_TRITON_TRACE_RATE", "1")
     the_mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True)
     try:
         the_mesh.up()

@@ -76,6 +76,7 @@ class Ports:
     redis: int = 6381
     kafka: int = 9093
     prometheus: int = 9090
+    otlp_http: int = 4318  # the telemetry service's OTLP/HTTP receiver (Triton's spans)
     services: dict[str, int] = dataclasses.field(default_factory=lambda: {n: s.port for n, s in SERVICES.items()})
 
     @classmethod
@@ -113,7 +114,9 @@ class Mesh:
         self.redis = Redis(run_dir, self.ports.redis)
         self.kafka = Kafka(run_dir, self.ports.kafka)
         self.triton = Triton(run_dir, self.ports.triton_grpc, self.ports.triton_http, self.ports.triton_metrics,
-                             **({"model_repository": model_repository} if model_repository else {}))
+                             **({"model_repository": model_repository} if model_repository else {}),
+                             trace_url=f"http://127.0.0.1:{self.ports.otlp_http}/v1/traces",
+                             trace_rate=int(os.environ.get("AI4VC_TRITON_TRACE_RATE", "10")))
         # A Triton someone else runs (a GPU server with the published model repositories):
         # the services point at it and no local Triton is started.
         self.external_triton = external_triton
@@ -184,6 +187,7 @@ class Mesh:
             # every span costs ~18 % of DetectLanguage's throughput here, one in ten ~1 % (bench/README.md).
             "AI4VC_TRACING_SAMPLE_RATIO": os.environ.get("AI4VC_TRACING_SAMPLE_RATIO", "0.1"),
             "AI4VC_TELEMETRY_TRACING_EXPORTER": "none",
+            "AI4VC_TELEMETRY_OTLP_HTTP_PORT": str(self.ports.otlp_http),
             "AI4VC_TELEMETRY_LOG_EXPORTER": "none",
             "AI4VC_GATEWAY_API_SERVICES": ",".join(
                 s.grpc_service for s in SERVICES.values() if s.routed and s.kind == "grpc"),

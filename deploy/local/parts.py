@@ -388,13 +388,24 @@ class Triton:
     """The real `tritonserver` (from the nvidia-pytriton wheel) serving `models/` on CPU."""
 
     def __init__(self, run_dir: Path, grpc_port: int, http_port: int, metrics_port: int,
-                 model_repository: Path = ROOT / "models") -> None:
+                 model_repository: Path = ROOT / "models", trace_url: str = "", trace_rate: int = 1) -> None:
         self.run_dir = run_dir
         self.grpc_port = grpc_port
         self.http_port = http_port
         self.metrics_port = metrics_port
         self.model_repository = model_repository
+        # Triton's own spans over OTLP/HTTP (it sends JSON), continuing the caller's traceparent;
+        # one inference in `trace_rate` traced. Empty trace_url: no tracing.
+        self.trace_url = trace_url
+        self.trace_rate = trace_rate
         self.proc = Process("triton", run_dir)
+
+    def _trace_args(self) -> list[str]:
+        if not self.trace_url:
+            return []
+        return ["--trace-config", "mode=opentelemetry", "--trace-config", f"rate={self.trace_rate}",
+                "--trace-config", "level=TIMESTAMPS", "--trace-config", f"opentelemetry,url={self.trace_url}",
+                "--trace-config", "opentelemetry,resource=service.name=triton"]
 
     @property
     def url(self) -> str:
@@ -436,7 +447,7 @@ class Triton:
                  f"--backend-directory={self._backend_dir()}",
                  f"--grpc-port={self.grpc_port}", f"--http-port={self.http_port}",
                  f"--metrics-port={self.metrics_port}", "--http-address=127.0.0.1", "--grpc-address=127.0.0.1",
-                 "--log-verbose=0", "--exit-timeout-secs=10"],
+                 "--log-verbose=0", "--exit-timeout-secs=10", *self._trace_args()],
                 env=self.environment(), clean_shm=True,
             )
         try:

@@ -16,6 +16,7 @@ from ai4vc.telemetry.v1 import telemetry_service_pb2_grpc as pb_grpc
 from services.common.backends import db
 from services.common.settings import CommonSettings
 from services.telemetry.core import Ingest, Retention, Store, TelemetryCore
+from services.telemetry.otlp_http import OtlpHttpReceiver
 from services.telemetry.servicer import LOGS_SERVICE, TRACE_SERVICE, Collector, TelemetryServicer
 from services.telemetry.settings import TelemetrySettings
 from services.telemetry.store import PostgresStore
@@ -96,4 +97,8 @@ async def create(
     retention.start()
     stack.push_async_callback(retention.close)
     _metrics(ingest, retention, registry)
+    if settings.otlp_http_port >= 0:
+        receiver = OtlpHttpReceiver(ingest, settings.host, settings.otlp_http_port)
+        await receiver.start()
+        stack.push_async_callback(receiver.close)
     return TelemetryApp(TelemetryCore(settings, store), ingest, retention)

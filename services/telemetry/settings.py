@@ -30,6 +30,9 @@ class TelemetrySettings(CommonSettings):
     # Optional OpenSearch backend (e.g. http://opensearch:9200): spans and logs are stored and
     # searched there instead of PostgreSQL. Empty: PostgreSQL.
     opensearch_url: str = ""
+    # OTLP/HTTP receiver (POST /v1/traces, /v1/logs; protobuf or JSON) for exporters that speak
+    # only HTTP, such as Triton's OpenTelemetry tracer; -1: off, 0: a free port.
+    otlp_http_port: int = -1
     opensearch_index_prefix: str = "ai4vc"
 
     def check(self) -> TelemetrySettings:

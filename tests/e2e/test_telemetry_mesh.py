@@ -34,8 +34,9 @@ def _poll(check, timeout_s: float):  # type: ignore[no-untyped-def]
 
 def test_a_request_through_envoy_is_one_searchable_trace(mesh):
     """TranslateText with x-request-id and a sampled traceparent through Envoy → within 5 s SearchLogs finds the
-    request id (service nmt, in the caller's trace) and GetTrace returns the NMT server span, a child of the
-    caller's span, with its Triton call as its child. (The mesh samples one root trace in ten; a caller's
+    request id (service nmt, in the caller's trace) and GetTrace returns one trace: Envoy's span (a child of the
+    caller's), the NMT server span under it, its Triton call under that, and Triton's own spans (compute
+    included) under the call. (The mesh samples one root trace in ten; a caller's
     sampled traceparent is always followed — how an operator traces one request.)"""
     request_id = f"e2e-telemetry-{uuid.uuid4().hex[:12]}"
     trace_id, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
@@ -63,7 +64,8 @@ def test_a_request_through_envoy_is_one_searchable_trace(mesh):
                 return None
             names = {s.name for s in answer.spans}
             services = {s.service for s in answer.spans}
-            return answer if TRANSLATE in names and "triton.infer nmt" in names and "envoy" in services else None
+            complete = TRANSLATE in names and "triton.infer nmt" in names and {"envoy", "triton"} <= services
+            return answer if complete else None
 
         answer = _poll(whole_trace, max(0.5, 5.0 - (time.monotonic() - sent)))
     server = next(s for s in answer.spans if s.name == TRANSLATE and s.service == "nmt")
@@ -74,6 +76,10 @@ def test_a_request_through_envoy_is_one_searchable_trace(mesh):
     triton = next(s for s in answer.spans if s.name == "triton.infer nmt")
     assert triton.parent_span_id == server.span_id and triton.kind == pb.SPAN_KIND_CLIENT
     assert triton.attributes["ai4vc.model"] == "nmt"
+    # Triton's own spans (OTLP/HTTP from tritonserver) hang under the service's span of the call.
+    inside = [s for s in answer.spans if s.service == "triton"]
+    assert any(s.parent_span_id == triton.span_id for s in inside)
+    assert any(s.name == "compute" for s in inside)
     assert answer.spans[0].span_id == edge.span_id  # parents first
 
 
