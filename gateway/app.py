@@ -78,8 +78,7 @@ async def create(
     """Builds the app; resources are closed by `stack` in reverse order of creation."""
     assert isinstance(settings, GatewaySettings)
     settings.check()
-    pool = await db.create_pool(settings.database_url, settings.database_schema)
-    stack.push_async_callback(pool.close)
+    pool = await db.open_pool(settings, stack)
     redis = redis_client.open_optional(settings.redis_url, stack)
     if redis is None:
         log.warning("no redis_url: rate limits are per instance and key revocations wait for the local cache TTL")

@@ -55,10 +55,7 @@ class AuthApp:
 
     async def ready(self) -> bool:
         """Ready when PostgreSQL answers; Redis only speeds up revocation and is not required."""
-        try:
-            return await self.core.pool.fetchval("SELECT 1") == 1
-        except (asyncpg.PostgresError, OSError):
-            return False
+        return await db.answers(self.core.pool)
 
 
 async def create(

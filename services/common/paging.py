@@ -1,13 +1,18 @@
 """Offset-based pagination for List methods: opaque page tokens and slicing a list into pages.
 
 Knows nothing of grpc; a bad `page_size` or `page_token` is an `InvalidArgument`. Each service
-passes its own default page size.
+passes its own default page size. A token can be bound to the query it pages (`query_digest` of
+every request field but the paging ones), so a token sent with other filters is refused instead of
+silently paging a different result.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import TypeVar
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from services.common.errors import InvalidArgument, Reason
 
@@ -16,30 +21,46 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 1000
 
 
-def encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+def query_digest(fields: Mapping[str, Any]) -> str:
+    """What a page token is bound to: a stable hash of the fields that decide a query's result."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def decode_page_token(token: str) -> int:
-    """The offset a token stands for (0 for the empty token); INVALID_PAGE_TOKEN for one not ours."""
+def encode_page_token(offset: int, bound: str = "") -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}:{bound}".encode() if bound else f"o:{offset}".encode()).decode()
+
+
+def decode_page_token(token: str, bound: str = "") -> int:
+    """The offset a token stands for (0 for the empty token); INVALID_PAGE_TOKEN for one not ours,
+    or one issued for another query than `bound` names."""
     if not token:
         return 0
     try:
-        kind, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        kind, _, rest = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        value, _, issued_for = rest.partition(":")
         offset = int(value)
         if kind != "o" or offset < 0:
             raise ValueError(token)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidArgument("page_token is not one this server issued", reason=Reason.INVALID_PAGE_TOKEN,
                               field="page_token") from exc
+    if issued_for != bound:
+        raise InvalidArgument("page_token belongs to another query; send the same fields as the first page",
+                              reason=Reason.INVALID_PAGE_TOKEN, field="page_token")
     return offset
+
+
+def checked_page_size(page_size: int, default_size: int) -> int:
+    """`default_size` when page_size is 0, at most MAX_PAGE_SIZE; FIELD_OUT_OF_RANGE when negative."""
+    if page_size < 0:
+        raise InvalidArgument("page_size must not be negative", reason=Reason.FIELD_OUT_OF_RANGE, field="page_size")
+    return min(page_size or default_size, MAX_PAGE_SIZE)
 
 
 def page_window(page_size: int, page_token: str, *, default_size: int) -> tuple[int, int]:
     """(offset, size) of the page asked for: `default_size` when page_size is 0, at most 1000."""
-    if page_size < 0:
-        raise InvalidArgument("page_size must not be negative", reason=Reason.FIELD_OUT_OF_RANGE, field="page_size")
-    size = min(page_size or default_size, MAX_PAGE_SIZE)
+    size = checked_page_size(page_size, default_size)
     return decode_page_token(page_token), size
 
 

@@ -13,9 +13,8 @@ from prometheus_client import CollectorRegistry
 
 from ai4vc.config.v1 import config_service_pb2 as pb
 from ai4vc.config.v1 import config_service_pb2_grpc as pb_grpc
-from services.common.backends import db
+from services.common.backends import db, outbox
 from services.common.settings import CommonSettings
-from services.config import records
 from services.config.core import ConfigCore
 from services.config.servicer import ConfigServicer
 from services.config.settings import ConfigSettings
@@ -39,7 +38,7 @@ class ConfigApp:
     async def ready(self) -> bool:
         """Ready when PostgreSQL answers and the change feed is listening (watches need it)."""
         try:
-            return await self.core.pool.fetchval("SELECT 1") == 1 and self.core.feed.connected
+            return await db.answers(self.core.pool) and self.core.feed.connected
         except (asyncpg.PostgresError, OSError):
             return False
 
@@ -50,10 +49,7 @@ async def create(
     """Builds the app; resources are closed by `stack` in reverse order of creation."""
     assert isinstance(settings, ConfigSettings)
     settings.check()
-    pool = await db.create_pool(settings.database_url, settings.database_schema)
-    stack.push_async_callback(pool.close)
-    await db.migrate(pool, MIGRATIONS, "config")
-    await records.migrate(pool)
+    pool = await db.open_pool(settings, stack, [(MIGRATIONS, "config"), (outbox.MIGRATIONS, "outbox")])
     feed = ChangeFeed(settings.database_url, settings.database_schema, settings.watch_queue,
                       settings.feed_reconnect_max_s)
     await feed.start()

@@ -24,11 +24,6 @@ ACTIONS = {
 }
 
 
-async def migrate(pool: asyncpg.Pool) -> None:
-    """Creates the outbox table (the event backbone's migration) in the pool's schema."""
-    await outbox.migrate(pool)
-
-
 def to_value(value: Any) -> struct_pb2.Value:
     return json_format.ParseDict(value, struct_pb2.Value())
 

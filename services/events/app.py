@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import logging
 
-import asyncpg
 import grpc
 from prometheus_client import CollectorRegistry
 
@@ -34,10 +33,7 @@ class EventsApp:
         """Ready while PostgreSQL answers and the relay loop is running."""
         if self.task.done():
             return False
-        try:
-            return await self.relay.pool.fetchval("SELECT 1") == 1
-        except (asyncpg.PostgresError, OSError):
-            return False
+        return await db.answers(self.relay.pool)
 
 
 async def create(
@@ -46,9 +42,7 @@ async def create(
     """Builds the app and starts the relay; `stack` stops it, then closes the pool."""
     assert isinstance(settings, EventsSettings)
     settings.check()
-    pool = await db.create_pool(settings.database_url, settings.database_schema)
-    stack.push_async_callback(pool.close)
-    await outbox.migrate(pool)
+    pool = await db.open_pool(settings, stack, [(outbox.MIGRATIONS, "outbox")])
     relay = Relay(settings, pool, registry)
     task = asyncio.create_task(relay.run(), name="outbox-relay")
 

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import logging
 
-import asyncpg
 import grpc
 from prometheus_client import CollectorRegistry
 
@@ -43,10 +42,7 @@ class MetricsApp:
     async def ready(self) -> bool:
         if self.task.done():
             return False
-        try:
-            return await self.core.pool.fetchval("SELECT 1") == 1
-        except (asyncpg.PostgresError, OSError):
-            return False
+        return await db.answers(self.core.pool)
 
 
 async def create(
@@ -55,9 +51,7 @@ async def create(
     """Builds the app and starts ingesting; `stack` stops the loop, then closes the sink and pool."""
     assert isinstance(settings, MetricsSettings)
     settings.check()
-    pool = await db.create_pool(settings.database_url, settings.database_schema)
-    stack.push_async_callback(pool.close)
-    await db.migrate(pool, records.MIGRATIONS, "metrics")
+    pool = await db.open_pool(settings, stack, [(records.MIGRATIONS, "metrics")])
     influx: InfluxSink | None = None
     if settings.influx_url:
         influx = InfluxSink(settings.influx_url, settings.influx_database, settings.influx_timeout_s, registry)

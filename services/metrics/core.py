@@ -14,11 +14,9 @@ A caller without the "admin" scope sees the rows of its own API keys (the auth s
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import datetime
 import functools
-import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -35,7 +33,7 @@ from services.common.errors import (
     Reason,
     Unavailable,
 )
-from services.common.paging import MAX_PAGE_SIZE
+from services.common.paging import checked_page_size, decode_page_token, encode_page_token, query_digest
 from services.metrics.records import BUCKETS, MAX_VALUE_CHARS, OK
 from services.metrics.settings import MetricsSettings
 
@@ -113,32 +111,9 @@ class UsageQuery:
 
     def fingerprint(self, caller: Caller) -> str:
         """Stable hash of everything that decides the result (page size and token aside)."""
-        canonical = json.dumps({"s": self.start.isoformat(), "e": self.end.isoformat(), "g": self.granularity,
-                                "by": list(self.group_by), "f": {k: list(v) for k, v in sorted(self.filters.items())},
-                                "p": caller.principal, "a": caller.is_admin}, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def encode_token(fingerprint: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"u1:{fingerprint}:{offset}".encode()).decode()
-
-
-def decode_token(token: str, fingerprint: str) -> int:
-    """The offset `token` stands for; INVALID_PAGE_TOKEN for one not issued for this query."""
-    if not token:
-        return 0
-    try:
-        version, bound, raw = base64.urlsafe_b64decode(token.encode()).decode().split(":")
-        offset = int(raw)
-        if version != "u1" or offset < 0:
-            raise ValueError(token)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument("page_token is not one this server issued", reason=Reason.INVALID_PAGE_TOKEN,
-                              field="page_token") from exc
-    if bound != fingerprint:
-        raise InvalidArgument("page_token belongs to another query; send the same fields as the first page",
-                              reason=Reason.INVALID_PAGE_TOKEN, field="page_token")
-    return offset
+        return query_digest({"s": self.start.isoformat(), "e": self.end.isoformat(), "g": self.granularity,
+                             "by": list(self.group_by), "f": {k: list(v) for k, v in sorted(self.filters.items())},
+                             "p": caller.principal, "a": caller.is_admin})
 
 
 def _check_values(field: str, values: Iterable[str]) -> tuple[str, ...]:
@@ -272,12 +247,9 @@ class MetricsCore:
     async def query_usage(self, caller: Caller, query: UsageQuery, page_size: int, page_token: str
                           ) -> tuple[list[Row], str]:
         caller.require()
-        if page_size < 0:
-            raise InvalidArgument("page_size must not be negative", reason=Reason.FIELD_OUT_OF_RANGE,
-                                  field="page_size")
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        size = checked_page_size(page_size, DEFAULT_PAGE_SIZE)
         fingerprint = query.fingerprint(caller)
-        offset = decode_token(page_token, fingerprint)
+        offset = decode_page_token(page_token, fingerprint)
         where = _Where()
         where.add(f"bucket_start >= {where.arg(query.start)}")
         where.add(f"bucket_start < {where.arg(query.end)}")
@@ -296,7 +268,7 @@ class MetricsCore:
         rows = await self._fetch(sql, where.args)
         result = [Row(r["bucket_start"], {d: r[d] for d in query.group_by}, _totals(r, json.loads(r["errors"])))
                   for r in rows[:size]]
-        return result, encode_token(fingerprint, offset + size) if len(rows) > size else ""
+        return result, encode_page_token(offset + size, fingerprint) if len(rows) > size else ""
 
     async def _fetch(self, sql: str, args: Sequence[Any]) -> list[asyncpg.Record]:
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):

@@ -75,9 +75,7 @@ async def open_store(settings: TelemetrySettings, stack: contextlib.AsyncExitSta
         await store.setup()
         stack.push_async_callback(store.close)
         return store
-    pool = await db.create_pool(settings.database_url, settings.database_schema)
-    stack.push_async_callback(pool.close)
-    await db.migrate(pool, MIGRATIONS, "telemetry")
+    pool = await db.open_pool(settings, stack, [(MIGRATIONS, "telemetry")])
     return PostgresStore(pool, settings.query_timeout_s)
 
 

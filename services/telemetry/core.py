@@ -17,7 +17,6 @@ import base64
 import collections
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import re
@@ -32,7 +31,7 @@ from services.common.errors import (
     Reason,
     Unavailable,
 )
-from services.common.paging import MAX_PAGE_SIZE
+from services.common.paging import checked_page_size, query_digest
 from services.telemetry.records import LogRow, SpanRow
 from services.telemetry.settings import TelemetrySettings
 
@@ -145,21 +144,9 @@ def _bounded(value: str, field: str, limit: int) -> str:
     return value
 
 
-def _page_size(page_size: int, default: int) -> int:
-    if page_size < 0:
-        raise InvalidArgument("page_size must not be negative", reason=Reason.FIELD_OUT_OF_RANGE, field="page_size")
-    return min(page_size or default, MAX_PAGE_SIZE)
-
-
 def _bad_token() -> InvalidArgument:
     return InvalidArgument("page_token is not one this server issued for this query",
                            reason=Reason.INVALID_PAGE_TOKEN, field="page_token")
-
-
-def query_hash(fields: dict[str, Any]) -> str:
-    """What a page token is bound to: every field of the request but the paging ones."""
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def encode_token(digest: str, start_ns: int, end_ns: int, key: Key) -> str:
@@ -225,8 +212,8 @@ class TelemetryCore:
         fields = {"service": _bounded(service, "service", 128), "span_name": _bounded(span_name, "span_name", 256),
                   "min_duration_us": min_duration_us, "status": status,
                   "request_id": _bounded(request_id, "request_id", 128), "start": start_ns, "end": end_ns}
-        limit = _page_size(page_size, TRACES_PAGE_SIZE)
-        digest = query_hash({"m": "traces", **fields})
+        limit = checked_page_size(page_size, TRACES_PAGE_SIZE)
+        digest = query_digest({"m": "traces", **fields})
         after: Key | None = None
         if page_token:
             start, end, after = decode_token(page_token, digest, str)
@@ -245,8 +232,8 @@ class TelemetryCore:
         fields = {"text": _bounded(text, "query", MAX_QUERY_CHARS), "service": _bounded(service, "service", 128),
                   "min_level": min_level, "request_id": _bounded(request_id, "request_id", 128),
                   "trace_id": trace_id, "start": start_ns, "end": end_ns}
-        limit = _page_size(page_size, LOGS_PAGE_SIZE)
-        digest = query_hash({"m": "logs", **fields})
+        limit = checked_page_size(page_size, LOGS_PAGE_SIZE)
+        digest = query_digest({"m": "logs", **fields})
         after: Key | None = None
         if page_token:
             start, end, after = decode_token(page_token, digest, int)

@@ -7,10 +7,13 @@ inside one transaction each, under an advisory lock so replicas starting togethe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -32,6 +35,25 @@ async def create_pool(url: str, schema: str = "public", min_size: int = 1, max_s
         url, min_size=min_size, max_size=max_size, timeout=5, command_timeout=10,
         server_settings={"search_path": schema, "application_name": "ai4vc"},
     )
+
+
+async def open_pool(settings: Any, stack: contextlib.AsyncExitStack,
+                    migrations: Sequence[tuple[Path, str]] = ()) -> asyncpg.Pool:
+    """The pool of a service's settings (`database_url`, `database_schema`), closed by `stack`,
+    with each (folder, component) migration applied in order."""
+    pool = await create_pool(settings.database_url, settings.database_schema)
+    stack.push_async_callback(pool.close)
+    for folder, component in migrations:
+        await migrate(pool, folder, component)
+    return pool
+
+
+async def answers(pool: asyncpg.Pool) -> bool:
+    """Whether PostgreSQL answers a trivial query: the readiness of a service that needs it."""
+    try:
+        return bool(await pool.fetchval("SELECT 1") == 1)
+    except (asyncpg.PostgresError, OSError):
+        return False
 
 
 async def ensure_schema(conn: asyncpg.Connection, schema: str) -> None:
