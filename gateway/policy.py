@@ -1,5 +1,6 @@
-"""Which scope each gRPC method needs. Envoy's grpc_json_transcoder runs before ext_authz, so a
-REST call arrives here with the gRPC path too, and one table covers both kinds of caller."""
+"""Which scope each gRPC method needs. Envoy's grpc_json_transcoder runs before the rbac filter
+rendered from this table (gateway/edge/render.py), so a REST call is checked by its gRPC path too,
+and one table covers both kinds of caller."""
 
 from __future__ import annotations
 

@@ -63,6 +63,8 @@ NON_IDEMPOTENT_PREFIXES = ("ai4vc.auth.", "ai4vc.config.")
 
 
 TELEMETRY_SERVICE = "ai4vc.telemetry.v1.TelemetryService"
+# The gateway: Envoy health-checks it and sends it reflection calls; it is not a client-facing service.
+GATEWAY_SERVICE = "ai4vc.gateway.ControlPlane"
 
 
 def idempotent(grpc_service: str) -> bool:
@@ -230,8 +232,8 @@ def _is_ip(host: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Renders the config for a deployment whose services are reached by name (compose, k8s):
-    `--upstream ai4vc.nmt.v1.NmtService=nmt:8089` per service, and the gateway as
-    `--upstream envoy.service.auth.v3.Authorization=gateway:8086`."""
+    `--upstream ai4vc.nmt.v1.NmtService=nmt:8089` per service, and the gateway (the control plane,
+    which also answers reflection) as `--upstream ai4vc.gateway.ControlPlane=gateway:8086`."""
     parser = argparse.ArgumentParser(prog="python -m deploy.local.envoy_config")
     parser.add_argument("--upstream", action="append", required=True, help="GRPC_SERVICE=HOST:PORT[,HOST:PORT]")
     parser.add_argument("--listen", default="0.0.0.0:8080")
@@ -249,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         service, _, hosts = spec.partition("=")
         endpoints = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts.split(",")]
         cluster = service.split(".")[1] if service.count(".") >= 2 else service
-        upstreams.append(Upstream(service, cluster, endpoints, routed=not service.startswith("envoy."),
+        upstreams.append(Upstream(service, cluster, endpoints, routed=service != GATEWAY_SERVICE,
                                   idempotent=idempotent(service)))
     listen_host, listen_port = args.listen.rsplit(":", 1)
     admin_host, admin_port = args.admin.rsplit(":", 1)
