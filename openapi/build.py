@@ -211,10 +211,34 @@ def edge_facts(doc: dict[str, Any]) -> dict[str, Any]:
                 note = "Needs any valid key or token."
             operation["description"] = (operation.get("description", "") + f"\n\n{note}").strip()
             operation.pop("x-ai4vc-access")
+    strip_path_fields(doc)
     # Streaming messages the generator lists for the record: no REST operation uses them.
     schemas.pop("x-stream-definitions", None)
     doc.pop("x-stream-definitions", None)
     return doc
+
+
+def _json_name(proto_name: str) -> str:
+    head, *rest = proto_name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def strip_path_fields(doc: dict[str, Any]) -> None:
+    """A `body: "*"` method with path parameters takes those fields from the path only: Envoy refuses
+    a body that repeats one (reject_binding_body_field_collisions). Such a body gets a schema of its
+    own, `<Request>Body`, without them (the generator lists the whole request message)."""
+    schemas = doc["components"]["schemas"]
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            in_path = {_json_name(p["name"]) for p in operation.get("parameters", []) if p["in"] == "path"}
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if not in_path or not content or "$ref" not in content["schema"]:
+                continue
+            name = content["schema"]["$ref"].rsplit("/", 1)[1]
+            body = json.loads(json.dumps(schemas[name]))
+            body["properties"] = {k: v for k, v in body.get("properties", {}).items() if k not in in_path}
+            schemas[f"{name}Body"] = body
+            content["schema"] = {"$ref": f"#/components/schemas/{name}Body"}
 
 
 def build(python: str) -> dict[str, Any]:

@@ -202,9 +202,10 @@ def docs_routes() -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for path, (file, content_type) in DOCS_FILES.items():
         if file.is_file():
-            out.append({"path": path, "status": 200, "filename": str(file), "content_type": content_type})
+            out.append({"path": path, "status": 200, "filename": str(file), "inline": "",
+                        "content_type": content_type})
         else:
-            out.append({"path": path, "status": 404, "content_type": "text/plain; charset=utf-8",
+            out.append({"path": path, "status": 404, "filename": "", "content_type": "text/plain; charset=utf-8",
                         "inline": f"{file.relative_to(ROOT)} is missing: run make gen / make bootstrap"})
     return out
 
