@@ -57,7 +57,8 @@ NOT_FOUND 404, RESOURCE_EXHAUSTED 429, UNAVAILABLE 503 …).
 
 **JSON.** Field names are lowerCamelCase; 64-bit integers are strings; enums are their names;
 `bytes` are base64; every primitive field of an answer is present, with its default value when
-unset. Query parameters take the proto field names (`page_size`), as Envoy matches them.
+unset. Query parameters are listed under their proto field names (`page_size`); Envoy takes the
+lowerCamelCase names (`pageSize`) too, and refuses a parameter that names no field (400).
 """
 
 # The JSON mapping of the well-known types (protobuf's JSON spec), which the generator renders as

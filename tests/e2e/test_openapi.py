@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,7 +32,7 @@ DOCUMENT = Path(__file__).resolve().parents[2] / "gen" / "openapi" / "openapi.js
 SCHEMA = schemathesis.openapi.from_path(str(DOCUMENT))
 # Each operation gets this many generated inputs (derandomized: the same every run), enough to
 # reach each field's edge cases while the 29 operations finish in minutes on two cores.
-EXAMPLES = 12
+EXAMPLES = 30
 SCOPES = ["admin", "asr", "config", "nmt", "pipeline", "telemetry", "tts"]
 
 
@@ -75,6 +77,20 @@ def test_docs_page_and_its_assets_come_from_the_edge(mesh):
     assert b"SwaggerUIBundle" in script
     status, headers, _ = get(mesh, "/docs/swagger-ui.css")
     assert status == 200 and headers["content-type"].startswith("text/css")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no Chromium here (apt-get install chromium)")
+def test_docs_page_renders_in_a_browser_without_internet(mesh, tmp_path):
+    """Headless Chromium (no network but the edge) renders Swagger UI at /docs with the operations."""
+    done = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path}",
+         "--virtual-time-budget=15000", "--dump-dom", f"http://127.0.0.1:{mesh.ports.envoy}/docs"],
+        capture_output=True, timeout=120, check=False)
+    dom = done.stdout.decode()
+    assert "AI4V-C REST API" in dom
+    assert 'data-path="/v1/text:translate"' in dom
+    assert "Authorize" in dom
 
 
 @pytest.mark.parametrize("path", ["/docs/", "/docs/index.html", "/docs/swagger-ui-bundle.js.map",
