@@ -57,6 +57,10 @@ done
 # google.rpc.Status / ErrorInfo in its descriptor pool.
 "$BUF" build -o gen/descriptors/ai4vc.binpb
 
+# swagger2openapi comes from openapi/package-lock.json (bootstrap installs it; a fresh worktree too).
+if [[ ! -f openapi/node_modules/swagger2openapi/swagger2openapi.js ]]; then
+  npm ci --prefix openapi --no-audit --no-fund --ignore-scripts >/dev/null
+fi
 rm -rf gen/openapi
 "$PYTHON" openapi/build.py --python "$PYTHON"
 
