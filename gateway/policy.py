@@ -67,6 +67,12 @@ PATH_RULES: dict[str, Rule] = {
     "/v1/ws/speech-to-speech": Rule(Access.SCOPE, "pipeline"),
 }
 
+# The REST API's OpenAPI document and its Swagger UI page, which Envoy answers itself
+# (deploy/local/envoy_config.DOCS_FILES): public, like the discovery they describe. Exact paths
+# only — nothing under /docs/ but these files.
+DOCS_PATHS = ("/openapi.json", "/docs", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js")
+PATH_RULES.update({path: Rule(Access.PUBLIC) for path in DOCS_PATHS})
+
 DEFAULT_RULE = Rule(Access.DENY)
 
 
