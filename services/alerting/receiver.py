@@ -99,7 +99,8 @@ class AlertmanagerReceiver:
             log.warning("not an Alertmanager notification: %s", exc)
             return 400
         except DB_ERRORS as exc:
-            log.warning("notification not recorded (database away); Alertmanager retries: %s: %s", type(exc).__name__, exc)
+            log.warning("notification not recorded (database away); Alertmanager retries: %s: %s",
+                        type(exc).__name__, exc)
             return 503
         except Exception:  # noqa: BLE001 - logged; Alertmanager retries a 5xx
             log.exception("notification not recorded")

@@ -88,6 +88,11 @@ def _post_alerts(alertmanager: Alertmanager, alerts: list[dict]) -> None:  # typ
         assert answer.status == 200
 
 
+def _get_json(url: str) -> dict:  # type: ignore[type-arg]
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return dict(json.loads(answer.read()))
+
+
 def _alert(rule: pb.Rule, start: datetime.datetime, end: datetime.datetime | None = None) -> dict:  # type: ignore[type-arg]
     body: dict = {"labels": {"alertname": rule.name, "ai4vc_rule_id": rule.rule_id, "component": "nmt",  # type: ignore[type-arg]
                              "replica": "nmt", "severity": "critical", "ai4vc_kind": "service_down"},
@@ -214,7 +219,8 @@ async def test_alertmanager_notification_is_recorded_signed_delivered_and_resolv
             assert verify(SECRET, firing.headers[TIMESTAMP_HEADER], firing.body, firing.headers[SIGNATURE_HEADER])
             assert not verify("other", firing.headers[TIMESTAMP_HEADER], firing.body, firing.headers[SIGNATURE_HEADER])
             body = firing.json()
-            assert body["state"] == "firing" and body["rule_id"] == rule.rule_id and body["labels"]["component"] == "nmt"
+            assert body["state"] == "firing" and body["rule_id"] == rule.rule_id
+            assert body["labels"]["component"] == "nmt"
             listed = await stub.ListAlerts(pb.ListAlertsRequest(state=pb.ALERT_STATE_FIRING, rule_id=rule.rule_id),
                                            metadata=OPS)
             (alert,) = listed.alerts
@@ -239,8 +245,7 @@ async def test_alertmanager_notification_is_recorded_signed_delivered_and_resolv
             silence = await stub.SilenceAlerts(pb.SilenceAlertsRequest(
                 rule_id=rule.rule_id, labels={"component": "nmt"}, duration=duration_pb2.Duration(seconds=600),
                 comment="maintenance"), metadata=OPS)
-            with urllib.request.urlopen(f"{alertmanager.url}/api/v2/silence/{silence.silence_id}", timeout=5) as answer:
-                made = json.loads(answer.read())
+            made = await asyncio.to_thread(_get_json, f"{alertmanager.url}/api/v2/silence/{silence.silence_id}")
             assert made["status"]["state"] == "active" and made["comment"] == "maintenance"
             assert {(m["name"], m["value"]) for m in made["matchers"]} >= {("alertname", rule.name),
                                                                            ("component", "nmt")}
