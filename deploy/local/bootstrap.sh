@@ -42,6 +42,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 command -v runuser >/dev/null || need+=(util-linux)
 command -v prometheus >/dev/null || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v influxd >/dev/null || need+=(influxdb)
 # perf_analyzer (shipped in the tritonclient wheel; `make bench`) links libb64.
 ldconfig -p 2>/dev/null | grep -q "libb64.so.0d" || need+=(libb64-0d)
@@ -58,7 +59,7 @@ if ((${#need[@]})); then
   # Under systemd the packages start their own daemons on 9090 (Prometheus) and 8086/8088
   # (InfluxDB: the gateway's and TTS's ports). The mesh starts its own; stop theirs.
   if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-    for unit in prometheus influxdb; do
+    for unit in prometheus prometheus-alertmanager influxdb; do
       [[ " ${need[*]} " == *" ${unit} "* ]] && $SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true
     done
   fi
