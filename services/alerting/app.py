@@ -17,6 +17,7 @@ from ai4vc.alerting.v1 import alerting_service_pb2_grpc as pb_grpc
 from services.alerting import records
 from services.alerting.core import AlertingCore
 from services.alerting.delivery import Dispatcher
+from services.alerting.event_rules import FailedLogins
 from services.alerting.receiver import AlertmanagerReceiver
 from services.alerting.servicer import AlertingServicer
 from services.alerting.settings import AlertingSettings
@@ -30,8 +31,10 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AlertingService"].full_name
 class AlertingApp:
     service_names = (SERVICE_NAME,)
 
-    def __init__(self, core: AlertingCore, dispatcher: Dispatcher, receiver: AlertmanagerReceiver | None) -> None:
+    def __init__(self, core: AlertingCore, dispatcher: Dispatcher, receiver: AlertmanagerReceiver | None,
+                 event_rules: FailedLogins | None = None) -> None:
         self.core = core
+        self.event_rules = event_rules
         self.dispatcher = dispatcher
         self.receiver = receiver
         self.servicer = AlertingServicer(core)
@@ -76,6 +79,13 @@ async def create(
         receiver = AlertmanagerReceiver(core, settings.host, settings.webhook_port, dispatcher.wake)
         await receiver.start()
         stack.push_async_callback(receiver.close)
-    app = AlertingApp(core, dispatcher, receiver)
+    event_rules = None
+    if settings.kafka_bootstrap:
+        # Not part of readiness: a broker that is away delays event alerts, it does not stop the API.
+        event_rules = FailedLogins(settings, pool, http)
+        core.on_rules_changed = event_rules.invalidate
+        event_rules.start()
+        stack.push_async_callback(event_rules.close)
+    app = AlertingApp(core, dispatcher, receiver, event_rules)
     _metrics(app, registry)
     return app

@@ -46,6 +46,8 @@ MAX_URL = 2048
 MAX_SECRET = 256
 MAX_SILENCE_S = 30 * 86400
 MAX_SILENCE_LABELS = 16
+MAX_EVENT_COUNT = 1_000_000
+MAX_WINDOW_S = 86400
 SCOPE_MESSAGE = "alerting needs the alerting or admin scope"
 
 P = ParamSpec("P")
@@ -84,6 +86,8 @@ class RuleInput:
     for_nanos: int
     webhook_urls: tuple[str, ...]
     webhook_secret: str
+    window_seconds: int = 0
+    window_nanos: int = 0
 
 
 def _out_of_range(field: str, message: str) -> InvalidArgument:
@@ -114,7 +118,9 @@ def check_rule(given: RuleInput, rule_id: str, *, creating: bool, prefix: str = 
     if len(given.summary) > MAX_SUMMARY:
         raise _out_of_range(prefix + "summary", f"must be at most {MAX_SUMMARY} characters")
     component = given.component
-    if kind is Kind.TRITON_MODEL_NOT_READY:
+    if kind is Kind.FAILED_LOGINS:
+        component = ""
+    elif kind is Kind.TRITON_MODEL_NOT_READY:
         if not given.model:
             raise _required(prefix + "model")
         if not _MODEL.fullmatch(given.model):
@@ -130,6 +136,13 @@ def check_rule(given: RuleInput, rule_id: str, *, creating: bool, prefix: str = 
     threshold = given.threshold if kind in rules.THRESHOLD_KINDS else 0.0
     if not math.isfinite(threshold) or threshold < 0 or (kind is Kind.ERROR_RATE and threshold > 1):
         raise _out_of_range(prefix + "threshold", "must be finite and not negative (error rates at most 1)")
+    window_s = 0
+    if kind is Kind.FAILED_LOGINS:
+        if threshold != int(threshold) or not 1 <= threshold <= MAX_EVENT_COUNT:
+            raise _out_of_range(prefix + "threshold", f"must be a whole number of events from 1 to {MAX_EVENT_COUNT}")
+        if given.window_nanos or not 0 <= given.window_seconds <= MAX_WINDOW_S:
+            raise _out_of_range(prefix + "window", f"must be whole seconds from 1 to {MAX_WINDOW_S}")
+        window_s = given.window_seconds or rules.DEFAULT_WINDOW_S
     if given.for_nanos or not 0 <= given.for_seconds <= MAX_FOR_S:
         raise _out_of_range(prefix + "for_duration", f"must be whole seconds from 0 to {MAX_FOR_S}")
     if len(given.webhook_urls) > MAX_WEBHOOKS:
@@ -143,7 +156,7 @@ def check_rule(given: RuleInput, rule_id: str, *, creating: bool, prefix: str = 
         raise _required(prefix + "webhook_secret")
     return RuleSpec(rule_id, given.name, kind, severity, given.summary, component, method,
                     given.model if kind is Kind.TRITON_MODEL_NOT_READY else "", float(threshold), given.for_seconds,
-                    tuple(given.webhook_urls), given.webhook_secret)
+                    tuple(given.webhook_urls), given.webhook_secret, window_s)
 
 
 def _checked_id(value: str, field: str) -> str:
@@ -182,6 +195,8 @@ class AlertingCore:
         self._sync_lock = asyncio.Lock()
         self.reloads = 0
         self.reload_failures = 0
+        # Called after every rule change (the event-rule evaluator reads the rules again).
+        self.on_rules_changed: Callable[[], None] = lambda: None
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -228,6 +243,7 @@ class AlertingCore:
     async def sync(self) -> bool:
         """Writes the rule file from the stored rules and, when it changed, asks Prometheus to
         reload. A Prometheus that is away is no error: it reads the file when it starts."""
+        self.on_rules_changed()
         async with self._sync_lock:
             text = rules.render(await records.all_rules(self.pool))
             changed = await asyncio.to_thread(rules.write_atomically, self.rules_path, text)

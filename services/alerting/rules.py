@@ -29,6 +29,7 @@ class Kind(enum.IntEnum):
     OPEN_STREAMS = 4
     TRITON_MODEL_NOT_READY = 5
     SPOOL_GROWING = 6
+    FAILED_LOGINS = 7
 
 
 class Severity(enum.IntEnum):
@@ -40,7 +41,13 @@ class Severity(enum.IntEnum):
 SEVERITY_LABEL = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severity.INFO: "info"}
 KIND_LABEL = {k: k.name.lower() for k in Kind}
 # Kinds whose condition compares a value with `threshold`.
-THRESHOLD_KINDS = frozenset({Kind.ERROR_RATE, Kind.LATENCY_P99, Kind.OPEN_STREAMS, Kind.SPOOL_GROWING})
+THRESHOLD_KINDS = frozenset({Kind.ERROR_RATE, Kind.LATENCY_P99, Kind.OPEN_STREAMS, Kind.SPOOL_GROWING,
+                             Kind.FAILED_LOGINS})
+# Kinds the service evaluates itself from the platform's events (not rendered for Prometheus).
+EVENT_KINDS = frozenset({Kind.FAILED_LOGINS})
+# What a failed-login rule counts: the auth service's audit action for a refused login.
+FAILED_LOGIN_ACTION = "session.login_failed"
+DEFAULT_WINDOW_S = 300
 # Kinds that may narrow to one RPC method.
 METHOD_KINDS = frozenset({Kind.ERROR_RATE, Kind.LATENCY_P99, Kind.OPEN_STREAMS})
 GROUP_NAME = "ai4vc-alerting"
@@ -62,6 +69,7 @@ class RuleSpec:
     for_s: int
     webhook_urls: tuple[str, ...]
     webhook_secret: str
+    window_s: int = 0
     create_time: datetime.datetime | None = None
     update_time: datetime.datetime | None = None
 
@@ -87,6 +95,9 @@ def expression(rule: RuleSpec) -> str:
         # Triton exports nv_inference_count for every model it has loaded and ready (zero
         # before any request); none means not loaded, not ready, or Triton not scraped.
         return f'absent(nv_inference_count{{model="{rule.model}"}})'
+    if rule.kind is Kind.FAILED_LOGINS:
+        return (f"at least {int(rule.threshold)} {FAILED_LOGIN_ACTION} audit events from one address"
+                f" within {rule.window_s}s (evaluated by the alerting service from Kafka)")
     if rule.kind is Kind.SPOOL_GROWING:
         return f'sum by (component) (rate(records_spooled_total{{component="{comp}"}}[5m])) > {threshold}'
     raise ValueError(f"no expression for kind {rule.kind!r}")
@@ -100,6 +111,7 @@ def default_summary(rule: RuleSpec) -> str:
         Kind.OPEN_STREAMS: f"{rule.component} has more than {rule.threshold:g} open streams",
         Kind.TRITON_MODEL_NOT_READY: f"Triton model {rule.model} is not ready",
         Kind.SPOOL_GROWING: f"{rule.component} is spooling records to disk",
+        Kind.FAILED_LOGINS: f"{int(rule.threshold)} or more failed logins from one address in {rule.window_s}s",
     }[rule.kind]
     return what + (f" ({rule.method})" if rule.method and rule.kind in METHOD_KINDS else "")
 
@@ -120,8 +132,8 @@ def prometheus_rule(rule: RuleSpec) -> dict[str, object]:
 
 
 def render(rules: Sequence[RuleSpec]) -> str:
-    """The rule file: one group holding every rule, by name."""
-    ordered = sorted(rules, key=lambda r: r.name)
+    """The rule file: one group holding every metric rule, by name (event rules are not Prometheus's)."""
+    ordered = sorted((r for r in rules if r.kind not in EVENT_KINDS), key=lambda r: r.name)
     return yaml.safe_dump({"groups": [{"name": GROUP_NAME, "rules": [prometheus_rule(r) for r in ordered]}]},
                           sort_keys=False, width=1000)
 

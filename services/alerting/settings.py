@@ -33,6 +33,9 @@ class AlertingSettings(CommonSettings):
     delivery_max_backoff_s: float = 300.0
     delivery_poll_s: float = 0.5
     delivery_batch: int = 50
+    # Event rules (failed logins) read the audit topic here; empty: event rules are not evaluated.
+    kafka_bootstrap: str = ""
+    audit_topic: str = "ai4vc.audit"
     # How long Prometheus and Alertmanager get to answer a reload or a silence.
     upstream_timeout_s: float = 5.0
 

@@ -13,6 +13,10 @@ from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from services.auth.core import ApiKey, AuthCore, Quota, Tokens, User
 from services.common.rpc.identity import caller_of
 
+# The client's address as the edge saw it: Envoy (use_remote_address) sets it on every external
+# request and drops a client-sent one.
+EXTERNAL_ADDRESS_HEADER = "x-envoy-external-address"
+
 
 def _ts(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
@@ -56,7 +60,10 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
         return pb.CreateUserResponse(user=user_proto(user))
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.LoginResponse:
-        return _tokens(await self.core.login(request.username, request.password), pb.LoginResponse)  # type: ignore
+        address = next((v for k, v in context.invocation_metadata() or () if k == EXTERNAL_ADDRESS_HEADER
+                        and isinstance(v, str)), "")
+        return _tokens(await self.core.login(request.username, request.password, address),  # type: ignore
+                       pb.LoginResponse)
 
     async def Refresh(self, request: pb.RefreshRequest, context: grpc.aio.ServicerContext) -> pb.RefreshResponse:
         return _tokens(await self.core.refresh(request.refresh_token), pb.RefreshResponse)  # type: ignore

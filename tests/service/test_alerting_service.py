@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import json
 import urllib.request
@@ -279,3 +280,55 @@ async def test_undelivered_webhooks_survive_a_restart(settings, alertmanager):
         with contextlib.suppress(Exception):
             await asyncio.to_thread(_post_alerts, alertmanager, [_alert(
                 rule, datetime.datetime.now(datetime.UTC), datetime.datetime.now(datetime.UTC))])
+
+
+async def test_failed_logins_from_one_address_fire_an_event_rule(settings, alertmanager, kafka):
+    """N refused logins (auth's audit events on Kafka) from one address within the window fire an alert
+    carrying that address; fewer from another address do not. Event rules stay out of Prometheus's file."""
+    from aiokafka import AIOKafkaProducer
+    from google.protobuf import struct_pb2
+
+    from services.common.backends import outbox
+
+    settings = dataclasses.replace(settings, kafka_bootstrap=kafka.bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
+    await producer.start()
+
+    async def refused_login(address: str) -> None:
+        details = struct_pb2.Struct()
+        details.update({"target_type": "user", "address": address})
+        event = outbox.new_event(outbox.AUDIT_TYPE, "auth", "meera", "meera",
+                                 audit=events_pb2.AuditEntry(action="session.login_failed", target="meera",
+                                                             details=details))
+        await producer.send_and_wait("ai4vc.audit", event.SerializeToString(), key=b"meera")
+
+    receiver = await WebhookReceiver().start()
+    try:
+        await refused_login("192.0.2.1")  # makes the topic (the reader starts at its end)
+        async with running(settings, alerting_app.create) as (app, _handle, channel):
+            stub = pb_grpc.AlertingServiceStub(channel)
+            rule = (await stub.CreateRule(pb.CreateRuleRequest(rule=pb.Rule(
+                name="login_storm", kind=pb.RULE_KIND_FAILED_LOGINS, threshold=3,
+                window=duration_pb2.Duration(seconds=60), webhook_urls=[receiver.url], webhook_secret=SECRET)),
+                metadata=OPS)).rule
+            assert rule.window.seconds == 60 and "login_storm" not in {r["alert"] for r in _rule_file(settings)}
+            await asyncio.wait_for(app.event_rules.assigned.wait(), 30)  # type: ignore[attr-defined]
+            for address in ("198.51.100.9", "198.51.100.9", "203.0.113.5", "198.51.100.9", "203.0.113.5"):
+                await refused_login(address)
+            (firing,) = await receiver.wait_for(1, 30)
+            body = firing.json()
+            assert body["state"] == "firing" and body["rule_id"] == rule.rule_id
+            assert body["labels"]["address"] == "198.51.100.9"
+            assert verify(SECRET, firing.headers[TIMESTAMP_HEADER], firing.body, firing.headers[SIGNATURE_HEADER])
+            listed = await stub.ListAlerts(pb.ListAlertsRequest(rule_id=rule.rule_id), metadata=OPS)
+            assert [a.labels["address"] for a in listed.alerts] == ["198.51.100.9"]
+            await _refused(stub.CreateRule(pb.CreateRuleRequest(rule=pb.Rule(
+                name="bad_storm", kind=pb.RULE_KIND_FAILED_LOGINS, threshold=2.5)), metadata=OPS),
+                grpc.StatusCode.INVALID_ARGUMENT, "FIELD_OUT_OF_RANGE", "rule.threshold")
+            await _refused(stub.CreateRule(pb.CreateRuleRequest(rule=pb.Rule(
+                name="bad_storm", kind=pb.RULE_KIND_FAILED_LOGINS, threshold=2,
+                window=duration_pb2.Duration(seconds=100_000))), metadata=OPS),
+                grpc.StatusCode.INVALID_ARGUMENT, "FIELD_OUT_OF_RANGE", "rule.window")
+    finally:
+        await receiver.close()
+        await producer.stop()

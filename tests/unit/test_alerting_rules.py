@@ -116,3 +116,10 @@ def test_mesh_configs_wire_prometheus_to_alertmanager_to_the_service() -> None:
                                                         "send_resolved": True, "max_alerts": 0}
     (inhibit,) = am["inhibit_rules"]
     assert inhibit["equal"] == ["component"] and "service_down" in inhibit["source_matchers"][0]
+
+
+def test_event_rules_are_not_given_to_prometheus() -> None:
+    """A failed-login rule is evaluated by the service, so the rule file leaves it out."""
+    text = rules.render([_spec(Kind.FAILED_LOGINS, name="storm", component="", threshold=5, window_s=60),
+                         _spec(Kind.SERVICE_DOWN, name="down")])
+    assert [r["alert"] for r in yaml.safe_load(text)["groups"][0]["rules"]] == ["down"]

@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS alert_rules (
     model text NOT NULL DEFAULT '',
     threshold double precision NOT NULL DEFAULT 0,
     for_s integer NOT NULL DEFAULT 0,
+    window_s integer NOT NULL DEFAULT 0,  -- event rules: the counting window
     webhook_urls text[] NOT NULL DEFAULT '{}',
     webhook_secret text NOT NULL DEFAULT '',
     create_time timestamptz NOT NULL DEFAULT now(),

@@ -99,7 +99,7 @@ class AlertingServiceServicer(object):
         Errors: INVALID_ARGUMENT with reason FIELD_REQUIRED (rule.name,
         rule.kind, rule.component, rule.model), FIELD_OUT_OF_RANGE (a name,
         component, method or model outside its pattern, a threshold, duration,
-        URL or secret outside its range); FAILED_PRECONDITION (reason
+        window, URL or secret outside its range); FAILED_PRECONDITION (reason
         RULE_EXISTS) when a rule of that name exists.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
