@@ -20,7 +20,7 @@ from envoy.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from gateway.authz import AuthorizationServicer, Authorizer
-from gateway.edge.plane import ControlPlane
+from gateway.edge.plane import ControlPlane, QuotaCollector
 from gateway.keystore import KeyStore
 from gateway.ratelimit import RateLimiter, RateLimitServicer
 from gateway.settings import GatewaySettings
@@ -94,6 +94,8 @@ async def create(
             default_rpm=settings.default_requests_per_minute, failure_limit=settings.failed_attempts_per_minute,
             quota_poll_s=settings.quota_poll_s, envoy_admin=settings.envoy_admin, resync_s=settings.edge_resync_s)
         await app.edge.load()
+        if registry is not None:
+            registry.register(QuotaCollector(app.edge))
         try:
             await app.edge.publish_now()  # Envoy has the keys before this process reports SERVING
         except FileNotFoundError:

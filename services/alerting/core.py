@@ -37,6 +37,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _COMPONENT = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 _METHOD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
 _MODEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _URL = re.compile(r"https?://[^\s/?#]+(/[^\s]*)?")
 MAX_SUMMARY = 1024
@@ -88,6 +89,7 @@ class RuleInput:
     webhook_secret: str
     window_seconds: int = 0
     window_nanos: int = 0
+    key_id: str = ""
 
 
 def _out_of_range(field: str, message: str) -> InvalidArgument:
@@ -118,7 +120,7 @@ def check_rule(given: RuleInput, rule_id: str, *, creating: bool, prefix: str = 
     if len(given.summary) > MAX_SUMMARY:
         raise _out_of_range(prefix + "summary", f"must be at most {MAX_SUMMARY} characters")
     component = given.component
-    if kind is Kind.FAILED_LOGINS:
+    if kind in (Kind.FAILED_LOGINS, Kind.QUOTA_USED):
         component = ""
     elif kind is Kind.TRITON_MODEL_NOT_READY:
         if not given.model:
@@ -143,6 +145,14 @@ def check_rule(given: RuleInput, rule_id: str, *, creating: bool, prefix: str = 
         if given.window_nanos or not 0 <= given.window_seconds <= MAX_WINDOW_S:
             raise _out_of_range(prefix + "window", f"must be whole seconds from 1 to {MAX_WINDOW_S}")
         window_s = given.window_seconds or rules.DEFAULT_WINDOW_S
+    key_id = ""
+    if kind is Kind.QUOTA_USED:
+        threshold = threshold or rules.DEFAULT_QUOTA_RATIO
+        if threshold > 10:
+            raise _out_of_range(prefix + "threshold", "must be at most 10 (a share of the quota)")
+        key_id = given.key_id
+        if key_id and not _KEY_ID.fullmatch(key_id):
+            raise _out_of_range(prefix + "key_id", "must be 1 to 64 of [A-Za-z0-9_.-]")
     if given.for_nanos or not 0 <= given.for_seconds <= MAX_FOR_S:
         raise _out_of_range(prefix + "for_duration", f"must be whole seconds from 0 to {MAX_FOR_S}")
     if len(given.webhook_urls) > MAX_WEBHOOKS:
@@ -156,7 +166,7 @@ def check_rule(given: RuleInput, rule_id: str, *, creating: bool, prefix: str = 
         raise _required(prefix + "webhook_secret")
     return RuleSpec(rule_id, given.name, kind, severity, given.summary, component, method,
                     given.model if kind is Kind.TRITON_MODEL_NOT_READY else "", float(threshold), given.for_seconds,
-                    tuple(given.webhook_urls), given.webhook_secret, window_s)
+                    tuple(given.webhook_urls), given.webhook_secret, window_s, key_id)
 
 
 def _checked_id(value: str, field: str) -> str:

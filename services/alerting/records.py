@@ -23,7 +23,7 @@ RESOLVED = 2
 _NAMESPACE = uuid.UUID("0b7e8a52-3f7c-5d0e-a1c4-7d2f9e6b4a10")
 
 _RULE_COLUMNS = ("rule_id, name, kind, severity, summary, component, method, model, threshold, for_s,"
-                 " webhook_urls, webhook_secret, window_s, create_time, update_time")
+                 " webhook_urls, webhook_secret, window_s, key_id, create_time, update_time")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +70,8 @@ class Delivery:
 def _rule(row: asyncpg.Record) -> RuleSpec:
     return RuleSpec(str(row["rule_id"]), row["name"], Kind(row["kind"]), Severity(row["severity"]), row["summary"],
                     row["component"], row["method"], row["model"], row["threshold"], row["for_s"],
-                    tuple(row["webhook_urls"]), row["webhook_secret"], row["window_s"], row["create_time"],
-                    row["update_time"])
+                    tuple(row["webhook_urls"]), row["webhook_secret"], row["window_s"], row["key_id"],
+                    row["create_time"], row["update_time"])
 
 
 def _alert(row: asyncpg.Record) -> AlertRow:
@@ -90,10 +90,10 @@ async def insert_rule(pool: asyncpg.Pool, rule: RuleSpec) -> RuleSpec:
     try:
         row = await pool.fetchrow(
             f"INSERT INTO alert_rules ({_RULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-            f" $13, now(), now()) RETURNING {_RULE_COLUMNS}",
+            f" $13, $14, now(), now()) RETURNING {_RULE_COLUMNS}",
             uuid.UUID(rule.rule_id), rule.name, int(rule.kind), int(rule.severity), rule.summary, rule.component,
             rule.method, rule.model, rule.threshold, rule.for_s, list(rule.webhook_urls), rule.webhook_secret,
-            rule.window_s)
+            rule.window_s, rule.key_id)
     except asyncpg.UniqueViolationError as exc:
         raise RuleExists(rule.name) from exc
     return _rule(row)
@@ -105,10 +105,11 @@ async def update_rule(pool: asyncpg.Pool, rule: RuleSpec) -> RuleSpec | None:
         "UPDATE alert_rules SET kind = $2, severity = $3, summary = $4, component = $5, method = $6, model = $7,"
         " threshold = $8, for_s = $9, webhook_urls = $10,"
         " webhook_secret = CASE WHEN $11 = '' THEN webhook_secret ELSE $11 END, window_s = $12,"
-        " update_time = now()"
+        " key_id = $13, update_time = now()"
         f" WHERE rule_id = $1 RETURNING {_RULE_COLUMNS}",
         uuid.UUID(rule.rule_id), int(rule.kind), int(rule.severity), rule.summary, rule.component, rule.method,
-        rule.model, rule.threshold, rule.for_s, list(rule.webhook_urls), rule.webhook_secret, rule.window_s)
+        rule.model, rule.threshold, rule.for_s, list(rule.webhook_urls), rule.webhook_secret, rule.window_s,
+        rule.key_id)
     return _rule(row) if row else None
 
 

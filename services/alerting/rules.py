@@ -30,6 +30,7 @@ class Kind(enum.IntEnum):
     TRITON_MODEL_NOT_READY = 5
     SPOOL_GROWING = 6
     FAILED_LOGINS = 7
+    QUOTA_USED = 8
 
 
 class Severity(enum.IntEnum):
@@ -42,12 +43,13 @@ SEVERITY_LABEL = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Se
 KIND_LABEL = {k: k.name.lower() for k in Kind}
 # Kinds whose condition compares a value with `threshold`.
 THRESHOLD_KINDS = frozenset({Kind.ERROR_RATE, Kind.LATENCY_P99, Kind.OPEN_STREAMS, Kind.SPOOL_GROWING,
-                             Kind.FAILED_LOGINS})
+                             Kind.FAILED_LOGINS, Kind.QUOTA_USED})
 # Kinds the service evaluates itself from the platform's events (not rendered for Prometheus).
 EVENT_KINDS = frozenset({Kind.FAILED_LOGINS})
 # What a failed-login rule counts: the auth service's audit action for a refused login.
 FAILED_LOGIN_ACTION = "session.login_failed"
 DEFAULT_WINDOW_S = 300
+DEFAULT_QUOTA_RATIO = 0.8
 # Kinds that may narrow to one RPC method.
 METHOD_KINDS = frozenset({Kind.ERROR_RATE, Kind.LATENCY_P99, Kind.OPEN_STREAMS})
 GROUP_NAME = "ai4vc-alerting"
@@ -70,6 +72,7 @@ class RuleSpec:
     webhook_urls: tuple[str, ...]
     webhook_secret: str
     window_s: int = 0
+    key_id: str = ""
     create_time: datetime.datetime | None = None
     update_time: datetime.datetime | None = None
 
@@ -98,6 +101,10 @@ def expression(rule: RuleSpec) -> str:
     if rule.kind is Kind.FAILED_LOGINS:
         return (f"at least {int(rule.threshold)} {FAILED_LOGIN_ACTION} audit events from one address"
                 f" within {rule.window_s}s (evaluated by the alerting service from Kafka)")
+    if rule.kind is Kind.QUOTA_USED:
+        # Exported by the gateway (the edge's control plane) for every key with a daily quota.
+        matcher = f'{{key_id="{rule.key_id}"}}' if rule.key_id else ""
+        return f"max by (key_id, quota) (edge_quota_used_ratio{matcher}) >= {threshold}"
     if rule.kind is Kind.SPOOL_GROWING:
         return f'sum by (component) (rate(records_spooled_total{{component="{comp}"}}[5m])) > {threshold}'
     raise ValueError(f"no expression for kind {rule.kind!r}")
@@ -112,6 +119,7 @@ def default_summary(rule: RuleSpec) -> str:
         Kind.TRITON_MODEL_NOT_READY: f"Triton model {rule.model} is not ready",
         Kind.SPOOL_GROWING: f"{rule.component} is spooling records to disk",
         Kind.FAILED_LOGINS: f"{int(rule.threshold)} or more failed logins from one address in {rule.window_s}s",
+        Kind.QUOTA_USED: f"API key {rule.key_id or '(any)'} used {rule.threshold:.0%} of a daily quota",
     }[rule.kind]
     return what + (f" ({rule.method})" if rule.method and rule.kind in METHOD_KINDS else "")
 

@@ -28,7 +28,8 @@ def _ts(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
 def rule_input(rule: pb.Rule) -> RuleInput:
     return RuleInput(rule.name, int(rule.kind), int(rule.severity), rule.summary, rule.component, rule.method,
                      rule.model, rule.threshold, rule.for_duration.seconds, rule.for_duration.nanos,
-                     tuple(rule.webhook_urls), rule.webhook_secret, rule.window.seconds, rule.window.nanos)
+                     tuple(rule.webhook_urls), rule.webhook_secret, rule.window.seconds, rule.window.nanos,
+                     rule.key_id)
 
 
 def rule_proto(spec: RuleSpec) -> pb.Rule:
@@ -38,7 +39,8 @@ def rule_proto(spec: RuleSpec) -> pb.Rule:
                    for_duration=duration_pb2.Duration(seconds=spec.for_s), webhook_urls=list(spec.webhook_urls),
                    webhook_secret_set=bool(spec.webhook_secret), create_time=_ts(spec.create_time),
                    update_time=_ts(spec.update_time), expression=rules.expression(spec),
-                   window=duration_pb2.Duration(seconds=spec.window_s) if spec.window_s else None)
+                   window=duration_pb2.Duration(seconds=spec.window_s) if spec.window_s else None,
+                   key_id=spec.key_id)
 
 
 def alert_proto(row: AlertRow) -> pb.Alert:

@@ -165,6 +165,13 @@ async def test_bad_rules_and_unknown_ids_are_refused_naming_the_field(settings):
         for rule, reason, field in bad:
             await _refused(stub.CreateRule(pb.CreateRuleRequest(rule=rule), metadata=OPS),
                            grpc.StatusCode.INVALID_ARGUMENT, reason, field)
+        await _refused(stub.CreateRule(pb.CreateRuleRequest(rule=pb.Rule(
+            name="q", kind=pb.RULE_KIND_QUOTA_USED, key_id="k/1")), metadata=OPS),
+            grpc.StatusCode.INVALID_ARGUMENT, "FIELD_OUT_OF_RANGE", "rule.key_id")
+        quota = (await stub.CreateRule(pb.CreateRuleRequest(rule=pb.Rule(
+            name="quota_80", kind=pb.RULE_KIND_QUOTA_USED, key_id="k_1")), metadata=OPS)).rule
+        assert quota.threshold == 0.8 and quota.key_id == "k_1"
+        assert quota.expression == 'max by (key_id, quota) (edge_quota_used_ratio{key_id="k_1"}) >= 0.8'
         made = (await stub.CreateRule(pb.CreateRuleRequest(rule=_down_rule()), metadata=OPS)).rule
         await _refused(stub.CreateRule(pb.CreateRuleRequest(rule=_down_rule()), metadata=OPS),
                        grpc.StatusCode.FAILED_PRECONDITION, "RULE_EXISTS", "rule.name")

@@ -4,8 +4,8 @@ schema and a real Redis: users, sessions, API keys, audit trail, bootstrap and C
 from __future__ import annotations
 
 import asyncio
-import logging
 import json
+import logging
 import os
 import stat
 import sys

@@ -32,6 +32,9 @@ def _spec(kind: Kind, **extra) -> RuleSpec:  # type: ignore[no-untyped-def]
     (_spec(Kind.OPEN_STREAMS, component="asr", threshold=100), 'ai4vc:grpc_open_streams{service="asr"} > 100.0'),
     (_spec(Kind.TRITON_MODEL_NOT_READY, component="", model="asr_am_ensemble"),
      'absent(nv_inference_count{model="asr_am_ensemble"})'),
+    (_spec(Kind.QUOTA_USED, component="", threshold=0.8, key_id="k_1"),
+     'max by (key_id, quota) (edge_quota_used_ratio{key_id="k_1"}) >= 0.8'),
+    (_spec(Kind.QUOTA_USED, component="", threshold=0.9), "max by (key_id, quota) (edge_quota_used_ratio) >= 0.9"),
     (_spec(Kind.SPOOL_GROWING), 'sum by (component) (rate(records_spooled_total{component="nmt"}[5m])) > 0.0'),
 ])
 def test_each_kind_has_its_expression(spec: RuleSpec, expr: str) -> None:
@@ -123,3 +126,23 @@ def test_event_rules_are_not_given_to_prometheus() -> None:
     text = rules.render([_spec(Kind.FAILED_LOGINS, name="storm", component="", threshold=5, window_s=60),
                          _spec(Kind.SERVICE_DOWN, name="down")])
     assert [r["alert"] for r in yaml.safe_load(text)["groups"][0]["rules"]] == ["down"]
+
+
+def test_quota_rule_reads_the_gauge_the_gateway_exports() -> None:
+    """The gateway's QuotaCollector exports edge_quota_used_ratio per limited key and quota, which quota rules read."""
+    import types
+
+    from gateway.edge.plane import QuotaCollector
+    from gateway.edge.render import EdgeKey
+
+    plane = types.SimpleNamespace(
+        keys={"k1": EdgeKey("k1", "o", frozenset(), "", characters_per_day=100),
+              "k2": EdgeKey("k2", "o", frozenset(), "", characters_per_day=10, audio_seconds_per_day=60)},
+        quota_used={"k1": (0.85, 0.0), "k2": (0.1, 0.5), "gone": (1.0, 1.0)})
+    (family,) = QuotaCollector(plane).collect()  # type: ignore[arg-type]
+    assert family.name == "edge_quota_used_ratio"
+    assert {(s.labels["key_id"], s.labels["quota"], s.value) for s in family.samples} == {
+        ("k1", "characters", 0.85), ("k2", "characters", 0.1), ("k2", "audio_seconds", 0.5)}
+    spec = core.check_rule(core.RuleInput("q", int(Kind.QUOTA_USED), 0, "", "", "", "", 0.0, 0, 0, (), ""),
+                           "id", creating=True)
+    assert spec.threshold == rules.DEFAULT_QUOTA_RATIO and "edge_quota_used_ratio" in rules.expression(spec)

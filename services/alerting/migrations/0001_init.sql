@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS alert_rules (
     threshold double precision NOT NULL DEFAULT 0,
     for_s integer NOT NULL DEFAULT 0,
     window_s integer NOT NULL DEFAULT 0,  -- event rules: the counting window
+    key_id text NOT NULL DEFAULT '',  -- quota rules: the key watched ('' any)
     webhook_urls text[] NOT NULL DEFAULT '{}',
     webhook_secret text NOT NULL DEFAULT '',
     create_time timestamptz NOT NULL DEFAULT now(),

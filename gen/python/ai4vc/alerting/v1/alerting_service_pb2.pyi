@@ -19,6 +19,7 @@ class RuleKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RULE_KIND_TRITON_MODEL_NOT_READY: _ClassVar[RuleKind]
     RULE_KIND_SPOOL_GROWING: _ClassVar[RuleKind]
     RULE_KIND_FAILED_LOGINS: _ClassVar[RuleKind]
+    RULE_KIND_QUOTA_USED: _ClassVar[RuleKind]
 
 class Severity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -40,6 +41,7 @@ RULE_KIND_OPEN_STREAMS: RuleKind
 RULE_KIND_TRITON_MODEL_NOT_READY: RuleKind
 RULE_KIND_SPOOL_GROWING: RuleKind
 RULE_KIND_FAILED_LOGINS: RuleKind
+RULE_KIND_QUOTA_USED: RuleKind
 SEVERITY_UNSPECIFIED: Severity
 SEVERITY_CRITICAL: Severity
 SEVERITY_WARNING: Severity
@@ -49,7 +51,7 @@ ALERT_STATE_FIRING: AlertState
 ALERT_STATE_RESOLVED: AlertState
 
 class Rule(_message.Message):
-    __slots__ = ("rule_id", "name", "kind", "severity", "summary", "component", "method", "model", "threshold", "for_duration", "webhook_urls", "webhook_secret", "webhook_secret_set", "create_time", "update_time", "expression", "window")
+    __slots__ = ("rule_id", "name", "kind", "severity", "summary", "component", "method", "model", "threshold", "for_duration", "webhook_urls", "webhook_secret", "webhook_secret_set", "create_time", "update_time", "expression", "window", "key_id")
     RULE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +69,7 @@ class Rule(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     EXPRESSION_FIELD_NUMBER: _ClassVar[int]
     WINDOW_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
     rule_id: str
     name: str
     kind: RuleKind
@@ -84,7 +87,8 @@ class Rule(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     expression: str
     window: _duration_pb2.Duration
-    def __init__(self, rule_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[RuleKind, str]] = ..., severity: _Optional[_Union[Severity, str]] = ..., summary: _Optional[str] = ..., component: _Optional[str] = ..., method: _Optional[str] = ..., model: _Optional[str] = ..., threshold: _Optional[float] = ..., for_duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., webhook_urls: _Optional[_Iterable[str]] = ..., webhook_secret: _Optional[str] = ..., webhook_secret_set: bool = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., expression: _Optional[str] = ..., window: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    key_id: str
+    def __init__(self, rule_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[RuleKind, str]] = ..., severity: _Optional[_Union[Severity, str]] = ..., summary: _Optional[str] = ..., component: _Optional[str] = ..., method: _Optional[str] = ..., model: _Optional[str] = ..., threshold: _Optional[float] = ..., for_duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., webhook_urls: _Optional[_Iterable[str]] = ..., webhook_secret: _Optional[str] = ..., webhook_secret_set: bool = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., expression: _Optional[str] = ..., window: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., key_id: _Optional[str] = ...) -> None: ...
 
 class Alert(_message.Message):
     __slots__ = ("alert_id", "rule_id", "rule_name", "state", "severity", "summary", "labels", "start_time", "end_time", "acknowledged_by", "acknowledge_time", "fingerprint")
