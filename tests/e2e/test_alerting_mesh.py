@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
 import urllib.request
 
 import asyncpg
@@ -23,6 +24,17 @@ from tests.webhook_util import WebhookReceiver
 pytestmark = pytest.mark.e2e
 FOR_S = 5
 SECRET = "e2e-webhook-secret"
+
+
+def _refused_login(mesh) -> int:  # type: ignore[no-untyped-def]
+    request = urllib.request.Request(f"http://127.0.0.1:{mesh.ports.envoy}/v1/auth:login", method="POST",
+                                     data=json.dumps({"username": "nobody", "password": "wrong!"}).encode(),
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
 
 
 def _prometheus_rules(mesh) -> set[str]:  # type: ignore[no-untyped-def]
@@ -83,6 +95,29 @@ async def test_stopping_nmt_fires_the_alert_and_restarting_resolves_it(mesh):
         assert await _alert_events(mesh, alert.alert_id) == ["firing", "resolved"]
         status, body = rest(mesh, "GET", f"/v1/alerts?ruleId={rule_id}&state=ALERT_STATE_RESOLVED")
         assert status == 200 and [a["alertId"] for a in body["alerts"]] == [alert.alert_id], body
+    finally:
+        rest(mesh, "DELETE", f"/v1/alertRules/{rule_id}")
+        await receiver.close()
+
+
+async def test_failed_logins_through_the_edge_fire_the_event_rule(mesh):
+    """Three refused logins through Envoy → auth's audit events → Kafka → the event rule fires for the address."""
+    receiver = await WebhookReceiver().start()
+    status, body = rest(mesh, "POST", "/v1/alertRules", {
+        "name": "e2e_login_storm", "kind": "RULE_KIND_FAILED_LOGINS", "threshold": 3, "window": "60s",
+        "webhookUrls": [receiver.url], "webhookSecret": SECRET})
+    assert status == 200, body
+    rule_id = body["rule"]["ruleId"]
+    try:
+        await asyncio.sleep(3)  # the evaluator reads its rules again within 2 s
+        for _ in range(3):
+            # No credential header: a refused login is not a failed authentication the edge blocks on.
+            assert await asyncio.to_thread(_refused_login, mesh) == 401
+        (firing,) = await receiver.wait_for(1, 60)
+        fired = firing.json()
+        assert fired["rule_id"] == rule_id and fired["state"] == "firing"
+        assert fired["labels"]["address"] not in ("", "unknown"), fired  # the address Envoy saw
+        assert verify(SECRET, firing.headers[TIMESTAMP_HEADER], firing.body, firing.headers[SIGNATURE_HEADER])
     finally:
         rest(mesh, "DELETE", f"/v1/alertRules/{rule_id}")
         await receiver.close()
