@@ -16,7 +16,7 @@ import grpc
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from gateway.edge.plane import ControlPlane
+from gateway.edge.plane import ControlPlane, QuotaCollector
 from gateway.settings import GatewaySettings
 from services.common.backends import db, redis_client
 from services.common.settings import CommonSettings
@@ -83,6 +83,8 @@ async def create(
             default_rpm=settings.default_requests_per_minute, failure_limit=settings.failed_attempts_per_minute,
             quota_poll_s=settings.quota_poll_s, envoy_admin=settings.envoy_admin, resync_s=settings.edge_resync_s)
         await app.edge.load()
+        if registry is not None:
+            registry.register(QuotaCollector(app.edge))
         try:
             await app.edge.publish_now()  # Envoy has the keys before this process reports SERVING
         except FileNotFoundError:

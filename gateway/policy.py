@@ -41,6 +41,8 @@ SERVICE_RULES: dict[str, Rule] = {
     "ai4vc.metrics.v1.MetricsService": Rule(Access.AUTHENTICATED),
     # Traces and logs name principals, request ids and errors: operators only.
     "ai4vc.telemetry.v1.TelemetryService": Rule(Access.SCOPE, "telemetry"),
+    # Rules, alerts and silences: operators only.
+    "ai4vc.alerting.v1.AlertingService": Rule(Access.SCOPE, "alerting"),
     # The OTLP collector services (opentelemetry.proto.collector.*) on the telemetry port are
     # for the services themselves and have no rule: the edge refuses them (DEFAULT_RULE).
     "grpc.health.v1.Health": Rule(Access.PUBLIC),

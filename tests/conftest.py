@@ -82,6 +82,9 @@ def mesh(run_base: Path) -> Iterator[Mesh]:
     # Triton traces every inference here (one in ten under `make up`), so a test's traced request
     # is sure to have Triton's spans.
     os.environ.setdefault("AI4VC_TRITON_TRACE_RATE", "1")
+    # Alertmanager notifies at once and repeats a group's changes every 2 s (tests/e2e/test_alerting_mesh.py).
+    os.environ.setdefault("AI4VC_ALERTMANAGER_GROUP_WAIT", "1s")
+    os.environ.setdefault("AI4VC_ALERTMANAGER_GROUP_INTERVAL", "2s")
     the_mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True)
     try:
         the_mesh.up()

@@ -43,6 +43,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 command -v runuser >/dev/null || need+=(util-linux)
 command -v prometheus >/dev/null || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v influxd >/dev/null || need+=(influxdb)
 # `make gen`: grpc-gateway's protoc-gen-swagger writes the REST surface's OpenAPI (openapi/build.py).
 command -v protoc-gen-swagger >/dev/null || need+=(golang-grpc-gateway)
@@ -62,7 +63,7 @@ if ((${#need[@]})); then
   # Under systemd the packages start their own daemons on 9090 (Prometheus) and 8086/8088
   # (InfluxDB: the gateway's and TTS's ports). The mesh starts its own; stop theirs.
   if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-    for unit in prometheus influxdb; do
+    for unit in prometheus prometheus-alertmanager influxdb; do
       [[ " ${need[*]} " == *" ${unit} "* ]] && $SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true
     done
   fi

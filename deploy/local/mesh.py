@@ -14,8 +14,9 @@ import os
 import secrets
 from pathlib import Path
 
-from deploy.local import envoy_config, prometheus_config
+from deploy.local import alertmanager_config, envoy_config, prometheus_config
 from deploy.local.parts import (
+    Alertmanager,
     Envoy,
     Kafka,
     Postgres,
@@ -62,6 +63,8 @@ SERVICES: dict[str, ServiceSpec] = {
     "pipeline": ServiceSpec("services.pipeline", "ai4vc.pipeline.v1.PipelineService", 8091, stage=3),
     "wsbridge": ServiceSpec("gateway.ws", "/v1/ws/", 8092, kind="websocket", stage=3),
     "events": ServiceSpec("services.events", "", 8094, routed=False, kind="worker", stage=1),
+    # Writes Prometheus's alerting rules and takes Alertmanager's notifications (started before it).
+    "alerting": ServiceSpec("services.alerting", "ai4vc.alerting.v1.AlertingService", 8085, stage=2),
 }
 
 
@@ -77,6 +80,8 @@ class Ports:
     kafka: int = 9093
     prometheus: int = 9090
     otlp_http: int = 4318  # the telemetry service's OTLP/HTTP receiver (Triton's spans)
+    alertmanager: int = 9096  # its cluster listener is off
+    alerting_webhook: int = 8097  # the alerting service's receiver of Alertmanager's webhook
     services: dict[str, int] = dataclasses.field(default_factory=lambda: {n: s.port for n, s in SERVICES.items()})
 
     @classmethod
@@ -122,6 +127,7 @@ class Mesh:
         self.external_triton = external_triton
         self.envoy = Envoy(run_dir, self.ports.envoy, self.ports.envoy_admin)
         self.prometheus = Prometheus(run_dir, self.ports.prometheus)
+        self.alertmanager = Alertmanager(run_dir, self.ports.alertmanager)
         self.services: list[Service] = []
 
     @property
@@ -188,6 +194,12 @@ class Mesh:
             "AI4VC_TELEMETRY_TRACING_EXPORTER": "none",
             "AI4VC_TELEMETRY_OTLP_HTTP_PORT": str(self.ports.otlp_http),
             "AI4VC_TELEMETRY_LOG_EXPORTER": "none",
+            # Alerting: its rule file goes where Prometheus loads rule files from; it reloads
+            # Prometheus, makes silences in Alertmanager and takes Alertmanager's webhook.
+            "AI4VC_ALERTING_RULES_DIR": str(self.alert_rules_dir),
+            "AI4VC_ALERTING_PROMETHEUS_URL": self.prometheus.url,
+            "AI4VC_ALERTING_ALERTMANAGER_URL": self.alertmanager.url,
+            "AI4VC_ALERTING_WEBHOOK_PORT": str(self.ports.alerting_webhook),
             "AI4VC_GATEWAY_API_SERVICES": ",".join(
                 s.grpc_service for s in SERVICES.values() if s.routed and s.kind == "grpc"),
             **self.secrets(),
@@ -242,8 +254,24 @@ class Mesh:
         targets.append(prometheus_config.Target("envoy", f"127.0.0.1:{self.ports.envoy_admin}", "/stats/prometheus"))
         return targets
 
+    @property
+    def alert_rules_dir(self) -> Path:
+        return self.prometheus.home / "alerting"
+
     def prometheus_config(self) -> str:
-        return prometheus_config.render(self.scrape_targets(), self.prometheus.rules_path)
+        return prometheus_config.render(self.scrape_targets(), self.prometheus.rules_path,
+                                        alert_rules_dir=self.alert_rules_dir,
+                                        alertmanager=f"127.0.0.1:{self.ports.alertmanager}")
+
+    def alertmanager_config(self) -> str:
+        """Routes to the alerting service's receiver; timings from the environment (the test
+        mesh shortens them), else Alertmanager's usual ones."""
+        defaults = alertmanager_config.Timing()
+        timing = alertmanager_config.Timing(**{
+            f.name: os.environ.get(f"AI4VC_ALERTMANAGER_{f.name.upper()}", getattr(defaults, f.name))
+            for f in dataclasses.fields(alertmanager_config.Timing)})
+        return alertmanager_config.render(
+            f"http://127.0.0.1:{self.ports.alerting_webhook}/v1/alertmanager", timing)
 
     def up(self) -> dict[str, object]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -259,6 +287,9 @@ class Mesh:
         else:
             log.info("starting Triton on :%d (gRPC)", self.ports.triton_grpc)
             self.triton.start()
+        # Before the services: the alerting service's silences go to it from its first call.
+        log.info("starting Alertmanager on :%d", self.ports.alertmanager)
+        self.alertmanager.start(self.alertmanager_config())
         self.services = self._build_services()
         # Envoy's files first: the gateway (stage 1) completes the route skeleton and publishes
         # the routes before Envoy starts; ports and cluster names are all known already.
@@ -300,6 +331,7 @@ class Mesh:
             "redis_url": self.redis.url,
             "kafka_bootstrap": self.kafka.bootstrap,
             "prometheus": self.prometheus.url,
+            "alertmanager": self.alertmanager.url,
             "services": {s.proc.name: {"port": s.port, "metrics_port": s.metrics_port} for s in self.services},
             "admin_key_file": str(self.admin_key_file),
         }
@@ -321,8 +353,9 @@ class Mesh:
         self.envoy.stop()
         # Every process with a pid file, whatever the configuration that started it.
         for pid_file in sorted((self.run_dir / "pids").glob("*.pid"), reverse=True):
-            if pid_file.stem not in ("envoy", "triton", "redis", "kafka", "prometheus"):
+            if pid_file.stem not in ("envoy", "triton", "redis", "kafka", "prometheus", "alertmanager"):
                 Process(pid_file.stem, self.run_dir).stop()
+        self.alertmanager.stop()
         self.triton.stop()
         self.kafka.stop()
         self.redis.stop()

@@ -1,5 +1,5 @@
-"""The parts of the local mesh — PostgreSQL, Redis, Kafka, Triton, services, Envoy, Prometheus — as
-processes.
+"""The parts of the local mesh — PostgreSQL, Redis, Kafka, Triton, services, Envoy, Prometheus,
+Alertmanager — as processes.
 
 Used by the launcher (`make up`) and by the test harness, so tests start the same parts the
 same way a user does. Each part writes its log and pid under one run directory and is
@@ -650,6 +650,52 @@ class Prometheus:
         if body.get("status") != "success":
             raise PartError(f"Prometheus {path}: {body}")
         return body["data"]
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+class Alertmanager:
+    """Alertmanager (Debian `prometheus-alertmanager` 0.25, the binary started directly, no
+    systemd), clustering off (`--cluster.listen-address=`: one instance, no gossip port); its
+    config comes from `deploy.local.alertmanager_config`. Silences and the notification log
+    live under the run directory."""
+
+    def __init__(self, run_dir: Path, port: int) -> None:
+        self.run_dir = run_dir
+        self.port = port
+        self.proc = Process("alertmanager", run_dir)
+        self.home = run_dir / "alertmanager"
+        self.config_path = self.home / "alertmanager.yml"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def binary() -> Path:
+        for name in ("prometheus-alertmanager", "alertmanager"):
+            found = shutil.which(name)
+            if found:
+                return Path(found)
+        raise PartError("alertmanager not found: install the Debian package prometheus-alertmanager")
+
+    def start(self, config: str, timeout_s: float = 30) -> str:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(config)
+        if self.proc.alive():
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(urllib.request.Request(f"{self.url}/-/reload", method="POST"), timeout=2)
+        else:
+            self.proc.spawn([str(self.binary()), f"--config.file={self.config_path}",
+                             f"--storage.path={self.home / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+                             "--cluster.listen-address=", "--log.level=warn"], cwd=self.home)
+        wait_for(self.ready, timeout_s, "Alertmanager", self.proc.log, self.proc.alive)
+        return self.url
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as answer:
+            return bool(answer.status == 200)
 
     def stop(self) -> None:
         self.proc.stop()

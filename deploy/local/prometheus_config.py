@@ -91,19 +91,23 @@ def render_rules() -> str:
     return yaml.safe_dump({"groups": RECORDING_RULES}, sort_keys=False, width=1000)
 
 
-def render(targets: Sequence[Target], rules_path: Path, scrape_interval_s: int = 5) -> str:
-    """prometheus.yml: one scrape job per (job, path), one static config per target."""
+def render(targets: Sequence[Target], rules_path: Path, scrape_interval_s: int = 5,
+           alert_rules_dir: Path | None = None, alertmanager: str = "") -> str:
+    """prometheus.yml: one scrape job per (job, path), one static config per target; the alerting
+    service's rule files (`alert_rules_dir/*.yml`) and the Alertmanager (host:port) alerts go to."""
     jobs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for target in targets:
         jobs.setdefault((target.job, target.metrics_path), []).append(
             {"targets": [target.address], "labels": dict(target.labels)})
-    config = {
+    config: dict[str, Any] = {
         "global": {"scrape_interval": f"{scrape_interval_s}s", "evaluation_interval": f"{scrape_interval_s}s",
                    "scrape_timeout": f"{max(scrape_interval_s - 1, 1)}s"},
-        "rule_files": [str(rules_path)],
+        "rule_files": [str(rules_path), *([str(alert_rules_dir / "*.yml")] if alert_rules_dir else [])],
         "scrape_configs": [{"job_name": job, "metrics_path": path, "static_configs": statics}
                            for (job, path), statics in jobs.items()],
     }
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     return yaml.safe_dump(config, sort_keys=False, width=1000)
 
 

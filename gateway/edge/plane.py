@@ -17,11 +17,13 @@ import json
 import logging
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
+from prometheus_client.core import GaugeMetricFamily
 
 from gateway.edge import blocks as edge_blocks
 from gateway.edge import publish as edge_publish
@@ -60,6 +62,9 @@ class ControlPlane:
         self.revoked: dict[str, float] = {}  # session id → when it stops mattering
         self.failures = edge_blocks.FailureCounter(failure_limit, lambda key_id: key_id in self.keys)
         self.quota: list[render.Block] = []
+        # Share of each daily quota used today, per limited key: (characters, audio seconds), for
+        # the `edge_quota_used_ratio` gauge the alerting service's quota rules read.
+        self.quota_used: dict[str, tuple[float, float]] = {}
         self.version = 0
         self.published = asyncio.Event()  # set after each publish (tests wait on it)
         self.last_publish: dict[str, float] = {}
@@ -204,6 +209,9 @@ class ControlPlane:
             except (aioredis.RedisError, OSError):
                 continue  # keep the blocks we have
             used = {k.key_id: (int(a[0] or 0), float(a[1] or 0.0)) for k, a in zip(limited, answers, strict=True)}
+            self.quota_used = {k.key_id: (used[k.key_id][0] / k.characters_per_day if k.characters_per_day else 0.0,
+                                          used[k.key_id][1] / k.audio_seconds_per_day if k.audio_seconds_per_day
+                                          else 0.0) for k in limited}
             quota = edge_blocks.quota_blocks(limited, used)
             if {(b.subject, b.until) for b in quota} != {(b.subject, b.until) for b in self.quota}:
                 self.quota = quota
@@ -235,3 +243,24 @@ class ControlPlane:
             made = [self.failures.record_line(line.decode(errors="replace")) for line in lines if line]
             if any(made):
                 self._dirty.set()
+
+
+class QuotaCollector:
+    """`edge_quota_used_ratio{key_id, quota}`: the share (0 to 1, or more) of each daily quota a
+    key used today, as the control plane last read it — one series per limited key and quota."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("edge_quota_used_ratio", "Share of a key's daily quota used today.",
+                                   labels=["key_id", "quota"])
+        for key_id, (characters, audio) in sorted(self.plane.quota_used.items()):
+            key = self.plane.keys.get(key_id)
+            if key is None:
+                continue
+            if key.characters_per_day:
+                family.add_metric([key_id, "characters"], characters)
+            if key.audio_seconds_per_day:
+                family.add_metric([key_id, "audio_seconds"], audio)
+        yield family

@@ -170,7 +170,9 @@ class AuthCore:
 
     # -- sessions ------------------------------------------------------------------------
 
-    async def login(self, username: str, password: str) -> Tokens:
+    async def login(self, username: str, password: str, address: str = "") -> Tokens:
+        """`address` is the client's, as the edge saw it (recorded with a refused login: the
+        alerting service's failed-login rules count refusals per address)."""
         if not username or not password:
             field = "username" if not username else "password"
             raise InvalidArgument(f"{field} is required", reason=Reason.FIELD_REQUIRED, field=field)
@@ -182,6 +184,9 @@ class AuthCore:
         ok = await asyncio.to_thread(cred.password_matches, stored, password)
         if row is None or not ok or row["disabled"]:
             log.info("login refused", extra={"username": username[:64]})
+            async with self.pool.acquire() as conn, conn.transaction():
+                await _audit(conn, username[:64], "session.login_failed", "user", username[:64],
+                             {"address": address[:64]})
             raise Unauthenticated("wrong username or password", reason=Reason.INVALID_CREDENTIALS)
         session_id = secrets.token_hex(16)
         secret = cred.new_secret()
@@ -426,7 +431,7 @@ def write_secret_file(path: str, content: str) -> None:
 # The audit log's actions as the `AuditEntry` events name them (events.proto).
 _EVENT_ACTIONS = {"user.create": "user.created", "key.create": "key.created", "key.revoke": "key.revoked",
                   "key.rotate": "key.rotated", "session.login": "session.created",
-                  "session.logout": "session.revoked"}
+                  "session.logout": "session.revoked", "session.login_failed": "session.login_failed"}
 
 
 async def _audit(conn: asyncpg.Connection, actor: str, action: str, target_type: str, target_id: str,

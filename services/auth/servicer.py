@@ -13,6 +13,19 @@ from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from services.auth.core import ApiKey, AuthCore, Quota, Tokens, User
 from services.common.rpc.identity import caller_of
 
+# The client's address as the edge saw it: Envoy (use_remote_address) sets the first on an external
+# request (dropping a client-sent one) and appends the peer's address to the second, so its last
+# entry is the one Envoy vouches for.
+EXTERNAL_ADDRESS_HEADER = "x-envoy-external-address"
+FORWARDED_FOR_HEADER = "x-forwarded-for"
+
+
+def client_address(context: grpc.aio.ServicerContext) -> str:
+    found = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+    if found.get(EXTERNAL_ADDRESS_HEADER):
+        return found[EXTERNAL_ADDRESS_HEADER].strip()
+    return found.get(FORWARDED_FOR_HEADER, "").rsplit(",", 1)[-1].strip()
+
 
 def _ts(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
@@ -56,7 +69,8 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
         return pb.CreateUserResponse(user=user_proto(user))
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.LoginResponse:
-        return _tokens(await self.core.login(request.username, request.password), pb.LoginResponse)  # type: ignore
+        return _tokens(await self.core.login(request.username, request.password, client_address(context)),  # type: ignore
+                       pb.LoginResponse)
 
     async def Refresh(self, request: pb.RefreshRequest, context: grpc.aio.ServicerContext) -> pb.RefreshResponse:
         return _tokens(await self.core.refresh(request.refresh_token), pb.RefreshResponse)  # type: ignore

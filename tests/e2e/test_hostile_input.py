@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from ai4vc.alerting.v1 import alerting_service_pb2
 from ai4vc.asr.v1 import asr_service_pb2
 from ai4vc.auth.v1 import auth_service_pb2
 from ai4vc.config.v1 import config_service_pb2
@@ -52,6 +53,7 @@ SERVED = {
     "auth": [auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"]],
     "config": [config_service_pb2.DESCRIPTOR.services_by_name["ConfigService"]],
     "metrics": [metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"]],
+    "alerting": [alerting_service_pb2.DESCRIPTOR.services_by_name["AlertingService"]],
     "telemetry": [telemetry_service_pb2.DESCRIPTOR.services_by_name["TelemetryService"],
                   trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"],
                   logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"]],

@@ -4,6 +4,7 @@ schema and a real Redis: users, sessions, API keys, audit trail, bootstrap and C
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import stat
@@ -170,7 +171,8 @@ async def test_login_refresh_logout(settings):
         stub = pb_grpc.AuthServiceStub(channel)
         await _user(stub, "meera", ["tts", "nmt"])
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await stub.Login(pb.LoginRequest(username="meera", password="wrong password!"), timeout=10)
+            await stub.Login(pb.LoginRequest(username="meera", password="wrong password!"), timeout=10,
+                             metadata=(("x-envoy-external-address", "203.0.113.7"),))
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert error_info(err.value)[0].reason == "INVALID_CREDENTIALS"
         login = await stub.Login(pb.LoginRequest(username="meera", password="correct horse battery"), timeout=10)
@@ -188,7 +190,9 @@ async def test_login_refresh_logout(settings):
             await stub.Refresh(pb.RefreshRequest(refresh_token=refreshed.refresh_token), timeout=10)
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
     rows = await _fetch(settings, "SELECT action FROM audit_logs WHERE actor = 'meera' ORDER BY id")
-    assert [r["action"] for r in rows] == ["session.login", "session.logout"]
+    assert [r["action"] for r in rows] == ["session.login_failed", "session.login", "session.logout"]
+    failed = await _fetch(settings, "SELECT details FROM audit_logs WHERE action = 'session.login_failed'")
+    assert json.loads(failed[0]["details"]) == {"address": "203.0.113.7"}  # what failed-login alert rules count
 
 
 async def test_cli_create_key_prints_a_working_key(settings):
