@@ -231,8 +231,8 @@ def transcribe(
                 except (Ai4vcError, ValueError, OSError) as exc:
                     failures.append((futures[future], exc))
                 progress.advance(task)
-        for file, exc in failures:
-            message = describe(exc, options) if isinstance(exc, Ai4vcError) else str(exc)
+        for file, failure in failures:
+            message = describe(failure, options) if isinstance(failure, Ai4vcError) else str(failure)
             err.print(f"error: {file}: {message}", markup=False)
         err.print(f"{len(files) - len(failures)} of {len(files)} files transcribed", markup=False)
         if failures:
