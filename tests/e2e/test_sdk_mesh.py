@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
 from ai4vc.cli.app import app
 from ai4vc.sdk import AsyncClient, Client, errors
+from ai4vc.sdk.audio import chunks, read_wav
 from tests.audio_util import RATE, speech, word_errors
 from tests.e2e.test_nmt_mesh import HINDI
 
@@ -37,10 +38,10 @@ def edge(mesh) -> str:
 def cli(mesh, edge):
     """Runs the CLI in-process against the mesh with the admin key (extra env may override)."""
     runner = CliRunner()
+    key = mesh.admin_key()
 
     def invoke(*args: str, env: dict[str, str] | None = None):
-        return runner.invoke(app, list(args), env={"AI4VC_ENDPOINT": edge, "AI4VC_API_KEY": mesh.admin_key(),
-                                                   **(env or {})})
+        return runner.invoke(app, list(args), env={"AI4VC_ENDPOINT": edge, "AI4VC_API_KEY": key, **(env or {})})
 
     return invoke
 
@@ -90,6 +91,20 @@ def test_sync_stream_file_gives_interim_then_final_results(mesh, edge, wav_dir):
     finals = [r.alternatives[0].transcript for r in results if r.is_final and r.alternatives]
     assert any(not r.is_final for r in results), "no interim result"
     assert word_errors(SENTENCE, " ".join(finals)) / len(SENTENCE.split()) <= 0.5, finals
+
+
+def test_sync_speech_to_speech_streams_transcripts_then_audio(mesh, edge, wav_dir):
+    """Client.speech_to_speech: final transcripts, then synthesized audio; an unsupported target
+    raises InvalidArgument with NMT's reason from inside the stream."""
+    audio = read_wav(wav_dir / "one.wav")
+    with Client(edge, api_key=mesh.admin_key()) as client:
+        events = list(client.speech_to_speech(chunks(audio), source="en", sample_rate_hertz=audio.sample_rate_hertz,
+                                              timeout=60))
+        kinds = [e.WhichOneof("event") for e in events]
+        assert "transcript" in kinds and "audio" in kinds and kinds.index("transcript") < kinds.index("audio")
+        with pytest.raises(errors.InvalidArgument) as caught:
+            list(client.speech_to_speech(chunks(audio), source="en", target="hi", timeout=60))
+    assert caught.value.reason == "UNSUPPORTED_LANGUAGE_PAIR"
 
 
 def test_cli_translate_in_process_and_as_a_subprocess(mesh, edge, cli):

@@ -330,3 +330,20 @@ def test_cli_usage_errors_and_unreachable_endpoint_exit_codes():
                                "--to", "ur", "नमस्ते"], env={"AI4VC_API_KEY": "k"})
     assert down.exit_code == 6, down.output
     assert "cannot reach AI4V-C at 127.0.0.1:9 (UNAVAILABLE)" in down.output and "Traceback" not in down.output
+
+
+def test_cli_microphone_without_portaudio_or_device_is_a_message_not_a_traceback():
+    """`ai4vc stream --mic` where no microphone can be opened exits 1 naming the cause."""
+    from typer.testing import CliRunner
+
+    from ai4vc.cli.app import app
+    from ai4vc.sdk.audio import Microphone
+
+    try:
+        Microphone().close()
+        pytest.skip("this machine has a working microphone")
+    except RuntimeError:
+        pass
+    result = CliRunner().invoke(app, ["--endpoint", "127.0.0.1:9", "stream", "--mic", "-l", "en"])
+    assert result.exit_code == 1, result.output
+    assert "microphone" in result.output and "Traceback" not in result.output

@@ -116,7 +116,7 @@ def handled(options: Options) -> Iterator[None]:
     except Ai4vcError as exc:
         err.print(f"error: {describe(exc, options)}", markup=False)
         raise typer.Exit(EXIT_CODES.get(exc.code, FAILED)) from None
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:  # bad input files, no microphone
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(USAGE if isinstance(exc, ValueError | FileNotFoundError) else FAILED) from None
 

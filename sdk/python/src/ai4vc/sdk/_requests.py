@@ -65,7 +65,8 @@ def _s2s_config(config: audio_pb2.AudioConfig, source: str, target: str,
     recognition = asr_pb.StreamingRecognitionConfig(
         config=asr_pb.RecognitionConfig(language_code=source, audio_config=config), interim_results=True)
     return pipeline_pb.StreamingSpeechToSpeechRequest(streaming_config=pipeline_pb.StreamingSpeechToSpeechConfig(
-        recognition_config=recognition, target_language_code=target, voice=_voice(voice, target), audio_config=_PCM))
+        recognition_config=recognition, target_language_code=target, voice=_voice(voice, target or source),
+        audio_config=_PCM))
 
 
 def speech_to_speech(audio: Iterable[bytes], config: audio_pb2.AudioConfig, source: str, target: str,

@@ -242,7 +242,7 @@ class AsyncClient:
                     out.write(response.audio_content, rate or 22050)
         return out.frames / rate if rate else 0.0
 
-    def speech_to_speech(self, audio: AsyncIterable[bytes] | Iterable[bytes], *, source: str, target: str,
+    def speech_to_speech(self, audio: AsyncIterable[bytes] | Iterable[bytes], *, source: str, target: str = "",
                          sample_rate_hertz: int = 16000, voice: str = "", timeout: float | None = None,
                          ) -> AsyncIterator[pipeline_pb.StreamingSpeechToSpeechResponse]:
         requests = _requests.aspeech_to_speech(audio, Pcm(b"", sample_rate_hertz).audio_config(), source, target,

@@ -95,11 +95,14 @@ class Microphone:
                                f"(and PortAudio) — {exc}") from None
         self.sample_rate_hertz = sample_rate_hertz
         self._queue: queue.Queue[bytes | None] = queue.Queue()
-        self._stream = sounddevice.RawInputStream(
-            samplerate=sample_rate_hertz, channels=1, dtype="int16", device=device,
-            blocksize=sample_rate_hertz * chunk_ms // 1000,
-            callback=lambda data, _frames, _time, _status: self._queue.put(bytes(data)))
-        self._stream.start()
+        try:
+            self._stream = sounddevice.RawInputStream(
+                samplerate=sample_rate_hertz, channels=1, dtype="int16", device=device,
+                blocksize=sample_rate_hertz * chunk_ms // 1000,
+                callback=lambda data, _frames, _time, _status: self._queue.put(bytes(data)))
+            self._stream.start()
+        except Exception as exc:  # sounddevice.PortAudioError: no device, busy, unsupported rate
+            raise RuntimeError(f"cannot open the microphone ({device or 'default input'}): {exc}") from None
 
     def audio_config(self) -> audio_pb2.AudioConfig:
         return audio_pb2.AudioConfig(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16,

@@ -251,10 +251,13 @@ class Client:
                     out.write(response.audio_content, rate or 22050)
         return out.frames / rate if rate else 0.0
 
-    def speech_to_speech(self, audio: Iterable[bytes], *, source: str, target: str, sample_rate_hertz: int = 16000,
+    def speech_to_speech(self, audio: Iterable[bytes], *, source: str, target: str = "",
+                         sample_rate_hertz: int = 16000,
                          voice: str = "", timeout: float | None = None,
                          ) -> Iterator[pipeline_pb.StreamingSpeechToSpeechResponse]:
-        """Live speech in `source`, events out: transcripts, translations into `target`, audio chunks."""
+        """Live 16-bit PCM speech in `source`, events out as they happen: transcripts (interim and final),
+        the translation into `target` of each final utterance, and its synthesized audio chunks.
+        With no `target`, each utterance is spoken again in `source` (no translation step)."""
         requests = _requests.speech_to_speech(audio, Pcm(b"", sample_rate_hertz).audio_config(), source, target,
                                               voice)
         return self.pipeline.streaming_speech_to_speech(requests, timeout=timeout)
