@@ -23,6 +23,7 @@ from ai4vc.sdk import AsyncClient, Client, errors
 from ai4vc.sdk.audio import chunks, read_wav
 from tests.audio_util import RATE, speech, word_errors
 from tests.e2e.test_nmt_mesh import HINDI
+from tests.sdk_venv import install_sdk, run
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +120,14 @@ def test_cli_translate_in_process_and_as_a_subprocess(mesh, edge, cli):
                           env=env, capture_output=True, text=True, timeout=60, cwd="/")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == urdu
+
+
+def test_installed_wheel_translates_through_envoy(mesh, edge, tmp_path):
+    """The issue's check: the wheel installed into a fresh venv, then `ai4vc translate --from hi --to ur`."""
+    sdk = install_sdk(tmp_path)
+    env = {**sdk.env, "AI4VC_ENDPOINT": edge, "AI4VC_API_KEY": mesh.admin_key()}
+    out = run(sdk.ai4vc, "translate", "--from", "hi", "--to", "ur", HINDI, cwd=tmp_path, env=env)
+    assert out.strip() and out.strip() != HINDI
 
 
 def test_cli_bad_key_and_bad_argument_exit_codes(cli):
