@@ -5,6 +5,7 @@
 #     Prometheus (scrapes the mesh) and InfluxDB 1.x (the metrics service's optional sink; its test)
 #   - .venv from a Python >= 3.11 that the Triton wheel has a backend stub for
 #   - pinned Python packages (requirements.txt) and the tritonserver wheel (no deps)
+#   - npm packages of openapi/ (package-lock.json): swagger2openapi for `make gen`, Swagger UI for /docs
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -43,6 +44,9 @@ fi
 command -v runuser >/dev/null || need+=(util-linux)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v influxd >/dev/null || need+=(influxdb)
+# `make gen`: grpc-gateway's protoc-gen-swagger writes the REST surface's OpenAPI (openapi/build.py).
+command -v protoc-gen-swagger >/dev/null || need+=(golang-grpc-gateway)
+command -v node >/dev/null || need+=(nodejs npm)
 # perf_analyzer (shipped in the tritonclient wheel; `make bench`) links libb64.
 ldconfig -p 2>/dev/null | grep -q "libb64.so.0d" || need+=(libb64-0d)
 if ((${#need[@]})); then
@@ -80,4 +84,14 @@ if [[ "$(cat .venv/.ai4vc-stamp 2>/dev/null)" != "$stamp" ]]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps nvidia-pytriton==0.7.0
   } > .run/logs/pip.log 2>&1 || { tail -40 .run/logs/pip.log >&2; echo "bootstrap: pip install failed" >&2; exit 1; }
   echo "$stamp" > .venv/.ai4vc-stamp
+fi
+
+# --- npm packages (openapi/: the OpenAPI converter and the Swagger UI the edge serves) ---------
+npm_stamp="$(sha256sum openapi/package-lock.json | cut -c1-16)"
+if [[ "$(cat openapi/node_modules/.ai4vc-stamp 2>/dev/null)" != "$npm_stamp" ]]; then
+  say "installing npm packages of openapi/ (package-lock.json)"
+  mkdir -p .run/logs
+  npm ci --prefix openapi --no-audit --no-fund --ignore-scripts > .run/logs/npm-openapi.log 2>&1 ||
+    { tail -40 .run/logs/npm-openapi.log >&2; echo "bootstrap: npm ci (openapi/) failed" >&2; exit 1; }
+  echo "$npm_stamp" > openapi/node_modules/.ai4vc-stamp
 fi
