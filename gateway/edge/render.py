@@ -206,10 +206,10 @@ def routes(skeleton: Mapping[str, Any], keys: Iterable[EdgeKey], blocks: Iterabl
                         rest["match"] = {"path": rest_path, "headers": [
                             {"name": ":method", "string_match": {"exact": verb}}]}
                         out.append(rest)
-            # Envoy's own answers (no such path or method) keep every filter: which filters run
-            # is decided on the route a request matches *before* the transcoder rewrites a REST
-            # path, and every REST path matches the catch-all then.
-            if "direct_response" not in route and _public(route):
+            # The catch-alls (no such path or method) keep every filter: which filters run is
+            # decided on the route a request matches *before* the transcoder rewrites a REST
+            # path, and every REST path matches a catch-all then.
+            if route.get("match", {}).get("prefix") != "/" and _public(route):
                 _disable_auth(route)
             out.append(route)
         vhost["routes"] = out

@@ -59,7 +59,7 @@ def test_document_uses_the_json_names_envoy_prints():
 def test_docs_routes_are_exact_get_only_direct_responses():
     """Each docs path is an exact match on GET/HEAD answered from its file, ahead of the API routes."""
     [vhost] = render_routes(UPSTREAMS)["virtual_hosts"]
-    docs = [r for r in vhost["routes"] if "direct_response" in r]
+    docs = [r for r in vhost["routes"] if "direct_response" in r and r["match"].get("prefix") != "/"]
     assert [r["match"]["path"] for r in docs] == list(policy.DOCS_PATHS)
     for route in docs:
         assert "prefix" not in route["match"]
@@ -85,13 +85,17 @@ def test_control_plane_makes_the_docs_public_and_nothing_else():
     """The published routes skip the credential filters for the docs paths only, and RBAC allows
     exactly those paths to anyone; API routes still need their scopes."""
     [vhost] = render.routes(render_routes(UPSTREAMS), [], [], [], 600)["virtual_hosts"]
+    public_rest = {rest for path, rule in policy.METHOD_RULES.items() if rule.access is policy.Access.PUBLIC
+                   for _verb, rest in render.rest_bindings(path)}
+    assert public_rest == {"/v1/auth:login", "/v1/auth:refresh", "/v1/auth:logout"}
     for route in vhost["routes"]:
         disabled = route.get("typed_per_filter_config", {}).get("ai4vc.basic_auth", {}).get("disabled", False)
         path = route["match"].get("path", "")
         if path in policy.DOCS_PATHS:
             assert disabled
         elif disabled and path:
-            assert policy.rule_for(path).access is policy.Access.PUBLIC  # Login, Refresh, Logout
+            # Login, Refresh, Logout: their gRPC paths and their REST paths
+            assert path in public_rest or policy.rule_for(path).access is policy.Access.PUBLIC
         elif disabled:
             assert route["match"]["prefix"] == "/grpc.reflection."
     policies = vhost["typed_per_filter_config"]["envoy.filters.http.rbac"]["rbac"]["rules"]["policies"]
