@@ -347,3 +347,14 @@ def test_cli_microphone_without_portaudio_or_device_is_a_message_not_a_traceback
     result = CliRunner().invoke(app, ["--endpoint", "127.0.0.1:9", "stream", "--mic", "-l", "en"])
     assert result.exit_code == 1, result.output
     assert "microphone" in result.output and "Traceback" not in result.output
+
+
+def test_cli_tls_follows_the_flag_or_an_https_endpoint():
+    """--tls, or an https:// endpoint, connects with TLS; a plain host:port does not."""
+    from ai4vc.cli.app import Options
+
+    for endpoint, flag, expected in (("https://edge.example", False, True), ("edge.example:8080", True, True),
+                                     ("edge.example:8080", False, False)):
+        options = Options(endpoint, "k", "", flag, None, 5.0)
+        assert options.client().settings.tls is expected, (endpoint, flag)
+        options.close()

@@ -71,7 +71,8 @@ class Options:
     def client(self) -> Client:
         if self._client is None:
             self._client = Client(self.endpoint, api_key=self.api_key or None, token=self.token or None,
-                                  tls=self.tls, root_certificates=self.ca_cert, timeout=self.timeout)
+                                  # --no-tls (the default) leaves an https:// endpoint or a CA bundle to decide
+                                  tls=self.tls or None, root_certificates=self.ca_cert, timeout=self.timeout)
         return self._client
 
     def close(self) -> None:
