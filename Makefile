@@ -42,7 +42,7 @@ check-gen: gen  ## fail when gen/ differs from what proto/ generates
 lint:  ## buf lint, ruff, mypy
 	@.venv/bin/buf lint
 	@.venv/bin/ruff check .
-	@.venv/bin/mypy services deploy gateway
+	@.venv/bin/mypy services deploy gateway sdk/python/src
 
 breaking:  ## buf breaking against main
 	@bash scripts/buf-breaking.sh
