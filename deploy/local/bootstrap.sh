@@ -5,6 +5,8 @@
 #     Prometheus (scrapes the mesh) and InfluxDB 1.x (the metrics service's optional sink; its test)
 #   - .venv from a Python >= 3.11 that the Triton wheel has a backend stub for
 #   - pinned Python packages (requirements.txt) and the tritonserver wheel (no deps)
+#   - the browser tests' tools: Debian chromium and node/npm, and playwright-core from
+#     tests/browser/package-lock.json (npm ci; no browser download)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -45,6 +47,9 @@ command -v prometheus >/dev/null || need+=(prometheus)
 command -v influxd >/dev/null || need+=(influxdb)
 # perf_analyzer (shipped in the tritonclient wheel; `make bench`) links libb64.
 ldconfig -p 2>/dev/null | grep -q "libb64.so.0d" || need+=(libb64-0d)
+# The dashboard's browser test: a real Chromium driven by playwright-core (tests/browser).
+command -v chromium >/dev/null || need+=(chromium)
+command -v npm >/dev/null || need+=(nodejs npm)
 if ((${#need[@]})); then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then
@@ -80,4 +85,12 @@ if [[ "$(cat .venv/.ai4vc-stamp 2>/dev/null)" != "$stamp" ]]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps nvidia-pytriton==0.7.0
   } > .run/logs/pip.log 2>&1 || { tail -40 .run/logs/pip.log >&2; echo "bootstrap: pip install failed" >&2; exit 1; }
   echo "$stamp" > .venv/.ai4vc-stamp
+fi
+
+# --- browser-test packages (npm, from the committed lockfile) --------------------------------
+lock_stamp="$(sha256sum tests/browser/package-lock.json | cut -c1-16)"
+if [[ "$(cat tests/browser/node_modules/.ai4vc-stamp 2>/dev/null)" != "$lock_stamp" ]]; then
+  say "installing tests/browser npm packages (npm ci)"
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$lock_stamp" > tests/browser/node_modules/.ai4vc-stamp
 fi

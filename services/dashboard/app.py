@@ -46,6 +46,8 @@ async def create(
     """Builds the app; `stack` closes the page, the channels and the HTTP client in reverse order."""
     assert isinstance(settings, DashboardSettings)
     settings.check()
+    # httpx logs every request at INFO: one per source every few seconds is noise.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     http = httpx.AsyncClient()
     stack.push_async_callback(http.aclose)
     channels = sources.Channels()

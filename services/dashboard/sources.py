@@ -67,7 +67,9 @@ class PrometheusApi:
         self.http = http
 
     async def query(self, expr: str, timeout_s: float) -> list[tuple[dict[str, str], float]]:
-        answer = await self.http.get(f"{self.url}/api/v1/query", params={"query": expr, "timeout": f"{timeout_s}s"},
+        # Prometheus durations take no fractions ("2.0s" is a 400): milliseconds.
+        timeout = f"{max(1, round(timeout_s * 1000))}ms"
+        answer = await self.http.get(f"{self.url}/api/v1/query", params={"query": expr, "timeout": timeout},
                                      timeout=timeout_s)
         answer.raise_for_status()
         body = answer.json()
