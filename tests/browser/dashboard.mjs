@@ -23,6 +23,7 @@ try {
   const page = browser.pages()[0] || await browser.newPage();
   page.on("pageerror", (err) => errors.push(String(err)));
   page.on("console", (msg) => { if (msg.type() === "error") errors.push(msg.text()); });
+  page.on("response", (answer) => { if (answer.status() >= 400) errors.push(`${answer.status()} ${answer.url()}`); });
   await page.goto(url, { waitUntil: "load" });
   await page.fill("#key", apiKey);
   await page.click("#login button[type=submit]");

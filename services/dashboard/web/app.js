@@ -38,9 +38,9 @@ function polyline(svg, series, width, height) {
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   if (!series.length) return;
   const top = Math.max(...series, 0.001);
-  const step = width / Math.max(HISTORY - 1, 1);
-  const offset = width - step * (series.length - 1);
-  const points = series.map((v, i) => `${(offset + i * step).toFixed(1)},${(height - (v / top) * (height - 2) - 1).toFixed(1)}`);
+  // The history so far spans the whole width (it grows up to HISTORY points, then scrolls).
+  const step = width / Math.max(series.length - 1, 1);
+  const points = series.map((v, i) => `${(i * step).toFixed(1)},${(height - (v / top) * (height - 2) - 1).toFixed(1)}`);
   const line = document.createElementNS(ns, "polyline");
   line.setAttribute("points", points.join(" "));
   svg.append(line);
