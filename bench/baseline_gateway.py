@@ -9,7 +9,7 @@ Both apps are built by factories and run as their own uvicorn processes (one wor
         python -m uvicorn bench.baseline_gateway:gateway_app --factory --port Q
     python -m uvicorn bench.baseline_gateway:nmt_app --factory --port P
 
-The key check is our gateway's (gateway/keystore.py, gateway/authz.py): parse the key, an
+The key check is our former gateway's (its ext_authz, before the native edge): parse the key, an
 in-process cache (10 s) in front of a Redis copy (300 s) in front of the `api_keys` row in
 PostgreSQL, the same salted HMAC, the `nmt` scope. It keeps its Redis copies under its own
 prefix so it never touches the records the real gateway caches. The NMT app calls the same

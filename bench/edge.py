@@ -40,9 +40,6 @@ from typing import Any
 import grpc
 import httpx
 import numpy as np
-from envoy.service.auth.v3 import external_auth_pb2 as authz_pb
-from envoy.service.auth.v3 import external_auth_pb2_grpc as authz_grpc
-from envoy.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
 
 from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as auth_grpc
@@ -59,7 +56,6 @@ TEXT = "भारत एक विशाल देश है।"
 PATH = "/v1/text:detectLanguage"
 METHOD = "/ai4vc.nmt.v1.NmtService/DetectLanguage"
 PATHS = ("direct", "envoy", "rest", "baseline")
-GATEWAY_CALLS: tuple[str, ...] = ()  # the gateway is no longer on a call's path
 # The same four paths driven by native clients (h2load for gRPC, wrk for REST), so the Python
 # client is not the bottleneck; measured when the binaries are installed.
 NATIVE_PATHS = {"direct": "direct (h2load)", "envoy": "envoy (h2load)", "rest": "rest (wrk)",
@@ -128,35 +124,6 @@ async def measure_grpc(target: str, metadata: tuple[tuple[str, str], ...], concu
             await stub.DetectLanguage(request, timeout=10, metadata=metadata)
 
         return await closed_loop(call, concurrency, seconds, warmup_s), first.languages[0].language_code
-
-
-async def measure_gateway(target: str, call_name: str, key: str, key_id: str, owner: str, concurrency: int,
-                          seconds: float, warmup_s: float) -> tuple[dict[str, float], str]:
-    """The gateway's ext_authz Check or ShouldRateLimit, with the request Envoy would send."""
-    async with grpc.aio.insecure_channel(target) as channel:
-        if call_name == "gateway_check":
-            check = authz_grpc.AuthorizationStub(channel).Check
-            request: Any = authz_pb.CheckRequest()
-            request.attributes.source.address.socket_address.address = "127.0.0.1"
-            request.attributes.request.http.path = METHOD
-            request.attributes.request.http.method = "POST"
-            request.attributes.request.http.headers["x-api-key"] = key
-            request.attributes.request.http.headers["content-type"] = "application/grpc"
-            method = check
-        else:
-            request = rls_pb2.RateLimitRequest(domain="ai4vc", hits_addend=1)
-            first_descriptor = request.descriptors.add()
-            first_descriptor.entries.add(key="key_id", value=key_id)
-            first_descriptor.entries.add(key="method", value=METHOD)
-            request.descriptors.add().entries.add(key="principal", value=owner)
-            method = rls_pb2_grpc.RateLimitServiceStub(channel).ShouldRateLimit
-        first = await method(request, timeout=10)
-        outcome = str(first.status.code) if call_name == "gateway_check" else str(first.overall_code)
-
-        async def call() -> None:
-            await method(request, timeout=10)
-
-        return await closed_loop(call, concurrency, seconds, warmup_s), outcome
 
 
 async def measure_rest(base_url: str, key: str, concurrency: int, seconds: float,
@@ -274,7 +241,6 @@ def markdown(result: dict[str, Any]) -> str:
 async def measure_all(mesh: Mesh, key: str, owner: str, baseline_url: str, concurrency: list[int],
                       seconds: float, warmup_s: float) -> list[dict[str, Any]]:
     nmt = next(s for s in mesh.services if s.name == "nmt")
-    gateway = next(s for s in mesh.services if s.name == "gateway")
     envoy = f"127.0.0.1:{mesh.ports.envoy}"
     key_id = key.split("_")[1]
     # Direct calls carry the identity Envoy would set, so the service does the same work on both
@@ -283,7 +249,7 @@ async def measure_all(mesh: Mesh, key: str, owner: str, baseline_url: str, concu
     identity = {PRINCIPAL_HEADER: owner, KEY_ID_HEADER: key_id, SCOPES_HEADER: "nmt"}
     results = []
     for level in concurrency:
-        for path in PATHS + GATEWAY_CALLS:
+        for path in PATHS:
             print(f"measuring {path} at concurrency {level} …", file=sys.stderr, flush=True)
             if path == "direct":
                 summary, detected = await measure_grpc(f"127.0.0.1:{nmt.port}", tuple(identity.items()), level,
@@ -292,11 +258,8 @@ async def measure_all(mesh: Mesh, key: str, owner: str, baseline_url: str, concu
                 summary, detected = await measure_grpc(envoy, (("x-api-key", key),), level, seconds, warmup_s)
             elif path == "rest":
                 summary, detected = await measure_rest(f"http://{envoy}", key, level, seconds, warmup_s)
-            elif path == "baseline":
-                summary, detected = await measure_rest(baseline_url, key, level, seconds, warmup_s)
             else:
-                summary, detected = await measure_gateway(f"127.0.0.1:{gateway.port}", path, key, key_id, owner,
-                                                          level, seconds, warmup_s)
+                summary, detected = await measure_rest(baseline_url, key, level, seconds, warmup_s)
             results.append({"path": path, "concurrency": level, **summary, "detected": detected,
                             "load_average": os.getloadavg()[0]})
         results.extend(measure_native(nmt.port, envoy, key, identity, baseline_url, level, seconds, warmup_s))

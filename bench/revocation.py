@@ -1,30 +1,20 @@
-"""How soon a revoked API key is refused by a gateway that holds it in its caches.
+"""How soon a revoked API key is refused at the edge.
 
-`python -m bench.revocation [--keys 200] [--population 10000]` starts a private PostgreSQL and
-Redis (free ports, temporary directory), the auth service and two gateway instances in this
-process (the production factories on ephemeral ports), creates `--population` keys straight
-in the database (the table the edge reads, so the lookups run against a realistic index), then
-`--keys` times: create a key through auth, let gateway B cache it, revoke it through gateway
-A's auth service, and poll gateway B's ext_authz Check until it answers UNAUTHENTICATED.
-Gateway B's in-process cache is set to 600 s, so only the pub/sub invalidation can make it
-refuse in time.
+`python -m bench.revocation [--keys 200] [--population 10000]` starts the whole mesh on free
+ports (temporary directory), puts `--population` active keys (with their edge hashes) straight
+in `api_keys` and lets the control plane publish them, then `--keys` times: creates a key through
+Envoy, uses it (DetectLanguage through Envoy), revokes it through Envoy, and polls through Envoy
+until it is refused (gateway control plane → RDS → Envoy).
 
-Reported: revocation-visible latency p50/p99/max, and the same figures as ratios of one Check
-round trip of a valid cached key measured in the same run (the floor: a poll cannot see the
-revocation sooner than one Check). Results also go to bench/results/revocation-<ts>.json.
-
-`--edge` times the path clients take now that Envoy decides natively: the whole mesh on free
-ports, `--population` keys (with their edge hashes) put in `api_keys` and published, then each
-time a key is created through Envoy, used (DetectLanguage through Envoy), revoked through Envoy,
-and polled through Envoy until it is refused. The floor is one DetectLanguage through Envoy.
+Reported: revocation-visible latency p50/p99/max, and the same figures as ratios of one
+DetectLanguage through Envoy measured in the same run (the floor: a poll cannot see the
+revocation sooner than one call). Results also go to bench/results/revocation-<ts>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
 import json
 import os
 import secrets
@@ -36,21 +26,13 @@ from pathlib import Path
 import asyncpg
 import grpc
 import numpy as np
-from envoy.service.auth.v3 import external_auth_pb2 as authz_pb
-from envoy.service.auth.v3 import external_auth_pb2_grpc as authz_grpc
 
 from ai4vc.auth.v1 import auth_service_pb2 as pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from bench.models import machine
-from deploy.local.parts import ROOT, Postgres, Redis, free_port
-from gateway import app as gateway_app
-from gateway.settings import GatewaySettings
-from services.auth import app as auth_app
-from services.auth.settings import AuthSettings
+from deploy.local.parts import ROOT
 from services.common import credentials
-from services.common.metrics import RpcMetrics
 from services.common.rpc.identity import PRINCIPAL_HEADER, SCOPES_HEADER
-from services.common.rpc.server import build_server
 
 RESULTS = ROOT / "bench" / "results"
 ADMIN = ((PRINCIPAL_HEADER, "admin"), (SCOPES_HEADER, "admin"))
@@ -58,86 +40,7 @@ METHOD = "/ai4vc.nmt.v1.NmtService/TranslateText"
 PEPPER = secrets.token_hex(16)
 
 
-def check_request(key: str, address: str) -> authz_pb.CheckRequest:
-    request = authz_pb.CheckRequest()
-    request.attributes.request.http.path = METHOD
-    request.attributes.request.http.method = "POST"
-    request.attributes.request.http.headers["x-api-key"] = key
-    request.attributes.source.address.socket_address.address = address
-    return request
-
-
-async def serve(stack: contextlib.AsyncExitStack, settings: object, make_app: object) -> grpc.aio.Channel:
-    metrics = RpcMetrics(settings.service_name)  # type: ignore[attr-defined]
-    app = await make_app(settings, stack, metrics.registry)  # type: ignore[operator]
-    handle = await build_server(settings, app.register, app.service_names, metrics)  # type: ignore[arg-type]
-    await handle.server.start()
-    await handle.set_serving(True)
-    stack.push_async_callback(handle.server.stop, 0)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{handle.port}")
-    stack.push_async_callback(channel.close)
-    return channel
-
-
-async def fill(url: str, schema: str, owner: str, population: int) -> None:
-    """`population` active keys in api_keys, hashed as auth hashes them (never used to call)."""
-    conn = await asyncpg.connect(url, server_settings={"search_path": schema})
-    try:
-        rows = []
-        for i in range(population):
-            salt, digest = credentials.new_salted_hash(PEPPER, credentials.new_secret())
-            rows.append((credentials.new_key_id(), f"filler-{i}", owner, ["nmt"], salt, digest))
-        await conn.executemany(
-            "INSERT INTO api_keys (key_id, display_name, owner, scopes, secret_salt, secret_hash)"
-            " VALUES ($1, $2, $3, $4, $5, $6)", rows)
-    finally:
-        await conn.close()
-
-
 async def run(keys: int, population: int, run_dir: Path) -> dict[str, object]:
-    postgres, redis = Postgres(run_dir / "pg", free_port(), durable=False), Redis(run_dir / "redis", free_port())
-    (run_dir / "pg").mkdir()
-    (run_dir / "pg").chmod(0o755)
-    postgres.start()
-    redis.start()
-    try:
-        schema = "bench_revocation"
-        auth = AuthSettings(port=0, metrics_port=-1, database_url=postgres.url, database_schema=schema,
-                            redis_url=redis.url, jwt_secret=secrets.token_hex(32), key_pepper=PEPPER,
-                            log_json=False, log_level="WARNING", bootstrap_key_file=str(run_dir / "admin.key"))
-        gw = GatewaySettings(port=0, metrics_port=-1, database_url=postgres.url, database_schema=schema,
-                             redis_url=redis.url, jwt_secret=auth.jwt_secret, key_pepper=PEPPER, log_json=False,
-                             log_level="WARNING", failed_attempts_per_minute=1_000_000)
-        async with contextlib.AsyncExitStack() as stack:
-            auth_stub = pb_grpc.AuthServiceStub(await serve(stack, auth, auth_app.create))
-            await fill(postgres.url, schema, auth.bootstrap_admin_username, population)
-            await serve(stack, gw, gateway_app.create)  # instance A: answers nothing here, shares Redis
-            authz_b = authz_grpc.AuthorizationStub(
-                await serve(stack, dataclasses.replace(gw, local_cache_ttl_s=600.0), gateway_app.create))
-            await asyncio.sleep(0.5)  # both instances subscribe to invalidations
-            visible, floor = [], []
-            for i in range(keys):
-                made = await auth_stub.CreateApiKey(pb.CreateApiKeyRequest(display_name=f"bench-{i}", scopes=["nmt"]),
-                                                    metadata=ADMIN, timeout=10)
-                request = check_request(made.key, f"10.0.{i % 250}.1")
-                assert (await authz_b.Check(request, timeout=5)).status.code == 0  # now cached by B
-                started = time.perf_counter()
-                assert (await authz_b.Check(request, timeout=5)).status.code == 0
-                floor.append(time.perf_counter() - started)
-                await auth_stub.RevokeApiKey(pb.RevokeApiKeyRequest(key_id=made.api_key.key_id), metadata=ADMIN,
-                                             timeout=10)
-                revoked = time.perf_counter()
-                while (await authz_b.Check(request, timeout=5)).status.code == 0:
-                    if time.perf_counter() - revoked > 30:
-                        raise RuntimeError("a revoked key was still accepted after 30 s")
-                visible.append(time.perf_counter() - revoked)
-    finally:
-        redis.stop()
-        postgres.stop()
-    return _report(keys, population, visible, floor, "gateway ext_authz (the former edge)")
-
-
-async def run_edge(keys: int, population: int, run_dir: Path) -> dict[str, object]:
     """The native edge: revocation visible through Envoy (gateway control plane → RDS → Envoy)."""
     from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
     from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
@@ -218,12 +121,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=200, help="revocations to time")
     parser.add_argument("--population", type=int, default=10_000, help="other active keys in the table")
-    parser.add_argument("--edge", action="store_true", help="through Envoy's native edge (the whole mesh)")
     args = parser.parse_args()
     run_dir = Path(tempfile.mkdtemp(prefix="ai4vc-bench-revocation-"))
     run_dir.chmod(0o755)
     try:
-        result = asyncio.run((run_edge if args.edge else run)(args.keys, args.population, run_dir))
+        result = asyncio.run(run(args.keys, args.population, run_dir))
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)

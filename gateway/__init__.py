@@ -1,5 +1,4 @@
-"""The edge's Python parts, beside Envoy: the gateway process (`python -m gateway`), which serves
-Envoy's ext_authz (`authz`: API key or JWT, scope per gRPC method) and rate-limit service
-(`ratelimit`: per key and method, daily quotas from the services' metered usage) over a key cache
-(`keystore`, reading `services.common.backends.keys`), and the WebSocket bridge for browsers
-(`ws`, its own process: `python -m gateway.ws`)."""
+"""The edge's Python parts, beside Envoy: the gateway process (`python -m gateway`), the control
+plane (`edge`) that publishes Envoy's routes with the keys, scopes (`policy`), limits and blocks —
+Envoy then decides every call with its own filters — and the WebSocket bridge for browsers (`ws`,
+its own process: `python -m gateway.ws`)."""

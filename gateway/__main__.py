@@ -1,4 +1,5 @@
-"""`python -m gateway`: serves Envoy's ext_authz and rate-limit APIs (and health) on one port."""
+"""`python -m gateway`: the edge's control plane (publishes Envoy's routes), with health and server
+reflection for the public API on one port."""
 
 import asyncio
 

@@ -1,8 +1,8 @@
 """Wires the gateway: PostgreSQL (the auth service's key table), Redis, the edge's control plane
 (`gateway.edge`: publishes Envoy's routes with the keys, policy, limits and blocks — Envoy then
-decides every call itself), server reflection for the public API, and — not used by the rendered
-Envoy config any more, kept for a deployment that still points ext_authz/ratelimit here — the
-ext_authz and rate-limit servicers."""
+decides every call itself) and server reflection for the public API. Nothing here is on a
+call's path: Envoy calls no Python service to authorize or rate-limit (the former ext_authz and
+rate-limit servicers are gone)."""
 
 from __future__ import annotations
 
@@ -14,22 +14,17 @@ from pathlib import Path
 import asyncpg
 import grpc
 import redis.asyncio as aioredis
-from envoy.service.auth.v3 import external_auth_pb2 as authz_pb
-from envoy.service.auth.v3 import external_auth_pb2_grpc as authz_grpc
-from envoy.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from gateway.authz import AuthorizationServicer, Authorizer
 from gateway.edge.plane import ControlPlane
-from gateway.keystore import KeyStore
-from gateway.ratelimit import RateLimiter, RateLimitServicer
 from gateway.settings import GatewaySettings
 from services.common.backends import db, redis_client
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
-AUTHZ_SERVICE = authz_pb.DESCRIPTOR.services_by_name["Authorization"].full_name
-RATELIMIT_SERVICE = rls_pb2.DESCRIPTOR.services_by_name["RateLimitService"].full_name
+# The name the gateway's health answers for (and Envoy's health check of its cluster asks): the
+# control plane is the service this process exists for.
+CONTROL_PLANE_SERVICE = "ai4vc.gateway.ControlPlane"
 
 
 def api_descriptors(services: str) -> tuple[str, ...]:
@@ -46,7 +41,7 @@ def api_descriptors(services: str) -> tuple[str, ...]:
 
 
 class GatewayApp:
-    service_names = (AUTHZ_SERVICE, RATELIMIT_SERVICE)
+    service_names = (CONTROL_PLANE_SERVICE,)
 
     def __init__(self, settings: GatewaySettings, pool: asyncpg.Pool, redis: aioredis.Redis | None,
                  registry: CollectorRegistry | None) -> None:
@@ -54,14 +49,10 @@ class GatewayApp:
         self.reflection_names = api_descriptors(settings.api_services)
         self.pool = pool
         self.redis = redis
-        self.keys = KeyStore(settings, pool, redis)
-        self.authorizer = Authorizer(settings, self.keys, redis, registry)
-        self.limiter = RateLimiter(settings, self.keys, redis, registry)
         self.edge: ControlPlane | None = None
 
     def register(self, server: grpc.aio.Server) -> None:
-        authz_grpc.add_AuthorizationServicer_to_server(AuthorizationServicer(self.authorizer), server)
-        rls_pb2_grpc.add_RateLimitServiceServicer_to_server(RateLimitServicer(self.limiter), server)
+        """Health and reflection only (the chassis adds both)."""
 
     async def ready(self) -> bool:
         """Ready when the key table answers. Redis being away degrades (fallbacks) but doesn't stop us."""
@@ -81,10 +72,8 @@ async def create(
     pool = await db.open_pool(settings, stack)
     redis = redis_client.open_optional(settings.redis_url, stack)
     if redis is None:
-        log.warning("no redis_url: rate limits are per instance and key revocations wait for the local cache TTL")
+        log.warning("no redis_url: revocations and new keys reach Envoy at the next resync (edge_resync_s)")
     app = GatewayApp(settings, pool, redis, registry)
-    app.keys.start(settings.redis_url)
-    stack.push_async_callback(app.keys.close)
     if settings.envoy_routes_dir:
         app.edge = ControlPlane(
             pool, redis, settings.redis_url, routes_dir=Path(settings.envoy_routes_dir),

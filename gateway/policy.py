@@ -1,5 +1,6 @@
-"""Which scope each gRPC method needs. Envoy's grpc_json_transcoder runs before ext_authz, so a
-REST call arrives here with the gRPC path too, and one table covers both kinds of caller."""
+"""Which scope each gRPC method needs. Envoy's grpc_json_transcoder runs before the rbac filter
+rendered from this table (gateway/edge/render.py), so a REST call is checked by its gRPC path too,
+and one table covers both kinds of caller."""
 
 from __future__ import annotations
 
@@ -67,6 +68,12 @@ PATH_RULES: dict[str, Rule] = {
     "/v1/ws/tts": Rule(Access.SCOPE, "tts"),
     "/v1/ws/speech-to-speech": Rule(Access.SCOPE, "pipeline"),
 }
+
+# The REST API's OpenAPI document and its Swagger UI page, which Envoy answers itself
+# (deploy/local/envoy_config.DOCS_FILES): public, like the discovery they describe. Exact paths
+# only — nothing under /docs/ but these files.
+DOCS_PATHS = ("/openapi.json", "/docs", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js")
+PATH_RULES.update({path: Rule(Access.PUBLIC) for path in DOCS_PATHS})
 
 # HTTP path prefixes that are not gRPC services: the dashboard's static page (its script and
 # style). It holds no figures: it reads GetOverview through the edge with the user's key.

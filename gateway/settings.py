@@ -1,6 +1,6 @@
 """Gateway settings (environment prefix `AI4VC_GATEWAY_`). `database_url`/`database_schema` name
-where the auth service keeps its tables; `jwt_secret` and `key_pepper` must equal the auth
-service's (both fall back to `AI4VC_JWT_SECRET` / `AI4VC_KEY_PEPPER`)."""
+where the auth service keeps its tables. The gateway holds no secret: Envoy checks API keys
+against the hashes it publishes and access tokens against the JWKS the launcher writes."""
 
 from __future__ import annotations
 
@@ -13,12 +13,6 @@ from services.common.settings import CommonSettings, SettingsError
 class GatewaySettings(CommonSettings):
     service_name: str = "gateway"
     port: int = 8086
-    jwt_secret: str = ""
-    key_pepper: str = ""
-    key_cache_ttl_s: int = 300  # Redis copy of a key record
-    # In-process copy. Pub/sub invalidates it at once; this bounds staleness only while Redis is away.
-    local_cache_ttl_s: float = 10.0
-    local_cache_max: int = 10_000
     failed_attempts_per_minute: int = 20  # per client address, then 429
     default_requests_per_minute: int = 600  # keys with quota 0, and bearer-token callers
     # The public gRPC services behind Envoy ("ai4vc.nmt.v1.NmtService,..."): the gateway
@@ -36,10 +30,6 @@ class GatewaySettings(CommonSettings):
     envoy_admin: str = ""  # host:port of Envoy's admin API: confirms a publish is applied
 
     def check(self) -> GatewaySettings:
-        if len(self.jwt_secret) < 32:
-            raise SettingsError("AI4VC_GATEWAY_JWT_SECRET (or AI4VC_JWT_SECRET) must be at least 32 characters")
-        if len(self.key_pepper) < 16:
-            raise SettingsError("AI4VC_GATEWAY_KEY_PEPPER (or AI4VC_KEY_PEPPER) must be at least 16 characters")
         if not self.database_url:
             raise SettingsError("AI4VC_GATEWAY_DATABASE_URL (or AI4VC_DATABASE_URL) is required")
         return self

@@ -6,6 +6,9 @@
 #                     come from the googleapis-common-protos wheel at runtime.
 #   gen/descriptors/  ai4vc.binpb, the buf image (with imports, google.rpc.*
 #                     included) that Envoy's grpc_json_transcoder loads.
+#   gen/openapi/      openapi.json, the OpenAPI 3 document of the REST surface
+#                     (openapi/build.py: Debian's protoc-gen-swagger, then npm
+#                     swagger2openapi; the edge serves it at /openapi.json).
 #
 # Output is deterministic for a given grpcio-tools and buf version, so CI can
 # regenerate and fail on `git diff --exit-code gen/`.
@@ -54,4 +57,11 @@ done
 # google.rpc.Status / ErrorInfo in its descriptor pool.
 "$BUF" build -o gen/descriptors/ai4vc.binpb
 
-echo "gen.sh: regenerated gen/python and gen/descriptors/ai4vc.binpb"
+# swagger2openapi comes from openapi/package-lock.json (bootstrap installs it; a fresh worktree too).
+if [[ ! -f openapi/node_modules/swagger2openapi/swagger2openapi.js ]]; then
+  npm ci --prefix openapi --no-audit --no-fund --ignore-scripts >/dev/null
+fi
+rm -rf gen/openapi
+"$PYTHON" openapi/build.py --python "$PYTHON"
+
+echo "gen.sh: regenerated gen/python, gen/descriptors/ai4vc.binpb and gen/openapi/openapi.json"

@@ -5,6 +5,7 @@
 #     Prometheus (scrapes the mesh) and InfluxDB 1.x (the metrics service's optional sink; its test)
 #   - .venv from a Python >= 3.11 that the Triton wheel has a backend stub for
 #   - pinned Python packages (requirements.txt) and the tritonserver wheel (no deps)
+#   - npm packages of openapi/ (package-lock.json): swagger2openapi for `make gen`, Swagger UI for /docs
 #   - the browser tests' tools: Debian chromium and node/npm, and playwright-core from
 #     tests/browser/package-lock.json (npm ci; no browser download)
 set -euo pipefail
@@ -45,11 +46,13 @@ fi
 command -v runuser >/dev/null || need+=(util-linux)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v influxd >/dev/null || need+=(influxdb)
+# `make gen`: grpc-gateway's protoc-gen-swagger writes the REST surface's OpenAPI (openapi/build.py).
+command -v protoc-gen-swagger >/dev/null || need+=(golang-grpc-gateway)
+command -v node >/dev/null || need+=(nodejs npm)
 # perf_analyzer (shipped in the tritonclient wheel; `make bench`) links libb64.
 ldconfig -p 2>/dev/null | grep -q "libb64.so.0d" || need+=(libb64-0d)
 # The dashboard's browser test: a real Chromium driven by playwright-core (tests/browser).
 command -v chromium >/dev/null || need+=(chromium)
-command -v npm >/dev/null || need+=(nodejs npm)
 if ((${#need[@]})); then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then
@@ -87,10 +90,23 @@ if [[ "$(cat .venv/.ai4vc-stamp 2>/dev/null)" != "$stamp" ]]; then
   echo "$stamp" > .venv/.ai4vc-stamp
 fi
 
+# --- npm packages (openapi/: the OpenAPI converter and the Swagger UI the edge serves) ---------
+npm_stamp="$(sha256sum openapi/package-lock.json | cut -c1-16)"
+if [[ "$(cat openapi/node_modules/.ai4vc-stamp 2>/dev/null)" != "$npm_stamp" ]]; then
+  say "installing npm packages of openapi/ (package-lock.json)"
+  mkdir -p .run/logs
+  npm ci --prefix openapi --no-audit --no-fund --ignore-scripts > .run/logs/npm-openapi.log 2>&1 ||
+    { tail -40 .run/logs/npm-openapi.log >&2; echo "bootstrap: npm ci (openapi/) failed" >&2; exit 1; }
+  echo "$npm_stamp" > openapi/node_modules/.ai4vc-stamp
+fi
+
 # --- browser-test packages (npm, from the committed lockfile) --------------------------------
 lock_stamp="$(sha256sum tests/browser/package-lock.json | cut -c1-16)"
 if [[ "$(cat tests/browser/node_modules/.ai4vc-stamp 2>/dev/null)" != "$lock_stamp" ]]; then
-  say "installing tests/browser npm packages (npm ci)"
-  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  say "installing npm packages of tests/browser/ (package-lock.json)"
+  mkdir -p .run/logs
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --ignore-scripts \
+    > .run/logs/npm-browser.log 2>&1 ||
+    { tail -40 .run/logs/npm-browser.log >&2; echo "bootstrap: npm ci (tests/browser/) failed" >&2; exit 1; }
   echo "$lock_stamp" > tests/browser/node_modules/.ai4vc-stamp
 fi

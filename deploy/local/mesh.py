@@ -56,7 +56,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "telemetry": ServiceSpec("services.telemetry", "ai4vc.telemetry.v1.TelemetryService", 8084, stage=0),
     "config": ServiceSpec("services.config", "ai4vc.config.v1.ConfigService", 8082, stage=1),
     "metrics": ServiceSpec("services.metrics", "ai4vc.metrics.v1.MetricsService", 8083, stage=2),
-    "gateway": ServiceSpec("gateway", "envoy.service.auth.v3.Authorization", 8086, routed=False, stage=1),
+    "gateway": ServiceSpec("gateway", "ai4vc.gateway.ControlPlane", 8086, routed=False, stage=1),
     "asr": ServiceSpec("services.asr", "ai4vc.asr.v1.AsrService", 8087),
     "tts": ServiceSpec("services.tts", "ai4vc.tts.v1.TtsService", 8088),
     "nmt": ServiceSpec("services.nmt", "ai4vc.nmt.v1.NmtService", 8089),
@@ -174,8 +174,7 @@ class Mesh:
             "AI4VC_EVENTS_KAFKA_IDEMPOTENCE": "false",
             "AI4VC_SPOOL_DIR": str(self.run_dir / "spool"),
             "AI4VC_AUTH_BOOTSTRAP_KEY_FILE": str(self.admin_key_file),
-            # Envoy traces the request; a span per authz/rate-limit call costs ~0.2 ms each and
-            # adds nothing (bench/README.md, Edge).
+            # The gateway serves no calls of clients (reflection aside): its spans would be noise.
             "AI4VC_GATEWAY_TRACING": "false",
             # The edge's control plane publishes Envoy's routes there (RDS, watched directory).
             "AI4VC_GATEWAY_ENVOY_ROUTES_DIR": str(self.envoy.config_dir / "routes"),

@@ -18,11 +18,13 @@ from __future__ import annotations
 import base64
 import copy
 import dataclasses
+import importlib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from google.api import annotations_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from gateway import policy
@@ -159,6 +161,27 @@ def _public(route: dict[str, Any]) -> bool:
     return bool(services) and all(policy.SERVICE_RULES[s].access is policy.Access.PUBLIC for s in services)
 
 
+def rest_bindings(grpc_path: str) -> list[tuple[str, str]]:
+    """(HTTP verb, path) of each literal google.api.http binding of the method at `grpc_path`
+    ("/pkg.Service/Method"), read from its generated module; templated paths are left out (no
+    public method has one)."""
+    service, _, method = grpc_path.strip("/").partition("/")
+    package, _, name = service.rpartition(".")
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    try:
+        module = importlib.import_module(f"{package}.{snake}_pb2")
+        descriptor = module.DESCRIPTOR.services_by_name[name].methods_by_name[method]
+    except (ImportError, KeyError):
+        return []
+    rule = descriptor.GetOptions().Extensions[annotations_pb2.http]
+    out = []
+    for binding in (rule, *rule.additional_bindings):
+        verb = binding.WhichOneof("pattern")
+        if verb and verb != "custom" and "{" not in getattr(binding, verb):
+            out.append((verb.upper(), getattr(binding, verb)))
+    return out
+
+
 def _disable_auth(route: dict[str, Any]) -> None:
     per_filter = route.setdefault("typed_per_filter_config", {})
     for name in AUTH_FILTERS:
@@ -182,7 +205,17 @@ def routes(skeleton: Mapping[str, Any], keys: Iterable[EdgeKey], blocks: Iterabl
                     public["match"] = {"path": path}
                     _disable_auth(public)
                     out.append(public)
-            if _public(route):
+                    # Its REST paths too: Envoy decides which filters run on the route the request
+                    # matches before the transcoder rewrites the path to the gRPC method's.
+                    for verb, rest_path in rest_bindings(path):
+                        rest = copy.deepcopy(public)
+                        rest["match"] = {"path": rest_path, "headers": [
+                            {"name": ":method", "string_match": {"exact": verb}}]}
+                        out.append(rest)
+            # The catch-alls (no such path or method) keep every filter: which filters run is
+            # decided on the route a request matches *before* the transcoder rewrites a REST
+            # path, and every REST path matches a catch-all then.
+            if route.get("match", {}).get("prefix") != "/" and _public(route):
                 _disable_auth(route)
             out.append(route)
         vhost["routes"] = out
@@ -194,8 +227,16 @@ def routes(skeleton: Mapping[str, Any], keys: Iterable[EdgeKey], blocks: Iterabl
         per_filter["ai4vc.basic_auth"] = {"@type": BASIC_AUTH_PER_ROUTE, "users": {
             # basic_auth refuses an empty list; a user no secret matches stands in.
             "inline_string": users or "ai4vc-nobody:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA="}}
+        routed = [{"url_path": {"path": {"exact": r["match"]["path"]} if "path" in r["match"]
+                                else {"prefix": r["match"]["prefix"]}}}
+                  for r in vhost["routes"] if "route" in r]
+        policies = rbac_policies()
+        # A path no service route takes ends in Envoy's own NOT_FOUND / UNIMPLEMENTED: any
+        # authenticated caller may hear that (a wrong scope is not the problem there).
+        policies["unrouted"] = {"permissions": [{"not_rule": {"or_rules": {"rules": routed}}}],
+                                "principals": [{"any": True}]}
         per_filter["envoy.filters.http.rbac"] = {"@type": RBAC_PER_ROUTE, "rbac": {
-            "rules": {"action": "ALLOW", "policies": rbac_policies()}}}
+            "rules": {"action": "ALLOW", "policies": policies}}}
     return config
 
 

@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - depends on the generated code present
 
 # Per-message audio limit of StreamingRecognizeRequest.audio and
 # StreamingSpeechToSpeechRequest.audio ("at most 32 KB (32,768 bytes)").
-# The sub-protocol browsers offer (beside their credential, see gateway/authz.py) and we select.
+# The sub-protocol browsers offer (beside their credential, see gateway/edge/guard.lua) and we select.
 WS_PROTOCOL = "ai4vc.v1"
 MAX_AUDIO_CHUNK_BYTES = 32_768
 

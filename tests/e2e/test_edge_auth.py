@@ -151,3 +151,56 @@ def test_oversized_headers_and_body_are_refused_at_the_edge(mesh):
         assert answer.status == 413 and json.loads(answer.read())["code"] == 3
     finally:
         conn.close()
+
+
+async def test_unknown_path_or_method_is_not_found_for_an_authenticated_caller(mesh):
+    """With a valid key (any scope), a path no route serves is a JSON 404 (NOT_FOUND) for REST and
+    UNIMPLEMENTED for gRPC — not a 403 that sends the caller hunting for a scope. Without a key it
+    stays 401 / UNAUTHENTICATED: the catch-all keeps every credential filter, because Envoy picks
+    the filters on the route a REST path matches before the transcoder rewrites it."""
+    _key_id, key = await create_key(mesh, ["tts"])
+    for headers, expected in (({"x-api-key": key}, 404), ({}, 401)):
+        status, body = await asyncio.to_thread(_rest, mesh, "/v1/text:nosuch", {}, headers)
+        assert status == expected
+        assert body["details"][0]["reason"] == ("NOT_FOUND" if status == 404 else "UNAUTHENTICATED")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        unknown = channel.unary_unary("/ai4vc.nmt.v1.NmtService2/Nope", request_serializer=lambda m: m,
+                                      response_deserializer=lambda b: b)
+        for metadata, code in (((("x-api-key", key),), grpc.StatusCode.UNIMPLEMENTED),
+                               ((), grpc.StatusCode.UNAUTHENTICATED)):
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await unknown(b"", timeout=10, metadata=metadata)
+            assert failed.value.code() == code
+
+
+def _rest(mesh, path: str, body: dict, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{mesh.ports.envoy}{path}", data=json.dumps(body).encode(),
+                                     method="POST", headers={"content-type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+async def test_rest_login_refresh_logout_need_no_key(mesh):
+    """The public auth methods work over REST without a key, as over gRPC: a wrong password is the
+    auth service's own 401, a right one gives tokens, the access token calls a method, and refresh
+    and logout take the refresh token alone."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        await auth_grpc.AuthServiceStub(channel).CreateUser(
+            auth_pb.CreateUserRequest(username="rest-user", password="correct horse battery", scopes=["nmt"]),
+            timeout=10, metadata=(("x-api-key", mesh.admin_key()),))
+    status, body = await asyncio.to_thread(_rest, mesh, "/v1/auth:login",
+                                           {"username": "rest-user", "password": "not the password"})
+    assert status == 401 and "Missing username" not in body["message"]
+    status, body = await asyncio.to_thread(_rest, mesh, "/v1/auth:login",
+                                           {"username": "rest-user", "password": "correct horse battery"})
+    assert status == 200 and body["accessToken"] and body["refreshToken"]
+    status, _ = await asyncio.to_thread(_rest, mesh, "/v1/text:detectLanguage", {"content": "भारत"},
+                                        {"authorization": f"Bearer {body['accessToken']}"})
+    assert status == 200
+    status, refreshed = await asyncio.to_thread(_rest, mesh, "/v1/auth:refresh", {"refreshToken": body["refreshToken"]})
+    assert status == 200 and refreshed["refreshToken"] != body["refreshToken"]
+    status, _ = await asyncio.to_thread(_rest, mesh, "/v1/auth:logout", {"refreshToken": refreshed["refreshToken"]})
+    assert status == 200

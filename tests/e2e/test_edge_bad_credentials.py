@@ -1,6 +1,7 @@
 """Hostile and broken credentials at the edge, through the real Envoy: each is refused with
 401/403/400, a JSON error body for REST and a grpc-status for gRPC — never a 5xx, never a pass.
-These pin the edge's behaviour whatever decides it (the gateway's ext_authz today)."""
+These pin the edge's behaviour whatever decides it (Envoy's own filters, configured by the gateway's
+control plane)."""
 
 from __future__ import annotations
 

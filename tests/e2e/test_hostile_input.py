@@ -23,8 +23,6 @@ import grpc
 import numpy as np
 import pytest
 import soundfile
-from envoy.service.auth.v3 import external_auth_pb2
-from envoy.service.ratelimit.v3 import rls_pb2
 from google.protobuf import message_factory, text_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -59,8 +57,6 @@ SERVED = {
     "telemetry": [telemetry_service_pb2.DESCRIPTOR.services_by_name["TelemetryService"],
                   trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"],
                   logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"]],
-    "gateway": [external_auth_pb2.DESCRIPTOR.services_by_name["Authorization"],
-                rls_pb2.DESCRIPTOR.services_by_name["RateLimitService"]],
 }
 METHODS = [(name, method) for name, services in SERVED.items() for service in services for method in service.methods]
 EXAMPLES = int(os.environ.get("AI4VC_HOSTILE_EXAMPLES", "30"))

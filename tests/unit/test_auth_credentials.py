@@ -11,7 +11,6 @@ import json
 import pytest
 
 from gateway import policy
-from gateway.ratelimit import TokenBuckets
 from services.common import credentials as auth
 from services.common import credentials as gw
 
@@ -92,11 +91,3 @@ def test_policy_table():
     assert policy.rule_for("/ai4vc.auth.v1.AuthService/CreateUser").scope == "admin"
     assert policy.rule_for("/ai4vc.auth.v1.AuthService/ListApiKeys").access is policy.Access.AUTHENTICATED
     assert policy.rule_for("/v1/text:translate").access is policy.Access.DENY  # untranscoded paths never match
-
-
-def test_token_bucket_refills_at_the_limit_rate():
-    """The fallback bucket allows `limit` at once, then one more per 60/limit seconds."""
-    buckets = TokenBuckets()
-    assert [buckets.take("k", 2, 1, now=0.0)[0] for _ in range(3)] == [True, True, False]
-    assert buckets.take("k", 2, 1, now=29.0)[0] is False
-    assert buckets.take("k", 2, 1, now=31.0)[0] is True

@@ -1,7 +1,7 @@
 """Grafana dashboards as code (deploy/compose/grafana) are valid dashboard JSON, provisioned in
 compose, and every panel's PromQL names only metrics that exist: what our processes define
 (prometheus_client constructors in services/ and gateway/), our recording rules, Triton's nv_*
-names and Prometheus's own `up`; compose's rules file is the one the launcher renders."""
+names, Envoy's own stats and Prometheus's own `up`; compose's rules file is the one the launcher renders."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ TRITON = {
     "nv_cpu_memory_used_bytes", "nv_pinned_memory_pool_total_bytes", "nv_pinned_memory_pool_used_bytes",
     "nv_gpu_utilization", "nv_gpu_memory_total_bytes", "nv_gpu_memory_used_bytes", "nv_gpu_power_usage",
     "nv_gpu_power_limit", "nv_energy_consumption",
+}
+# Envoy's own stats on /stats/prometheus, read off Envoy 1.40 running the edge (`make up`, one
+# refused key, one wrong scope, one rate-limited call).
+ENVOY = {
+    "envoy_http_basic_auth_allowed", "envoy_http_basic_auth_denied", "envoy_http_jwt_authn_allowed",
+    "envoy_http_jwt_authn_denied", "envoy_http_rbac_allowed", "envoy_http_rbac_denied",
+    "envoy_http_local_rate_limit_ok", "envoy_http_local_rate_limit_rate_limited", "envoy_http_downstream_rq_xx",
 }
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
                 "offset", "inf", "nan"}
@@ -83,7 +90,7 @@ def test_dashboard_is_valid_and_names_existing_metrics(path: Path):
     board = json.loads(path.read_text())
     assert isinstance(board["uid"], str) and 0 < len(board["uid"]) <= 40
     assert board["title"] and isinstance(board["schemaVersion"], int) and board["panels"]
-    known = exposed_metrics() | prometheus_config.recorded_names() | TRITON
+    known = exposed_metrics() | prometheus_config.recorded_names() | TRITON | ENVOY
     ids = [panel["id"] for panel in board["panels"]]
     assert len(set(ids)) == len(ids)
     variables = {v["name"] for v in board.get("templating", {}).get("list", [])}
@@ -121,7 +128,7 @@ def test_compose_rules_are_the_rendered_rules():
 
 def test_rules_name_existing_metrics():
     """Every recording rule selects metrics our processes (or Triton, or earlier rules) expose."""
-    known = exposed_metrics() | prometheus_config.recorded_names() | TRITON
+    known = exposed_metrics() | prometheus_config.recorded_names() | TRITON | ENVOY
     for group in prometheus_config.RECORDING_RULES:
         for rule in group["rules"]:
             assert not metric_names(rule["expr"]) - known, rule

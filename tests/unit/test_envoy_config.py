@@ -3,6 +3,7 @@ auth chain, and Envoy's own validation (bootstrap and published routes, on the r
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -71,11 +72,24 @@ def _vhost(**kwargs: Any) -> dict[str, Any]:
 def test_routes_match_grpc_service_prefixes() -> None:
     """Each gRPC service's path prefix routes to its cluster with its timeout; reflection goes to the first."""
     vhost = _vhost()
-    routes = {r["match"].get("prefix") or r["match"]["path"]: r["route"] for r in vhost["routes"]}
+    routes = {r["match"].get("prefix") or r["match"]["path"]: r["route"] for r in vhost["routes"] if "route" in r}
     assert routes["/ai4vc.nmt.v1.NmtService/"]["cluster"] == "nmt"
     assert routes["/ai4vc.asr.v1.AsrService/"]["cluster"] == "asr"
     assert routes["/ai4vc.asr.v1.AsrService/"]["timeout"] == "120s"
     assert routes["/grpc.reflection."]["cluster"] == "nmt"
+
+
+def test_unknown_paths_end_in_envoys_own_not_found() -> None:
+    """The last two routes answer what no service serves: UNIMPLEMENTED (trailers-only) for gRPC
+    content types, a JSON NOT_FOUND 404 for the rest; nothing after them."""
+    grpc_route, rest_route = _vhost()["routes"][-2:]
+    assert grpc_route["match"]["prefix"] == rest_route["match"]["prefix"] == "/"
+    assert grpc_route["match"]["headers"][0]["string_match"] == {"prefix": "application/grpc"}
+    assert grpc_route["direct_response"] == {"status": 200}
+    added = {h["header"]["key"]: h["header"]["value"] for h in grpc_route["response_headers_to_add"]}
+    assert added["grpc-status"] == "12"
+    assert rest_route["direct_response"]["status"] == 404
+    assert json.loads(rest_route["direct_response"]["body"]["inline_string"])["details"][0]["reason"] == "NOT_FOUND"
 
 
 def test_streaming_methods_have_their_own_routes_without_timeout_or_retries() -> None:
@@ -94,7 +108,7 @@ def test_streaming_methods_have_their_own_routes_without_timeout_or_retries() ->
 def test_reflection_cluster_can_be_chosen() -> None:
     """`reflection_cluster` sends server reflection to the named cluster."""
     vhost = _vhost(reflection_cluster="asr")
-    routes = {r["match"].get("prefix") or r["match"]["path"]: r["route"] for r in vhost["routes"]}
+    routes = {r["match"].get("prefix") or r["match"]["path"]: r["route"] for r in vhost["routes"] if "route" in r}
     assert routes["/grpc.reflection."]["cluster"] == "asr"
 
 

@@ -1,5 +1,6 @@
-"""Identity that Envoy's authz sets on a request, parsed in this one place. Clients can't forge
-these headers: the edge strips them from client input before authz adds its own.
+"""Identity that the edge sets on a request (Envoy's jwt_authn/basic_auth and the identity Lua
+filter), parsed in this one place. Clients can't forge these headers: the edge strips them from
+client input before it adds its own.
 
 Servicers call `identity_of(context)` once per call and hand the parts on (the principal to
 records, the key id to usage metering, the scopes to auth checks); backends never read a grpc

@@ -31,10 +31,9 @@ from services.common.rpc.validation import check_request, safe_deserializer
 
 log = logging.getLogger("ai4vc.rpc")
 REQUEST_ID_KEY = "x-request-id"
-# Successful calls of these are logged at DEBUG only: health probes come every second, and
-# Envoy's authz/rate-limit calls are already in Envoy's access log, one per client request; every
+# Successful calls of these are logged at DEBUG only: health probes come every second, and every
 # service exports spans and logs to the telemetry service a few times a second.
-QUIET_PREFIXES = ("/grpc.health.v1.Health/", "/envoy.service.", "/opentelemetry.proto.collector.")
+QUIET_PREFIXES = ("/grpc.health.v1.Health/", "/opentelemetry.proto.collector.")
 
 
 def status_for(err: DomainError, request_id: str) -> status_pb2.Status:
