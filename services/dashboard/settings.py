@@ -46,8 +46,8 @@ class DashboardSettings(CommonSettings):
     cache_ttl_s: float = 5.0
     # Longest wait for any one source; a slower one makes its section unavailable.
     source_timeout_s: float = 2.0
-    # The edge's address as a browser reaches it ("http://127.0.0.1:8080"): the page, when
-    # loaded straight from `web_port`, fetches the overview there (behind the edge's auth).
+    # The edge ("http://127.0.0.1:8080"): the page's port relays GET /v1/dashboard:overview
+    # there (with the browser's credential), for a page loaded straight from `web_port`; empty: no relay.
     edge_url: str = ""
 
     def parsed_targets(self) -> list[Target]:

@@ -2,7 +2,7 @@
 through the edge) shows every replica serving, the traffic Prometheus scraped, Triton's models
 and the caller's key with its requests today; the page is served at /dashboard/ on the edge
 (and straight from its own port), and a real browser (Debian chromium, playwright-core) renders
-the same numbers — screenshots in .run/."""
+the same numbers — screenshots in .run/dashboard-{edge,page-port}/."""
 
 from __future__ import annotations
 
@@ -134,19 +134,33 @@ def test_page_is_served_by_the_edge_and_its_own_port(mesh):
         assert status == 200 and "AI4V-C dashboard" in body, (url, status)
     status, _ = _get(f"http://127.0.0.1:{mesh.ports.envoy}/dashboard/app.js")
     assert status == 200
+
+
+async def test_page_port_relays_the_overview_to_the_edge(mesh, operator):
+    """Straight from the page's port, GET /v1/dashboard:overview is the edge's answer: 200 with the key, 401 without."""
+    key_id, key = operator
+    url = f"http://127.0.0.1:{mesh.ports.dashboard_web}/v1/dashboard:overview"
+    status, body = await asyncio.to_thread(_get, url, {"x-api-key": key})
+    assert status == 200 and {k["keyId"]: int(k["requestCount"]) for k in json.loads(body)["topKeys"]}[key_id] == CALLS
+    status, _ = await asyncio.to_thread(_get, url)
+    assert status == 401
     status, _ = _get(f"http://127.0.0.1:{mesh.ports.envoy}/dashboardx")
     assert status in (401, 403, 404)  # not the page: the edge asks for a credential
 
 
-async def test_browser_renders_the_overview(mesh, operator):
-    """Chromium loads /dashboard/ through Envoy, signs in with the key and shows what GetOverview says."""
+@pytest.mark.parametrize("via", ["edge", "page-port"])
+async def test_browser_renders_the_overview(mesh, operator, via: str):
+    """Chromium loads the page (/dashboard/ through Envoy, or its own port), signs in with the key
+    and shows what GetOverview says."""
     if not Path(CHROMIUM).exists() or not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
         pytest.skip("needs Debian chromium and tests/browser/node_modules (deploy/local/bootstrap.sh installs both)")
     key_id, key = operator
-    shots = ROOT / ".run"
-    shots.mkdir(exist_ok=True)
+    shots = ROOT / ".run" / f"dashboard-{via}"
+    shots.mkdir(parents=True, exist_ok=True)
+    url = (f"http://127.0.0.1:{mesh.ports.envoy}/dashboard/" if via == "edge"
+           else f"http://127.0.0.1:{mesh.ports.dashboard_web}/")
     run = await asyncio.to_thread(
-        subprocess.run, [shutil.which("node") or "node", "dashboard.mjs", f"http://127.0.0.1:{mesh.ports.envoy}/dashboard/",
+        subprocess.run, [shutil.which("node") or "node", "dashboard.mjs", url,
                          key, str(shots), key_id, str(CALLS)],
         cwd=BROWSER_DIR, capture_output=True, text=True, timeout=150, env={**os.environ, "CHROMIUM": CHROMIUM})
     assert run.returncode == 0, run.stderr[-3000:]

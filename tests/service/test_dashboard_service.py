@@ -143,25 +143,35 @@ async def test_scope_and_bad_input(healthy):
 
 
 async def test_page_serves_its_files_only(healthy):
-    """/ and /dashboard/ give the page (with the edge's URL), its script and style; others 404/405."""
-    settings = settings_for(None, ())
+    """/ and /dashboard/ give the page, its script and style; the overview path is relayed to the
+    edge (502 while the edge is away); others 404/405."""
+    settings = settings_for(None, (), edge_url=f"http://127.0.0.1:{free_port()}")
     async with running(settings, dashboard_app.create) as (app, _handle, _channel):
         base = f"http://127.0.0.1:{app.page.port}"  # type: ignore[attr-defined]
         async with httpx.AsyncClient(base_url=base) as http:
             for path in ("/", "/dashboard/", "/index.html"):
                 answer = await http.get(path)
                 assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
-                assert 'content="http://127.0.0.1:8080"' in answer.text
                 assert "default-src 'self'" in answer.headers["content-security-policy"]
             for path in ("/app.js", "/dashboard/app.js", "/style.css", "/dashboard/style.css"):
                 assert (await http.get(path)).status_code == 200
             assert (await http.get("/healthz")).status_code == 200
             assert (await http.get("/dashboard")).headers.get("location") == "/dashboard/"
-            for path in ("/../settings.py", "/dashboard/../app.py", "/v1/dashboard:overview", "/web/app.js"):
+            for path in ("/../settings.py", "/dashboard/../app.py", "/web/app.js", "/v1/usage:summary"):
                 assert (await http.get(path)).status_code == 404
+            assert (await http.get("/v1/dashboard:overview", headers={"x-api-key": "k"})).status_code == 502
             assert (await http.post("/", content=b"x")).status_code == 405
             head = await http.head("/app.js")
             assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 0
+
+
+async def test_page_without_an_edge_relays_nothing(healthy):
+    """No edge_url: the overview path is not served by the page's port."""
+    settings = settings_for(None, (), edge_url="")
+    async with running(settings, dashboard_app.create) as (app, _handle, _channel):
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(f"http://127.0.0.1:{app.page.port}/v1/dashboard:overview")  # type: ignore[attr-defined]
+        assert answer.status_code == 404
 
 
 async def test_page_survives_garbage(healthy):

@@ -1,19 +1,12 @@
 // The dashboard page: asks for an API key once (kept for this tab only, in sessionStorage),
-// then reads GetOverview through the edge's REST binding every REFRESH_MS and draws it. The
+// then reads GetOverview through the edge's REST binding every REFRESH_MS and draws it (from
+// its own origin: the edge itself, or the dashboard's port, which relays the call to the edge). The
 // charts are the page's own history of the overview's rates, drawn as SVG polylines.
 "use strict";
 
 const REFRESH_MS = 5000;
 const HISTORY = 60; // points per chart: 5 minutes at one every 5 s
 const KEY_ITEM = "ai4vc-dashboard-key";
-
-// Through the edge (/dashboard/) the API is on the same origin; loaded straight from the
-// dashboard's own port, the page calls the edge it was told about.
-function apiBase() {
-  if (location.pathname.startsWith("/dashboard/")) return "";
-  const meta = document.querySelector('meta[name="ai4vc-edge"]');
-  return meta ? meta.content : "";
-}
 
 const history = { total: [], services: new Map() };
 let timer = null;
@@ -138,7 +131,7 @@ async function refresh() {
   const key = sessionStorage.getItem(KEY_ITEM);
   if (!key) return showLogin("");
   try {
-    const answer = await fetch(`${apiBase()}/v1/dashboard:overview`, { headers: { "x-api-key": key }, cache: "no-store" });
+    const answer = await fetch("/v1/dashboard:overview", { headers: { "x-api-key": key }, cache: "no-store" });
     if (answer.status === 401 || answer.status === 403) {
       sessionStorage.removeItem(KEY_ITEM);
       return showLogin(answer.status === 401 ? "That key was not accepted." : "That key lacks the dashboard scope.");
