@@ -43,6 +43,8 @@ SERVICE_RULES: dict[str, Rule] = {
     "ai4vc.telemetry.v1.TelemetryService": Rule(Access.SCOPE, "telemetry"),
     # Rules, alerts and silences: operators only.
     "ai4vc.alerting.v1.AlertingService": Rule(Access.SCOPE, "alerting"),
+    # Every service's health, traffic and the top keys: operators only.
+    "ai4vc.dashboard.v1.DashboardService": Rule(Access.SCOPE, "dashboard"),
     # The OTLP collector services (opentelemetry.proto.collector.*) on the telemetry port are
     # for the services themselves and have no rule: the edge refuses them (DEFAULT_RULE).
     "grpc.health.v1.Health": Rule(Access.PUBLIC),
@@ -75,6 +77,12 @@ PATH_RULES: dict[str, Rule] = {
 DOCS_PATHS = ("/openapi.json", "/docs", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js")
 PATH_RULES.update({path: Rule(Access.PUBLIC) for path in DOCS_PATHS})
 
+# HTTP path prefixes that are not gRPC services: the dashboard's static page (its script and
+# style). It holds no figures: it reads GetOverview through the edge with the user's key.
+PREFIX_RULES: dict[str, Rule] = {
+    "/dashboard/": Rule(Access.PUBLIC),
+}
+
 DEFAULT_RULE = Rule(Access.DENY)
 
 
@@ -85,6 +93,9 @@ def rule_for(path: str) -> Rule:
         return METHOD_RULES[path]
     if path in PATH_RULES:
         return PATH_RULES[path]
+    for prefix, rule in PREFIX_RULES.items():
+        if path.startswith(prefix):
+            return rule
     parts = path.split("/")
     if len(parts) == 3 and parts[0] == "" and parts[1] and parts[2]:
         return SERVICE_RULES.get(parts[1], DEFAULT_RULE)

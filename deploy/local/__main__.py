@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  {'Redis':<31}127.0.0.1:{p.redis}",
             f"  {'Kafka (tansu)':<31}127.0.0.1:{p.kafka}",
             f"  {'Prometheus':<31}http://127.0.0.1:{p.prometheus}   (RED per method, open streams, Triton, Envoy)",
+            f"  {'Dashboard':<31}http://127.0.0.1:{p.envoy}/dashboard/   (also :{p.dashboard_web}; a key with "
+            "the dashboard or admin scope)",
             "",
             f"Admin API key: {state['admin_key_file']} (mode 0600). Try:",
             f"  KEY=$(cat {state['admin_key_file']})",

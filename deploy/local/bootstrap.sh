@@ -6,6 +6,8 @@
 #   - .venv from a Python >= 3.11 that the Triton wheel has a backend stub for
 #   - pinned Python packages (requirements.txt) and the tritonserver wheel (no deps)
 #   - npm packages of openapi/ (package-lock.json): swagger2openapi for `make gen`, Swagger UI for /docs
+#   - the browser tests' tools: Debian chromium and node/npm, and playwright-core from
+#     tests/browser/package-lock.json (npm ci; no browser download)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -50,6 +52,8 @@ command -v protoc-gen-swagger >/dev/null || need+=(golang-grpc-gateway)
 command -v node >/dev/null || need+=(nodejs npm)
 # perf_analyzer (shipped in the tritonclient wheel; `make bench`) links libb64.
 ldconfig -p 2>/dev/null | grep -q "libb64.so.0d" || need+=(libb64-0d)
+# The dashboard's browser test: a real Chromium driven by playwright-core (tests/browser).
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then
@@ -95,4 +99,15 @@ if [[ "$(cat openapi/node_modules/.ai4vc-stamp 2>/dev/null)" != "$npm_stamp" ]];
   npm ci --prefix openapi --no-audit --no-fund --ignore-scripts > .run/logs/npm-openapi.log 2>&1 ||
     { tail -40 .run/logs/npm-openapi.log >&2; echo "bootstrap: npm ci (openapi/) failed" >&2; exit 1; }
   echo "$npm_stamp" > openapi/node_modules/.ai4vc-stamp
+fi
+
+# --- browser-test packages (npm, from the committed lockfile) --------------------------------
+lock_stamp="$(sha256sum tests/browser/package-lock.json | cut -c1-16)"
+if [[ "$(cat tests/browser/node_modules/.ai4vc-stamp 2>/dev/null)" != "$lock_stamp" ]]; then
+  say "installing npm packages of tests/browser/ (package-lock.json)"
+  mkdir -p .run/logs
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --ignore-scripts \
+    > .run/logs/npm-browser.log 2>&1 ||
+    { tail -40 .run/logs/npm-browser.log >&2; echo "bootstrap: npm ci (tests/browser/) failed" >&2; exit 1; }
+  echo "$lock_stamp" > tests/browser/node_modules/.ai4vc-stamp
 fi

@@ -68,7 +68,8 @@ class Upstream:
     # Inference is idempotent: a unary call that hits a dying replica is retried elsewhere.
     # Calls with side effects (key management) are retried only when never sent.
     idempotent: bool = True
-    kind: str = "grpc"  # "websocket": `grpc_service` is a path prefix, upgraded over HTTP/1.1
+    kind: str = "grpc"  # "websocket": `grpc_service` is a path prefix, upgraded over HTTP/1.1;
+    # "http": `grpc_service` is a path prefix of plain HTTP/1.1 pages (the dashboard's)
 
 
 # Services whose unary calls have side effects: retried only when never sent.
@@ -190,6 +191,7 @@ def render_routes(
         websockets=[dataclasses.asdict(u) for u in upstreams if u.kind == "websocket"],
         docs=docs_routes(),
         max_direct_response_bytes=MAX_DIRECT_RESPONSE_BYTES,
+        pages=[dataclasses.asdict(u) for u in upstreams if u.kind == "http"],
         removed_headers=REMOVED_HEADERS,
         reflection_cluster=reflection_cluster or gateway_cluster or grpc_upstreams[0].cluster,
     )

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from deploy.local import alertmanager_config, envoy_config, prometheus_config
@@ -65,7 +66,12 @@ SERVICES: dict[str, ServiceSpec] = {
     "events": ServiceSpec("services.events", "", 8094, routed=False, kind="worker", stage=1),
     # Writes Prometheus's alerting rules and takes Alertmanager's notifications (started before it).
     "alerting": ServiceSpec("services.alerting", "ai4vc.alerting.v1.AlertingService", 8085, stage=2),
+    # Last: it health-checks every other replica and reads Prometheus and the metrics service.
+    "dashboard": ServiceSpec("services.dashboard", "ai4vc.dashboard.v1.DashboardService", 8095, stage=4),
 }
+# The edge routes this prefix to the dashboard's web page (HTTP/1.1, public: the page holds no
+# figures and reads GetOverview through the edge with the user's key).
+DASHBOARD_PAGE_PREFIX = "/dashboard/"
 
 
 @dataclasses.dataclass
@@ -82,6 +88,7 @@ class Ports:
     otlp_http: int = 4318  # the telemetry service's OTLP/HTTP receiver (Triton's spans)
     alertmanager: int = 9096  # its cluster listener is off
     alerting_webhook: int = 8097  # the alerting service's receiver of Alertmanager's webhook
+    dashboard_web: int = 8090  # the dashboard's web page (its gRPC port is in `services`)
     services: dict[str, int] = dataclasses.field(default_factory=lambda: {n: s.port for n, s in SERVICES.items()})
 
     @classmethod
@@ -219,7 +226,8 @@ class Mesh:
         env = self.service_env()
         instances = [(name, spec, replica) for name, spec in SERVICES.items()
                      for replica in range(self.replicas.get(name, 1))]
-        spare = iter(self._spare_ports(2 * len(instances)) if self.free_metrics_ports else [])
+        # (and one page port per dashboard replica past the first)
+        spare = iter(self._spare_ports(3 * len(instances)) if self.free_metrics_ports else [])
         for name, spec, replica in instances:
             if self.free_metrics_ports:
                 port = self.ports.services[name] if replica == 0 else next(spare)
@@ -230,7 +238,28 @@ class Mesh:
             services.append(Service(name, self.run_dir, port, metrics, env, replica,
                                     spec.grpc_service if spec.kind == "grpc" else "", module=spec.module,
                                     http_health_path="/healthz" if spec.kind == "websocket" else ""))
+        self._dashboard_env(services, spare)
         return services
+
+    def _dashboard_env(self, services: list[Service], spare: Iterator[int]) -> None:
+        """The dashboard is told every replica the mesh runs (to health-check), Prometheus, the
+        metrics service and the edge; each of its replicas gets a page port of its own."""
+        targets = ",".join(
+            f"{s.name}|http|{s.http_health_path}|127.0.0.1:{s.port}" if s.http_health_path
+            else f"{s.name}|grpc|{s.health_service}|127.0.0.1:{s.port}" for s in services)
+        dashboards = [s for s in services if s.name == "dashboard"]
+        for replica, service in enumerate(dashboards):
+            web = self.ports.dashboard_web if replica == 0 else (
+                next(spare, 0) if self.free_metrics_ports else replica_port(self.ports.dashboard_web, replica))
+            service.env.update({
+                "AI4VC_DASHBOARD_TARGETS": targets,
+                "AI4VC_DASHBOARD_PROMETHEUS_URL": self.prometheus.url,
+                "AI4VC_DASHBOARD_METRICS_TARGET": f"127.0.0.1:{self.ports.services['metrics']}",
+                "AI4VC_DASHBOARD_WEB_PORT": str(web),
+                "AI4VC_DASHBOARD_EDGE_URL": f"http://127.0.0.1:{self.ports.envoy}",
+                "AI4VC_DASHBOARD_ALERTMANAGER_URL": self.alertmanager.url,
+            })
+            service.web_port = web
 
     def upstreams(self) -> list[envoy_config.Upstream]:
         upstreams = []
@@ -241,6 +270,9 @@ class Mesh:
             upstreams.append(envoy_config.Upstream(spec.grpc_service, name, endpoints, routed=spec.routed,
                                                    kind=spec.kind,
                                                    idempotent=envoy_config.idempotent(spec.grpc_service)))
+        pages = [("127.0.0.1", s.web_port) for s in self.services if s.name == "dashboard" and s.web_port]
+        if pages:
+            upstreams.append(envoy_config.Upstream(DASHBOARD_PAGE_PREFIX, "dashboard-web", pages, kind="http"))
         return upstreams
 
     def scrape_targets(self) -> list[prometheus_config.Target]:

@@ -516,6 +516,7 @@ class Service:
         self.port = port
         self.metrics_port = metrics_port
         self.health_service = health_service
+        self.web_port = 0  # an HTTP page beside the gRPC port (the dashboard's), 0: none
         self.proc = Process(f"{name}-{replica}" if replica else name, run_dir)
         prefix = f"AI4VC_{name.upper()}"
         self.env = {

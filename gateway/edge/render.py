@@ -132,6 +132,10 @@ def rbac_policies() -> dict[str, Any]:
         if rule.access is not policy.Access.DENY:
             policies[path] = {"permissions": [{"url_path": {"path": {"exact": path}}}],
                               "principals": _principals(rule)}
+    for prefix, rule in policy.PREFIX_RULES.items():
+        if rule.access is not policy.Access.DENY:
+            policies[prefix] = {"permissions": [{"url_path": {"path": {"prefix": prefix}}}],
+                                "principals": _principals(rule)}
     for service, rule in policy.SERVICE_RULES.items():
         if rule.access is policy.Access.DENY:
             continue
@@ -150,6 +154,8 @@ def _public(route: dict[str, Any]) -> bool:
     path = match.get("path") or match.get("prefix", "")
     if "path" in match:
         return policy.rule_for(path).access is policy.Access.PUBLIC
+    if path in policy.PREFIX_RULES:
+        return policy.PREFIX_RULES[path].access is policy.Access.PUBLIC
     # A prefix route: public when its whole service is ("/grpc.reflection." covers both versions).
     services = [s for s in policy.SERVICE_RULES if f"/{s}/".startswith(path)]
     return bool(services) and all(policy.SERVICE_RULES[s].access is policy.Access.PUBLIC for s in services)

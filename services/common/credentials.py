@@ -24,7 +24,7 @@ REFRESH_PREFIX = "ai4vcr"
 JWT_ISSUER = "ai4vc-auth"
 # Tokens name the platform's API as their audience; a token minted for anything else is refused.
 JWT_AUDIENCE = "ai4vc"
-SCOPES = frozenset({"asr", "tts", "nmt", "pipeline", "config", "telemetry", "alerting", "admin"})
+SCOPES = frozenset({"asr", "tts", "nmt", "pipeline", "config", "telemetry", "alerting", "dashboard", "admin"})
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 

@@ -35,6 +35,7 @@ from ai4vc.alerting.v1 import alerting_service_pb2
 from ai4vc.asr.v1 import asr_service_pb2
 from ai4vc.auth.v1 import auth_service_pb2
 from ai4vc.config.v1 import config_service_pb2
+from ai4vc.dashboard.v1 import dashboard_service_pb2
 from ai4vc.metrics.v1 import metrics_service_pb2
 from ai4vc.nmt.v1 import nmt_service_pb2
 from ai4vc.pipeline.v1 import pipeline_service_pb2
@@ -54,6 +55,7 @@ SERVED = {
     "config": [config_service_pb2.DESCRIPTOR.services_by_name["ConfigService"]],
     "metrics": [metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"]],
     "alerting": [alerting_service_pb2.DESCRIPTOR.services_by_name["AlertingService"]],
+    "dashboard": [dashboard_service_pb2.DESCRIPTOR.services_by_name["DashboardService"]],
     "telemetry": [telemetry_service_pb2.DESCRIPTOR.services_by_name["TelemetryService"],
                   trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"],
                   logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"]],

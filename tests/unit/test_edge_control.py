@@ -62,8 +62,8 @@ def test_rbac_is_rendered_from_policy() -> None:
     assert "not_rule" in auth and "/ai4vc.auth.v1.AuthService/CreateUser" in auth
     assert policies["/ai4vc.auth.v1.AuthService/Login"]["principals"] == [{"any": True}]
     assert policies["/v1/ws/asr"]["principals"][0]["header"]["name"] == "x-ai4vc-scopes"
-    expected = {p for p, r in {**policy.METHOD_RULES, **policy.PATH_RULES, **policy.SERVICE_RULES}.items()
-                if r.access is not policy.Access.DENY}
+    expected = {p for p, r in {**policy.METHOD_RULES, **policy.PATH_RULES, **policy.PREFIX_RULES,
+                               **policy.SERVICE_RULES}.items() if r.access is not policy.Access.DENY}
     assert set(policies) == expected
 
 
@@ -79,6 +79,22 @@ def test_public_methods_get_routes_that_skip_the_credential_filters() -> None:
         assert all(route["typed_per_filter_config"][f]["disabled"] for f in render.AUTH_FILTERS)
         assert route["route"]["cluster"] == "auth"
     assert "typed_per_filter_config" not in routes[paths.index("/ai4vc.auth.v1.AuthService/")]
+
+
+def test_dashboard_page_is_public_and_its_data_is_not() -> None:
+    """The /dashboard/ page route skips the credential filters; GetOverview needs the dashboard scope."""
+    skeleton = render_routes([Upstream("ai4vc.dashboard.v1.DashboardService", "dashboard", [("127.0.0.1", 1)]),
+                              Upstream("/dashboard/", "dashboard-web", [("127.0.0.1", 2)], kind="http")])
+    [vhost] = render.routes(skeleton, [KEY], [], [], 600)["virtual_hosts"]
+    routes = {r["match"].get("path") or r["match"].get("prefix"): r for r in vhost["routes"]}
+    page = routes["/dashboard/"]
+    assert page["route"]["cluster"] == "dashboard-web"
+    assert all(page["typed_per_filter_config"][f]["disabled"] for f in render.AUTH_FILTERS)
+    assert "typed_per_filter_config" not in routes["/ai4vc.dashboard.v1.DashboardService/"]
+    assert policy.rule_for("/dashboard/app.js").access is policy.Access.PUBLIC
+    assert policy.rule_for("/ai4vc.dashboard.v1.DashboardService/GetOverview") == policy.Rule(
+        policy.Access.SCOPE, "dashboard")
+    assert policy.rule_for("/dashboardx").access is policy.Access.DENY
 
 
 def test_blocks_and_revoked_sessions_reach_the_lua_sources() -> None:

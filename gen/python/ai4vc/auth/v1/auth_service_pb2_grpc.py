@@ -11,7 +11,8 @@ class AuthServiceStub(object):
     programs.
 
     Scopes are one of "asr", "tts", "nmt", "pipeline", "config" (changing
-    runtime configuration), "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
+    runtime configuration), "telemetry", "dashboard" (the operator's overview),
+    "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
     edge sets after authenticating it (x-ai4vc-principal, x-ai4vc-scopes).
     Login, Refresh and Logout need no credentials; CreateUser needs "admin";
     the API key methods act on the caller's own keys, and on anyone's with
@@ -78,7 +79,8 @@ class AuthServiceServicer(object):
     programs.
 
     Scopes are one of "asr", "tts", "nmt", "pipeline", "config" (changing
-    runtime configuration), "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
+    runtime configuration), "telemetry", "dashboard" (the operator's overview),
+    "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
     edge sets after authenticating it (x-ai4vc-principal, x-ai4vc-scopes).
     Login, Refresh and Logout need no credentials; CreateUser needs "admin";
     the API key methods act on the caller's own keys, and on anyone's with
@@ -243,7 +245,8 @@ class AuthService(object):
     programs.
 
     Scopes are one of "asr", "tts", "nmt", "pipeline", "config" (changing
-    runtime configuration), "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
+    runtime configuration), "telemetry", "dashboard" (the operator's overview),
+    "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
     edge sets after authenticating it (x-ai4vc-principal, x-ai4vc-scopes).
     Login, Refresh and Logout need no credentials; CreateUser needs "admin";
     the API key methods act on the caller's own keys, and on anyone's with

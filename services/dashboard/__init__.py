@@ -1,0 +1,1 @@
+"""The dashboard service: the platform's overview over gRPC (GetOverview) and a web page on HTTP."""
