@@ -4,7 +4,7 @@
 #
 #   typescript  tsc (sdk/typescript/dist)            go    go build + go vet (GOPATH mode,
 #   java        javac against Debian's jars                Debian's grpc-go / protobuf sources)
-#   cpp         g++ against libgrpc++-dev             ruby  ruby -c     php  php -l
+#   cpp         g++ against libgrpc++-dev             ruby  every file loaded   php  php -l
 #   csharp      not compiled: no Google.Protobuf runtime for mono/dotnet in Debian (README)
 #
 # Build outputs go to .run/sdks/ (ignored). Each step prints the seconds it took.
@@ -62,7 +62,11 @@ cpp_sdk() {
 }
 
 ruby_sdk() {
-  find sdk/ruby/lib -name '*.rb' -print0 | LC_ALL=C sort -z | xargs -0 -n1 ruby -c >/dev/null
+  # Loads every generated file (Debian's ruby-google-protobuf 3.21 / ruby-grpc 1.51 gems), then
+  # syntax-checks the example.
+  (cd sdk/ruby && ruby -Ilib -e 'Dir.glob("lib/**/*_pb.rb").sort.each { |f| require f.delete_prefix("lib/").delete_suffix(".rb") }
+    abort "no NmtService stub" unless Ai4vc::Nmt::V1::NmtService::Stub.method_defined?(:translate_text)' &&
+    ruby -c examples/translate.rb >/dev/null)
 }
 
 php_sdk() {
@@ -82,7 +86,7 @@ step "typescript (tsc)" typescript
 step "go (build, vet)" go_sdk
 step "java (javac)" java_sdk
 step "c++ (g++)" cpp_sdk
-step "ruby (ruby -c)" ruby_sdk
+step "ruby (load every file)" ruby_sdk
 step "php (php -l)" php_sdk
 echo "  csharp: generated only (no C# protobuf runtime installable here; sdk/csharp/README.md)"
 printf '  %-28s %4ds\n' "sdks-check total" $((SECONDS - total))

@@ -3,7 +3,7 @@
 # e2e test); idempotent and quick once done. Kept apart from bootstrap.sh so that `make up`
 # on a fresh machine does not pull a JDK, Go and grpc++ it does not need; .ci/run calls it.
 #   - protoc + the gRPC plugins (cpp, ruby, php, java), Go with Debian's grpc-go / protobuf-go /
-#     genproto sources, protobuf + grpc-java jars, libgrpc++-dev, ruby, php-cli, a JDK, Node/npm
+#     genproto sources, protobuf + grpc-java jars, libgrpc++-dev, ruby with the grpc and protobuf gems, php-cli, a JDK, Node/npm
 #   - sdk/typescript/node_modules from package-lock.json (npm ci; protoc-gen-es, tsc, Connect)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -20,6 +20,10 @@ command -v protoc-gen-go-grpc >/dev/null || need+=(protoc-gen-go-grpc)
 [[ -d /usr/share/gocode/src/google.golang.org/grpc ]] || need+=(golang-google-grpc-dev)
 [[ -d /usr/share/gocode/src/google.golang.org/protobuf ]] || need+=(golang-google-protobuf-dev)
 [[ -d /usr/share/gocode/src/google.golang.org/genproto ]] || need+=(golang-google-genproto-dev)
+# grpc-go's codec goes through github.com/golang/protobuf: 1.3 (what apt picks by default)
+# predates protobuf-go v2 messages and panics on them; 1.5 replaces it.
+gp=/usr/share/gocode/src/github.com/golang/protobuf/proto
+if [[ ! -d $gp || -e $gp/table_unmarshal.go ]]; then need+=(golang-github-golang-protobuf-1-5-dev); fi
 [[ -e /usr/share/java/protobuf.jar ]] || need+=(libprotobuf-java)
 [[ -e /usr/share/java/grpc-stub.jar ]] || need+=(libgrpc-java)
 command -v javac >/dev/null || need+=(default-jdk-headless)
@@ -28,6 +32,7 @@ command -v javac >/dev/null || need+=(default-jdk-headless)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v g++ >/dev/null || need+=(g++)
 command -v ruby >/dev/null || need+=(ruby)
+ruby -e 'require "grpc"; require "google/protobuf"' 2>/dev/null || need+=(ruby-grpc ruby-google-protobuf)
 command -v php >/dev/null || need+=(php-cli)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)

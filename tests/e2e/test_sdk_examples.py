@@ -1,6 +1,6 @@
 """The generated SDKs' examples (sdk/<lang>/examples) call NmtService.TranslateText through the
 real Envoy with an API key made for them, and print what the Python stubs get for the same call:
-TypeScript over gRPC and gRPC-Web (connect-node), Go (grpc-go), and C++ (grpc++) where
+TypeScript over gRPC and gRPC-Web (connect-node), Go (grpc-go), Ruby (grpc gem) and C++ (grpc++) where
 `make sdks-check` has built it. Errors come out as the code and the ErrorInfo reason."""
 
 from __future__ import annotations
@@ -23,17 +23,19 @@ ROOT = Path(__file__).resolve().parents[2]
 TS_EXAMPLE = ROOT / "sdk/typescript/dist/examples/translate.js"
 GO_EXAMPLE = ROOT / ".run/sdks/bin/translate-go"
 CPP_EXAMPLE = ROOT / ".run/sdks/cpp/translate"
-TEXTS = ["भारत एक विशाल देश है।", "नमस्ते"]
+TEXTS = ["भारत एक विशाल देश है।", "भारत"]
 
 
 @pytest.fixture(scope="module")
 def examples_built() -> None:
     """Builds the TypeScript and Go examples the way `make sdk-examples` does."""
-    missing = [tool for tool in ("node", "go") if shutil.which(tool) is None]
+    missing = [tool for tool in ("node", "go", "ruby") if shutil.which(tool) is None]
     if not (ROOT / "sdk/typescript/node_modules/.bin/tsc").exists():
         missing.append("sdk/typescript/node_modules (make bootstrap-sdks)")
+    if not (ROOT / "sdk/ruby/lib/ai4vc/nmt/v1/nmt_service_services_pb.rb").exists():
+        missing.append("sdk/ruby/lib (make sdks)")
     if missing:
-        pytest.skip(f"SDK toolchains not installed: {', '.join(missing)} (make bootstrap-sdks)")
+        pytest.skip(f"SDK toolchains or generated code missing: {', '.join(missing)} (make sdks)")
     built = subprocess.run(["bash", "scripts/sdks-check.sh", "--examples"], cwd=ROOT, capture_output=True,
                            text=True, timeout=170)
     assert built.returncode == 0, built.stdout + built.stderr
@@ -75,10 +77,12 @@ def commands(mesh, example: str, source: str, target: str, texts: list[str]) -> 
                 "--from", source, "--to", target, *texts]
     if example == "go":
         return [str(GO_EXAMPLE), "-target", edge, "-from", source, "-to", target, *texts]
+    if example == "ruby":
+        return ["ruby", "-Isdk/ruby/lib", "sdk/ruby/examples/translate.rb", edge, source, target, *texts]
     return [str(CPP_EXAMPLE), edge, source, target, *texts]
 
 
-EXAMPLES = ["ts-grpc", "ts-grpc-web", "go"]
+EXAMPLES = ["ts-grpc", "ts-grpc-web", "go", "ruby"]
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
