@@ -51,12 +51,20 @@ go_sdk() {
 
 JAVA_JARS=(protobuf grpc-api grpc-stub grpc-protobuf grpc-protobuf-lite guava geronimo-annotation-1.3-spec jsr305
            error_prone_annotations)
+# ... and what the example needs at run time (Debian's grpc-netty, Netty 4.1, perfmark).
+JAVA_RUNTIME_JARS=(grpc-core grpc-context grpc-netty perfmark-api netty-buffer netty-codec netty-codec-http
+                   netty-codec-http2 netty-codec-socks netty-common netty-handler netty-handler-proxy netty-resolver
+                   netty-transport)
 java_sdk() {
   local cp="" jar
   for jar in "${JAVA_JARS[@]}"; do cp+="/usr/share/java/$jar.jar:"; done
   rm -rf "$OUT/java" && mkdir -p "$OUT/java"
   find sdk/java/src/main/java sdk/java/examples -name '*.java' | LC_ALL=C sort > "$OUT/java/sources.txt"
   javac -nowarn -encoding UTF-8 -d "$OUT/java/classes" -cp "$cp" @"$OUT/java/sources.txt"
+  # The classpath to run the example with (tests/e2e/test_sdk_examples.py reads it).
+  cp="$OUT/java/classes:$cp"
+  for jar in "${JAVA_RUNTIME_JARS[@]}"; do cp+="/usr/share/java/$jar.jar:"; done
+  echo "${cp%:}" > "$OUT/java/classpath.txt"
 }
 
 cpp_sdk() {

@@ -3,7 +3,7 @@
 # e2e test); idempotent and quick once done. Kept apart from bootstrap.sh so that `make up`
 # on a fresh machine does not pull a JDK, Go and grpc++ it does not need; .ci/run calls it.
 #   - protoc + the gRPC plugins (cpp, ruby, php, java), Go with Debian's grpc-go / protobuf-go /
-#     genproto sources, protobuf + grpc-java jars, libgrpc++-dev, ruby with the grpc and protobuf gems, php-cli, a JDK, Node/npm
+#     genproto sources, protobuf + grpc-java jars (with Netty and perfmark to run the example), libgrpc++-dev, ruby with the grpc and protobuf gems, php-cli, a JDK, Node/npm
 #   - sdk/typescript/node_modules from package-lock.json (npm ci; protoc-gen-es, tsc, Connect)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -26,6 +26,8 @@ gp=/usr/share/gocode/src/github.com/golang/protobuf/proto
 if [[ ! -d $gp || -e $gp/table_unmarshal.go ]]; then need+=(golang-github-golang-protobuf-1-5-dev); fi
 [[ -e /usr/share/java/protobuf.jar ]] || need+=(libprotobuf-java)
 [[ -e /usr/share/java/grpc-stub.jar ]] || need+=(libgrpc-java)
+[[ -e /usr/share/java/netty-codec-http2.jar ]] || need+=(libnetty-java)
+[[ -e /usr/share/java/perfmark-api.jar ]] || need+=(libperfmark-java)
 command -v javac >/dev/null || need+=(default-jdk-headless)
 [[ -e /usr/include/grpcpp/grpcpp.h ]] || need+=(libgrpc++-dev)
 [[ -e /usr/include/google/protobuf/message.h ]] || need+=(libprotobuf-dev)

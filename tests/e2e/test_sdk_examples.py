@@ -1,7 +1,7 @@
 """The generated SDKs' examples (sdk/<lang>/examples) call NmtService.TranslateText through the
 real Envoy with an API key made for them, and print what the Python stubs get for the same call:
-TypeScript over gRPC and gRPC-Web (connect-node), Go (grpc-go), Ruby (grpc gem) and C++ (grpc++) where
-`make sdks-check` has built it. Errors come out as the code and the ErrorInfo reason."""
+TypeScript over gRPC and gRPC-Web (connect-node), Go (grpc-go), Ruby (grpc gem), and C++ (grpc++)
+and Java (grpc-java) where `make sdks-check` has built them. Errors come out as the code and the ErrorInfo reason."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TS_EXAMPLE = ROOT / "sdk/typescript/dist/examples/translate.js"
 GO_EXAMPLE = ROOT / ".run/sdks/bin/translate-go"
 CPP_EXAMPLE = ROOT / ".run/sdks/cpp/translate"
+JAVA_CLASSPATH = ROOT / ".run/sdks/java/classpath.txt"
 TEXTS = ["भारत एक विशाल देश है।", "भारत"]
 
 
@@ -79,6 +80,9 @@ def commands(mesh, example: str, source: str, target: str, texts: list[str]) -> 
         return [str(GO_EXAMPLE), "-target", edge, "-from", source, "-to", target, *texts]
     if example == "ruby":
         return ["ruby", "-Isdk/ruby/lib", "sdk/ruby/examples/translate.rb", edge, source, target, *texts]
+    if example == "java":
+        return ["java", "-cp", JAVA_CLASSPATH.read_text().strip(), "org.ai4vc.examples.Translate",
+                edge, source, target, *texts]
     return [str(CPP_EXAMPLE), edge, source, target, *texts]
 
 
@@ -110,10 +114,12 @@ def test_example_without_a_valid_key_is_refused(mesh, examples_built):
     assert "Unauthenticated" in result.stderr
 
 
-def test_cpp_example_translates_through_envoy(mesh, nmt_key, expected):
-    """The C++ example (built by `make sdks-check`, which CI runs before the tests) prints the same."""
-    if not CPP_EXAMPLE.exists():
-        pytest.skip("C++ example not built: make sdks-check builds .run/sdks/cpp/translate")
-    result = run_example(commands(mesh, "cpp", "hi", "ur", TEXTS), nmt_key)
+@pytest.mark.parametrize(("example", "built"), [("cpp", CPP_EXAMPLE), ("java", JAVA_CLASSPATH)])
+def test_compiled_examples_translate_through_envoy(mesh, nmt_key, expected, example, built):
+    """The C++ and Java examples (built by `make sdks-check`, which CI runs before the tests) print
+    the same translations."""
+    if not built.exists():
+        pytest.skip(f"{example} example not built: make sdks-check builds {built.relative_to(ROOT)}")
+    result = run_example(commands(mesh, example, "hi", "ur", TEXTS), nmt_key)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == expected
