@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)/gen/python:$(CURDIR)
 
-.PHONY: up down status key test test-unit test-service test-e2e gen check-gen lint breaking bench bootstrap clean
+.PHONY: up down status key test test-unit test-service test-e2e gen check-gen sdks sdks-check sdk-examples bootstrap-sdks lint breaking bench bootstrap clean
 
 bootstrap:  ## venv + system packages + Python packages (idempotent, fast when done)
 	@bash deploy/local/bootstrap.sh
@@ -38,6 +38,18 @@ gen:  ## regenerate gen/ from proto/ (never edit gen/ by hand)
 check-gen: gen  ## fail when gen/ differs from what proto/ generates
 	@git diff --exit-code --stat -- gen/ || { echo "gen/ is stale: run make gen and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- gen/)" || { git status --porcelain -- gen/; echo "gen/ has untracked or changed files: run make gen and commit"; exit 1; }
+
+bootstrap-sdks:  ## toolchains for the generated SDKs (protoc + plugins, Go, JDK jars, grpc++, Node packages)
+	@bash deploy/local/bootstrap-sdks.sh
+
+sdks: bootstrap-sdks  ## regenerate the client SDKs under sdk/<lang>/ from proto/ (commit the result)
+	@BUF=.venv/bin/buf bash scripts/sdks.sh
+
+sdks-check: bootstrap-sdks  ## fail when sdk/ differs from what proto/ generates; compile every SDK and example
+	@BUF=.venv/bin/buf bash scripts/sdks-check.sh
+
+sdk-examples: bootstrap-sdks  ## build the TypeScript and Go TranslateText examples (.run/sdks/bin, sdk/typescript/dist)
+	@bash scripts/sdks-check.sh --examples
 
 lint:  ## buf lint, ruff, mypy
 	@.venv/bin/buf lint
