@@ -7,19 +7,19 @@ authenticates every read either way and the browser needs no cross-origin call (
 CORS policy cannot answer a REST preflight: its routes match gRPC paths, and the transcoder runs
 after the CORS filter).
 
-A small HTTP/1.1 server on asyncio streams (GET and HEAD, keep-alive), as the telemetry
-service's OTLP/HTTP receiver: no web framework for three files. Every path is served both at
+On the chassis' small HTTP/1.1 server (`services.common.http_server`; GET and HEAD): no web
+framework for three files. Every path is served both at
 the root and under `/dashboard/`, the prefix the edge routes here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
 import httpx
+
+from services.common.http_server import HttpServer, Request, Response
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
@@ -45,29 +45,32 @@ SECURITY_HEADERS = (
 class WebPage:
     def __init__(self, host: str, port: int, edge_url: str = "", web_dir: Path = WEB_DIR,
                  relay_timeout_s: float = 10.0) -> None:
-        self.host, self.port = host, port
+        self.server = HttpServer(self._handle, host, port, name="dashboard page", max_body_bytes=1024 * 1024,
+                                 max_header_bytes=MAX_HEADER_BYTES)
         self.edge_url = edge_url.rstrip("/")
         self.relay_timeout_s = relay_timeout_s
         self.files = {path: ((web_dir / name).read_bytes(), kind) for path, (name, kind) in FILES.items()}
-        self._server: asyncio.Server | None = None
         self._http = httpx.AsyncClient() if self.edge_url else None
 
     @property
     def serving(self) -> bool:
-        return self._server is not None and self._server.is_serving()
+        return self.server.serving
+
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._connection, self.host, self.port,
-                                                  limit=MAX_HEADER_BYTES)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self.server.start()
 
     async def close(self) -> None:
         if self._http is not None:
             await self._http.aclose()
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+        await self.server.close()
+
+    async def _handle(self, request: Request) -> Response:
+        status, kind, body, extra = await self.answer(request.method, request.target, request.headers)
+        return Response(status, body, kind, extra)
 
     async def answer(self, method: str, target: str, headers: dict[str, str]
                      ) -> tuple[int, str, bytes, tuple[tuple[str, str], ...]]:
@@ -98,54 +101,3 @@ class WebPage:
             return 502, "application/json", b'{"code":14,"message":"the edge did not answer"}', ()
         kind = answer.headers.get("content-type", "application/json")
         return answer.status_code, kind, answer.content, (("Cache-Control", "no-store"),)
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-                    return
-                lines = head.decode("latin-1").split("\r\n")
-                parts = lines[0].split(" ")
-                if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-                    await self._send(writer, 400, "text/plain", b"bad request\n", (), close=True)
-                    return
-                method, target, version = parts
-                headers = {}
-                for line in lines[1:]:
-                    name, sep, value = line.partition(":")
-                    if sep:
-                        headers[name.strip().lower()] = value.strip()
-                length = headers.get("content-length", "0")
-                if not length.isdigit() or int(length) > 1024 * 1024 or "transfer-encoding" in headers:
-                    await self._send(writer, 400, "text/plain", b"bad request\n", (), close=True)
-                    return
-                if int(length):
-                    await reader.readexactly(int(length))  # a GET carries no body worth reading
-                status, kind, body, extra = await self.answer(method, target, headers)
-                close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
-                await self._send(writer, status, kind, b"" if method == "HEAD" else body, extra, close,
-                                 length=len(body))
-                if close:
-                    return
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    @staticmethod
-    async def _send(writer: asyncio.StreamWriter, status: int, kind: str, body: bytes,
-                    extra: tuple[tuple[str, str], ...], close: bool, length: int | None = None) -> None:
-        reasons = {200: "OK", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized",
-                   403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests",
-                   502: "Bad Gateway"}
-        head = [f"HTTP/1.1 {status} {reasons.get(status, 'Status')}", f"Content-Type: {kind}",
-                f"Content-Length: {len(body) if length is None else length}",
-                *(f"{name}: {value}" for name, value in extra)]
-        if close:
-            head.append("Connection: close")
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
-        await writer.drain()

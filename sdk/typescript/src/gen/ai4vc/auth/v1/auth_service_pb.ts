@@ -633,7 +633,8 @@ export const RotateApiKeyResponseSchema: GenMessage<RotateApiKeyResponse> = /*@_
  * programs.
  *
  * Scopes are one of "asr", "tts", "nmt", "pipeline", "config" (changing
- * runtime configuration), "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
+ * runtime configuration), "telemetry", "dashboard" (the operator's overview),
+ * "admin"; "admin" also grants every other scope. The caller's identity comes from the headers the
  * edge sets after authenticating it (x-ai4vc-principal, x-ai4vc-scopes).
  * Login, Refresh and Logout need no credentials; CreateUser needs "admin";
  * the API key methods act on the caller's own keys, and on anyone's with
