@@ -150,6 +150,27 @@ def test_headers_grpc_cannot_carry_are_dropped_not_a_500(mesh, every_scope_key):
         assert json.loads(answer.read())["translations"][0]["translatedText"]
 
 
+@pytest.mark.parametrize("bad_header", [b"host: I)a~dF}bh\tYE>X", b"bad header: x"],
+                         ids=["tab in host", "space in name"])
+def test_requests_the_http_codec_refuses_get_a_json_status(mesh, every_scope_key, bad_header):
+    """Regression (found by schemathesis): a request Envoy's HTTP/1 codec refuses before any filter
+    (a Host with a tab, a header name with a space) got text/plain "Bad Request"; it is the same
+    google.rpc.Status JSON as every other refusal."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", mesh.ports.envoy), timeout=10) as sock:
+        sock.sendall(b"POST /v1/alertRules HTTP/1.1\r\n" + bad_header + b"\r\nx-api-key: " + every_scope_key.encode()
+                     + b"\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"content-type: application/json" in head.lower()
+    status = json.loads(body)
+    assert status["code"] == 3 and status["details"][0]["reason"] == "MALFORMED_MESSAGE"
+
+
 @SCHEMA.parametrize()
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
