@@ -5,6 +5,8 @@
 --     x-ai4vc-scopes from the key's record;
 --   - access token (jwt_authn set principal, scopes, session): refuses a revoked session (401)
 --     and turns the token's space-separated scopes into the header's comma-separated list;
+--   - answers NOT_FOUND for a REST path (/v1/...) the transcoder left unmapped (the skeleton's
+--     "/v1/" route brings such requests here, authenticated, instead of to a cluster);
 --   - sets the rate-limit subject and cost: local_ratelimit holds one bucket of 10^9 tokens a
 --     minute per (subject, method), and a call costs 10^9 / the key's requests_per_minute, so
 --     per-key quotas live here (RDS) and the buckets in the listener survive every publish.
@@ -16,8 +18,24 @@ local revoked = {}
 for sid in string.gmatch(REVOKED, "%S+") do revoked[sid] = true end
 KEYS, REVOKED = nil, nil
 
+-- A REST path still here was not mapped by the transcoder (it runs first): no method of ours.
+local function not_found(handle, headers)
+  if headers:get("x-ai4vc-grpc") then
+    handle:respond({[":status"] = "200", ["grpc-status"] = "12", ["content-type"] = "application/grpc",
+                    ["grpc-message"] = "no such method"}, "")
+  else
+    handle:respond({[":status"] = "404", ["content-type"] = "application/json"},
+      '{"code":5,"message":"no such path or method","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",' ..
+      '"reason":"NOT_FOUND","domain":"ai4vc"}]}')
+  end
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
+  local path = headers:get(":path") or ""
+  if string.sub(path, 1, 4) == "/v1/" and string.sub(path, 1, 7) ~= "/v1/ws/" then
+    return not_found(handle, headers)
+  end
   local id = headers:get("x-ai4vc-key-id")
   local cost, rpm
   if id then

@@ -12,6 +12,7 @@ import urllib.request
 
 import grpc
 import pytest
+import requests
 from grpc_status import rpc_status
 
 from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
@@ -204,3 +205,20 @@ async def test_rest_login_refresh_logout_need_no_key(mesh):
     assert status == 200 and refreshed["refreshToken"] != body["refreshToken"]
     status, _ = await asyncio.to_thread(_rest, mesh, "/v1/auth:logout", {"refreshToken": refreshed["refreshToken"]})
     assert status == 200
+
+
+def test_browsers_may_call_rest_from_another_origin(mesh):
+    """A REST preflight is answered by the edge's CORS policy (as gRPC-Web's are), and the REST
+    answer itself carries access-control-allow-origin, so a page on another origin can call it."""
+    base = f"http://127.0.0.1:{mesh.ports.envoy}"
+    origin = "http://localhost:3000"
+    preflight = requests.options(f"{base}/v1/text:detectLanguage", timeout=10, headers={
+        "origin": origin, "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,x-api-key"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == origin
+    assert "x-api-key" in preflight.headers["access-control-allow-headers"]
+    answer = requests.post(f"{base}/v1/text:detectLanguage", json={"content": "भारत"}, timeout=10,
+                           headers={"origin": origin, "x-api-key": mesh.admin_key()})
+    assert answer.status_code == 200 and answer.json()["languages"]
+    assert answer.headers["access-control-allow-origin"] == origin
