@@ -3,9 +3,9 @@
 REST path (`GET /v1/dashboard:overview`) with the API key the user types. Through Envoy
 (`/dashboard/`) that is the edge itself; loaded straight from this port, this server relays
 that one path to the edge (`edge_url`) with the caller's credential header, so the edge
-authenticates every read either way and the browser needs no cross-origin call (the edge's
-CORS policy cannot answer a REST preflight: its routes match gRPC paths, and the transcoder runs
-after the CORS filter).
+authenticates every read either way and the page works from one origin, with a
+Content-Security-Policy of `default-src 'self'` (the edge does answer REST CORS preflights,
+but the page needs none).
 
 On the chassis' small HTTP/1.1 server (`services.common.http_server`; GET and HEAD): no web
 framework for three files. Every path is served both at
