@@ -35,6 +35,7 @@ try {
   const page = browser.pages()[0] || await browser.newPage();
   page.on("pageerror", (err) => errors.push(`pageerror: ${err}`));
   page.on("console", (msg) => { if (msg.type() === "error") errors.push(`console: ${msg.text()}`); });
+  page.on("response", (answer) => { if (answer.status() >= 400) errors.push(`${answer.status()} ${answer.url()}`); });
   const url = (path) => new URL(path, base).toString();
 
   await page.goto(url("settings/"), { waitUntil: "load" });
@@ -57,6 +58,7 @@ try {
     await page.waitForFunction(() => document.querySelector("#translation")?.textContent?.trim(), null, { timeout: 60000 });
     seen.translation = await page.textContent("#translation");
     seen.translationDir = await page.getAttribute("#translation", "dir");
+    await page.screenshot({ path: join(shots, "nmt.png"), fullPage: true });
     // Source left empty: the service detects it.
     await page.selectOption("#source", "");
     await page.click("#translate");
@@ -74,7 +76,7 @@ try {
     await page.click("#translate");
     await page.waitForSelector(".error[data-reason]", { timeout: 30000 });
     seen.nmtErrorReason = await page.getAttribute(".error", "data-reason");
-    await page.screenshot({ path: join(shots, "nmt.png"), fullPage: true });
+    await page.screenshot({ path: join(shots, "nmt-error.png"), fullPage: true });
   });
 
   await step("tts", async () => {

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import urllib.request
+from email.message import Message
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +32,14 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SENTENCE = "good morning how are you today"
 
 
-def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
+    """(status, headers — case-insensitive: Envoy lower-cases them — and body)."""
     request = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, dict(answer.headers), answer.read()
+            return answer.status, answer.headers, answer.read()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+        return err.code, err.headers, err.read()
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +102,7 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
         cwd=BROWSER_DIR, capture_output=True, text=True, timeout=400, env={**os.environ, "CHROMIUM": CHROMIUM})
     assert run.returncode == 0, run.stderr[-3000:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
-    assert seen["errors"] == [], seen
+    assert seen["errors"] == [], seen["errors"]
     # Settings: the edge is the page's own origin through Envoy, config.json's from :web_ui.
     assert seen["defaultEdgeUrl"] == f"http://127.0.0.1:{mesh.ports.envoy}"
     assert seen["keyInStorage"] is True
@@ -117,5 +119,5 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     assert seen["interims"], seen
     assert seen["finals"] and any(f for f in seen["finals"]), seen
     assert len(set(SENTENCE.split()) & set(" ".join(seen["finals"]).lower().split())) >= 2, seen["finals"]
-    for page in ("settings", "nmt", "tts", "asr-upload", "asr-live"):
+    for page in ("settings", "nmt", "nmt-error", "tts", "asr-upload", "asr-live"):
         assert (shots / f"{page}.png").stat().st_size > 0
