@@ -77,6 +77,15 @@ try {
     await page.waitForSelector(".error[data-reason]", { timeout: 30000 });
     seen.nmtErrorReason = await page.getAttribute(".error", "data-reason");
     await page.screenshot({ path: join(shots, "nmt-error.png"), fullPage: true });
+    // Transliteration as you type: word-level candidates for the word being typed; one click takes one.
+    await page.waitForSelector("#translit-pair option[value='hi>ta']", { state: "attached", timeout: 30000 });
+    await page.selectOption("#translit-pair", "hi>ta");
+    await page.type("#translit-text", hindi.split(" ")[0], { delay: 30 });
+    await page.waitForSelector("#candidates .candidate", { timeout: 30000 });
+    seen.candidates = await page.$$eval("#candidates .candidate", (bs) => bs.map((b) => b.textContent));
+    await page.click("#candidates .candidate");
+    seen.transliterated = await page.inputValue("#translit-text");
+    await page.screenshot({ path: join(shots, "nmt-transliterate.png"), fullPage: true });
   });
 
   await step("tts", async () => {

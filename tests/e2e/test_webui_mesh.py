@@ -1,9 +1,10 @@
 """The web console (web/) in the whole mesh: served by its own port and by the edge at /ui/
 (public, Next's hashed files cached for a year, everything else under the edge's credential
 rules as before), and used in a real browser (Debian chromium, playwright-core, no download):
-translate (and detect, and an error with its reason), synthesize and play, upload a WAV and read
-the transcript, and the live microphone — Chromium's fake capture device playing a WAV over the
-WebSocket bridge — showing interim text, then a final. Screenshots in .run/webui-{edge,web-port}/."""
+translate (and detect, and an error with its reason), transliterate as you type, synthesize and
+play, upload a WAV and read the transcript, and the live microphone — Chromium's fake capture
+device playing a WAV over the WebSocket bridge — showing interim text, then a final.
+Screenshots in .run/webui-{edge,web-port}/."""
 
 from __future__ import annotations
 
@@ -112,6 +113,9 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     assert seen["translationDir"] == "auto"
     assert "hi" in seen["detected"]
     assert seen["nmtErrorReason"] == "UNSUPPORTED_LANGUAGE_PAIR"
+    # Transliteration as you type: Tamil-script candidates for the Hindi word; a click takes one.
+    assert seen["candidates"] and all(re.search("[\u0b80-\u0bff]", c) for c in seen["candidates"]), seen
+    assert seen["transliterated"] == seen["candidates"][0] + " "
     # TTS: the <audio> element holds seconds of speech.
     assert seen["audioDuration"] > 0.5
     # ASR: the uploaded sentence's words, and live: interim text first, then a final.
@@ -119,5 +123,5 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     assert seen["interims"], seen
     assert seen["finals"] and any(f for f in seen["finals"]), seen
     assert len(set(SENTENCE.split()) & set(" ".join(seen["finals"]).lower().split())) >= 2, seen["finals"]
-    for page in ("settings", "nmt", "nmt-error", "tts", "asr-upload", "asr-live"):
+    for page in ("settings", "nmt", "nmt-error", "nmt-transliterate", "tts", "asr-upload", "asr-live"):
         assert (shots / f"{page}.png").stat().st_size > 0

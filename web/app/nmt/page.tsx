@@ -4,6 +4,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useClients } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
+import { Transliterate } from "./Transliterate";
 
 export default function NmtPage() {
   const { settings, api } = useClients();
@@ -26,6 +27,7 @@ export default function NmtPage() {
     },
   });
   return (
+    <>
     <section className="card">
       <h1>Translate</h1>
       <ErrorBox error={pairs.error} />
@@ -60,5 +62,7 @@ export default function NmtPage() {
       ) : null}
       <p className="muted">{pairs.data ? `${pairs.data.length} language pairs served` : pairs.isLoading ? "loading pairs…" : ""}</p>
     </section>
+    <Transliterate api={api} cacheKey={`${settings?.edgeUrl}|${settings?.apiKey}`} />
+    </>
   );
 }
