@@ -104,6 +104,17 @@ try {
     }, null, { timeout: 30000 });
     seen.audioDuration = await page.$eval("#player", (a) => a.duration);
     await page.screenshot({ path: join(shots, "tts.png"), fullPage: true });
+    // Streaming over /v1/ws/tts: chunks played as they arrive, then the whole stream in the player.
+    await page.click("#stream");
+    await page.waitForFunction(() => Number(document.querySelector("#stream-chunks")?.dataset.count) > 0
+      && document.querySelector("#stream:not([disabled])") && document.querySelector("#player"), null, { timeout: 60000 });
+    await page.waitForFunction(() => {
+      const a = document.querySelector("#player");
+      return a && Number.isFinite(a.duration) && a.duration > 0;
+    }, null, { timeout: 30000 });
+    seen.streamChunks = await page.$eval("#stream-chunks", (e) => Number(e.dataset.count));
+    seen.streamDuration = await page.$eval("#player", (a) => a.duration);
+    await page.screenshot({ path: join(shots, "tts-stream.png"), fullPage: true });
   });
 
   await step("asr-upload", async () => {

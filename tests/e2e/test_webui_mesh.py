@@ -118,10 +118,12 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     assert seen["transliterated"] == seen["candidates"][0] + " "
     # TTS: the <audio> element holds seconds of speech.
     assert seen["audioDuration"] > 0.5
+    # ... and streamed over /v1/ws/tts: chunks, then about as many seconds.
+    assert seen["streamChunks"] >= 1 and seen["streamDuration"] > 0.5, seen
     # ASR: the uploaded sentence's words, and live: interim text first, then a final.
     assert len(set(SENTENCE.split()) & set(seen["transcript"].lower().split())) >= 3, seen["transcript"]
     assert seen["interims"], seen
     assert seen["finals"] and any(f for f in seen["finals"]), seen
     assert len(set(SENTENCE.split()) & set(" ".join(seen["finals"]).lower().split())) >= 2, seen["finals"]
-    for page in ("settings", "nmt", "nmt-error", "nmt-transliterate", "tts", "asr-upload", "asr-live"):
+    for page in ("settings", "nmt", "nmt-error", "nmt-transliterate", "tts", "tts-stream", "asr-upload", "asr-live"):
         assert (shots / f"{page}.png").stat().st_size > 0

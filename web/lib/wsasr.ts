@@ -29,6 +29,8 @@ export interface AsrStreamHandlers {
   onMessage(message: StreamMessage): void;
   onError(error: StreamError): void;
   onDone(): void;
+  /** Binary frames: audio bytes of a response (/v1/ws/tts, /v1/ws/speech-to-speech). */
+  onAudio?(audio: Uint8Array): void;
 }
 
 /** ws(s)://host/v1/ws/asr for an edge URL http(s)://host. */
@@ -62,7 +64,10 @@ export class AsrStream {
       for (const item of this.queue.splice(0)) socket.send(item);
     };
     socket.onmessage = (event: MessageEvent) => {
-      if (typeof event.data !== "string") return;
+      if (typeof event.data !== "string") {
+        if (event.data instanceof ArrayBuffer) handlers.onAudio?.(new Uint8Array(event.data));
+        return;
+      }
       const value = JSON.parse(event.data) as Record<string, unknown>;
       if (value.event === "done") {
         this.finish();
@@ -83,8 +88,14 @@ export class AsrStream {
     socket.onerror = () => undefined; // onclose follows with the code
   }
 
-  static connect(edgeUrl: string, apiKey: string, config: object, handlers: AsrStreamHandlers): AsrStream {
-    return new AsrStream(new WebSocket(wsUrl(edgeUrl, "v1/ws/asr"), protocols(apiKey)), config, handlers);
+  static connect(edgeUrl: string, apiKey: string, config: object, handlers: AsrStreamHandlers,
+                 path = "v1/ws/asr"): AsrStream {
+    return new AsrStream(new WebSocket(wsUrl(edgeUrl, path), protocols(apiKey)), config, handlers);
+  }
+
+  /** A {"text": ...} frame (/v1/ws/tts). */
+  sendText(text: string): void {
+    this.send(JSON.stringify({ text }));
   }
 
   private send(item: string | Uint8Array): void {

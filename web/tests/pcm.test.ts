@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PcmFramer, Resampler, TARGET_RATE, floatToPcm16, rms } from "../lib/pcm";
+import { PcmFramer, Resampler, TARGET_RATE, floatToPcm16, pcm16ToFloat, rms, wavFile } from "../lib/pcm";
 
 function sine(rate: number, hz: number, n: number, start = 0): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => Math.sin((2 * Math.PI * hz * (start + i)) / rate));
@@ -65,5 +65,25 @@ describe("rms", () => {
   it("is 0 for silence and ~0.707 for a full-scale sine", () => {
     expect(rms(new Float32Array(10))).toBe(0);
     expect(rms(sine(16_000, 100, 16_000))).toBeCloseTo(Math.SQRT1_2, 2);
+  });
+});
+
+describe("pcm16ToFloat and wavFile", () => {
+  it("round-trips samples through 16-bit PCM", () => {
+    const back = pcm16ToFloat(floatToPcm16(Float32Array.from([0, 0.5, -0.5, -1])));
+    expect(Array.from(back).map((v) => Math.round(v * 1000) / 1000)).toEqual([0, 0.5, -0.5, -1]);
+    expect(pcm16ToFloat(new Uint8Array(3))).toHaveLength(1);
+  });
+
+  it("writes a 44-byte mono 16-bit RIFF header with the rate and the data length", () => {
+    const wav = wavFile(new Uint8Array(100), 22_050);
+    const view = new DataView(wav.buffer);
+    const text = (at: number) => String.fromCharCode(...wav.slice(at, at + 4));
+    expect([text(0), text(8), text(12), text(36)]).toEqual(["RIFF", "WAVE", "fmt ", "data"]);
+    expect(view.getUint32(4, true)).toBe(136);
+    expect(view.getUint16(22, true)).toBe(1);
+    expect(view.getUint32(24, true)).toBe(22_050);
+    expect(view.getUint32(40, true)).toBe(100);
+    expect(wav.length).toBe(144);
   });
 });

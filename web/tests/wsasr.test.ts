@@ -72,6 +72,22 @@ describe("AsrStream", () => {
   });
 });
 
+describe("the TTS stream's frames", () => {
+  it("sends text frames and hands binary frames over as audio", () => {
+    const socket = new FakeSocket();
+    const audio: Uint8Array[] = [];
+    const s = new AsrStream(socket as unknown as WebSocket, { voice: { name: "v" } }, {
+      onMessage: () => undefined, onError: () => undefined, onDone: () => undefined, onAudio: (a) => audio.push(a),
+    });
+    socket.open();
+    s.sendText("नमस्ते");
+    s.end();
+    socket.onmessage?.({ data: new Uint8Array([1, 2, 3]).buffer } as MessageEvent);
+    expect(socket.sent.slice(1)).toEqual([JSON.stringify({ text: "नमस्ते" }), JSON.stringify({ event: "end" })]);
+    expect(audio).toEqual([new Uint8Array([1, 2, 3])]);
+  });
+});
+
 describe("wsUrl and protocols", () => {
   it("maps the edge URL to ws(s) and sends the key as a sub-protocol", () => {
     expect(wsUrl("http://127.0.0.1:8080", "v1/ws/asr")).toBe("ws://127.0.0.1:8080/v1/ws/asr");

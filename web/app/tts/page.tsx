@@ -3,8 +3,10 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { audio, tts } from "@ai4vc/sdk/web";
-import { useClients } from "../../lib/api";
+import { useClients, type ShownError } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
+import { pcm16ToFloat, wavFile } from "../../lib/pcm";
+import { AsrStream, type StreamError } from "../../lib/wsasr";
 
 const GENDERS: Record<number, string> = { 1: "male", 2: "female", 3: "neutral" };
 
@@ -23,6 +25,63 @@ export default function TtsPage() {
     queryFn: async () => (await api!.tts.listVoices({ pageSize: 1000 })).voices,
   });
   useEffect(() => () => { if (url) URL.revokeObjectURL(url); }, [url]);
+  const [streaming, setStreaming] = useState(false);
+  const [chunks, setChunks] = useState(0);
+  const [streamError, setStreamError] = useState<ShownError | null>(null);
+  const [sentence, setSentence] = useState("");
+  const [streamed, setStreamed] = useState(false); // the player holds what was already heard
+
+  // BidiStreamingSynthesize over /v1/ws/tts: LINEAR16 chunks played as they arrive (each
+  // scheduled right after the one before), then the whole stream as a WAV for the player.
+  const stream = () => {
+    if (!settings) return;
+    const chosen = voices.data?.find((v) => v.name === voice) ?? voices.data?.[0];
+    if (!chosen) return;
+    setStreaming(true); setChunks(0); setStreamError(null); setUrl(""); setStreamed(true);
+    const context = new AudioContext();
+    let sampleRate = chosen.naturalSampleRateHertz || 22_050;
+    let next = 0;
+    const parts: Uint8Array[] = [];
+    const s = AsrStream.connect(settings.edgeUrl, settings.apiKey, {
+      voice: { name: chosen.name },
+      audioConfig: { encoding: "AUDIO_ENCODING_LINEAR16", speakingRate: rate, pitchSemitones: pitch, volumeGainDb: volume },
+    }, {
+      onMessage: (m) => {
+        const value = m as unknown as { audioConfig?: { sampleRateHertz?: number }; sentenceText?: string };
+        if (value.audioConfig?.sampleRateHertz) sampleRate = value.audioConfig.sampleRateHertz;
+        if (value.sentenceText) setSentence(value.sentenceText);
+      },
+      onAudio: (bytes) => {
+        parts.push(bytes);
+        setChunks((n) => n + 1);
+        const samples = pcm16ToFloat(bytes);
+        if (samples.length === 0) return;
+        const buffer = context.createBuffer(1, samples.length, sampleRate);
+        buffer.copyToChannel(samples, 0);
+        const source = context.createBufferSource();
+        source.buffer = buffer;
+        source.connect(context.destination);
+        next = Math.max(next, context.currentTime);
+        source.start(next);
+        next += buffer.duration;
+      },
+      onError: (e: StreamError) => {
+        const info = e.details?.find((d) => d.reason);
+        setStreamError({ code: String(e.code ?? "stream"), message: e.message ?? "", reason: info?.reason,
+                         fields: e.details?.find((d) => d.fieldViolations)?.fieldViolations ?? [] });
+        setStreaming(false);
+      },
+      onDone: () => {
+        const total = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) { total.set(p, at); at += p.length; }
+        setUrl(URL.createObjectURL(new Blob([wavFile(total, sampleRate)], { type: "audio/wav" })));
+        setStreaming(false);
+      },
+    }, "v1/ws/tts");
+    s.sendText(text);
+    s.end();
+  };
   const synthesize = useMutation({
     mutationFn: async () => {
       const chosen = voice || voices.data?.[0]?.name || "";
@@ -32,6 +91,7 @@ export default function TtsPage() {
         audioConfig: { encoding: audio.AudioEncoding.WAV, speakingRate: rate, pitchSemitones: pitch, volumeGainDb: volume },
       });
       const blob = new Blob([answer.audioContent.slice()], { type: "audio/wav" });
+      setStreamed(false);
       setUrl(URL.createObjectURL(blob));
       return answer;
     },
@@ -62,10 +122,16 @@ export default function TtsPage() {
       <button id="synthesize" disabled={!api || synthesize.isPending} onClick={() => synthesize.mutate()}>
         {synthesize.isPending ? "Synthesizing…" : "Synthesize"}
       </button>
+      {" "}
+      <button id="stream" className="secondary" disabled={!settings || !voices.data?.length || streaming}
+              onClick={stream}>{streaming ? "Streaming…" : "Stream (play as it arrives)"}</button>
+      <span id="stream-chunks" className="muted" data-count={chunks}>{chunks ? ` ${chunks} chunks` : ""}</span>
+      {sentence ? <div className="muted" dir="auto">speaking: {sentence}</div> : null}
       <ErrorBox error={synthesize.error} />
+      <ErrorBox error={streamError} />
       {url ? (
         <div>
-          <audio id="player" controls autoPlay src={url} style={{ width: "100%", marginTop: "1rem" }} />
+          <audio id="player" controls autoPlay={!streamed} src={url} style={{ width: "100%", marginTop: "1rem" }} />
           <a href={url} download="speech.wav">Download WAV</a>
           <span className="muted"> · voice {synthesize.data?.voiceName}</span>
         </div>
