@@ -149,6 +149,24 @@ try {
     await page.waitForSelector("#mic-start:not([disabled])", { timeout: 30000 });
     seen.liveError = await page.$eval("#live ~ .error", (e) => e.textContent).catch(() => null);
   });
+  await step("keys", async () => {
+    // Settings for a key's owner: today's usage, then a key created (shown once) and revoked.
+    await page.goto(url("settings/"), { waitUntil: "load" });
+    await page.waitForSelector("#usage", { timeout: 30000 });
+    seen.usage = await page.textContent("#usage");
+    await page.fill("#key-name", "made-in-the-browser");
+    await page.fill("#key-scopes", "nmt");
+    await page.click("#key-create");
+    await page.waitForSelector("#new-key", { timeout: 30000 });
+    seen.newKey = await page.textContent("#new-key");
+    const row = page.locator("#keys tr", { hasText: "made-in-the-browser" });
+    await row.waitFor({ timeout: 30000 });
+    seen.newKeyId = await row.getAttribute("data-key");
+    await page.screenshot({ path: join(shots, "settings-keys.png"), fullPage: true });
+    await row.locator("button.revoke").click();
+    await page.waitForSelector(`#keys tr[data-key="${seen.newKeyId}"][data-revoked=true]`, { timeout: 30000 });
+    seen.revoked = true;
+  });
   seen.errors = errors;
   process.stdout.write(JSON.stringify(seen) + "\n");
 } finally {

@@ -125,5 +125,9 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     assert seen["interims"], seen
     assert seen["finals"] and any(f for f in seen["finals"]), seen
     assert len(set(SENTENCE.split()) & set(" ".join(seen["finals"]).lower().split())) >= 2, seen["finals"]
-    for page in ("settings", "nmt", "nmt-error", "nmt-transliterate", "tts", "tts-stream", "asr-upload", "asr-live"):
+    # Settings: today's usage of the key; a key created (its secret shown once) and revoked.
+    assert re.match(r"\d+ requests", seen["usage"]) and int(seen["usage"].split()[0]) > 0, seen["usage"]
+    assert seen["newKey"] and seen["newKeyId"] and seen["revoked"] is True, seen
+    for page in ("settings", "settings-keys", "nmt", "nmt-error", "nmt-transliterate", "tts", "tts-stream",
+                 "asr-upload", "asr-live"):
         assert (shots / f"{page}.png").stat().st_size > 0

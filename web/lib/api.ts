@@ -2,7 +2,7 @@
 "use client";
 
 import { useMemo } from "react";
-import { asr, client, createWebTransport, errorDetails, nmt, tts, ConnectError, Code } from "@ai4vc/sdk/web";
+import { asr, auth, client, createWebTransport, errorDetails, metrics, nmt, tts, ConnectError, Code } from "@ai4vc/sdk/web";
 import { useSettings, type Settings } from "./settings";
 
 export function clients(settings: Settings) {
@@ -15,6 +15,8 @@ export function clients(settings: Settings) {
     nmt: client(nmt.NmtService, transport),
     tts: client(tts.TtsService, transport),
     asr: client(asr.AsrService, transport),
+    auth: client(auth.AuthService, transport),
+    metrics: client(metrics.MetricsService, transport),
   };
 }
 

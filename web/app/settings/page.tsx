@@ -1,7 +1,9 @@
 "use client";
 
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
+import { clients } from "../../lib/api";
 import { useSettings } from "../../lib/settings";
+import { Keys } from "./Keys";
 
 export default function SettingsPage() {
   const [settings, save] = useSettings();
@@ -16,7 +18,9 @@ export default function SettingsPage() {
       setLanguage(settings.language);
     }
   }, [settings]);
+  const api = useMemo(() => (settings?.apiKey ? clients(settings) : null), [settings]);
   return (
+    <>
     <section className="card">
       <h1>Settings</h1>
       <form id="settings" onSubmit={(e) => { e.preventDefault(); save({ edgeUrl, apiKey, language }); setSaved(true); }}>
@@ -31,5 +35,7 @@ export default function SettingsPage() {
         {saved ? <span id="saved" className="muted"> Saved.</span> : null}
       </form>
     </section>
+    {api && settings ? <Keys api={api} cacheKey={`${settings.edgeUrl}|${settings.apiKey}`} /> : null}
+    </>
   );
 }
