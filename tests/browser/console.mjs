@@ -24,15 +24,17 @@ const browser = await chromium.launchPersistentContext(profile, {
 });
 const errors = [];
 const seen = {};
+let page;
 const step = async (name, fn) => {
   try {
     await fn();
   } catch (err) {
     errors.push(`${name}: ${err}`);
+    await page.screenshot({ path: join(shots, `${name}-failed.png`), fullPage: true }).catch(() => undefined);
   }
 };
 try {
-  const page = browser.pages()[0] || await browser.newPage();
+  page = browser.pages()[0] || await browser.newPage();
   page.on("pageerror", (err) => errors.push(`pageerror: ${err}`));
   page.on("console", (msg) => { if (msg.type() === "error") errors.push(`console: ${msg.text()}`); });
   page.on("response", (answer) => { if (answer.status() >= 400) errors.push(`${answer.status()} ${answer.url()}`); });
@@ -149,6 +151,25 @@ try {
     await page.waitForSelector("#mic-start:not([disabled])", { timeout: 30000 });
     seen.liveError = await page.$eval("#live ~ .error", (e) => e.textContent).catch(() => null);
   });
+  await step("pipeline", async () => {
+    // One RunPipeline call: Hindi text → Urdu translation → Urdu speech.
+    await page.goto(url("pipeline/"), { waitUntil: "load" });
+    await page.waitForSelector("#pipe-pair option[value='hi>ur']", { state: "attached", timeout: 30000 });
+    await page.selectOption("#pipe-pair", "hi>ur");
+    await page.fill("#pipe-text", hindi);
+    await page.waitForSelector("#pipe-voice option", { state: "attached", timeout: 30000 });
+    seen.pipelineVoice = await page.inputValue("#pipe-voice");
+    await page.click("#pipe-run");
+    await page.waitForFunction(() => {
+      const a = document.querySelector("#pipe-player");
+      return a && Number.isFinite(a.duration) && a.duration > 0;
+    }, null, { timeout: 60000 });
+    seen.pipelineStages = await page.$$eval(".stage", (ds) => ds.map((d) => d.dataset.stage));
+    seen.pipelineTranslation = await page.textContent(".stage[data-stage=translation] .output");
+    seen.pipelineDuration = await page.$eval("#pipe-player", (a) => a.duration);
+    await page.screenshot({ path: join(shots, "pipeline.png"), fullPage: true });
+  });
+
   await step("keys", async () => {
     // Settings for a key's owner: today's usage, then a key created (shown once) and revoked.
     await page.goto(url("settings/"), { waitUntil: "load" });

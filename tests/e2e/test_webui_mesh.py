@@ -2,7 +2,8 @@
 (public, Next's hashed files cached for a year, everything else under the edge's credential
 rules as before), and used in a real browser (Debian chromium, playwright-core, no download):
 translate (and detect, and an error with its reason), transliterate as you type, synthesize and
-play, upload a WAV and read the transcript, and the live microphone — Chromium's fake capture
+play, upload a WAV and read the transcript, text → translation → speech in one pipeline call,
+keys created and revoked, and the live microphone — Chromium's fake capture
 device playing a WAV over the WebSocket bridge — showing interim text, then a final.
 Screenshots in .run/webui-{edge,web-port}/."""
 
@@ -92,7 +93,7 @@ def wavs(tmp_path_factory) -> tuple[Path, Path]:
 async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     if not Path(CHROMIUM).exists() or not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
         pytest.skip("needs Debian chromium and tests/browser/node_modules (deploy/local/bootstrap.sh installs both)")
-    _key_id, key = await create_key(mesh, ["nmt", "tts", "asr"])
+    _key_id, key = await create_key(mesh, ["nmt", "tts", "asr", "pipeline"])
     shots = ROOT / ".run" / f"webui-{via}"
     shots.mkdir(parents=True, exist_ok=True)
     port = mesh.ports.envoy if via == "edge" else mesh.ports.web_ui
@@ -125,9 +126,13 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     assert seen["interims"], seen
     assert seen["finals"] and any(f for f in seen["finals"]), seen
     assert len(set(SENTENCE.split()) & set(" ".join(seen["finals"]).lower().split())) >= 2, seen["finals"]
+    # Pipeline: text → Urdu translation → speech in an Urdu voice, one call.
+    assert seen["pipelineStages"] == ["translation", "audio"], seen
+    assert re.search("[\u0600-\u06ff]", seen["pipelineTranslation"]) and seen["pipelineVoice"].startswith("ur")
+    assert seen["pipelineDuration"] > 0.5
     # Settings: today's usage of the key; a key created (its secret shown once) and revoked.
     assert re.match(r"\d+ requests", seen["usage"]) and int(seen["usage"].split()[0]) > 0, seen["usage"]
     assert seen["newKey"] and seen["newKeyId"] and seen["revoked"] is True, seen
     for page in ("settings", "settings-keys", "nmt", "nmt-error", "nmt-transliterate", "tts", "tts-stream",
-                 "asr-upload", "asr-live"):
+                 "asr-upload", "asr-live", "pipeline"):
         assert (shots / f"{page}.png").stat().st_size > 0

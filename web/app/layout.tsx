@@ -17,6 +17,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
               <Link href="/asr/">ASR</Link>
               <Link href="/tts/">TTS</Link>
               <Link href="/nmt/">NMT</Link>
+              <Link href="/pipeline/">Pipeline</Link>
               <Link href="/settings/">Settings</Link>
             </nav>
           </header>

@@ -9,7 +9,8 @@ export default function Home() {
       <ul>
         <li><Link href="/asr/">ASR</Link>: transcribe a file, or speak into the microphone (live, over the WebSocket bridge)</li>
         <li><Link href="/tts/">TTS</Link>: synthesize text with a voice and play it</li>
-        <li><Link href="/nmt/">NMT</Link>: translate between the deployment&apos;s language pairs</li>
+        <li><Link href="/nmt/">NMT</Link>: translate between the deployment&apos;s language pairs, transliterate as you type</li>
+        <li><Link href="/pipeline/">Pipeline</Link>: (speech →) text → translation → speech in one call</li>
       </ul>
     </section>
   );

@@ -2,7 +2,7 @@
 "use client";
 
 import { useMemo } from "react";
-import { asr, auth, client, createWebTransport, errorDetails, metrics, nmt, tts, ConnectError, Code } from "@ai4vc/sdk/web";
+import { asr, auth, client, createWebTransport, errorDetails, metrics, nmt, pipeline, tts, ConnectError, Code } from "@ai4vc/sdk/web";
 import { useSettings, type Settings } from "./settings";
 
 export function clients(settings: Settings) {
@@ -17,6 +17,7 @@ export function clients(settings: Settings) {
     asr: client(asr.AsrService, transport),
     auth: client(auth.AuthService, transport),
     metrics: client(metrics.MetricsService, transport),
+    pipeline: client(pipeline.PipelineService, transport),
   };
 }
 
