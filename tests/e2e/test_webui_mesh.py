@@ -1,7 +1,7 @@
 """The web console (web/) in the whole mesh: served by its own port and by the edge at /ui/
 (public, Next's hashed files cached for a year, everything else under the edge's credential
 rules as before), and used in a real browser (Debian chromium, playwright-core, no download):
-translate (and detect, and an error with its reason), transliterate as you type, synthesize and
+translate (and detect), transliterate as you type, an error with its reason, synthesize and
 play, upload a WAV and read the transcript, text → translation → speech in one pipeline call,
 keys created and revoked, and the live microphone — Chromium's fake capture
 device playing a WAV over the WebSocket bridge — showing interim text, then a final.
@@ -108,16 +108,16 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     # Settings: the edge is the page's own origin through Envoy, config.json's from :web_ui.
     assert seen["defaultEdgeUrl"] == f"http://127.0.0.1:{mesh.ports.envoy}"
     assert seen["keyInStorage"] is True
-    # NMT: Urdu text (Arabic script), detection when the source is empty, an error's reason.
+    # NMT: Urdu text (Arabic script), detection when the source is empty.
     assert seen["translation"].strip() and seen["translation"] != HINDI
     assert re.search("[\u0600-\u06ff]", seen["translation"]), seen["translation"]
     assert seen["translationDir"] == "auto"
     assert "hi" in seen["detected"]
-    assert seen["nmtErrorReason"] == "UNSUPPORTED_LANGUAGE_PAIR"
     # Transliteration as you type: Tamil-script candidates for the Hindi word; a click takes one.
     assert seen["candidates"] and all(re.search("[\u0b80-\u0bff]", c) for c in seen["candidates"]), seen
     assert seen["transliterated"] == seen["candidates"][0] + " "
-    # TTS: the <audio> element holds seconds of speech.
+    # TTS: an error shows its reason and field (no text); then the <audio> holds seconds of speech.
+    assert seen["ttsErrorReason"] == "FIELD_REQUIRED" and seen["ttsErrorFields"], seen
     assert seen["audioDuration"] > 0.5
     # ... and streamed over /v1/ws/tts: chunks, then about as many seconds.
     assert seen["streamChunks"] >= 1 and seen["streamDuration"] > 0.5, seen
@@ -133,6 +133,6 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     # Settings: today's usage of the key; a key created (its secret shown once) and revoked.
     assert re.match(r"\d+ requests", seen["usage"]) and int(seen["usage"].split()[0]) > 0, seen["usage"]
     assert seen["newKey"] and seen["newKeyId"] and seen["revoked"] is True, seen
-    for page in ("settings", "settings-keys", "nmt", "nmt-error", "nmt-transliterate", "tts", "tts-stream",
+    for page in ("settings", "settings-keys", "nmt", "nmt-transliterate", "tts-error", "tts", "tts-stream",
                  "asr-upload", "asr-live", "pipeline"):
         assert (shots / f"{page}.png").stat().st_size > 0
