@@ -79,8 +79,12 @@ PATH_RULES.update({path: Rule(Access.PUBLIC) for path in DOCS_PATHS})
 
 # HTTP path prefixes that are not gRPC services: the dashboard's static page (its script and
 # style). It holds no figures: it reads GetOverview through the edge with the user's key.
+# And the web console (web/, a static export under /ui/): it calls the API with the key the
+# user keeps in the browser. Each a prefix of its own that no REST path starts with — never
+# "/" or "/v1/": Envoy picks a route's filters before the transcoder rewrites a REST path.
 PREFIX_RULES: dict[str, Rule] = {
     "/dashboard/": Rule(Access.PUBLIC),
+    "/ui/": Rule(Access.PUBLIC),
 }
 
 DEFAULT_RULE = Rule(Access.DENY)

@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  {'Prometheus':<31}http://127.0.0.1:{p.prometheus}   (RED per method, open streams, Triton, Envoy)",
             f"  {'Dashboard':<31}http://127.0.0.1:{p.envoy}/dashboard/   (also :{p.dashboard_web}; a key with "
             "the dashboard or admin scope)",
+            f"  {'Web console':<31}http://127.0.0.1:{p.web_ui}/ui/   (also http://127.0.0.1:{p.envoy}/ui/; "
+            "the API key goes in Settings)" if state.get("web_ui") else f"  {'Web console':<31}not served "
+            "(web/node_modules missing: deploy/local/bootstrap.sh)",
             "",
             f"Admin API key: {state['admin_key_file']} (mode 0600). Try:",
             f"  KEY=$(cat {state['admin_key_file']})",

@@ -8,6 +8,7 @@
 #   - npm packages of openapi/ (package-lock.json): swagger2openapi for `make gen`, Swagger UI for /docs
 #   - the browser tests' tools: Debian chromium and node/npm, and playwright-core from
 #     tests/browser/package-lock.json (npm ci; no browser download)
+#   - the web console's npm packages (web/package-lock.json) and Noto fonts for its scripts
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -54,6 +55,8 @@ command -v node >/dev/null || need+=(nodejs npm)
 ldconfig -p 2>/dev/null | grep -q "libb64.so.0d" || need+=(libb64-0d)
 # The dashboard's browser test: a real Chromium driven by playwright-core (tests/browser).
 command -v chromium >/dev/null || need+=(chromium)
+# The web console's Indic and Urdu text (Devanagari, Tamil, Arabic script) in that browser.
+fc-list 2>/dev/null | grep -q "Noto Sans Devanagari" || need+=(fonts-noto-core)
 if ((${#need[@]})); then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then
@@ -110,4 +113,17 @@ if [[ "$(cat tests/browser/node_modules/.ai4vc-stamp 2>/dev/null)" != "$lock_sta
     > .run/logs/npm-browser.log 2>&1 ||
     { tail -40 .run/logs/npm-browser.log >&2; echo "bootstrap: npm ci (tests/browser/) failed" >&2; exit 1; }
   echo "$lock_stamp" > tests/browser/node_modules/.ai4vc-stamp
+fi
+
+# --- the web console's packages (web/: Next.js, React, TanStack Query, Vitest; lockfile) -----
+# `make up` and the test mesh build it (next build, skipped while its sources are unchanged).
+web_stamp="$(sha256sum web/package-lock.json | cut -c1-16)"
+if [[ "$(cat web/node_modules/.ai4vc-stamp 2>/dev/null)" != "$web_stamp" ]]; then
+  say "installing npm packages of web/ (package-lock.json)"
+  mkdir -p .run/logs
+  # --ignore-scripts: no install script runs (esbuild, under Vitest, ships its binary as a
+  # platform package; Next's SWC likewise).
+  NEXT_TELEMETRY_DISABLED=1 npm ci --prefix web --no-audit --no-fund --ignore-scripts > .run/logs/npm-web.log 2>&1 ||
+    { tail -40 .run/logs/npm-web.log >&2; echo "bootstrap: npm ci (web/) failed" >&2; exit 1; }
+  echo "$web_stamp" > web/node_modules/.ai4vc-stamp
 fi

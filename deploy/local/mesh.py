@@ -26,6 +26,7 @@ from deploy.local.parts import (
     Redis,
     Service,
     Triton,
+    WebConsole,
     clean_shm,
     free_ports,
 )
@@ -72,6 +73,8 @@ SERVICES: dict[str, ServiceSpec] = {
 # The edge routes this prefix to the dashboard's web page (HTTP/1.1, public: the page holds no
 # figures and reads GetOverview through the edge with the user's key).
 DASHBOARD_PAGE_PREFIX = "/dashboard/"
+# ... and this one to the web console (public too: it calls the edge with the user's key).
+WEB_UI_PREFIX = "/ui/"
 
 
 @dataclasses.dataclass
@@ -89,6 +92,7 @@ class Ports:
     alertmanager: int = 9096  # its cluster listener is off
     alerting_webhook: int = 8097  # the alerting service's receiver of Alertmanager's webhook
     dashboard_web: int = 8090  # the dashboard's web page (its gRPC port is in `services`)
+    web_ui: int = 3000  # the web console (web/; also at /ui/ on the edge)
     services: dict[str, int] = dataclasses.field(default_factory=lambda: {n: s.port for n, s in SERVICES.items()})
 
     @classmethod
@@ -135,6 +139,9 @@ class Mesh:
         self.envoy = Envoy(run_dir, self.ports.envoy, self.ports.envoy_admin)
         self.prometheus = Prometheus(run_dir, self.ports.prometheus)
         self.alertmanager = Alertmanager(run_dir, self.ports.alertmanager)
+        self.web_ui = WebConsole(run_dir, self.ports.web_ui, f"http://127.0.0.1:{self.ports.envoy}")
+        # Without web/node_modules (bootstrap.sh installs it) the mesh runs without the console.
+        self.serve_web_ui = WebConsole.installed()
         self.services: list[Service] = []
 
     @property
@@ -273,6 +280,9 @@ class Mesh:
         pages = [("127.0.0.1", s.web_port) for s in self.services if s.name == "dashboard" and s.web_port]
         if pages:
             upstreams.append(envoy_config.Upstream(DASHBOARD_PAGE_PREFIX, "dashboard-web", pages, kind="http"))
+        if self.serve_web_ui:
+            upstreams.append(envoy_config.Upstream(WEB_UI_PREFIX, "webui", [("127.0.0.1", self.ports.web_ui)],
+                                                   kind="http"))
         return upstreams
 
     def scrape_targets(self) -> list[prometheus_config.Target]:
@@ -341,6 +351,11 @@ class Mesh:
                 service.wait_serving()
         if first_run and self.admin_key_file.exists():
             log.info("bootstrap admin created; its API key is in %s (mode 0600)", self.admin_key_file)
+        if self.serve_web_ui:  # before Envoy, which health-checks it
+            log.info("starting the web console on :%d (built first when web/ changed)", self.ports.web_ui)
+            self.web_ui.start()
+        else:
+            log.warning("web/node_modules missing (deploy/local/bootstrap.sh): no web console")
         log.info("starting Envoy on :%d", self.ports.envoy)
         self.envoy.start()
         self.envoy.wait_healthy()
@@ -364,6 +379,7 @@ class Mesh:
             "kafka_bootstrap": self.kafka.bootstrap,
             "prometheus": self.prometheus.url,
             "alertmanager": self.alertmanager.url,
+            "web_ui": self.web_ui.url if self.serve_web_ui else "",
             "services": {s.proc.name: {"port": s.port, "metrics_port": s.metrics_port} for s in self.services},
             "admin_key_file": str(self.admin_key_file),
         }
@@ -383,6 +399,7 @@ class Mesh:
         """Stops everything this run directory started, newest first."""
         self.prometheus.stop()
         self.envoy.stop()
+        self.web_ui.stop()
         # Every process with a pid file, whatever the configuration that started it.
         for pid_file in sorted((self.run_dir / "pids").glob("*.pid"), reverse=True):
             if pid_file.stem not in ("envoy", "triton", "redis", "kafka", "prometheus", "alertmanager"):

@@ -703,3 +703,39 @@ class Alertmanager:
 
     def stop(self) -> None:
         self.proc.stop()
+
+
+class WebConsole:
+    """The web console (web/, `deploy.local.webui`): built by `next build` when its sources
+    changed, then its static export served on `port` (Envoy routes `/ui/` to it as well)."""
+
+    def __init__(self, run_dir: Path, port: int, edge_url: str) -> None:
+        self.run_dir = run_dir
+        self.port = port
+        self.edge_url = edge_url
+        self.proc = Process("webui", run_dir)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/ui/"
+
+    @staticmethod
+    def installed() -> bool:
+        return (ROOT / "web" / "node_modules" / "next").is_dir()
+
+    def start(self, timeout_s: float = 30) -> str:
+        from deploy.local import webui  # noqa: PLC0415 - only the mesh needs the build helpers
+
+        out = webui.build(log_path=self.run_dir / "logs" / "webui-build.log")
+        if not self.proc.alive():
+            self.proc.spawn([sys.executable, "-m", "deploy.local.webui", "--port", str(self.port),
+                             "--out-dir", str(out), "--edge-url", self.edge_url])
+        wait_for(self.ready, timeout_s, "web console", self.proc.log, self.proc.alive)
+        return self.url
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as answer:
+            return bool(answer.status == 200)
+
+    def stop(self) -> None:
+        self.proc.stop()

@@ -1,0 +1,138 @@
+"""The web console (web/) in the whole mesh: served by its own port and by the edge at /ui/
+(public, Next's hashed files cached for a year, everything else under the edge's credential
+rules as before), and used in a real browser (Debian chromium, playwright-core, no download):
+translate (and detect), transliterate as you type, an error with its reason, synthesize and
+play, upload a WAV and read the transcript, text → translation → speech in one pipeline call,
+keys created and revoked, and the live microphone — Chromium's fake capture
+device playing a WAV over the WebSocket bridge — showing interim text, then a final.
+Screenshots in .run/webui-{edge,web-port}/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.request
+from email.message import Message
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.audio_util import RATE, speech
+from tests.e2e.test_edge_auth import create_key
+from tests.e2e.test_nmt_mesh import HINDI
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+BROWSER_DIR = ROOT / "tests" / "browser"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SENTENCE = "good morning how are you today"
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
+    """(status, headers — case-insensitive: Envoy lower-cases them — and body)."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+@pytest.fixture(scope="module")
+def served(mesh) -> None:
+    if not mesh.serve_web_ui:
+        pytest.skip("needs web/node_modules (deploy/local/bootstrap.sh runs npm ci --prefix web)")
+
+
+@pytest.mark.parametrize("via", ["edge", "web-port"])
+def test_console_and_its_assets_are_served(mesh, served, via: str) -> None:
+    """/ui/ answers the console without a credential; its hashed script files are cacheable for
+    a year, the pages are revalidated."""
+    port = mesh.ports.envoy if via == "edge" else mesh.ports.web_ui
+    status, headers, body = _get(f"http://127.0.0.1:{port}/ui/")
+    assert status == 200 and b"AI4V-C console" in body, (status, body[:200])
+    assert headers["Cache-Control"] == "no-cache"
+    script = re.search(rb'src="(/ui/_next/static/[^"]+\.js)"', body)
+    assert script, body[:500]
+    status, headers, _ = _get(f"http://127.0.0.1:{port}{script.group(1).decode()}")
+    assert status == 200 and headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    status, _, _ = _get(f"http://127.0.0.1:{port}/ui/nmt/")
+    assert status == 200
+
+
+def test_the_ui_prefix_opens_nothing_else(mesh, served) -> None:
+    """Only /ui/... is public: REST without a key stays 401, and so do paths near the prefix."""
+    edge = f"http://127.0.0.1:{mesh.ports.envoy}"
+    assert _get(f"{edge}/v1/voices")[0] == 401
+    for path in ("/ui", "/uix/", "/v1/ui/", "/ui.js"):
+        assert _get(f"{edge}{path}")[0] == 401, path
+    status, _, body = _get(f"http://127.0.0.1:{mesh.ports.web_ui}/ui/config.json")
+    assert status == 200 and json.loads(body) == {"edgeUrl": edge, "webPort": mesh.ports.web_ui}
+
+
+@pytest.fixture(scope="module")
+def wavs(tmp_path_factory) -> tuple[Path, Path]:
+    """An utterance to upload, and the microphone's: speech then 1.5 s of quiet (Chromium loops
+    the file), so the stream's endpointing closes the utterance with a final."""
+    folder = tmp_path_factory.mktemp("console-speech")
+    upload, mic = folder / "upload.wav", folder / "mic.wav"
+    voiced = speech(SENTENCE)
+    soundfile.write(upload, voiced, RATE, subtype="PCM_16")
+    quiet = np.random.default_rng(1).normal(0.0, 3e-3, int(RATE * 1.5)).astype(np.float32)
+    soundfile.write(mic, np.concatenate([voiced, quiet]), RATE, subtype="PCM_16")
+    return upload, mic
+
+
+@pytest.mark.parametrize("via", ["edge", "web-port"])
+async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
+    if not Path(CHROMIUM).exists() or not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+        pytest.skip("needs Debian chromium and tests/browser/node_modules (deploy/local/bootstrap.sh installs both)")
+    _key_id, key = await create_key(mesh, ["nmt", "tts", "asr", "pipeline"])
+    shots = ROOT / ".run" / f"webui-{via}"
+    shots.mkdir(parents=True, exist_ok=True)
+    port = mesh.ports.envoy if via == "edge" else mesh.ports.web_ui
+    upload, mic = wavs
+    run = await asyncio.to_thread(
+        subprocess.run, [shutil.which("node") or "node", "console.mjs", f"http://127.0.0.1:{port}/ui/", key,
+                         str(shots), str(upload), str(mic), HINDI],
+        cwd=BROWSER_DIR, capture_output=True, text=True, timeout=400, env={**os.environ, "CHROMIUM": CHROMIUM})
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["errors"] == [], seen["errors"]
+    # Settings: the edge is the page's own origin through Envoy, config.json's from :web_ui.
+    assert seen["defaultEdgeUrl"] == f"http://127.0.0.1:{mesh.ports.envoy}"
+    assert seen["keyInStorage"] is True
+    # NMT: Urdu text (Arabic script), detection when the source is empty.
+    assert seen["translation"].strip() and seen["translation"] != HINDI
+    assert re.search("[\u0600-\u06ff]", seen["translation"]), seen["translation"]
+    assert seen["translationDir"] == "auto"
+    assert "hi" in seen["detected"]
+    # Transliteration as you type: Tamil-script candidates for the Hindi word; a click takes one.
+    assert seen["candidates"] and all(re.search("[\u0b80-\u0bff]", c) for c in seen["candidates"]), seen
+    assert seen["transliterated"] == seen["candidates"][0] + " "
+    # TTS: an error shows its reason and field (no text); then the <audio> holds seconds of speech.
+    assert seen["ttsErrorReason"] == "FIELD_REQUIRED" and seen["ttsErrorFields"], seen
+    assert seen["audioDuration"] > 0.5
+    # ... and streamed over /v1/ws/tts: chunks, then about as many seconds.
+    assert seen["streamChunks"] >= 1 and seen["streamDuration"] > 0.5, seen
+    # ASR: the uploaded sentence's words, and live: interim text first, then a final.
+    assert len(set(SENTENCE.split()) & set(seen["transcript"].lower().split())) >= 3, seen["transcript"]
+    assert seen["interims"], seen
+    assert seen["finals"] and any(f for f in seen["finals"]), seen
+    assert len(set(SENTENCE.split()) & set(" ".join(seen["finals"]).lower().split())) >= 2, seen["finals"]
+    # Pipeline: text → Urdu translation → speech in an Urdu voice, one call.
+    assert seen["pipelineStages"] == ["translation", "audio"], seen
+    assert re.search("[\u0600-\u06ff]", seen["pipelineTranslation"]) and seen["pipelineVoice"].startswith("ur")
+    assert seen["pipelineDuration"] > 0.5
+    # Settings: today's usage of the key; a key created (its secret shown once) and revoked.
+    assert re.match(r"\d+ requests", seen["usage"]) and int(seen["usage"].split()[0]) > 0, seen["usage"]
+    assert seen["newKey"] and seen["newKeyId"] and seen["revoked"] is True, seen
+    for page in ("settings", "settings-keys", "nmt", "nmt-transliterate", "tts-error", "tts", "tts-stream",
+                 "asr-upload", "asr-live", "pipeline"):
+        assert (shots / f"{page}.png").stat().st_size > 0

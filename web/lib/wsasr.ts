@@ -1,0 +1,123 @@
+// The WebSocket bridge's ASR stream (/v1/ws/asr, gateway/ws/protocol.py): the API key goes as the
+// sub-protocol `ai4vc-key.<key>` beside `ai4vc.v1` (browsers cannot set headers on a WebSocket);
+// first frame {"config": StreamingRecognitionConfig JSON}, then binary PCM frames, then
+// {"event": "end"}; the bridge answers StreamingRecognizeResponse JSON frames, then
+// {"event": "done"} (close 1000) or {"error": {...}} (close 1008 / 1011).
+
+export const WS_PROTOCOL = "ai4vc.v1";
+
+export interface StreamResult {
+  alternatives?: { transcript?: string; confidence?: number }[];
+  isFinal?: boolean;
+  stability?: number;
+  languageCode?: string;
+}
+
+export interface StreamMessage {
+  results?: StreamResult[];
+  speechEventType?: string;
+  audioProcessed?: string;
+}
+
+export interface StreamError {
+  code?: number;
+  message?: string;
+  details?: { "@type"?: string; reason?: string; fieldViolations?: { field: string; description: string }[] }[];
+}
+
+export interface AsrStreamHandlers {
+  onMessage(message: StreamMessage): void;
+  onError(error: StreamError): void;
+  onDone(): void;
+  /** Binary frames: audio bytes of a response (/v1/ws/tts, /v1/ws/speech-to-speech). */
+  onAudio?(audio: Uint8Array): void;
+}
+
+/** ws(s)://host/v1/ws/asr for an edge URL http(s)://host. */
+export function wsUrl(edgeUrl: string, path: string): string {
+  const url = new URL(path, edgeUrl.endsWith("/") ? edgeUrl : edgeUrl + "/");
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.toString();
+}
+
+export function protocols(apiKey: string): string[] {
+  return apiKey ? [WS_PROTOCOL, `ai4vc-key.${apiKey}`] : [WS_PROTOCOL];
+}
+
+type SocketLike = Pick<WebSocket, "send" | "close" | "readyState" | "binaryType"> & {
+  onopen: ((ev: Event) => unknown) | null;
+  onmessage: ((ev: MessageEvent) => unknown) | null;
+  onerror: ((ev: Event) => unknown) | null;
+  onclose: ((ev: CloseEvent) => unknown) | null;
+};
+
+export class AsrStream {
+  private readonly queue: (string | Uint8Array)[] = [];
+  private open = false;
+  private finished = false;
+
+  constructor(private readonly socket: SocketLike, config: object, handlers: AsrStreamHandlers) {
+    socket.binaryType = "arraybuffer";
+    this.queue.push(JSON.stringify({ config }));
+    socket.onopen = () => {
+      this.open = true;
+      for (const item of this.queue.splice(0)) socket.send(item);
+    };
+    socket.onmessage = (event: MessageEvent) => {
+      if (typeof event.data !== "string") {
+        if (event.data instanceof ArrayBuffer) handlers.onAudio?.(new Uint8Array(event.data));
+        return;
+      }
+      const value = JSON.parse(event.data) as Record<string, unknown>;
+      if (value.event === "done") {
+        this.finish();
+        handlers.onDone();
+      } else if (value.error) {
+        this.finish();
+        handlers.onError(value.error as StreamError);
+      } else {
+        handlers.onMessage(value as StreamMessage);
+      }
+    };
+    socket.onclose = (event: CloseEvent) => {
+      if (!this.finished) {
+        this.finish();
+        handlers.onError({ message: `connection closed (${event.code}${event.reason ? ": " + event.reason : ""})` });
+      }
+    };
+    socket.onerror = () => undefined; // onclose follows with the code
+  }
+
+  static connect(edgeUrl: string, apiKey: string, config: object, handlers: AsrStreamHandlers,
+                 path = "v1/ws/asr"): AsrStream {
+    return new AsrStream(new WebSocket(wsUrl(edgeUrl, path), protocols(apiKey)), config, handlers);
+  }
+
+  /** A {"text": ...} frame (/v1/ws/tts). */
+  sendText(text: string): void {
+    this.send(JSON.stringify({ text }));
+  }
+
+  private send(item: string | Uint8Array): void {
+    if (this.finished) return;
+    if (this.open) this.socket.send(item);
+    else this.queue.push(item);
+  }
+
+  sendAudio(frame: Uint8Array): void {
+    this.send(frame);
+  }
+
+  end(): void {
+    this.send(JSON.stringify({ event: "end" }));
+  }
+
+  private finish(): void {
+    this.finished = true;
+  }
+
+  close(): void {
+    this.finish();
+    this.socket.close(1000);
+  }
+}
