@@ -56,7 +56,8 @@ ldconfig -p 2>/dev/null | grep -q "libb64.so.0d" || need+=(libb64-0d)
 # The dashboard's browser test: a real Chromium driven by playwright-core (tests/browser).
 command -v chromium >/dev/null || need+=(chromium)
 # The web console's Indic and Urdu text (Devanagari, Tamil, Arabic script) in that browser.
-fc-list 2>/dev/null | grep -q "Noto Sans Devanagari" || need+=(fonts-noto-core)
+# (a file test: `fc-list | grep -q` under pipefail fails when grep stops reading early — SIGPIPE)
+[[ -e /usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf ]] || need+=(fonts-noto-core)
 if ((${#need[@]})); then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then
