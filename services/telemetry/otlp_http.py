@@ -95,7 +95,9 @@ class OtlpHttpReceiver:
         message, offer, answer = route
         try:
             parsed = parse(request.body, content_type, message)
-        except (DecodeError, ValueError, json_format.ParseError, binascii.Error, TypeError):
+        except (DecodeError, ValueError, json_format.ParseError, binascii.Error, TypeError) as exc:
+            log.warning("OTLP/HTTP export refused: %s: %s", type(exc).__name__, str(exc)[:300],
+                        extra={"path": request.path, "bytes": len(request.body)})
             return Response(400, content_type=kind)
         offer(parsed)
         return Response(200, b"{}" if "json" in content_type else answer.SerializeToString(), kind)
