@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
@@ -28,6 +29,14 @@ from services.common.rpc.interceptors import ServerInterceptor
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+
+
+def _in_pool(pool: descriptor_pool.DescriptorPool, name: str) -> bool:
+    try:
+        pool.FindServiceByName(name)
+    except KeyError:
+        return False
+    return True
 
 
 @dataclasses.dataclass
@@ -78,9 +87,12 @@ async def build_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = tuple(service_names)
+    # Reflection lists what it can describe: a health name with no proto service behind it (the
+    # gateway's `ai4vc.gateway.ControlPlane`) would show in `grpcurl list` and fail `describe`.
+    pool = descriptor_pool.Default()
+    described = [n for n in (*names, *reflection_names) if _in_pool(pool, n)]
     reflection.enable_server_reflection(
-        (*names, *reflection_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME), server
+        (*described, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
     )
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:
