@@ -8,15 +8,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import functools
 import json
 import logging
 import math
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
@@ -26,7 +25,7 @@ from services.alerting import records, rules
 from services.alerting.records import FIRING, RESOLVED, AlertRow, Reported
 from services.alerting.rules import Kind, RuleSpec, Severity
 from services.alerting.settings import AlertingSettings
-from services.common.backends import outbox
+from services.common.backends import db, outbox
 from services.common.callers import Caller
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Reason, Unavailable
 from services.common.paging import checked_page_size, decode_page_token, encode_page_token, query_digest
@@ -51,24 +50,8 @@ MAX_EVENT_COUNT = 1_000_000
 MAX_WINDOW_S = 86400
 SCOPE_MESSAGE = "alerting needs the alerting or admin scope"
 
-P = ParamSpec("P")
-R = TypeVar("R")
-DB_ERRORS = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)
-
-
-def _guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """PostgreSQL away → UNAVAILABLE (retryable)."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await method(*args, **kwargs)
-        except DB_ERRORS as exc:
-            log.warning("database unavailable: %s", type(exc).__name__)
-            raise Unavailable("the alerting database is unavailable; try again", reason=Reason.BACKEND_UNAVAILABLE,
-                              metadata={"service": "postgresql"}, retry_after_s=1.0) from exc
-
-    return wrapper
+DB_ERRORS = db.DB_ERRORS
+_guarded = db.guarded("alerting")
 
 
 @dataclasses.dataclass(frozen=True)

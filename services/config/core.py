@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import functools
 import json
 import logging
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 
+from services.common.backends import db
 from services.common.callers import Caller
 from services.common.errors import (
     Aborted,
@@ -86,30 +86,15 @@ def _entry(row: asyncpg.Record) -> Entry:
                  row["update_principal"])
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
 # What asyncpg raises when PostgreSQL cannot be reached or the connection broke.
-DB_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-             asyncpg.CannotConnectNowError)
+DB_ERRORS: tuple[type[BaseException], ...] = (*db.DB_ERRORS, asyncio.TimeoutError)
 
 
 def db_unavailable(exc: BaseException) -> Unavailable:
-    log.warning("database unavailable: %s", type(exc).__name__)
-    return Unavailable("the configuration database is unavailable; try again", reason=Reason.BACKEND_UNAVAILABLE,
-                       metadata={"service": "postgresql"}, retry_after_s=1.0)
+    return db.unavailable("configuration", exc)
 
 
-def _guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """PostgreSQL away → UNAVAILABLE (retryable), not INTERNAL."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await method(*args, **kwargs)
-        except DB_ERRORS as exc:
-            raise db_unavailable(exc) from exc
-
-    return wrapper
+_guarded = db.guarded("configuration", DB_ERRORS)
 
 
 def _check_expected(expected: int | None) -> None:

@@ -24,6 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
+from services.common.backends import db
 from services.common.callers import Caller
 from services.common.errors import (
     DeadlineExceeded,
@@ -31,7 +32,6 @@ from services.common.errors import (
     NotFound,
     PermissionDenied,
     Reason,
-    Unavailable,
 )
 from services.common.paging import checked_page_size, decode_page_token, encode_page_token, query_digest
 from services.metrics.records import BUCKETS, MAX_VALUE_CHARS, OK
@@ -162,7 +162,7 @@ def check_query(start: datetime.datetime | None, end: datetime.datetime | None, 
 
 P = ParamSpec("P")
 R = TypeVar("R")
-DB_ERRORS = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)
+DB_ERRORS = db.DB_ERRORS
 
 
 def _guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -177,9 +177,7 @@ def _guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             raise DeadlineExceeded("the usage query took too long; narrow the range or the grouping",
                                    reason=Reason.BACKEND_TIMEOUT, metadata={"service": "postgresql"}) from exc
         except DB_ERRORS as exc:
-            log.warning("database unavailable: %s", type(exc).__name__)
-            raise Unavailable("the metrics database is unavailable; try again", reason=Reason.BACKEND_UNAVAILABLE,
-                              metadata={"service": "postgresql"}, retry_after_s=1.0) from exc
+            raise db.unavailable("metrics", exc) from exc
 
     return wrapper
 

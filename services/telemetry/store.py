@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from services.common.backends import db
 from services.telemetry.core import Key, LogQuery, QueryTimeout, StoreUnavailable, TraceQuery, TraceSummary
 from services.telemetry.records import LogRow, SpanRow, to_datetime, to_ns
 
@@ -20,7 +21,7 @@ from services.telemetry.records import LogRow, SpanRow, to_datetime, to_ns
 # long locks; the next round continues.
 DELETE_CHUNK = 50_000
 # What asyncpg raises when PostgreSQL cannot be reached or the connection broke.
-DB_ERRORS = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)
+DB_ERRORS = db.DB_ERRORS
 
 
 def _us(value: datetime.datetime) -> int:

@@ -8,16 +8,48 @@ inside one transaction each, under an advisory lock so replicas starting togethe
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
+from services.common.errors import Reason, Unavailable
+
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+# What asyncpg raises when PostgreSQL cannot be reached or the connection broke.
+DB_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+                                              asyncpg.CannotConnectNowError)
+
+
+def unavailable(what: str, exc: BaseException) -> Unavailable:
+    """UNAVAILABLE (retryable, RetryInfo 1 s) for a call whose database (`what`: "the <what> database") is away."""
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return Unavailable(f"the {what} database is unavailable; try again", reason=Reason.BACKEND_UNAVAILABLE,
+                       metadata={"service": "postgresql"}, retry_after_s=1.0)
+
+
+def guarded(what: str, errors: tuple[type[BaseException], ...] = DB_ERRORS
+            ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Decorates a core's async method: PostgreSQL away → `unavailable(what)`, not INTERNAL."""
+
+    def decorate(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(method)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return await method(*args, **kwargs)
+            except errors as exc:
+                raise unavailable(what, exc) from exc
+
+        return wrapper
+
+    return decorate
 SCHEMA_LOCK_ID = zlib.crc32(b"ai4vc-create-schema")
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
