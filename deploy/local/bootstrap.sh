@@ -38,7 +38,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v apertium >/dev/null || need+=(apertium)
 [[ -d /usr/share/apertium/apertium-urd-hin || -e /usr/share/apertium/modes/hin-urd.mode ]] || need+=(apertium-urd-hin)
 if [[ "$PYTHON_BIN" == /usr/bin/* ]]; then
-  ldconfig -p 2>/dev/null | grep -q "libpython${PYVER}.so.1.0" || need+=("libpython${PYVER}")
+  grep -q "libpython${PYVER}.so.1.0" <(ldconfig -p 2>/dev/null) || need+=("libpython${PYVER}")
   "$PYTHON_BIN" -c 'import ensurepip' 2>/dev/null || need+=("python${PYVER}-venv")
 fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
@@ -52,7 +52,9 @@ command -v influxd >/dev/null || need+=(influxdb)
 command -v protoc-gen-swagger >/dev/null || need+=(golang-grpc-gateway)
 command -v node >/dev/null || need+=(nodejs npm)
 # perf_analyzer (shipped in the tritonclient wheel; `make bench`) links libb64.
-ldconfig -p 2>/dev/null | grep -q "libb64.so.0d" || need+=(libb64-0d)
+# (grep reads ldconfig's list through a process substitution: `ldconfig -p | grep -q` under
+# pipefail fails whenever grep stops reading early and ldconfig gets SIGPIPE.)
+grep -q "libb64.so.0d" <(ldconfig -p 2>/dev/null) || need+=(libb64-0d)
 # The dashboard's browser test: a real Chromium driven by playwright-core (tests/browser).
 command -v chromium >/dev/null || need+=(chromium)
 # The web console's Indic and Urdu text (Devanagari, Tamil, Arabic script) in that browser.

@@ -603,22 +603,50 @@ class Envoy:
         self.proc.stop()
 
 
-class Prometheus:
-    """Prometheus (Debian `prometheus` 2.42, the binary started directly, no systemd) scraping
-    the mesh; its config and rules come from `deploy.local.prometheus_config`. Data lives under
-    the run directory and is kept for two days."""
+class _PrometheusFamily:
+    """What Prometheus and Alertmanager share: a binary started directly (no systemd) with its
+    home under the run directory, `/-/ready`, and `/-/reload` when it runs already (a second
+    `make up` loads the new config without a restart)."""
 
-    def __init__(self, run_dir: Path, port: int) -> None:
+    name = ""
+
+    def __init__(self, run_dir: Path, port: int, home: str) -> None:
         self.run_dir = run_dir
         self.port = port
-        self.proc = Process("prometheus", run_dir)
-        self.home = run_dir / "prometheus"
-        self.config_path = self.home / "prometheus.yml"
-        self.rules_path = self.home / "rules.yml"
+        self.proc = Process(home, run_dir)
+        self.home = run_dir / home
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def _reload_or_spawn(self, argv: list[str], timeout_s: float) -> str:
+        if self.proc.alive():
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(urllib.request.Request(f"{self.url}/-/reload", method="POST"), timeout=2)
+        else:
+            self.proc.spawn(argv, cwd=self.home)
+        wait_for(self.ready, timeout_s, self.name, self.proc.log, self.proc.alive)
+        return self.url
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as answer:
+            return bool(answer.status == 200)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+class Prometheus(_PrometheusFamily):
+    """Prometheus (Debian `prometheus` 2.42) scraping the mesh; its config and rules come from
+    `deploy.local.prometheus_config`. Data lives under the run directory and is kept for two days."""
+
+    name = "Prometheus"
+
+    def __init__(self, run_dir: Path, port: int) -> None:
+        super().__init__(run_dir, port, "prometheus")
+        self.config_path = self.home / "prometheus.yml"
+        self.rules_path = self.home / "rules.yml"
 
     @staticmethod
     def binary() -> Path:
@@ -631,21 +659,10 @@ class Prometheus:
         self.home.mkdir(parents=True, exist_ok=True)
         self.rules_path.write_text(rules)
         self.config_path.write_text(config)
-        if self.proc.alive():
-            # Running already (a second `make up`): load the new targets without a restart.
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(urllib.request.Request(f"{self.url}/-/reload", method="POST"), timeout=2)
-        else:
-            self.proc.spawn([str(self.binary()), f"--config.file={self.config_path}",
-                             f"--storage.tsdb.path={self.home / 'data'}", "--storage.tsdb.retention.time=2d",
-                             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle",
-                             "--log.level=warn"], cwd=self.home)
-        wait_for(self.ready, timeout_s, "Prometheus", self.proc.log, self.proc.alive)
-        return self.url
-
-    def ready(self) -> bool:
-        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as answer:
-            return bool(answer.status == 200)
+        return self._reload_or_spawn([str(self.binary()), f"--config.file={self.config_path}",
+                                      f"--storage.tsdb.path={self.home / 'data'}", "--storage.tsdb.retention.time=2d",
+                                      f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle",
+                                      "--log.level=warn"], timeout_s)
 
     def api(self, path: str) -> Any:
         """A GET on Prometheus's HTTP API; the decoded `data`."""
@@ -655,26 +672,18 @@ class Prometheus:
             raise PartError(f"Prometheus {path}: {body}")
         return body["data"]
 
-    def stop(self) -> None:
-        self.proc.stop()
 
+class Alertmanager(_PrometheusFamily):
+    """Alertmanager (Debian `prometheus-alertmanager` 0.25), clustering off
+    (`--cluster.listen-address=`: one instance, no gossip port); its config comes from
+    `deploy.local.alertmanager_config`. Silences and the notification log live under the run
+    directory."""
 
-class Alertmanager:
-    """Alertmanager (Debian `prometheus-alertmanager` 0.25, the binary started directly, no
-    systemd), clustering off (`--cluster.listen-address=`: one instance, no gossip port); its
-    config comes from `deploy.local.alertmanager_config`. Silences and the notification log
-    live under the run directory."""
+    name = "Alertmanager"
 
     def __init__(self, run_dir: Path, port: int) -> None:
-        self.run_dir = run_dir
-        self.port = port
-        self.proc = Process("alertmanager", run_dir)
-        self.home = run_dir / "alertmanager"
+        super().__init__(run_dir, port, "alertmanager")
         self.config_path = self.home / "alertmanager.yml"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @staticmethod
     def binary() -> Path:
@@ -687,22 +696,10 @@ class Alertmanager:
     def start(self, config: str, timeout_s: float = 30) -> str:
         self.home.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(config)
-        if self.proc.alive():
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(urllib.request.Request(f"{self.url}/-/reload", method="POST"), timeout=2)
-        else:
-            self.proc.spawn([str(self.binary()), f"--config.file={self.config_path}",
-                             f"--storage.path={self.home / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
-                             "--cluster.listen-address=", "--log.level=warn"], cwd=self.home)
-        wait_for(self.ready, timeout_s, "Alertmanager", self.proc.log, self.proc.alive)
-        return self.url
-
-    def ready(self) -> bool:
-        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as answer:
-            return bool(answer.status == 200)
-
-    def stop(self) -> None:
-        self.proc.stop()
+        return self._reload_or_spawn([str(self.binary()), f"--config.file={self.config_path}",
+                                      f"--storage.path={self.home / 'data'}",
+                                      f"--web.listen-address=127.0.0.1:{self.port}",
+                                      "--cluster.listen-address=", "--log.level=warn"], timeout_s)
 
 
 class WebConsole:
