@@ -16,6 +16,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from google.rpc import error_details_pb2, status_pb2
@@ -70,6 +71,9 @@ class Upstream:
     idempotent: bool = True
     kind: str = "grpc"  # "websocket": `grpc_service` is a path prefix, upgraded over HTTP/1.1;
     # "http": `grpc_service` is a path prefix of plain HTTP/1.1 pages (the dashboard's)
+    # Envoy's cache filter keeps what this upstream marks cacheable (the web console's hashed
+    # files); on every other route the filter is disabled.
+    cached: bool = False
 
 
 # Services whose unary calls have side effects: retried only when never sent.
@@ -77,6 +81,8 @@ NON_IDEMPOTENT_PREFIXES = ("ai4vc.auth.", "ai4vc.config.")
 
 
 TELEMETRY_SERVICE = "ai4vc.telemetry.v1.TelemetryService"
+# The static-content cache in front of the web console (envoy/envoy.yaml.j2); off elsewhere.
+CACHE_FILTER = "envoy.filters.http.cache"
 # The gateway: Envoy health-checks it and sends it reflection calls; it is not a client-facing service.
 GATEWAY_SERVICE = "ai4vc.gateway.ControlPlane"
 
@@ -176,7 +182,7 @@ def render_routes(
     *,
     reflection_cluster: str | None = None,
     descriptor_path: Path = DESCRIPTOR,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """The route skeleton (a RouteConfiguration, as a dict) for the control plane to complete."""
     import yaml
 
@@ -195,7 +201,13 @@ def render_routes(
         removed_headers=REMOVED_HEADERS,
         reflection_cluster=reflection_cluster or gateway_cluster or grpc_upstreams[0].cluster,
     )
-    routes: dict[str, object] = yaml.safe_load(text)
+    routes: dict[str, Any] = yaml.safe_load(text)
+    cached = {u.cluster for u in upstreams if u.cached}
+    for vhost in routes["virtual_hosts"]:
+        for route in vhost["routes"]:
+            if route.get("route", {}).get("cluster") not in cached:
+                route.setdefault("typed_per_filter_config", {})[CACHE_FILTER] = {
+                    "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
     return routes
 
 

@@ -282,7 +282,7 @@ class Mesh:
             upstreams.append(envoy_config.Upstream(DASHBOARD_PAGE_PREFIX, "dashboard-web", pages, kind="http"))
         if self.serve_web_ui:
             upstreams.append(envoy_config.Upstream(WEB_UI_PREFIX, "webui", [("127.0.0.1", self.ports.web_ui)],
-                                                   kind="http"))
+                                                   kind="http", cached=True))
         return upstreams
 
     def scrape_targets(self) -> list[prometheus_config.Target]:

@@ -7,8 +7,9 @@ data: it calls the edge with the key the user keeps in the browser).
 What the server answers (GET and HEAD): `/ui/<file>` from web/out (a directory's index.html),
 `/ui/config.json` (the edge URL and this port, so a page loaded from :3000 knows where the edge
 is), `/healthz`, `/` and `/ui` redirected to `/ui/`. Next's hashed files (`/ui/_next/static/`)
-are sent with a year-long immutable `Cache-Control` — the static-content layer's caching; the
-rest `no-cache`.
+are sent with a year-long immutable `Cache-Control` — the static-content layer's caching, which
+Envoy's cache filter serves from memory at the edge; the rest `no-cache`; any file asked for under a
+second name (a query, an empty segment) `no-store`, so that cache stays as small as the build.
 
     python -m deploy.local.webui --port 3000 --edge-url http://127.0.0.1:8080
 """
@@ -107,9 +108,11 @@ class WebUi:
         await self.server.close()
 
     async def _handle(self, request: Request) -> Response:
-        return self.answer(request.method, request.path)
+        return self.answer(request.method, request.target)
 
-    def answer(self, method: str, path: str) -> Response:
+    def answer(self, method: str, target: str) -> Response:
+        """The answer to `method` on `target` (the request's path, with its query if any)."""
+        path = target.split("?", 1)[0].split("#", 1)[0]
         if method not in ("GET", "HEAD"):
             return Response(405, b"method not allowed\n", "text/plain", (("Allow", "GET, HEAD"),))
         if path == "/healthz":
@@ -126,7 +129,16 @@ class WebUi:
             missing = self.out_dir / "404.html"
             body = missing.read_bytes() if missing.is_file() else b"not found\n"
             return Response(404, body, "text/html; charset=utf-8", HEADERS)
-        cache = IMMUTABLE if path.startswith(f"{PREFIX}/_next/static/") else "no-cache"
+        # The edge's cache stores what is marked immutable, and also what is marked no-cache (to
+        # revalidate it): each file under one name only (no query, no empty segment), so the cache
+        # cannot grow with names a client makes up; any other name is no-store.
+        canonical = target == path and "//" not in path
+        if not canonical:
+            cache = "no-store"
+        elif path.startswith(f"{PREFIX}/_next/static/"):
+            cache = IMMUTABLE
+        else:
+            cache = "no-cache"
         kind = TYPES.get(file.suffix) or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         return Response(200, file.read_bytes(), kind, (("Cache-Control", cache), *HEADERS))
 

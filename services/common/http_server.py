@@ -2,11 +2,12 @@
 the telemetry service's OTLP/HTTP receiver, the alerting service's Alertmanager webhook receiver,
 the dashboard's page: a handful of paths each, no web framework.
 
-What it does for every one of them: keep-alive (closed on `connection: close` and for HTTP/1.0),
-`Content-Length` bodies only (a chunked body, a bad length or a malformed request line is 400 and
-the connection closes; a body over `max_body_bytes` is 413 and closes), HEAD answered with the
-headers of GET and no body, and `close()` closes the connections still open too (a client that
-keeps one alive — Alertmanager does — is not served by a handler whose resources are gone).
+What it does for every one of them: a `Date` header on every answer, keep-alive (closed on
+`connection: close` and for HTTP/1.0), `Content-Length` bodies only (a chunked body, a bad length
+or a malformed request line is 400 and the connection closes; a body over `max_body_bytes` is 413
+and closes), HEAD answered with the headers of GET and no body, and `close()` closes the
+connections still open too (a client that keeps one alive — Alertmanager does — is not served by a
+handler whose resources are gone).
 A handler that raises is a 500 for that request; the server stays up.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import email.utils
 import http
 import logging
 from collections.abc import Awaitable, Callable
@@ -126,8 +128,11 @@ class HttpServer:
             reason = http.HTTPStatus(response.status).phrase
         except ValueError:
             reason = "Status"
-        head = [f"HTTP/1.1 {response.status} {reason}", f"Content-Type: {response.content_type}",
-                f"Content-Length: {len(response.body)}", *(f"{k}: {v}" for k, v in response.headers)]
+        # Date, as an origin server must send it (RFC 9110 §6.6.1): a cache in front (the edge's,
+        # for the web console) computes a stored answer's age from it, and stores nothing without it.
+        head = [f"HTTP/1.1 {response.status} {reason}", f"Date: {email.utils.formatdate(usegmt=True)}",
+                f"Content-Type: {response.content_type}", f"Content-Length: {len(response.body)}",
+                *(f"{k}: {v}" for k, v in response.headers)]
         if close:
             head.append("Connection: close")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else response.body))

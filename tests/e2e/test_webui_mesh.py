@@ -66,6 +66,28 @@ def test_console_and_its_assets_are_served(mesh, served, via: str) -> None:
     assert status == 200
 
 
+def test_edge_caches_the_hashed_files_and_nothing_else(mesh, served) -> None:
+    """Envoy's cache filter answers a hashed file from memory after the first fetch (an `age`
+    header); pages (no-cache), a hashed file under another name and API answers are never stored."""
+    edge = f"http://127.0.0.1:{mesh.ports.envoy}"
+    _, _, page = _get(f"{edge}/ui/")
+    scripts = re.findall(rb'src="(/ui/_next/static/[^"]+\.js)"', page)
+    assert scripts, page[:500]
+    # A file no earlier test fetched through the edge would do; the last one is rarely the first.
+    script = scripts[-1].decode()
+    _get(f"{edge}{script}")
+    status, headers, body = _get(f"{edge}{script}")
+    assert status == 200 and headers["age"] is not None, dict(headers)
+    assert body == _get(f"http://127.0.0.1:{mesh.ports.web_ui}{script}")[2]
+    for _ in range(2):
+        status, headers, _ = _get(f"{edge}/ui/")
+        assert status == 200 and headers["age"] is None
+        status, headers, _ = _get(f"{edge}{script}?v=1")
+        assert status == 200 and headers["age"] is None and headers["Cache-Control"] == "no-store"
+        status, headers, _ = _get(f"{edge}/v1/voices", {"x-api-key": mesh.admin_key()})
+        assert status == 200 and headers["age"] is None
+
+
 def test_the_ui_prefix_opens_nothing_else(mesh, served) -> None:
     """Only /ui/... is public: REST without a key stays 401, and so do paths near the prefix."""
     edge = f"http://127.0.0.1:{mesh.ports.envoy}"

@@ -30,6 +30,7 @@ UPSTREAMS = [
     Upstream("ai4vc.nmt.v1.NmtService", "nmt", [("127.0.0.1", 18089), ("127.0.0.1", 18090)]),
     Upstream("ai4vc.asr.v1.AsrService", "asr", [("127.0.0.1", 18091)], unary_timeout="120s"),
 ]
+WEB_UI = Upstream("/ui/", "webui", [("127.0.0.1", 13000)], kind="http", cached=True)
 
 
 def _render(tmp_path: Path, upstreams: list[Upstream] = UPSTREAMS, **kwargs: Any) -> str:
@@ -130,7 +131,8 @@ def test_native_auth_chain_in_order_after_the_transcoder(config: dict[str, Any])
     names = [f["name"] for f in _hcm(config)["http_filters"]]
     after = names[names.index("envoy.filters.http.grpc_json_transcoder") + 1:]
     assert after == ["ai4vc.guard", "envoy.filters.http.jwt_authn", "ai4vc.basic_auth", "ai4vc.identity",
-                     "envoy.filters.http.rbac", "envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]
+                     "envoy.filters.http.rbac", "envoy.filters.http.local_ratelimit", "envoy.filters.http.cache",
+                     "envoy.filters.http.router"]
     [basic] = [f for f in _hcm(config)["http_filters"] if f["name"] == "ai4vc.basic_auth"]
     [matcher] = basic["typed_config"]["xds_matcher"]["matcher_list"]["matchers"]
     assert matcher["predicate"]["single_predicate"]["value_match"] == {"prefix": "Bearer "}
@@ -188,15 +190,29 @@ def test_real_envoy_accepts_rendered_config(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
+def test_cache_filter_only_on_the_web_consoles_route() -> None:
+    """Envoy's cache filter runs on the web console's route alone: on every other route (API calls,
+    docs, catch-alls) it is disabled, so no API answer can be stored and served to another caller."""
+    [vhost] = render_routes([*UPSTREAMS, WEB_UI])["virtual_hosts"]
+    disabled = {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
+    for route in vhost["routes"]:
+        per_filter = route.get("typed_per_filter_config", {})
+        if route.get("route", {}).get("cluster") == "webui":
+            assert "envoy.filters.http.cache" not in per_filter, route
+        else:
+            assert per_filter.get("envoy.filters.http.cache") == disabled, route
+    assert any(r["match"].get("prefix") == "/ui/" for r in vhost["routes"])
+
+
 @pytest.mark.skipif(not ENVOY.exists(), reason="envoy binary not installed in the venv")
 @pytest.mark.skipif(not DESCRIPTOR.exists(), reason="descriptor not generated")
 def test_real_envoy_accepts_published_routes(tmp_path: Path) -> None:
     """The control plane's routes (keys, blocks, sessions, policy) validate as Envoy's static routes."""
-    skeleton = render_routes(UPSTREAMS)
+    skeleton = render_routes([*UPSTREAMS, WEB_UI])
     keys = [edge_render.EdgeKey("0123456789abcdef", "devi", frozenset({"nmt"}), "{SHA}" + "A" * 27 + "=", 3)]
     blocks = [edge_render.Block("a", "192.0.2.1", 2_000_000_000, "FAILED_ATTEMPTS")]
     routes = edge_render.routes(skeleton, keys, blocks, ["s1"], 600)
-    bootstrap = yaml.safe_load(_render(tmp_path))
+    bootstrap = yaml.safe_load(_render(tmp_path, [*UPSTREAMS, WEB_UI]))
     hcm = _hcm(bootstrap)
     del hcm["rds"]
     hcm["route_config"] = routes

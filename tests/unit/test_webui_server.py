@@ -51,6 +51,16 @@ def test_config_redirects_and_health(out: Path) -> None:
     assert ui.answer("POST", "/ui/").status == 405
 
 
+@pytest.mark.parametrize("target", ["/ui/_next/static/chunks/app-1234abcd.js?v=1",
+                                    "/ui/_next/static//chunks/app-1234abcd.js", "/ui/?x=1", "/ui//nmt/"])
+def test_one_cacheable_name_per_file(out: Path, target: str) -> None:
+    """A file asked for under another name (a query, an empty segment) is served no-store: the edge's
+    cache keeps immutable and no-cache answers, and must not grow with names a client makes up (dot
+    segments are refused outright, below)."""
+    answer = webui.WebUi("127.0.0.1", 3000, out).answer("GET", target)
+    assert answer.status == 200 and headers(answer)["Cache-Control"] == "no-store"
+
+
 @pytest.mark.parametrize("path", ["/ui/../secret.txt", "/ui/%2e%2e/secret.txt", "/ui/.ai4vc-build-stamp",
                                   "/ui/nope.js", "/secret.txt", "/v1/text:translate", "/ui/nmt/../../secret.txt"])
 def test_nothing_outside_the_export(out: Path, path: str) -> None:
