@@ -1,8 +1,9 @@
 // Drives the web console (web/) in a real browser (Debian chromium, playwright-core): saves the
 // API key in Settings, translates, synthesizes and waits for the <audio> to have a duration,
 // uploads a WAV and waits for its transcript, and speaks into the "microphone" — Chromium's fake
-// capture device playing a WAV — until interim text and then a final appear. A screenshot per
-// page; prints what it saw as JSON for tests/e2e/test_webui_mesh.py.
+// capture device playing a WAV — until interim text and then a final appear, and streams speech to
+// speech from it on the pipeline page. A screenshot per page; prints what it saw as JSON for
+// tests/e2e/test_webui_mesh.py.
 //
 //   node console.mjs <console url, e.g. http://127.0.0.1:8080/ui/> <api key> <screenshot dir>
 //        <upload wav> <microphone wav> <hindi text>
@@ -142,7 +143,7 @@ try {
     seen.level = await page.$eval("#level", (e) => e.style.width);
     await page.screenshot({ path: join(shots, "asr-live.png"), fullPage: true });
     await page.click("#mic-stop");
-    await page.waitForSelector("#mic-start:not([disabled])", { timeout: 30000 });
+    await page.waitForSelector("#mic-start:not([disabled])", { timeout: 90000 });
     seen.liveError = await page.$eval("#live ~ .error", (e) => e.textContent).catch(() => null);
   });
   await step("pipeline", async () => {
@@ -162,6 +163,24 @@ try {
     seen.pipelineTranslation = await page.textContent(".stage[data-stage=translation] .output");
     seen.pipelineDuration = await page.$eval("#pipe-player", (a) => a.duration);
     await page.screenshot({ path: join(shots, "pipeline.png"), fullPage: true });
+  });
+
+  await step("speech-to-speech", async () => {
+    // The live stream on the pipeline page: the fake microphone's English speech, recognized,
+    // spoken back (no English pair to translate into here) while the audio streams in.
+    await page.waitForSelector("#s2s-voice option", { state: "attached", timeout: 30000 });
+    seen.s2sVoice = await page.inputValue("#s2s-voice");
+    seen.s2sSpoken = await page.inputValue("#s2s-spoken");
+    await page.click("#s2s-start");
+    await page.waitForSelector("#s2s .utterance .final", { timeout: 90000 });
+    await page.waitForFunction(() => Number(document.querySelector("#s2s .utterance")?.dataset.audioBytes) > 0,
+      null, { timeout: 60000 });
+    seen.s2sFinal = await page.textContent("#s2s .utterance .final");
+    seen.s2sAudioBytes = await page.$eval("#s2s .utterance", (d) => Number(d.dataset.audioBytes));
+    await page.screenshot({ path: join(shots, "speech-to-speech.png"), fullPage: true });
+    await page.click("#s2s-stop");
+    await page.waitForSelector("#s2s-start:not([disabled])", { timeout: 90000 });
+    seen.s2sError = (await page.textContent("#s2s-error")) || null;
   });
 
   await step("keys", async () => {

@@ -2,7 +2,8 @@
 (public, Next's hashed files cached for a year, everything else under the edge's credential
 rules as before), and used in a real browser (Debian chromium, playwright-core, no download):
 translate (and detect), transliterate as you type, an error with its reason, synthesize and
-play, upload a WAV and read the transcript, text → translation → speech in one pipeline call,
+play, upload a WAV and read the transcript, text → translation → speech in one pipeline call, live
+speech to speech from the microphone,
 keys created and revoked, and the live microphone — Chromium's fake capture
 device playing a WAV over the WebSocket bridge — showing interim text, then a final.
 Screenshots in .run/webui-{edge,web-port}/."""
@@ -112,7 +113,10 @@ def wavs(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("via", ["edge", "web-port"])
+@pytest.mark.timeout(480)  # a browser through every page, on 2 shared cores (the run itself is capped at 400 s)
 async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
+    """Chromium uses every page of the console through the edge (or from its own port) and sees
+    each service answer: text, audio, transcripts, live streams, keys."""
     if not Path(CHROMIUM).exists() or not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
         pytest.skip("needs Debian chromium and tests/browser/node_modules (deploy/local/bootstrap.sh installs both)")
     _key_id, key = await create_key(mesh, ["nmt", "tts", "asr", "pipeline"])
@@ -152,9 +156,14 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     assert seen["pipelineStages"] == ["translation", "audio"], seen
     assert re.search("[\u0600-\u06ff]", seen["pipelineTranslation"]) and seen["pipelineVoice"].startswith("ur")
     assert seen["pipelineDuration"] > 0.5
+    # Live speech to speech: the microphone's utterance recognized, then spoken back as it streamed.
+    assert seen["s2sError"] is None, seen["s2sError"]
+    assert seen["s2sSpoken"].startswith("en") and seen["s2sVoice"], seen
+    assert len(set(SENTENCE.split()) & set(seen["s2sFinal"].lower().split())) >= 2, seen["s2sFinal"]
+    assert seen["s2sAudioBytes"] > 16_000, seen["s2sAudioBytes"]
     # Settings: today's usage of the key; a key created (its secret shown once) and revoked.
     assert re.match(r"\d+ requests", seen["usage"]) and int(seen["usage"].split()[0]) > 0, seen["usage"]
     assert seen["newKey"] and seen["newKeyId"] and seen["revoked"] is True, seen
     for page in ("settings", "settings-keys", "nmt", "nmt-transliterate", "tts-error", "tts", "tts-stream",
-                 "asr-upload", "asr-live", "pipeline"):
+                 "asr-upload", "asr-live", "pipeline", "speech-to-speech"):
         assert (shots / f"{page}.png").stat().st_size > 0

@@ -4,6 +4,8 @@
 // {"event": "end"}; the bridge answers StreamingRecognizeResponse JSON frames, then
 // {"event": "done"} (close 1000) or {"error": {...}} (close 1008 / 1011).
 
+import type { ShownError } from "./api";
+
 export const WS_PROTOCOL = "ai4vc.v1";
 
 export interface StreamResult {
@@ -23,6 +25,14 @@ export interface StreamError {
   code?: number;
   message?: string;
   details?: { "@type"?: string; reason?: string; fieldViolations?: { field: string; description: string }[] }[];
+}
+
+/** A stream's closing error as the page's error box shows it (reason and bad fields). */
+export function streamError(error: StreamError): ShownError {
+  const info = error.details?.find((d) => d.reason);
+  const bad = error.details?.find((d) => d.fieldViolations);
+  return { code: String(error.code ?? "stream"), message: error.message ?? "", reason: info?.reason,
+           fields: bad?.fieldViolations ?? [] };
 }
 
 export interface AsrStreamHandlers {

@@ -5,8 +5,8 @@ import { useEffect, useRef, useState } from "react";
 import { asr, audio } from "@ai4vc/sdk/web";
 import { useClients, type ShownError } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
-import { PcmFramer, rms } from "../../lib/pcm";
-import { AsrStream, type StreamError, type StreamMessage } from "../../lib/wsasr";
+import { openMicrophone, type Microphone } from "../../lib/mic";
+import { AsrStream, streamError, type StreamMessage } from "../../lib/wsasr";
 
 function seconds(d?: { seconds: bigint; nanos: number }): string {
   return d ? (Number(d.seconds) + d.nanos / 1e9).toFixed(2) : "";
@@ -21,18 +21,9 @@ function download(name: string, content: string, type: string) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-function streamError(error: StreamError): ShownError {
-  const info = error.details?.find((d) => d.reason);
-  const bad = error.details?.find((d) => d.fieldViolations);
-  return { code: String(error.code ?? "stream"), message: error.message ?? "", reason: info?.reason,
-           fields: bad?.fieldViolations ?? [] };
-}
-
 interface Live {
   stream: AsrStream;
-  context: AudioContext;
-  media: MediaStream;
-  framer: PcmFramer;
+  mic: Microphone | null;
 }
 
 export default function AsrPage() {
@@ -71,22 +62,13 @@ export default function AsrPage() {
   const [liveError, setLiveError] = useState<ShownError | null>(null);
 
   const stopMedia = () => {
-    const current = live.current;
-    if (!current) return;
-    current.media.getTracks().forEach((t) => t.stop());
-    void current.context.close();
+    live.current?.mic?.stop();
   };
 
   const start = async () => {
     if (!settings) return;
     setFinals([]); setInterim(null); setEvents([]); setLiveError(null);
     try {
-      const media = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false } });
-      const context = new AudioContext();
-      await context.audioWorklet.addModule("/ui/pcm-capture.js");
-      const source = context.createMediaStreamSource(media);
-      const node = new AudioWorkletNode(context, "pcm-capture");
-      const framer = new PcmFramer(context.sampleRate, 100);
       const stream = AsrStream.connect(settings.edgeUrl, settings.apiKey, {
         config: { languageCode: lang, model, audioConfig: { encoding: "AUDIO_ENCODING_LINEAR16", sampleRateHertz: 16000,
                                                              audioChannelCount: 1 }, enableAutomaticPunctuation: true },
@@ -110,13 +92,13 @@ export default function AsrPage() {
         onError: (error) => { setLiveError(streamError(error)); stopMedia(); setRecording(false); },
         onDone: () => { stopMedia(); setRecording(false); },
       });
-      let blocks = 0;
-      node.port.onmessage = (event: MessageEvent<Float32Array>) => {
-        for (const frame of framer.push(event.data)) stream.sendAudio(frame);
-        if (++blocks % 8 === 0) setLevel(Math.min(1, rms(event.data) * 4));
-      };
-      source.connect(node);
-      live.current = { stream, context, media, framer };
+      live.current = { stream, mic: null };
+      try {
+        live.current.mic = await openMicrophone((frame) => stream.sendAudio(frame), setLevel);
+      } catch (e) {
+        stream.close();
+        throw e;
+      }
       setRecording(true);
     } catch (e) {
       setLiveError({ code: "microphone", message: String(e), fields: [] });
@@ -126,11 +108,9 @@ export default function AsrPage() {
   const stop = () => {
     const current = live.current;
     if (!current) return;
-    const rest = current.framer.flush();
+    const rest = current.mic?.stop();
     if (rest) current.stream.sendAudio(rest);
     current.stream.end();
-    current.media.getTracks().forEach((t) => t.stop());
-    setLevel(0);
   };
 
   useEffect(() => () => { live.current?.stream.close(); stopMedia(); }, []);

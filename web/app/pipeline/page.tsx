@@ -5,6 +5,7 @@ import { useState } from "react";
 import { audio, pipeline } from "@ai4vc/sdk/web";
 import { useClients } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
+import { LiveSpeech } from "./LiveSpeech";
 
 /** RunPipeline in one click: (speech →) text → translation (→ speech), each stage's output shown. */
 export default function PipelinePage() {
@@ -70,54 +71,57 @@ export default function PipelinePage() {
     },
   });
   return (
-    <section className="card">
-      <h1>Pipeline</h1>
-      <p className="muted">One RunPipeline call: (speech →) text → translation → speech, each stage&apos;s output below.</p>
-      <label><input type="radio" checked={!fromAudio} onChange={() => setFromAudio(false)} /> Text</label>
-      <label><input id="from-audio" type="radio" checked={fromAudio} onChange={() => setFromAudio(true)} /> Speech (WAV)</label>
-      {fromAudio ? (
+    <>
+      <section className="card">
+        <h1>Pipeline</h1>
+        <p className="muted">One RunPipeline call: (speech →) text → translation → speech, each stage&apos;s output below.</p>
+        <label><input type="radio" checked={!fromAudio} onChange={() => setFromAudio(false)} /> Text</label>
+        <label><input id="from-audio" type="radio" checked={fromAudio} onChange={() => setFromAudio(true)} /> Speech (WAV)</label>
+        {fromAudio ? (
+          <div className="row">
+            <div><label htmlFor="pipe-file">Audio</label>
+              <input id="pipe-file" type="file" accept="audio/wav,.wav" onChange={(e) => setFile(e.target.files?.[0] ?? null)} /></div>
+            <div><label htmlFor="pipe-asr">Spoken language</label>
+              <select id="pipe-asr" value={asrLanguage || languages[0] || ""} onChange={(e) => setAsrLanguage(e.target.value)}>
+                {languages.map((l) => <option key={l} value={l}>{l}</option>)}</select></div>
+          </div>
+        ) : (
+          <>
+            <label htmlFor="pipe-text">Text</label>
+            <textarea id="pipe-text" dir="auto" value={text} onChange={(e) => setText(e.target.value)} />
+          </>
+        )}
         <div className="row">
-          <div><label htmlFor="pipe-file">Audio</label>
-            <input id="pipe-file" type="file" accept="audio/wav,.wav" onChange={(e) => setFile(e.target.files?.[0] ?? null)} /></div>
-          <div><label htmlFor="pipe-asr">Spoken language</label>
-            <select id="pipe-asr" value={asrLanguage || languages[0] || ""} onChange={(e) => setAsrLanguage(e.target.value)}>
-              {languages.map((l) => <option key={l} value={l}>{l}</option>)}</select></div>
+          <div>
+            <label><input id="pipe-translate" type="checkbox" checked={translate} onChange={(e) => setTranslate(e.target.checked)} /> Translate</label>
+            <select id="pipe-pair" value={chosenPair} onChange={(e) => setPair(e.target.value)} disabled={!translate}>
+              {(pairs.data ?? []).map((p) => {
+                const value = `${p.sourceLanguageCode}>${p.targetLanguageCode}`;
+                return <option key={value} value={value}>{p.sourceLanguageCode} → {p.targetLanguageCode}</option>;
+              })}
+            </select>
+          </div>
+          <div>
+            <label><input id="pipe-speak" type="checkbox" checked={speak} onChange={(e) => setSpeak(e.target.checked)} /> Speak</label>
+            <select id="pipe-voice" value={chosenVoice} onChange={(e) => setVoice(e.target.value)} disabled={!speak}>
+              {fitting.map((v) => <option key={v.name} value={v.name}>{v.name}</option>)}
+            </select>
+          </div>
         </div>
-      ) : (
-        <>
-          <label htmlFor="pipe-text">Text</label>
-          <textarea id="pipe-text" dir="auto" value={text} onChange={(e) => setText(e.target.value)} />
-        </>
-      )}
-      <div className="row">
-        <div>
-          <label><input id="pipe-translate" type="checkbox" checked={translate} onChange={(e) => setTranslate(e.target.checked)} /> Translate</label>
-          <select id="pipe-pair" value={chosenPair} onChange={(e) => setPair(e.target.value)} disabled={!translate}>
-            {(pairs.data ?? []).map((p) => {
-              const value = `${p.sourceLanguageCode}>${p.targetLanguageCode}`;
-              return <option key={value} value={value}>{p.sourceLanguageCode} → {p.targetLanguageCode}</option>;
-            })}
-          </select>
-        </div>
-        <div>
-          <label><input id="pipe-speak" type="checkbox" checked={speak} onChange={(e) => setSpeak(e.target.checked)} /> Speak</label>
-          <select id="pipe-voice" value={chosenVoice} onChange={(e) => setVoice(e.target.value)} disabled={!speak}>
-            {fitting.map((v) => <option key={v.name} value={v.name}>{v.name}</option>)}
-          </select>
-        </div>
-      </div>
-      <button id="pipe-run" disabled={!api || run.isPending || (fromAudio ? !file : !text)} onClick={() => run.mutate()}>
-        {run.isPending ? "Running…" : "Run"}</button>
-      <ErrorBox error={models.error ?? pairs.error ?? voices.error} />
-      <ErrorBox error={run.error} />
-      {(run.data ?? []).map((o) => (
-        <div key={o.taskIndex} className="stage" data-stage={o.output.case}>
-          <label>Stage {o.taskIndex + 1}: {o.output.case}</label>
-          {o.output.case === "transcript" ? <div className="output" dir="auto">{o.output.value.transcript}</div> : null}
-          {o.output.case === "translation" ? <div className="output" dir="auto">{o.output.value.translatedText}</div> : null}
-          {o.output.case === "audio" && url ? <audio id="pipe-player" controls src={url} style={{ width: "100%" }} /> : null}
-        </div>
-      ))}
-    </section>
+        <button id="pipe-run" disabled={!api || run.isPending || (fromAudio ? !file : !text)} onClick={() => run.mutate()}>
+          {run.isPending ? "Running…" : "Run"}</button>
+        <ErrorBox error={models.error ?? pairs.error ?? voices.error} />
+        <ErrorBox error={run.error} />
+        {(run.data ?? []).map((o) => (
+          <div key={o.taskIndex} className="stage" data-stage={o.output.case}>
+            <label>Stage {o.taskIndex + 1}: {o.output.case}</label>
+            {o.output.case === "transcript" ? <div className="output" dir="auto">{o.output.value.transcript}</div> : null}
+            {o.output.case === "translation" ? <div className="output" dir="auto">{o.output.value.translatedText}</div> : null}
+            {o.output.case === "audio" && url ? <audio id="pipe-player" controls src={url} style={{ width: "100%" }} /> : null}
+          </div>
+        ))}
+      </section>
+      <LiveSpeech />
+    </>
   );
 }
