@@ -4,11 +4,18 @@ Speaks the IndicTrans2 contract (INPUT_TEXT, INPUT_LANGUAGE_ID, OUTPUT_LANGUAGE_
 OUTPUT_TEXT, BYTES [1] per batch row). All rows of all requests in a batch that share a
 language pair are translated by one Apertium call, one line per text line, so a batch costs
 one process start per pair rather than one per text.
+
+Apertium runs without `-u`, so it marks the words it did not know (`*` unknown to the
+analyser, `@` missing from the bilingual dictionary, `#` not generated). The marks become
+OUTPUT_COVERAGE (FP32 [1], the share of source words with no mark) and are taken out of
+OUTPUT_TEXT; a text that itself holds one of those characters is translated again with `-u`
+for the text shown, so no character of the user's is ever removed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -18,6 +25,18 @@ import triton_python_backend_utils as pb_utils
 _TIMEOUT_S = 60
 # Used when a config declares nothing (the published IndicTrans2 config.pbtxt has no parameters).
 _DEFAULT_MODES = "hi-ur:hin-urd,ur-hi:urd-hin"
+# A mark Apertium puts right before a word it did not know.
+_MARK = re.compile(r"[*@#](?=[^\W\d_])")
+_MARK_CHARS = frozenset("*@#")
+
+
+def coverage(source: str, marked: str) -> float:
+    """Share of `source`'s words that Apertium's `marked` output shows no unknown-word mark for."""
+    words = [token for token in source.split() if any(ch.isalpha() for ch in token)]
+    if not words:
+        return 1.0
+    unknown = len(_MARK.findall(marked))
+    return max(0.0, min(1.0, 1.0 - unknown / len(words)))
 
 
 def _param(config: dict, key: str) -> str:
@@ -42,7 +61,19 @@ class TritonPythonModel:
         if missing:
             raise pb_utils.TritonModelException(f"apertium modes not installed: {missing}")
 
-    def _translate(self, mode: str, texts: list[str]) -> list[str]:
+    def _translate(self, mode: str, texts: list[str]) -> tuple[list[str], list[float]]:
+        """Translations and their coverage; see the module docstring for the marks."""
+        marked = self._apertium(mode, texts, unknown_marks=True)
+        scores = [coverage(text, out) for text, out in zip(texts, marked, strict=True)]
+        shown = [_MARK.sub("", out) for out in marked]
+        verbatim = [i for i, text in enumerate(texts) if _MARK_CHARS.intersection(text)]
+        if verbatim:
+            again = self._apertium(mode, [texts[i] for i in verbatim], unknown_marks=False)
+            for i, out in zip(verbatim, again, strict=True):
+                shown[i] = out
+        return shown, scores
+
+    def _apertium(self, mode: str, texts: list[str], *, unknown_marks: bool) -> list[str]:
         # One line per text line: split texts into lines, translate all lines at once,
         # then put each text back together.
         lines: list[str] = []
@@ -52,7 +83,7 @@ class TritonPythonModel:
             spans.append((len(lines), len(lines) + len(parts)))
             lines.extend(parts)
         result = subprocess.run(
-            [self.apertium, "-u", "-f", "txt", mode],
+            [self.apertium, *([] if unknown_marks else ["-u"]), "-f", "txt", mode],
             input=("\n".join(lines) + "\n").encode("utf-8"), capture_output=True, timeout=_TIMEOUT_S,
         )
         if result.returncode != 0:
@@ -63,7 +94,8 @@ class TritonPythonModel:
             out.pop()
         if len(out) != len(lines):
             # Apertium merged or split a line: fall back to one call per line.
-            out = [self._translate(mode, [line])[0] if line.strip() else line for line in lines]
+            out = [self._apertium(mode, [line], unknown_marks=unknown_marks)[0] if line.strip() else line
+                   for line in lines]
         return ["\n".join(out[a:b]) for a, b in spans]
 
     def execute(self, requests: list) -> list:
@@ -95,23 +127,27 @@ class TritonPythonModel:
                 rows.setdefault(mode, []).append((index, row, text))
 
         outputs: dict[int, list[bytes]] = {i: [b""] * n for i, n in enumerate(shapes) if responses[i] is None}
+        coverages: dict[int, list[float]] = {i: [1.0] * n for i, n in enumerate(shapes) if responses[i] is None}
         failed: dict[int, str] = {}
         for mode, items in rows.items():
             try:
-                translated = self._translate(mode, [text for _, _, text in items])
+                translated, scores = self._translate(mode, [text for _, _, text in items])
             except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
                 for index, _, _ in items:
                     failed[index] = str(exc)
                 continue
-            for (index, row, _), text in zip(items, translated, strict=True):
+            for (index, row, _), text, score in zip(items, translated, scores, strict=True):
                 outputs[index][row] = text.encode("utf-8")
+                coverages[index][row] = score
         for index, values in outputs.items():
             if index in failed:
                 responses[index] = pb_utils.InferenceResponse(
                     output_tensors=[], error=pb_utils.TritonError(failed[index]))
                 continue
             array = np.array(values, dtype=np.object_).reshape(-1, 1)
-            responses[index] = pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("OUTPUT_TEXT", array)])
+            cover = np.array(coverages[index], dtype=np.float32).reshape(-1, 1)
+            responses[index] = pb_utils.InferenceResponse(output_tensors=[
+                pb_utils.Tensor("OUTPUT_TEXT", array), pb_utils.Tensor("OUTPUT_COVERAGE", cover)])
         return responses
 
 
