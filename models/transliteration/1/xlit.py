@@ -38,6 +38,8 @@ SCHEMES = ("itrans", "hk", "iast", "velthuis", "optitrans")
 FINAL_VIRAMA = frozenset({"ta", "ml"})
 # Short e/o (ऎ ऒ) exist only in the Dravidian scripts; alveolar ऩ, ऱ and ऴ only in Tamil and Malayalam.
 DRAVIDIAN = frozenset({"ta", "te", "kn", "ml"})
+# The inherent vowel is pronounced (and chat-spelled) "o" in these.
+INHERENT_O = frozenset({"bn", "as", "or"})
 _DRAVIDIAN_ONLY = frozenset("ऎॆऒॊ")
 _TAMIL_MALAYALAM_ONLY = frozenset("ऩऱऴ")
 # Urdu is written without short-vowel marks (harakat) in ordinary text.
@@ -165,6 +167,8 @@ def unit_options(units: Sequence[str], language: str) -> list[list[Option]]:
         before_consonant = following in CONSONANT_UNITS
         if unit in VOWEL_UNITS:
             opts = list(FINAL_VOWEL_UNITS.get(unit, VOWEL_UNITS[unit]) if last else VOWEL_UNITS[unit])
+            if unit == "o" and language in INHERENT_O and index > 0:
+                opts.append((_v("a"), 0.3))  # Bengali chat "kotha" is কথা: the inherent vowel sounds o
         elif unit in CONSONANT_UNITS:
             base = CONSONANT_UNITS[unit]
             if unit in ("n", "m") and before_consonant:
