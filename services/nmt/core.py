@@ -195,6 +195,7 @@ class NmtCore:
         jobs = [(pairs[lang], lang, target, indexes) for lang, indexes in groups.items()]
         results, coverages = await self._run(jobs, [p[0] for p in protected], timeout_s, request_id)
         results = [_restore(text, protected[i][1]) for i, text in enumerate(results)]
+        coverages = [_without_placeholders(c, *protected[i]) for i, c in enumerate(coverages)]
         translations = [
             Translation(results[i], sources[i], not source, pairs[sources[i]].name, coverages[i])
             for i in range(len(contents))
@@ -384,6 +385,18 @@ def _protect(text: str, phrases: Sequence[str]) -> tuple[str, dict[str, str]]:
 
 
 _TOKEN = re.compile(r"ZXQ\d+Q")
+
+
+def _without_placeholders(coverage: float | None, text: str, mapping: dict[str, str]) -> float | None:
+    """Coverage over the words that were sent for translation: the model sees each do-not-translate
+    placeholder as a word it does not know, and those are kept verbatim by design."""
+    if coverage is None or not mapping:
+        return coverage
+    words = sum(1 for token in text.split() if any(ch.isalpha() for ch in token))
+    translated = words - len(mapping)
+    if translated <= 0:
+        return 1.0
+    return max(0.0, min(1.0, coverage * words / translated))
 
 
 def _restore(text: str, mapping: dict[str, str]) -> str:

@@ -202,6 +202,9 @@ async def test_translation_carries_coverage_and_round_trip_chrf(settings):
         plain = await stub.TranslateText(pb.TranslateTextRequest(
             contents=["आप कैसे हैं?", "ज़ूम ब्लॉकचेन क्रिप्टो"], source_language_code="hi",
             target_language_code="ur"), timeout=30)
+        kept = await stub.TranslateText(pb.TranslateTextRequest(
+            contents=["आप #कैसे हैं? 2*3", "मैं Zoom पर हूँ"], source_language_code="hi", target_language_code="ur",
+            do_not_translate=["Zoom"]), timeout=30)
         asked = await stub.TranslateText(pb.TranslateTextRequest(
             contents=["आप कैसे हैं?"], source_language_code="hi", target_language_code="ur",
             include_round_trip_chrf=True), timeout=30)
@@ -211,6 +214,9 @@ async def test_translation_carries_coverage_and_round_trip_chrf(settings):
     assert 0.0 <= unknown.signals.coverage < 0.5 and known.signals.coverage == 1.0
     assert "*" not in unknown.translated_text and "ब्लॉकचेन" in unknown.translated_text
     assert not known.signals.HasField("round_trip_chrf")
+    marked, protected = kept.translations
+    assert "#" in marked.translated_text and "2*3" in marked.translated_text
+    assert "Zoom" in protected.translated_text and protected.signals.coverage == 1.0
     signals = asked.translations[0].signals
     assert signals.HasField("round_trip_chrf") and 0.0 < signals.round_trip_chrf <= 100.0
     assert signals.round_trip_model == "nmt"

@@ -15,28 +15,16 @@ for the text shown, so no character of the user's is ever removed.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+from marks import coverage, needs_verbatim_pass, unmark
 
 _TIMEOUT_S = 60
 # Used when a config declares nothing (the published IndicTrans2 config.pbtxt has no parameters).
 _DEFAULT_MODES = "hi-ur:hin-urd,ur-hi:urd-hin"
-# A mark Apertium puts right before a word it did not know.
-_MARK = re.compile(r"[*@#](?=[^\W\d_])")
-_MARK_CHARS = frozenset("*@#")
-
-
-def coverage(source: str, marked: str) -> float:
-    """Share of `source`'s words that Apertium's `marked` output shows no unknown-word mark for."""
-    words = [token for token in source.split() if any(ch.isalpha() for ch in token)]
-    if not words:
-        return 1.0
-    unknown = len(_MARK.findall(marked))
-    return max(0.0, min(1.0, 1.0 - unknown / len(words)))
 
 
 def _param(config: dict, key: str) -> str:
@@ -65,8 +53,8 @@ class TritonPythonModel:
         """Translations and their coverage; see the module docstring for the marks."""
         marked = self._apertium(mode, texts, unknown_marks=True)
         scores = [coverage(text, out) for text, out in zip(texts, marked, strict=True)]
-        shown = [_MARK.sub("", out) for out in marked]
-        verbatim = [i for i, text in enumerate(texts) if _MARK_CHARS.intersection(text)]
+        shown = [unmark(out) for out in marked]
+        verbatim = [i for i, text in enumerate(texts) if needs_verbatim_pass(text)]
         if verbatim:
             again = self._apertium(mode, [texts[i] for i in verbatim], unknown_marks=False)
             for i, out in zip(verbatim, again, strict=True):

@@ -17,6 +17,7 @@ beats any unknown one, a frequent word a rare one — and by the rule cost alone
 from __future__ import annotations
 
 import dataclasses
+import functools
 import heapq
 import itertools
 import re
@@ -50,6 +51,12 @@ SIBLING_WEIGHT = 0.5
 MAX_VARIANTS = 256
 SENTENCE_VARIANTS = 48
 SENTENCE_WORD_CANDIDATES = 4
+# Past this many units a "word" is no word anyone types: it gets its cheapest reading only, which
+# keeps a 5,000-letter content linear (the best-first enumeration copies an index per unit).
+MAX_UNITS = 40
+# Past this many words, sentence candidates are the best sentence and single-word swaps (cheapest
+# first) instead of the exact best-first product, for the same reason.
+MAX_EXACT_WORDS = 32
 
 VIRAMA = "\u094d"
 ANUSVARA = "\u0902"
@@ -288,6 +295,9 @@ def readings(word: str, language: str, limit: int = MAX_VARIANTS) -> dict[str, f
     units = tokenize(plain)
     options = unit_options(units, language)
     penalty = 1.0 if formal else 0.0
+    if len(units) > MAX_UNITS:
+        limit = 1
+        options = [opts[:1] for opts in options]
     for cost, index in kbest([[c for _, c in opts] for opts in options], limit):
         symbols = itertools.chain.from_iterable(options[i][choice][0] for i, choice in enumerate(index))
         add(_to_script(render(symbols), language), cost + penalty)
@@ -326,7 +336,13 @@ def rank(found: dict[str, float], language: str) -> list[Candidate]:
 
 def word_candidates(word: str, language: str, top_k: int, limit: int = MAX_VARIANTS) -> list[Candidate]:
     """Up to `top_k` distinct candidates for one romanized word, best first."""
-    return rank(readings(word, language, limit), language)[:top_k]
+    return list(_cached_candidates(word, language, top_k, limit))
+
+
+@functools.lru_cache(maxsize=8192)
+def _cached_candidates(word: str, language: str, top_k: int, limit: int) -> tuple[Candidate, ...]:
+    # Texts repeat their words; a word's candidates depend on nothing else.
+    return tuple(rank(readings(word, language, limit), language)[:top_k])
 
 
 def sentence_candidates(text: str, language: str, top_k: int) -> list[str]:
@@ -345,7 +361,13 @@ def sentence_candidates(text: str, language: str, top_k: int) -> list[str]:
         pieces.append([Candidate(text[position:], 0.0, True)])
     out: list[str] = []
     costs = [[-c.score for c in piece] for piece in pieces]
-    for _, index in kbest(costs, top_k * 4):
+    if sum(len(piece) > 1 for piece in pieces) <= MAX_EXACT_WORDS:
+        choices: Iterable[tuple[int, ...]] = (index for _, index in kbest(costs, top_k * 4))
+    else:
+        best = tuple(0 for _ in pieces)
+        swaps = sorted((cost[1] - cost[0], i) for i, cost in enumerate(costs) if len(cost) > 1)
+        choices = itertools.chain([best], (best[:i] + (1,) + best[i + 1:] for _, i in swaps[:top_k * 4]))
+    for index in choices:
         sentence = "".join(pieces[i][choice].text for i, choice in enumerate(index))
         if sentence not in out:
             out.append(sentence)

@@ -272,8 +272,9 @@ type QualitySignals struct {
 	unknownFields protoimpl.UnknownFields
 
 	// Output only. Share of the source's words the model knew, 0.0 to 1.0
-	// (Apertium: words it did not mark as unknown). Unset when the model does
-	// not report it (IndicTrans2 does not).
+	// (Apertium: words it did not mark as unknown; do_not_translate phrases
+	// count as neither). Unset when the model does not report it (IndicTrans2
+	// does not).
 	Coverage *float32 `protobuf:"fixed32,1,opt,name=coverage,proto3,oneof" json:"coverage,omitempty"`
 	// Output only. chrF (sacrebleu, 0 to 100) of the source against the
 	// translation translated back by the reverse direction's default model.

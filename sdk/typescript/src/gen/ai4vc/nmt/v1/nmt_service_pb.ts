@@ -165,8 +165,9 @@ export const TranslationSchema: GenMessage<Translation> = /*@__PURE__*/
 export type QualitySignals = Message<"ai4vc.nmt.v1.QualitySignals"> & {
   /**
    * Output only. Share of the source's words the model knew, 0.0 to 1.0
-   * (Apertium: words it did not mark as unknown). Unset when the model does
-   * not report it (IndicTrans2 does not).
+   * (Apertium: words it did not mark as unknown; do_not_translate phrases
+   * count as neither). Unset when the model does not report it (IndicTrans2
+   * does not).
    *
    * @generated from field: optional float coverage = 1;
    */
