@@ -104,3 +104,12 @@ def test_script_letters_stay_in_the_target_script(xlit):
         for candidate in xlit.candidates("bhalobasa", language, 10, word_level=True):
             assert not any("\u0900" <= ch <= "\u097f" for ch in candidate), (language, candidate)
     assert not any("ॆ" in c for c in xlit.candidates("namaste", "hi", 10, word_level=True))
+
+
+@pytest.mark.parametrize("text", ["123", "...", "\x00\x01", "😀", "a\u200db", "zzzzhh", "~^.", "ḍḥṃ", "x" * 300])
+@pytest.mark.parametrize("language", ["hi", "ta", "ur", "sat", "mni"])
+def test_any_text_gets_at_least_one_candidate(xlit, text, language):
+    """Digits, punctuation, control characters, emoji and letter runs give 1 to k candidates, never none."""
+    for word_level in (True, False):
+        found = xlit.candidates(text, language, 3, word_level=word_level)
+        assert 1 <= len(found) <= 3 and all(found)

@@ -378,6 +378,7 @@ def sentence_candidates(text: str, language: str, top_k: int) -> list[str]:
 
 def candidates(text: str, language: str, top_k: int, *, word_level: bool) -> list[str]:
     """Latin text → `language`'s script: up to `top_k` distinct candidates, best first."""
-    if word_level:
-        return [c.text for c in word_candidates(text.strip(), language, top_k)]
-    return sentence_candidates(text, language, top_k)
+    found = ([c.text for c in word_candidates(text.strip(), language, top_k)] if word_level
+             else sentence_candidates(text, language, top_k))
+    # Never nothing: a text no reading survives for (letters no scheme reads) comes back as it is.
+    return found or [text]
