@@ -153,6 +153,16 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["", f"ASR WER ({w['model']}, {w['utterances']} utterances, {w['reference_words']} words, "
                   f"espeak-ng en voices, 16 kHz, {w['snr_db']} dB SNR): **{w['wer'] * 100:.1f}%** "
                   + ", ".join(f"{k}: {v * 100:.1f}%" for k, v in w["per_voice"].items())]
+    if result.get("transliteration_accuracy"):
+        acc = result["transliteration_accuracy"]
+        k = next(iter(acc.values()))["k"]
+        lines += ["", "Transliteration accuracy (held-out romanized words, `bench/data.py` TRANSLIT_HELD_OUT, "
+                  "word level):", "", f"| language | words | top-1 | top-{k} |", "|---|---:|---:|---:|"]
+        for lang, a in acc.items():
+            lines.append(f"| {lang} | {a['words']} | {a['top1'] * 100:.0f}% | {a['topk'] * 100:.0f}% |")
+        words = sum(a["words"] for a in acc.values())
+        lines.append(f"| all | {words} | {sum(a['top1'] * a['words'] for a in acc.values()) / words * 100:.0f}% | "
+                     f"{sum(a['topk'] * a['words'] for a in acc.values()) / words * 100:.0f}% |")
     if result["skipped"]:
         lines += ["", "Skipped: " + "; ".join(f"{k} ({v})" for k, v in result["skipped"].items())]
     if result["notes"]:
@@ -244,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                     level: {"on": on[level], "off": off[level], "ratio": on[level] / off[level]}
                     for level in concurrency if level > 1 and off.get(level)}
 
+        if "transliteration" in models:
+            result["transliteration_accuracy"] = quality.transliteration_accuracy(client, data.TRANSLIT_HELD_OUT)
         if clips:
             pairs = [(speaker, ref, quality.recognize(client, clip)) for speaker, ref, clip in clips]
             result["asr_wer"] = {

@@ -107,3 +107,39 @@ def wer(pairs: list[tuple[str, str]]) -> float:
     edits = sum(edit_distance(normalize(ref), normalize(hyp)) for ref, hyp in pairs)
     words = sum(len(normalize(ref)) for ref, _ in pairs)
     return edits / words if words else 0.0
+
+
+def transliteration_accuracy(client: grpcclient.InferenceServerClient, held_out: dict[str, dict[str, str]],
+                             top_k: int = 5, model: str = "transliteration") -> dict[str, dict[str, Any]]:
+    """Per language: share of held-out romanized words whose accepted spelling is the model's first
+    candidate (top-1) or among its first `top_k` (top-k), through Triton at word level."""
+    result: dict[str, dict[str, Any]] = {}
+    for lang, words in held_out.items():
+        romanized = list(words)
+        n = len(romanized)
+        tensors = {
+            "INPUT_TEXT": np.array([[w.encode()] for w in romanized], dtype=np.object_),
+            "INPUT_LANGUAGE_ID": np.array([[b"en"]] * n, dtype=np.object_),
+            "OUTPUT_LANGUAGE_ID": np.array([[lang.encode()]] * n, dtype=np.object_),
+            "IS_WORD_LEVEL": np.ones((n, 1), dtype=np.bool_),
+            "TOP_K": np.full((n, 1), top_k, dtype=np.uint8),
+        }
+        inputs = []
+        for name, value in tensors.items():
+            tensor = grpcclient.InferInput(name, list(value.shape), "BOOL" if value.dtype == np.bool_ else
+                                           "UINT8" if value.dtype == np.uint8 else "BYTES")
+            tensor.set_data_from_numpy(value)
+            inputs.append(tensor)
+        out = client.infer(model, inputs, outputs=[grpcclient.InferRequestedOutput("OUTPUT_TEXT")])
+        rows = out.as_numpy("OUTPUT_TEXT").reshape(n, -1)
+        top1 = topk = 0
+        misses = []
+        for word, row in zip(romanized, rows, strict=True):
+            candidates = [c.decode() for c in row if c]
+            accepted = set(words[word].split("|"))
+            top1 += bool(candidates) and candidates[0] in accepted
+            topk += bool(accepted.intersection(candidates[:top_k]))
+            if not candidates or candidates[0] not in accepted:
+                misses.append({"word": word, "expected": words[word], "got": candidates[:3]})
+        result[lang] = {"words": n, "top1": top1 / n, "topk": topk / n, "k": top_k, "misses": misses}
+    return result

@@ -37,6 +37,14 @@ need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v apertium >/dev/null || need+=(apertium)
 [[ -d /usr/share/apertium/apertium-urd-hin || -e /usr/share/apertium/modes/hin-urd.mode ]] || need+=(apertium-urd-hin)
+# Word lists that rank transliteration candidates (models/transliteration/1/lexicon.py).
+for lang in hi bn gu ml te; do
+  [[ -e "/usr/share/hunspell/${lang}_IN.dic" ]] || need+=("hunspell-${lang}")
+done
+command -v aspell >/dev/null || need+=(aspell)
+for lang in kn mr or pa ta te; do
+  [[ -e "/usr/share/aspell/${lang}.cwl.gz" ]] || need+=("aspell-${lang}")
+done
 if [[ "$PYTHON_BIN" == /usr/bin/* ]]; then
   grep -q "libpython${PYVER}.so.1.0" <(ldconfig -p 2>/dev/null) || need+=("libpython${PYVER}")
   "$PYTHON_BIN" -c 'import ensurepip' 2>/dev/null || need+=("python${PYVER}-venv")

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+import sacrebleu
 
 from services.common.backends.registry import ModelInfo, ModelRegistry
 from services.common.backends.triton import TritonAdapter
@@ -56,6 +57,22 @@ class Translation:
     source_language_code: str
     detected: bool
     model: str
+    # Quality signals (hints, not truth): share of source words the model knew, when the model
+    # reports it; chrF of the source against the translation translated back, when asked for.
+    coverage: float | None = None
+    round_trip_chrf: float | None = None
+    round_trip_model: str = ""
+
+
+def chrf(hypothesis: str, reference: str) -> float:
+    """sacrebleu's sentence chrF (0..100) of `hypothesis` against one `reference`."""
+    return float(sacrebleu.sentence_chrf(hypothesis, [reference]).score)
+
+
+def reports(info: ModelInfo, signal: str) -> bool:
+    """Whether the model's config declares `signal` among its optional quality outputs."""
+    declared = info.parameters.get("quality_signals", "") or ""
+    return signal in {item.strip() for item in declared.split(",")}
 
 
 def script_language(code: str, field: str) -> str:
@@ -135,10 +152,12 @@ class NmtCore:
         *,
         model: str = "",
         do_not_translate: Sequence[str] = (),
+        include_round_trip_chrf: bool = False,
         timeout_s: float | None = None,
         request_id: str = "",
     ) -> list[Translation]:
-        """Validates, groups texts by source language, translates each group in batches."""
+        """Validates, groups texts by source language, translates each group in batches; with
+        `include_round_trip_chrf`, translates the results back where a reverse direction exists."""
         self._validate_contents(contents)
         if not target_language_code.strip():
             raise InvalidArgument("target_language_code is required", reason=Reason.FIELD_REQUIRED,
@@ -173,26 +192,63 @@ class NmtCore:
             pairs[lang] = await self._pair(lang, target, model, field)
 
         protected = [_protect(text, phrases) for text in contents]
-        results: list[str] = [""] * len(contents)
+        jobs = [(pairs[lang], lang, target, indexes) for lang, indexes in groups.items()]
+        results, coverages = await self._run(jobs, [p[0] for p in protected], timeout_s, request_id)
+        results = [_restore(text, protected[i][1]) for i, text in enumerate(results)]
+        coverages = [_without_placeholders(c, *protected[i]) for i, c in enumerate(coverages)]
+        translations = [
+            Translation(results[i], sources[i], not source, pairs[sources[i]].name, coverages[i])
+            for i in range(len(contents))
+        ]
+        if include_round_trip_chrf:
+            translations = await self._round_trip(translations, contents, target, groups, timeout_s, request_id)
+        return translations
+
+    async def _run(self, jobs: Sequence[tuple[ModelInfo, str, str, list[int]]], texts: Sequence[str],
+                   timeout_s: float | None, request_id: str) -> tuple[list[str], list[float | None]]:
+        """For each job (model, source, target, indexes), translates `texts[i]` for its indexes, in batches."""
+        results: list[str] = [""] * len(texts)
+        coverages: list[float | None] = [None] * len(texts)
         calls = []
-        for lang, indexes in groups.items():
-            info = pairs[lang]
+        for info, source, target, indexes in jobs:
             step = info.max_batch_size or 1
             for start in range(0, len(indexes), step):
                 chunk = indexes[start : start + step]
-                texts = [protected[i][0] for i in chunk]
-                calls.append((chunk, self._infer(info, lang, target, texts, timeout_s, request_id)))
+                calls.append((chunk, self._infer(info, source, target, [texts[i] for i in chunk], timeout_s,
+                                                 request_id)))
         outputs = await asyncio.gather(*(call for _, call in calls))
-        for (chunk, _), texts in zip(calls, outputs, strict=True):
-            for index, text in zip(chunk, texts, strict=True):
-                results[index] = _restore(text, protected[index][1])
-        return [
-            Translation(results[i], sources[i], not source, pairs[sources[i]].name) for i in range(len(contents))
-        ]
+        for (chunk, _), (out, cover) in zip(calls, outputs, strict=True):
+            for position, index in enumerate(chunk):
+                results[index] = out[position]
+                coverages[index] = cover[position] if cover is not None else None
+        return results, coverages
+
+    async def _round_trip(self, translations: list[Translation], contents: Sequence[str], target: str,
+                          groups: dict[str, list[int]], timeout_s: float | None, request_id: str
+                          ) -> list[Translation]:
+        """Sets round_trip_chrf where the registry serves target → source; leaves it unset elsewhere."""
+        jobs = []
+        for lang, indexes in groups.items():
+            try:
+                info = await self._pair(target, lang, "", "target_language_code")
+            except InvalidArgument:
+                continue  # no reverse direction: the signal stays unset
+            jobs.append((info, target, lang, indexes))
+        if not jobs:
+            return translations
+        back, _ = await self._run(jobs, [t.text for t in translations], timeout_s, request_id)
+        out = list(translations)
+        for info, _, _, indexes in jobs:
+            for index in indexes:
+                out[index] = dataclasses.replace(out[index], round_trip_chrf=chrf(back[index], contents[index]),
+                                                 round_trip_model=info.name)
+        return out
 
     async def _infer(self, info: ModelInfo, source: str, target: str, texts: list[str], timeout_s: float | None,
-                     request_id: str) -> list[str]:
+                     request_id: str) -> tuple[list[str], list[float] | None]:
+        """Translations of `texts`, and their coverage where the model reports it."""
         n = len(texts)
+        want_coverage = reports(info, "coverage")
         out = await self.triton.infer(
             info.name,
             {
@@ -200,11 +256,14 @@ class NmtCore:
                 "INPUT_LANGUAGE_ID": _column([source] * n),
                 "OUTPUT_LANGUAGE_ID": _column([target] * n),
             },
-            ["OUTPUT_TEXT"],
+            ["OUTPUT_TEXT", "OUTPUT_COVERAGE"] if want_coverage else ["OUTPUT_TEXT"],
             timeout_s=timeout_s,
             request_id=request_id,
         )
-        return [_text(v) for v in out["OUTPUT_TEXT"].reshape(-1)]
+        texts_out = [_text(v) for v in out["OUTPUT_TEXT"].reshape(-1)]
+        if not want_coverage or "OUTPUT_COVERAGE" not in out:
+            return texts_out, None
+        return texts_out, [float(v) for v in np.asarray(out["OUTPUT_COVERAGE"]).reshape(-1)]
 
     def detect(self, content: str) -> list[langid.Guess]:
         if not content.strip():
@@ -326,6 +385,18 @@ def _protect(text: str, phrases: Sequence[str]) -> tuple[str, dict[str, str]]:
 
 
 _TOKEN = re.compile(r"ZXQ\d+Q")
+
+
+def _without_placeholders(coverage: float | None, text: str, mapping: dict[str, str]) -> float | None:
+    """Coverage over the words that were sent for translation: the model sees each do-not-translate
+    placeholder as a word it does not know, and those are kept verbatim by design."""
+    if coverage is None or not mapping:
+        return coverage
+    words = sum(1 for token in text.split() if any(ch.isalpha() for ch in token))
+    translated = words - len(mapping)
+    if translated <= 0:
+        return 1.0
+    return max(0.0, min(1.0, coverage * words / translated))
 
 
 def _restore(text: str, mapping: dict[str, str]) -> str:

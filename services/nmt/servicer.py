@@ -12,7 +12,16 @@ from services.common.backends.usage import UsageMeter
 from services.common.logs import request_id_var
 from services.common.rpc.context import CallRecorder, remaining_s
 from services.nmt import records as nmt_records
-from services.nmt.core import NmtCore
+from services.nmt.core import NmtCore, Translation
+
+
+def _signals(t: Translation) -> pb.QualitySignals:
+    signals = pb.QualitySignals(round_trip_model=t.round_trip_model)
+    if t.coverage is not None:
+        signals.coverage = t.coverage
+    if t.round_trip_chrf is not None:
+        signals.round_trip_chrf = t.round_trip_chrf
+    return signals
 
 
 class NmtServicer(pb_grpc.NmtServiceServicer):
@@ -30,6 +39,7 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
             request.target_language_code,
             model=request.model,
             do_not_translate=list(request.do_not_translate),
+            include_round_trip_chrf=request.include_round_trip_chrf,
             timeout_s=remaining_s(context),
             request_id=request_id_var.get(),
         )
@@ -39,6 +49,7 @@ class NmtServicer(pb_grpc.NmtServiceServicer):
                     translated_text=t.text,
                     detected_language_code=t.source_language_code if t.detected else "",
                     model=t.model,
+                    signals=_signals(t),
                 )
                 for t in translations
             ]

@@ -107,6 +107,34 @@ async def test_rest_translate_returns_json_and_is_recorded(mesh):
     assert await fetch_request(mesh, "e2e-rest-1") is not None
 
 
+def test_rest_translate_carries_quality_signals(mesh):
+    """REST translate carries coverage, and round-trip chrF when includeRoundTripChrf is set."""
+    status, body = rest(mesh, "POST", "/v1/text:translate",
+                        {"contents": [HINDI], "sourceLanguageCode": "hi", "targetLanguageCode": "ur",
+                         "includeRoundTripChrf": True})
+    assert status == 200, body
+    signals = body["translations"][0]["signals"]
+    assert 0.0 < signals["coverage"] <= 1.0
+    assert 0.0 < signals["roundTripChrf"] <= 100.0 and signals["roundTripModel"] == "nmt"
+
+
+def test_rest_transliterate_gives_ranked_candidates(mesh):
+    """POST /v1/text:transliterate with topK 3 gives at least two distinct candidates, the dictionary
+    spelling first."""
+    status, body = rest(mesh, "POST", "/v1/text:transliterate",
+                        {"contents": ["namaste duniya", "vanakkam"], "sourceLanguageCode": "hi-Latn",
+                         "targetLanguageCode": "hi", "topK": 3})
+    assert status == 200, body
+    sentence = body["transliterations"][0]["candidates"]
+    assert sentence[0] == "नमस्ते दुनिया" and 2 <= len(sentence) <= 3 and len(set(sentence)) == len(sentence)
+    status, body = rest(mesh, "POST", "/v1/text:transliterate",
+                        {"contents": ["vanakkam"], "sourceLanguageCode": "ta-Latn", "targetLanguageCode": "ta",
+                         "isWordLevel": True, "topK": 3})
+    assert status == 200, body
+    words = body["transliterations"][0]["candidates"]
+    assert words[0] == "வணக்கம்" and len(set(words)) == len(words) >= 2
+
+
 def test_rest_discovery(mesh):
     """GET /v1/languagePairs reports exactly what the Triton model repository serves."""
     status, body = rest(mesh, "GET", "/v1/languagePairs")

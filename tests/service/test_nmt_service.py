@@ -173,9 +173,53 @@ async def test_transliterates_word_and_sentence(settings):
                 contents=["two words"], source_language_code="hi-Latn", target_language_code="hi",
                 is_word_level=True), timeout=10)
     assert word.transliterations[0].candidates[0] == "नमस्ते"
-    assert 1 <= len(word.transliterations[0].candidates) <= 3
+    assert 2 <= len(word.transliterations[0].candidates) <= 3
     assert all("\u0b80" <= ch <= "\u0bff" or ch == " " for ch in sentence.transliterations[0].candidates[0])
     assert error_info(caught.value)[0].reason == "NOT_A_WORD"
+
+
+async def test_romanized_candidates_are_ranked_and_distinct(settings):
+    """Romanized Hindi and Tamil come back as their dictionary spellings first, with distinct alternatives."""
+    async with running(settings, nmt_app.create) as (_app, _handle, channel):
+        stub = pb_grpc.NmtServiceStub(channel)
+        hindi = await stub.Transliterate(pb.TransliterateRequest(
+            contents=["namaste duniya"], source_language_code="hi-Latn", target_language_code="hi", top_k=3),
+            timeout=30)
+        tamil = await stub.Transliterate(pb.TransliterateRequest(
+            contents=["vanakkam"], source_language_code="ta-Latn", target_language_code="ta", is_word_level=True,
+            top_k=10), timeout=30)
+    sentence = list(hindi.transliterations[0].candidates)
+    assert sentence[0] == "नमस्ते दुनिया" and 2 <= len(sentence) <= 3 and len(set(sentence)) == len(sentence)
+    words = list(tamil.transliterations[0].candidates)
+    assert words[0] == "வணக்கம்" and 2 <= len(words) <= 10 and len(set(words)) == len(words)
+
+
+async def test_translation_carries_coverage_and_round_trip_chrf(settings):
+    """Coverage drops when the model meets unknown words (their marks never reach the text); round-trip
+    chrF is set only when asked for."""
+    async with running(settings, nmt_app.create) as (_app, _handle, channel):
+        stub = pb_grpc.NmtServiceStub(channel)
+        plain = await stub.TranslateText(pb.TranslateTextRequest(
+            contents=["आप कैसे हैं?", "ज़ूम ब्लॉकचेन क्रिप्टो"], source_language_code="hi",
+            target_language_code="ur"), timeout=30)
+        kept = await stub.TranslateText(pb.TranslateTextRequest(
+            contents=["आप #कैसे हैं? 2*3", "मैं Zoom पर हूँ"], source_language_code="hi", target_language_code="ur",
+            do_not_translate=["Zoom"]), timeout=30)
+        asked = await stub.TranslateText(pb.TranslateTextRequest(
+            contents=["आप कैसे हैं?"], source_language_code="hi", target_language_code="ur",
+            include_round_trip_chrf=True), timeout=30)
+    known, unknown = plain.translations
+    assert known.signals.HasField("coverage") and unknown.signals.HasField("coverage")
+    assert known.signals.coverage > unknown.signals.coverage
+    assert 0.0 <= unknown.signals.coverage < 0.5 and known.signals.coverage == 1.0
+    assert "*" not in unknown.translated_text and "ब्लॉकचेन" in unknown.translated_text
+    assert not known.signals.HasField("round_trip_chrf")
+    marked, protected = kept.translations
+    assert "#" in marked.translated_text and "2*3" in marked.translated_text
+    assert "Zoom" in protected.translated_text and protected.signals.coverage == 1.0
+    signals = asked.translations[0].signals
+    assert signals.HasField("round_trip_chrf") and 0.0 < signals.round_trip_chrf <= 100.0
+    assert signals.round_trip_model == "nmt"
 
 
 async def test_lists_transliteration_pairs(settings):

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from services.common.backends.registry import ModelRegistry
+from services.common.backends.registry import ModelInfo, ModelRegistry
 from services.common.errors import InvalidArgument
 from services.common.languages import normalize_language
 from services.common.paging import decode_page_token, encode_page_token
 from services.nmt.app import registry_overrides
-from services.nmt.core import NmtCore, _protect, _restore
+from services.nmt.core import NmtCore, _protect, _restore, _without_placeholders, chrf, reports
 from services.nmt.settings import NmtSettings
 
 HINDI = "नमस्ते दुनिया"
@@ -135,6 +135,28 @@ def test_protect_uses_longest_phrase_first_order() -> None:
     assert sorted(mapping.values()) == ["New York", "York"]
     assert protected.count("ZXQ0Q") == 1 and protected.count("ZXQ1Q") == 1
     assert _restore(protected, mapping) == text
+
+
+def test_placeholders_do_not_lower_coverage() -> None:
+    """Coverage is recounted over the words sent for translation: do-not-translate placeholders, which the
+    model marks unknown, count as neither known nor unknown."""
+    text, mapping = _protect("मैं Zoom पर Slack से बात", ["Zoom", "Slack"])
+    # 6 words, the 2 placeholders unknown to the model: it reports 4/6.
+    assert _without_placeholders(4 / 6, text, mapping) == pytest.approx(1.0)
+    assert _without_placeholders(3 / 6, text, mapping) == pytest.approx(0.75)
+    assert _without_placeholders(0.5, "कुछ नहीं", {}) == 0.5
+    assert _without_placeholders(None, text, mapping) is None
+
+
+def test_chrf_and_declared_signals() -> None:
+    """chrF is 100 for an identical round trip and lower for a changed one; signals are read from the
+    model's quality_signals parameter."""
+    assert chrf(HINDI, HINDI) == pytest.approx(100.0)
+    assert 0.0 <= chrf("नमस्ते", HINDI) < 100.0
+    info = ModelInfo(name="nmt", task="translation", backend="apertium",
+                     parameters={"quality_signals": "coverage, other"})
+    assert reports(info, "coverage") and not reports(info, "round_trip")
+    assert not reports(ModelInfo(name="nmt", task="translation", backend="apertium"), "coverage")
 
 
 def test_protect_skips_absent_phrases() -> None:

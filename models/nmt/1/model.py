@@ -4,6 +4,12 @@ Speaks the IndicTrans2 contract (INPUT_TEXT, INPUT_LANGUAGE_ID, OUTPUT_LANGUAGE_
 OUTPUT_TEXT, BYTES [1] per batch row). All rows of all requests in a batch that share a
 language pair are translated by one Apertium call, one line per text line, so a batch costs
 one process start per pair rather than one per text.
+
+Apertium runs without `-u`, so it marks the words it did not know (`*` unknown to the
+analyser, `@` missing from the bilingual dictionary, `#` not generated). The marks become
+OUTPUT_COVERAGE (FP32 [1], the share of source words with no mark) and are taken out of
+OUTPUT_TEXT; a text that itself holds one of those characters is translated again with `-u`
+for the text shown, so no character of the user's is ever removed.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import subprocess
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+from marks import coverage, needs_verbatim_pass, unmark
 
 _TIMEOUT_S = 60
 # Used when a config declares nothing (the published IndicTrans2 config.pbtxt has no parameters).
@@ -42,7 +49,19 @@ class TritonPythonModel:
         if missing:
             raise pb_utils.TritonModelException(f"apertium modes not installed: {missing}")
 
-    def _translate(self, mode: str, texts: list[str]) -> list[str]:
+    def _translate(self, mode: str, texts: list[str]) -> tuple[list[str], list[float]]:
+        """Translations and their coverage; see the module docstring for the marks."""
+        marked = self._apertium(mode, texts, unknown_marks=True)
+        scores = [coverage(text, out) for text, out in zip(texts, marked, strict=True)]
+        shown = [unmark(out) for out in marked]
+        verbatim = [i for i, text in enumerate(texts) if needs_verbatim_pass(text)]
+        if verbatim:
+            again = self._apertium(mode, [texts[i] for i in verbatim], unknown_marks=False)
+            for i, out in zip(verbatim, again, strict=True):
+                shown[i] = out
+        return shown, scores
+
+    def _apertium(self, mode: str, texts: list[str], *, unknown_marks: bool) -> list[str]:
         # One line per text line: split texts into lines, translate all lines at once,
         # then put each text back together.
         lines: list[str] = []
@@ -52,7 +71,7 @@ class TritonPythonModel:
             spans.append((len(lines), len(lines) + len(parts)))
             lines.extend(parts)
         result = subprocess.run(
-            [self.apertium, "-u", "-f", "txt", mode],
+            [self.apertium, *([] if unknown_marks else ["-u"]), "-f", "txt", mode],
             input=("\n".join(lines) + "\n").encode("utf-8"), capture_output=True, timeout=_TIMEOUT_S,
         )
         if result.returncode != 0:
@@ -63,7 +82,8 @@ class TritonPythonModel:
             out.pop()
         if len(out) != len(lines):
             # Apertium merged or split a line: fall back to one call per line.
-            out = [self._translate(mode, [line])[0] if line.strip() else line for line in lines]
+            out = [self._apertium(mode, [line], unknown_marks=unknown_marks)[0] if line.strip() else line
+                   for line in lines]
         return ["\n".join(out[a:b]) for a, b in spans]
 
     def execute(self, requests: list) -> list:
@@ -95,23 +115,27 @@ class TritonPythonModel:
                 rows.setdefault(mode, []).append((index, row, text))
 
         outputs: dict[int, list[bytes]] = {i: [b""] * n for i, n in enumerate(shapes) if responses[i] is None}
+        coverages: dict[int, list[float]] = {i: [1.0] * n for i, n in enumerate(shapes) if responses[i] is None}
         failed: dict[int, str] = {}
         for mode, items in rows.items():
             try:
-                translated = self._translate(mode, [text for _, _, text in items])
+                translated, scores = self._translate(mode, [text for _, _, text in items])
             except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
                 for index, _, _ in items:
                     failed[index] = str(exc)
                 continue
-            for (index, row, _), text in zip(items, translated, strict=True):
+            for (index, row, _), text, score in zip(items, translated, scores, strict=True):
                 outputs[index][row] = text.encode("utf-8")
+                coverages[index][row] = score
         for index, values in outputs.items():
             if index in failed:
                 responses[index] = pb_utils.InferenceResponse(
                     output_tensors=[], error=pb_utils.TritonError(failed[index]))
                 continue
             array = np.array(values, dtype=np.object_).reshape(-1, 1)
-            responses[index] = pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("OUTPUT_TEXT", array)])
+            cover = np.array(coverages[index], dtype=np.float32).reshape(-1, 1)
+            responses[index] = pb_utils.InferenceResponse(output_tensors=[
+                pb_utils.Tensor("OUTPUT_TEXT", array), pb_utils.Tensor("OUTPUT_COVERAGE", cover)])
         return responses
 
 

@@ -10,16 +10,10 @@ import json
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+import xlit
 from indic_transliteration import sanscript
+from xlit import SCRIPT
 
-SCRIPT = {
-    "hi": "devanagari", "mr": "devanagari", "ne": "devanagari", "sa": "devanagari", "kok": "devanagari",
-    "mai": "devanagari", "doi": "devanagari", "brx": "devanagari", "bn": "bengali", "as": "assamese",
-    "pa": "gurmukhi", "gu": "gujarati", "or": "oriya", "ta": "tamil", "te": "telugu", "kn": "kannada",
-    "ml": "malayalam", "ur": "urdu", "mni": "manipuri", "sat": "ol_chiki", "si": "sinhala",
-}
-# Latin input: the schemes people type in, most likely first.
-LATIN_IN = ("itrans", "hk", "optitrans", "iast", "velthuis")
 # Latin output: readable first.
 LATIN_OUT = ("optitrans", "iso", "iast", "itrans", "hk")
 MAX_CHARS = 5_000
@@ -46,10 +40,11 @@ class TritonPythonModel:
         if unknown:
             raise pb_utils.TritonModelException(f"no script known for {unknown}")
 
-    def candidates(self, text: str, source: str, target: str, top_k: int) -> list[str]:
+    def candidates(self, text: str, source: str, target: str, top_k: int, word_level: bool) -> list[str]:
         if source == "en":
-            options = [sanscript.transliterate(text, scheme, SCRIPT[target]) for scheme in LATIN_IN]
-        elif target == "en":
+            # Romanized input: several schemes and chat spellings, ranked by the word list.
+            return xlit.candidates(text, target, top_k, word_level=word_level)
+        if target == "en":
             options = [sanscript.transliterate(text, SCRIPT[source], scheme) for scheme in LATIN_OUT]
         else:
             options = [sanscript.transliterate(text, SCRIPT[source], SCRIPT[target])]
@@ -84,7 +79,7 @@ class TritonPythonModel:
                         raise ValueError(f"TOP_K must be 1 to {self.max_top_k}")
                     if bool(is_word) and len(text.split()) != 1:
                         raise ValueError("IS_WORD_LEVEL needs a single word")
-                    rows.append(self.candidates(text, source, target, k if bool(is_word) else 1))
+                    rows.append(self.candidates(text, source, target, k, bool(is_word)))
                 width = max(len(row) for row in rows)
                 array = np.array([[c.encode("utf-8") for c in row] + [b""] * (width - len(row)) for row in rows],
                                  dtype=np.object_)

@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61i4vc/nmt/v1/nmt_service.proto\x12\x0c\x61i4vc.nmt.v1\x1a\x1cgoogle/api/annotations.proto\"\x8d\x01\n\x14TranslateTextRequest\x12\x10\n\x08\x63ontents\x18\x01 \x03(\t\x12\x1c\n\x14source_language_code\x18\x02 \x01(\t\x12\x1c\n\x14target_language_code\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x18\n\x10\x64o_not_translate\x18\x05 \x03(\t\"H\n\x15TranslateTextResponse\x12/\n\x0ctranslations\x18\x01 \x03(\x0b\x32\x19.ai4vc.nmt.v1.Translation\"U\n\x0bTranslation\x12\x17\n\x0ftranslated_text\x18\x01 \x01(\t\x12\x1e\n\x16\x64\x65tected_language_code\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\"(\n\x15\x44\x65tectLanguageRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\"K\n\x16\x44\x65tectLanguageResponse\x12\x31\n\tlanguages\x18\x01 \x03(\x0b\x32\x1e.ai4vc.nmt.v1.DetectedLanguage\"=\n\x10\x44\x65tectedLanguage\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\"\x8a\x01\n\x14TransliterateRequest\x12\x10\n\x08\x63ontents\x18\x01 \x03(\t\x12\x1c\n\x14source_language_code\x18\x02 \x01(\t\x12\x1c\n\x14target_language_code\x18\x03 \x01(\t\x12\x15\n\ris_word_level\x18\x04 \x01(\x08\x12\r\n\x05top_k\x18\x05 \x01(\x05\"P\n\x15TransliterateResponse\x12\x37\n\x10transliterations\x18\x01 \x03(\x0b\x32\x1d.ai4vc.nmt.v1.Transliteration\"%\n\x0fTransliteration\x12\x12\n\ncandidates\x18\x01 \x03(\t\"}\n\x18ListLanguagePairsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x1c\n\x14source_language_code\x18\x03 \x01(\t\x12\x1c\n\x14target_language_code\x18\x04 \x01(\t\"h\n\x19ListLanguagePairsResponse\x12\x32\n\x0elanguage_pairs\x18\x01 \x03(\x0b\x32\x1a.ai4vc.nmt.v1.LanguagePair\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"j\n\x0cLanguagePair\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\x12\x1c\n\x14target_language_code\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x04 \x01(\t\"\x84\x01\n\x1fListTransliterationPairsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x1c\n\x14source_language_code\x18\x03 \x01(\t\x12\x1c\n\x14target_language_code\x18\x04 \x01(\t\"}\n ListTransliterationPairsResponse\x12@\n\x15transliteration_pairs\x18\x01 \x03(\x0b\x32!.ai4vc.nmt.v1.TransliterationPair\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x7f\n\x13TransliterationPair\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\x12\x1c\n\x14target_language_code\x18\x02 \x01(\t\x12\x1b\n\x13supports_candidates\x18\x03 \x01(\x08\x12\x0f\n\x07\x62\x61\x63kend\x18\x04 \x01(\t2\xa2\x05\n\nNmtService\x12w\n\rTranslateText\x12\".ai4vc.nmt.v1.TranslateTextRequest\x1a#.ai4vc.nmt.v1.TranslateTextResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/text:translate:\x01*\x12\x7f\n\x0e\x44\x65tectLanguage\x12#.ai4vc.nmt.v1.DetectLanguageRequest\x1a$.ai4vc.nmt.v1.DetectLanguageResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/text:detectLanguage:\x01*\x12{\n\rTransliterate\x12\".ai4vc.nmt.v1.TransliterateRequest\x1a#.ai4vc.nmt.v1.TransliterateResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/text:transliterate:\x01*\x12\x7f\n\x11ListLanguagePairs\x12&.ai4vc.nmt.v1.ListLanguagePairsRequest\x1a\'.ai4vc.nmt.v1.ListLanguagePairsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/languagePairs\x12\x9b\x01\n\x18ListTransliterationPairs\x12-.ai4vc.nmt.v1.ListTransliterationPairsRequest\x1a..ai4vc.nmt.v1.ListTransliterationPairsResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/transliterationPairsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61i4vc/nmt/v1/nmt_service.proto\x12\x0c\x61i4vc.nmt.v1\x1a\x1cgoogle/api/annotations.proto\"\xae\x01\n\x14TranslateTextRequest\x12\x10\n\x08\x63ontents\x18\x01 \x03(\t\x12\x1c\n\x14source_language_code\x18\x02 \x01(\t\x12\x1c\n\x14target_language_code\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x18\n\x10\x64o_not_translate\x18\x05 \x03(\t\x12\x1f\n\x17include_round_trip_chrf\x18\x06 \x01(\x08\"H\n\x15TranslateTextResponse\x12/\n\x0ctranslations\x18\x01 \x03(\x0b\x32\x19.ai4vc.nmt.v1.Translation\"\x84\x01\n\x0bTranslation\x12\x17\n\x0ftranslated_text\x18\x01 \x01(\t\x12\x1e\n\x16\x64\x65tected_language_code\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12-\n\x07signals\x18\x04 \x01(\x0b\x32\x1c.ai4vc.nmt.v1.QualitySignals\"\x80\x01\n\x0eQualitySignals\x12\x15\n\x08\x63overage\x18\x01 \x01(\x02H\x00\x88\x01\x01\x12\x1c\n\x0fround_trip_chrf\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\x18\n\x10round_trip_model\x18\x03 \x01(\tB\x0b\n\t_coverageB\x12\n\x10_round_trip_chrf\"(\n\x15\x44\x65tectLanguageRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\"K\n\x16\x44\x65tectLanguageResponse\x12\x31\n\tlanguages\x18\x01 \x03(\x0b\x32\x1e.ai4vc.nmt.v1.DetectedLanguage\"=\n\x10\x44\x65tectedLanguage\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\"\x8a\x01\n\x14TransliterateRequest\x12\x10\n\x08\x63ontents\x18\x01 \x03(\t\x12\x1c\n\x14source_language_code\x18\x02 \x01(\t\x12\x1c\n\x14target_language_code\x18\x03 \x01(\t\x12\x15\n\ris_word_level\x18\x04 \x01(\x08\x12\r\n\x05top_k\x18\x05 \x01(\x05\"P\n\x15TransliterateResponse\x12\x37\n\x10transliterations\x18\x01 \x03(\x0b\x32\x1d.ai4vc.nmt.v1.Transliteration\"%\n\x0fTransliteration\x12\x12\n\ncandidates\x18\x01 \x03(\t\"}\n\x18ListLanguagePairsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x1c\n\x14source_language_code\x18\x03 \x01(\t\x12\x1c\n\x14target_language_code\x18\x04 \x01(\t\"h\n\x19ListLanguagePairsResponse\x12\x32\n\x0elanguage_pairs\x18\x01 \x03(\x0b\x32\x1a.ai4vc.nmt.v1.LanguagePair\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"j\n\x0cLanguagePair\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\x12\x1c\n\x14target_language_code\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x04 \x01(\t\"\x84\x01\n\x1fListTransliterationPairsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x1c\n\x14source_language_code\x18\x03 \x01(\t\x12\x1c\n\x14target_language_code\x18\x04 \x01(\t\"}\n ListTransliterationPairsResponse\x12@\n\x15transliteration_pairs\x18\x01 \x03(\x0b\x32!.ai4vc.nmt.v1.TransliterationPair\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x7f\n\x13TransliterationPair\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\x12\x1c\n\x14target_language_code\x18\x02 \x01(\t\x12\x1b\n\x13supports_candidates\x18\x03 \x01(\x08\x12\x0f\n\x07\x62\x61\x63kend\x18\x04 \x01(\t2\xa2\x05\n\nNmtService\x12w\n\rTranslateText\x12\".ai4vc.nmt.v1.TranslateTextRequest\x1a#.ai4vc.nmt.v1.TranslateTextResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/text:translate:\x01*\x12\x7f\n\x0e\x44\x65tectLanguage\x12#.ai4vc.nmt.v1.DetectLanguageRequest\x1a$.ai4vc.nmt.v1.DetectLanguageResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/text:detectLanguage:\x01*\x12{\n\rTransliterate\x12\".ai4vc.nmt.v1.TransliterateRequest\x1a#.ai4vc.nmt.v1.TransliterateResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/text:transliterate:\x01*\x12\x7f\n\x11ListLanguagePairs\x12&.ai4vc.nmt.v1.ListLanguagePairsRequest\x1a\'.ai4vc.nmt.v1.ListLanguagePairsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/languagePairs\x12\x9b\x01\n\x18ListTransliterationPairs\x12-.ai4vc.nmt.v1.ListTransliterationPairsRequest\x1a..ai4vc.nmt.v1.ListTransliterationPairsResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/transliterationPairsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,35 +33,37 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_NMTSERVICE'].methods_by_name['ListTransliterationPairs']._options = None
   _globals['_NMTSERVICE'].methods_by_name['ListTransliterationPairs']._serialized_options = b'\202\323\344\223\002\032\022\030/v1/transliterationPairs'
   _globals['_TRANSLATETEXTREQUEST']._serialized_start=79
-  _globals['_TRANSLATETEXTREQUEST']._serialized_end=220
-  _globals['_TRANSLATETEXTRESPONSE']._serialized_start=222
-  _globals['_TRANSLATETEXTRESPONSE']._serialized_end=294
-  _globals['_TRANSLATION']._serialized_start=296
-  _globals['_TRANSLATION']._serialized_end=381
-  _globals['_DETECTLANGUAGEREQUEST']._serialized_start=383
-  _globals['_DETECTLANGUAGEREQUEST']._serialized_end=423
-  _globals['_DETECTLANGUAGERESPONSE']._serialized_start=425
-  _globals['_DETECTLANGUAGERESPONSE']._serialized_end=500
-  _globals['_DETECTEDLANGUAGE']._serialized_start=502
-  _globals['_DETECTEDLANGUAGE']._serialized_end=563
-  _globals['_TRANSLITERATEREQUEST']._serialized_start=566
-  _globals['_TRANSLITERATEREQUEST']._serialized_end=704
-  _globals['_TRANSLITERATERESPONSE']._serialized_start=706
-  _globals['_TRANSLITERATERESPONSE']._serialized_end=786
-  _globals['_TRANSLITERATION']._serialized_start=788
-  _globals['_TRANSLITERATION']._serialized_end=825
-  _globals['_LISTLANGUAGEPAIRSREQUEST']._serialized_start=827
-  _globals['_LISTLANGUAGEPAIRSREQUEST']._serialized_end=952
-  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_start=954
-  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_end=1058
-  _globals['_LANGUAGEPAIR']._serialized_start=1060
-  _globals['_LANGUAGEPAIR']._serialized_end=1166
-  _globals['_LISTTRANSLITERATIONPAIRSREQUEST']._serialized_start=1169
-  _globals['_LISTTRANSLITERATIONPAIRSREQUEST']._serialized_end=1301
-  _globals['_LISTTRANSLITERATIONPAIRSRESPONSE']._serialized_start=1303
-  _globals['_LISTTRANSLITERATIONPAIRSRESPONSE']._serialized_end=1428
-  _globals['_TRANSLITERATIONPAIR']._serialized_start=1430
-  _globals['_TRANSLITERATIONPAIR']._serialized_end=1557
-  _globals['_NMTSERVICE']._serialized_start=1560
-  _globals['_NMTSERVICE']._serialized_end=2234
+  _globals['_TRANSLATETEXTREQUEST']._serialized_end=253
+  _globals['_TRANSLATETEXTRESPONSE']._serialized_start=255
+  _globals['_TRANSLATETEXTRESPONSE']._serialized_end=327
+  _globals['_TRANSLATION']._serialized_start=330
+  _globals['_TRANSLATION']._serialized_end=462
+  _globals['_QUALITYSIGNALS']._serialized_start=465
+  _globals['_QUALITYSIGNALS']._serialized_end=593
+  _globals['_DETECTLANGUAGEREQUEST']._serialized_start=595
+  _globals['_DETECTLANGUAGEREQUEST']._serialized_end=635
+  _globals['_DETECTLANGUAGERESPONSE']._serialized_start=637
+  _globals['_DETECTLANGUAGERESPONSE']._serialized_end=712
+  _globals['_DETECTEDLANGUAGE']._serialized_start=714
+  _globals['_DETECTEDLANGUAGE']._serialized_end=775
+  _globals['_TRANSLITERATEREQUEST']._serialized_start=778
+  _globals['_TRANSLITERATEREQUEST']._serialized_end=916
+  _globals['_TRANSLITERATERESPONSE']._serialized_start=918
+  _globals['_TRANSLITERATERESPONSE']._serialized_end=998
+  _globals['_TRANSLITERATION']._serialized_start=1000
+  _globals['_TRANSLITERATION']._serialized_end=1037
+  _globals['_LISTLANGUAGEPAIRSREQUEST']._serialized_start=1039
+  _globals['_LISTLANGUAGEPAIRSREQUEST']._serialized_end=1164
+  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_start=1166
+  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_end=1270
+  _globals['_LANGUAGEPAIR']._serialized_start=1272
+  _globals['_LANGUAGEPAIR']._serialized_end=1378
+  _globals['_LISTTRANSLITERATIONPAIRSREQUEST']._serialized_start=1381
+  _globals['_LISTTRANSLITERATIONPAIRSREQUEST']._serialized_end=1513
+  _globals['_LISTTRANSLITERATIONPAIRSRESPONSE']._serialized_start=1515
+  _globals['_LISTTRANSLITERATIONPAIRSRESPONSE']._serialized_end=1640
+  _globals['_TRANSLITERATIONPAIR']._serialized_start=1642
+  _globals['_TRANSLITERATIONPAIR']._serialized_end=1769
+  _globals['_NMTSERVICE']._serialized_start=1772
+  _globals['_NMTSERVICE']._serialized_end=2446
 # @@protoc_insertion_point(module_scope)

@@ -7,18 +7,20 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TranslateTextRequest(_message.Message):
-    __slots__ = ("contents", "source_language_code", "target_language_code", "model", "do_not_translate")
+    __slots__ = ("contents", "source_language_code", "target_language_code", "model", "do_not_translate", "include_round_trip_chrf")
     CONTENTS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DO_NOT_TRANSLATE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_ROUND_TRIP_CHRF_FIELD_NUMBER: _ClassVar[int]
     contents: _containers.RepeatedScalarFieldContainer[str]
     source_language_code: str
     target_language_code: str
     model: str
     do_not_translate: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, contents: _Optional[_Iterable[str]] = ..., source_language_code: _Optional[str] = ..., target_language_code: _Optional[str] = ..., model: _Optional[str] = ..., do_not_translate: _Optional[_Iterable[str]] = ...) -> None: ...
+    include_round_trip_chrf: bool
+    def __init__(self, contents: _Optional[_Iterable[str]] = ..., source_language_code: _Optional[str] = ..., target_language_code: _Optional[str] = ..., model: _Optional[str] = ..., do_not_translate: _Optional[_Iterable[str]] = ..., include_round_trip_chrf: bool = ...) -> None: ...
 
 class TranslateTextResponse(_message.Message):
     __slots__ = ("translations",)
@@ -27,14 +29,26 @@ class TranslateTextResponse(_message.Message):
     def __init__(self, translations: _Optional[_Iterable[_Union[Translation, _Mapping]]] = ...) -> None: ...
 
 class Translation(_message.Message):
-    __slots__ = ("translated_text", "detected_language_code", "model")
+    __slots__ = ("translated_text", "detected_language_code", "model", "signals")
     TRANSLATED_TEXT_FIELD_NUMBER: _ClassVar[int]
     DETECTED_LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
     translated_text: str
     detected_language_code: str
     model: str
-    def __init__(self, translated_text: _Optional[str] = ..., detected_language_code: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+    signals: QualitySignals
+    def __init__(self, translated_text: _Optional[str] = ..., detected_language_code: _Optional[str] = ..., model: _Optional[str] = ..., signals: _Optional[_Union[QualitySignals, _Mapping]] = ...) -> None: ...
+
+class QualitySignals(_message.Message):
+    __slots__ = ("coverage", "round_trip_chrf", "round_trip_model")
+    COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    ROUND_TRIP_CHRF_FIELD_NUMBER: _ClassVar[int]
+    ROUND_TRIP_MODEL_FIELD_NUMBER: _ClassVar[int]
+    coverage: float
+    round_trip_chrf: float
+    round_trip_model: str
+    def __init__(self, coverage: _Optional[float] = ..., round_trip_chrf: _Optional[float] = ..., round_trip_model: _Optional[str] = ...) -> None: ...
 
 class DetectLanguageRequest(_message.Message):
     __slots__ = ("content",)

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ai4vc/nmt/v1/nmt_service.proto.
  */
 export const file_ai4vc_nmt_v1_nmt_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5haTR2Yy9ubXQvdjEvbm10X3NlcnZpY2UucHJvdG8SDGFpNHZjLm5tdC52MSKNAQoUVHJhbnNsYXRlVGV4dFJlcXVlc3QSEAoIY29udGVudHMYASADKAkSHAoUc291cmNlX2xhbmd1YWdlX2NvZGUYAiABKAkSHAoUdGFyZ2V0X2xhbmd1YWdlX2NvZGUYAyABKAkSDQoFbW9kZWwYBCABKAkSGAoQZG9fbm90X3RyYW5zbGF0ZRgFIAMoCSJIChVUcmFuc2xhdGVUZXh0UmVzcG9uc2USLwoMdHJhbnNsYXRpb25zGAEgAygLMhkuYWk0dmMubm10LnYxLlRyYW5zbGF0aW9uIlUKC1RyYW5zbGF0aW9uEhcKD3RyYW5zbGF0ZWRfdGV4dBgBIAEoCRIeChZkZXRlY3RlZF9sYW5ndWFnZV9jb2RlGAIgASgJEg0KBW1vZGVsGAMgASgJIigKFURldGVjdExhbmd1YWdlUmVxdWVzdBIPCgdjb250ZW50GAEgASgJIksKFkRldGVjdExhbmd1YWdlUmVzcG9uc2USMQoJbGFuZ3VhZ2VzGAEgAygLMh4uYWk0dmMubm10LnYxLkRldGVjdGVkTGFuZ3VhZ2UiPQoQRGV0ZWN0ZWRMYW5ndWFnZRIVCg1sYW5ndWFnZV9jb2RlGAEgASgJEhIKCmNvbmZpZGVuY2UYAiABKAIiigEKFFRyYW5zbGl0ZXJhdGVSZXF1ZXN0EhAKCGNvbnRlbnRzGAEgAygJEhwKFHNvdXJjZV9sYW5ndWFnZV9jb2RlGAIgASgJEhwKFHRhcmdldF9sYW5ndWFnZV9jb2RlGAMgASgJEhUKDWlzX3dvcmRfbGV2ZWwYBCABKAgSDQoFdG9wX2sYBSABKAUiUAoVVHJhbnNsaXRlcmF0ZVJlc3BvbnNlEjcKEHRyYW5zbGl0ZXJhdGlvbnMYASADKAsyHS5haTR2Yy5ubXQudjEuVHJhbnNsaXRlcmF0aW9uIiUKD1RyYW5zbGl0ZXJhdGlvbhISCgpjYW5kaWRhdGVzGAEgAygJIn0KGExpc3RMYW5ndWFnZVBhaXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIcChRzb3VyY2VfbGFuZ3VhZ2VfY29kZRgDIAEoCRIcChR0YXJnZXRfbGFuZ3VhZ2VfY29kZRgEIAEoCSJoChlMaXN0TGFuZ3VhZ2VQYWlyc1Jlc3BvbnNlEjIKDmxhbmd1YWdlX3BhaXJzGAEgAygLMhouYWk0dmMubm10LnYxLkxhbmd1YWdlUGFpchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiagoMTGFuZ3VhZ2VQYWlyEhwKFHNvdXJjZV9sYW5ndWFnZV9jb2RlGAEgASgJEhwKFHRhcmdldF9sYW5ndWFnZV9jb2RlGAIgASgJEg0KBW1vZGVsGAMgASgJEg8KB2JhY2tlbmQYBCABKAkihAEKH0xpc3RUcmFuc2xpdGVyYXRpb25QYWlyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSHAoUc291cmNlX2xhbmd1YWdlX2NvZGUYAyABKAkSHAoUdGFyZ2V0X2xhbmd1YWdlX2NvZGUYBCABKAkifQogTGlzdFRyYW5zbGl0ZXJhdGlvblBhaXJzUmVzcG9uc2USQAoVdHJhbnNsaXRlcmF0aW9uX3BhaXJzGAEgAygLMiEuYWk0dmMubm10LnYxLlRyYW5zbGl0ZXJhdGlvblBhaXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIn8KE1RyYW5zbGl0ZXJhdGlvblBhaXISHAoUc291cmNlX2xhbmd1YWdlX2NvZGUYASABKAkSHAoUdGFyZ2V0X2xhbmd1YWdlX2NvZGUYAiABKAkSGwoTc3VwcG9ydHNfY2FuZGlkYXRlcxgDIAEoCBIPCgdiYWNrZW5kGAQgASgJMqIFCgpObXRTZXJ2aWNlEncKDVRyYW5zbGF0ZVRleHQSIi5haTR2Yy5ubXQudjEuVHJhbnNsYXRlVGV4dFJlcXVlc3QaIy5haTR2Yy5ubXQudjEuVHJhbnNsYXRlVGV4dFJlc3BvbnNlIh2C0+STAhc6ASoiEi92MS90ZXh0OnRyYW5zbGF0ZRJ/Cg5EZXRlY3RMYW5ndWFnZRIjLmFpNHZjLm5tdC52MS5EZXRlY3RMYW5ndWFnZVJlcXVlc3QaJC5haTR2Yy5ubXQudjEuRGV0ZWN0TGFuZ3VhZ2VSZXNwb25zZSIigtPkkwIcOgEqIhcvdjEvdGV4dDpkZXRlY3RMYW5ndWFnZRJ7Cg1UcmFuc2xpdGVyYXRlEiIuYWk0dmMubm10LnYxLlRyYW5zbGl0ZXJhdGVSZXF1ZXN0GiMuYWk0dmMubm10LnYxLlRyYW5zbGl0ZXJhdGVSZXNwb25zZSIhgtPkkwIbOgEqIhYvdjEvdGV4dDp0cmFuc2xpdGVyYXRlEn8KEUxpc3RMYW5ndWFnZVBhaXJzEiYuYWk0dmMubm10LnYxLkxpc3RMYW5ndWFnZVBhaXJzUmVxdWVzdBonLmFpNHZjLm5tdC52MS5MaXN0TGFuZ3VhZ2VQYWlyc1Jlc3BvbnNlIhmC0+STAhMSES92MS9sYW5ndWFnZVBhaXJzEpsBChhMaXN0VHJhbnNsaXRlcmF0aW9uUGFpcnMSLS5haTR2Yy5ubXQudjEuTGlzdFRyYW5zbGl0ZXJhdGlvblBhaXJzUmVxdWVzdBouLmFpNHZjLm5tdC52MS5MaXN0VHJhbnNsaXRlcmF0aW9uUGFpcnNSZXNwb25zZSIggtPkkwIaEhgvdjEvdHJhbnNsaXRlcmF0aW9uUGFpcnNCpwEKEG9yZy5haTR2Yy5ubXQudjFCD05tdFNlcnZpY2VQcm90b1ABWjBnaXRodWIuY29tL2FpNHZjL2FpNHZjL3Nkay9nby9haTR2Yy9ubXQvdjE7bm10djGiAgNBTliqAgxBaTR2Yy5ObXQuVjHKAgxBaTR2Y1xObXRcVjHiAhhBaTR2Y1xObXRcVjFcR1BCTWV0YWRhdGHqAg5BaTR2Yzo6Tm10OjpWMWIGcHJvdG8z", [file_google_api_annotations]);
+  fileDesc("Ch5haTR2Yy9ubXQvdjEvbm10X3NlcnZpY2UucHJvdG8SDGFpNHZjLm5tdC52MSKuAQoUVHJhbnNsYXRlVGV4dFJlcXVlc3QSEAoIY29udGVudHMYASADKAkSHAoUc291cmNlX2xhbmd1YWdlX2NvZGUYAiABKAkSHAoUdGFyZ2V0X2xhbmd1YWdlX2NvZGUYAyABKAkSDQoFbW9kZWwYBCABKAkSGAoQZG9fbm90X3RyYW5zbGF0ZRgFIAMoCRIfChdpbmNsdWRlX3JvdW5kX3RyaXBfY2hyZhgGIAEoCCJIChVUcmFuc2xhdGVUZXh0UmVzcG9uc2USLwoMdHJhbnNsYXRpb25zGAEgAygLMhkuYWk0dmMubm10LnYxLlRyYW5zbGF0aW9uIoQBCgtUcmFuc2xhdGlvbhIXCg90cmFuc2xhdGVkX3RleHQYASABKAkSHgoWZGV0ZWN0ZWRfbGFuZ3VhZ2VfY29kZRgCIAEoCRINCgVtb2RlbBgDIAEoCRItCgdzaWduYWxzGAQgASgLMhwuYWk0dmMubm10LnYxLlF1YWxpdHlTaWduYWxzIoABCg5RdWFsaXR5U2lnbmFscxIVCghjb3ZlcmFnZRgBIAEoAkgAiAEBEhwKD3JvdW5kX3RyaXBfY2hyZhgCIAEoAkgBiAEBEhgKEHJvdW5kX3RyaXBfbW9kZWwYAyABKAlCCwoJX2NvdmVyYWdlQhIKEF9yb3VuZF90cmlwX2NocmYiKAoVRGV0ZWN0TGFuZ3VhZ2VSZXF1ZXN0Eg8KB2NvbnRlbnQYASABKAkiSwoWRGV0ZWN0TGFuZ3VhZ2VSZXNwb25zZRIxCglsYW5ndWFnZXMYASADKAsyHi5haTR2Yy5ubXQudjEuRGV0ZWN0ZWRMYW5ndWFnZSI9ChBEZXRlY3RlZExhbmd1YWdlEhUKDWxhbmd1YWdlX2NvZGUYASABKAkSEgoKY29uZmlkZW5jZRgCIAEoAiKKAQoUVHJhbnNsaXRlcmF0ZVJlcXVlc3QSEAoIY29udGVudHMYASADKAkSHAoUc291cmNlX2xhbmd1YWdlX2NvZGUYAiABKAkSHAoUdGFyZ2V0X2xhbmd1YWdlX2NvZGUYAyABKAkSFQoNaXNfd29yZF9sZXZlbBgEIAEoCBINCgV0b3BfaxgFIAEoBSJQChVUcmFuc2xpdGVyYXRlUmVzcG9uc2USNwoQdHJhbnNsaXRlcmF0aW9ucxgBIAMoCzIdLmFpNHZjLm5tdC52MS5UcmFuc2xpdGVyYXRpb24iJQoPVHJhbnNsaXRlcmF0aW9uEhIKCmNhbmRpZGF0ZXMYASADKAkifQoYTGlzdExhbmd1YWdlUGFpcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhwKFHNvdXJjZV9sYW5ndWFnZV9jb2RlGAMgASgJEhwKFHRhcmdldF9sYW5ndWFnZV9jb2RlGAQgASgJImgKGUxpc3RMYW5ndWFnZVBhaXJzUmVzcG9uc2USMgoObGFuZ3VhZ2VfcGFpcnMYASADKAsyGi5haTR2Yy5ubXQudjEuTGFuZ3VhZ2VQYWlyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJqCgxMYW5ndWFnZVBhaXISHAoUc291cmNlX2xhbmd1YWdlX2NvZGUYASABKAkSHAoUdGFyZ2V0X2xhbmd1YWdlX2NvZGUYAiABKAkSDQoFbW9kZWwYAyABKAkSDwoHYmFja2VuZBgEIAEoCSKEAQofTGlzdFRyYW5zbGl0ZXJhdGlvblBhaXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIcChRzb3VyY2VfbGFuZ3VhZ2VfY29kZRgDIAEoCRIcChR0YXJnZXRfbGFuZ3VhZ2VfY29kZRgEIAEoCSJ9CiBMaXN0VHJhbnNsaXRlcmF0aW9uUGFpcnNSZXNwb25zZRJAChV0cmFuc2xpdGVyYXRpb25fcGFpcnMYASADKAsyIS5haTR2Yy5ubXQudjEuVHJhbnNsaXRlcmF0aW9uUGFpchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkifwoTVHJhbnNsaXRlcmF0aW9uUGFpchIcChRzb3VyY2VfbGFuZ3VhZ2VfY29kZRgBIAEoCRIcChR0YXJnZXRfbGFuZ3VhZ2VfY29kZRgCIAEoCRIbChNzdXBwb3J0c19jYW5kaWRhdGVzGAMgASgIEg8KB2JhY2tlbmQYBCABKAkyogUKCk5tdFNlcnZpY2USdwoNVHJhbnNsYXRlVGV4dBIiLmFpNHZjLm5tdC52MS5UcmFuc2xhdGVUZXh0UmVxdWVzdBojLmFpNHZjLm5tdC52MS5UcmFuc2xhdGVUZXh0UmVzcG9uc2UiHYLT5JMCFzoBKiISL3YxL3RleHQ6dHJhbnNsYXRlEn8KDkRldGVjdExhbmd1YWdlEiMuYWk0dmMubm10LnYxLkRldGVjdExhbmd1YWdlUmVxdWVzdBokLmFpNHZjLm5tdC52MS5EZXRlY3RMYW5ndWFnZVJlc3BvbnNlIiKC0+STAhw6ASoiFy92MS90ZXh0OmRldGVjdExhbmd1YWdlEnsKDVRyYW5zbGl0ZXJhdGUSIi5haTR2Yy5ubXQudjEuVHJhbnNsaXRlcmF0ZVJlcXVlc3QaIy5haTR2Yy5ubXQudjEuVHJhbnNsaXRlcmF0ZVJlc3BvbnNlIiGC0+STAhs6ASoiFi92MS90ZXh0OnRyYW5zbGl0ZXJhdGUSfwoRTGlzdExhbmd1YWdlUGFpcnMSJi5haTR2Yy5ubXQudjEuTGlzdExhbmd1YWdlUGFpcnNSZXF1ZXN0GicuYWk0dmMubm10LnYxLkxpc3RMYW5ndWFnZVBhaXJzUmVzcG9uc2UiGYLT5JMCExIRL3YxL2xhbmd1YWdlUGFpcnMSmwEKGExpc3RUcmFuc2xpdGVyYXRpb25QYWlycxItLmFpNHZjLm5tdC52MS5MaXN0VHJhbnNsaXRlcmF0aW9uUGFpcnNSZXF1ZXN0Gi4uYWk0dmMubm10LnYxLkxpc3RUcmFuc2xpdGVyYXRpb25QYWlyc1Jlc3BvbnNlIiCC0+STAhoSGC92MS90cmFuc2xpdGVyYXRpb25QYWlyc0KnAQoQb3JnLmFpNHZjLm5tdC52MUIPTm10U2VydmljZVByb3RvUAFaMGdpdGh1Yi5jb20vYWk0dmMvYWk0dmMvc2RrL2dvL2FpNHZjL25tdC92MTtubXR2MaICA0FOWKoCDEFpNHZjLk5tdC5WMcoCDEFpNHZjXE5tdFxWMeICGEFpNHZjXE5tdFxWMVxHUEJNZXRhZGF0YeoCDkFpNHZjOjpObXQ6OlYxYgZwcm90bzM", [file_google_api_annotations]);
 
 /**
  * Request for NmtService.TranslateText.
@@ -70,6 +70,16 @@ export type TranslateTextRequest = Message<"ai4vc.nmt.v1.TranslateTextRequest"> 
    * @generated from field: repeated string do_not_translate = 5;
    */
   doNotTranslate: string[];
+
+  /**
+   * Optional. When true each translation is translated back into the source
+   * language and Translation.signals.round_trip_chrf is set, where a model
+   * serves the reverse direction (otherwise it stays unset). Costs a second
+   * translation per item. Default false.
+   *
+   * @generated from field: bool include_round_trip_chrf = 6;
+   */
+  includeRoundTripChrf: boolean;
 };
 
 /**
@@ -128,6 +138,13 @@ export type Translation = Message<"ai4vc.nmt.v1.Translation"> & {
    * @generated from field: string model = 3;
    */
   model: string;
+
+  /**
+   * Output only. Signals about this translation; see QualitySignals.
+   *
+   * @generated from field: ai4vc.nmt.v1.QualitySignals signals = 4;
+   */
+  signals?: QualitySignals | undefined;
 };
 
 /**
@@ -136,6 +153,51 @@ export type Translation = Message<"ai4vc.nmt.v1.Translation"> & {
  */
 export const TranslationSchema: GenMessage<Translation> = /*@__PURE__*/
   messageDesc(file_ai4vc_nmt_v1_nmt_service, 2);
+
+/**
+ * Signals about one translation. They are hints for a reader or a filter
+ * (e.g. "show the source beside it", "send it for review"), not a score of
+ * truth: a translation can be fully covered and round-trip perfectly and still
+ * be wrong, and a paraphrase can score low and be right.
+ *
+ * @generated from message ai4vc.nmt.v1.QualitySignals
+ */
+export type QualitySignals = Message<"ai4vc.nmt.v1.QualitySignals"> & {
+  /**
+   * Output only. Share of the source's words the model knew, 0.0 to 1.0
+   * (Apertium: words it did not mark as unknown; do_not_translate phrases
+   * count as neither). Unset when the model does not report it (IndicTrans2
+   * does not).
+   *
+   * @generated from field: optional float coverage = 1;
+   */
+  coverage?: number | undefined;
+
+  /**
+   * Output only. chrF (sacrebleu, 0 to 100) of the source against the
+   * translation translated back by the reverse direction's default model.
+   * Set only when include_round_trip_chrf was true and a reverse direction is
+   * served.
+   *
+   * @generated from field: optional float round_trip_chrf = 2;
+   */
+  roundTripChrf?: number | undefined;
+
+  /**
+   * Output only. Name of the model that translated back; set with
+   * round_trip_chrf.
+   *
+   * @generated from field: string round_trip_model = 3;
+   */
+  roundTripModel: string;
+};
+
+/**
+ * Describes the message ai4vc.nmt.v1.QualitySignals.
+ * Use `create(QualitySignalsSchema)` to create a new message.
+ */
+export const QualitySignalsSchema: GenMessage<QualitySignals> = /*@__PURE__*/
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 3);
 
 /**
  * Request for NmtService.DetectLanguage.
@@ -158,7 +220,7 @@ export type DetectLanguageRequest = Message<"ai4vc.nmt.v1.DetectLanguageRequest"
  * Use `create(DetectLanguageRequestSchema)` to create a new message.
  */
 export const DetectLanguageRequestSchema: GenMessage<DetectLanguageRequest> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 3);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 4);
 
 /**
  * Response of NmtService.DetectLanguage.
@@ -180,7 +242,7 @@ export type DetectLanguageResponse = Message<"ai4vc.nmt.v1.DetectLanguageRespons
  * Use `create(DetectLanguageResponseSchema)` to create a new message.
  */
 export const DetectLanguageResponseSchema: GenMessage<DetectLanguageResponse> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 4);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 5);
 
 /**
  * One candidate language of a text.
@@ -209,7 +271,7 @@ export type DetectedLanguage = Message<"ai4vc.nmt.v1.DetectedLanguage"> & {
  * Use `create(DetectedLanguageSchema)` to create a new message.
  */
 export const DetectedLanguageSchema: GenMessage<DetectedLanguage> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 5);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 6);
 
 /**
  * Request for NmtService.Transliterate.
@@ -258,8 +320,13 @@ export type TransliterateRequest = Message<"ai4vc.nmt.v1.TransliterateRequest"> 
 
   /**
    * Optional. Maximum number of candidates per item, 0 to 10; 0 means 1.
-   * The server may return fewer (rule-based backends return 1). Above 10 is
-   * answered with INVALID_ARGUMENT (reason FIELD_OUT_OF_RANGE). Default 0.
+   * Candidates are distinct. For romanized input they are alternative
+   * readings (ITRANS, Harvard-Kyoto, IAST and chat spellings) ranked by the
+   * language's word list where one ships; at sentence level they combine the
+   * words' candidates. The server may return fewer (a model's own limit, see
+   * TransliterationPair.supports_candidates, or fewer distinct readings).
+   * Above 10 is answered with INVALID_ARGUMENT (reason FIELD_OUT_OF_RANGE).
+   * Default 0.
    *
    * @generated from field: int32 top_k = 5;
    */
@@ -271,7 +338,7 @@ export type TransliterateRequest = Message<"ai4vc.nmt.v1.TransliterateRequest"> 
  * Use `create(TransliterateRequestSchema)` to create a new message.
  */
 export const TransliterateRequestSchema: GenMessage<TransliterateRequest> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 6);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 7);
 
 /**
  * Response of NmtService.Transliterate.
@@ -292,7 +359,7 @@ export type TransliterateResponse = Message<"ai4vc.nmt.v1.TransliterateResponse"
  * Use `create(TransliterateResponseSchema)` to create a new message.
  */
 export const TransliterateResponseSchema: GenMessage<TransliterateResponse> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 7);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 8);
 
 /**
  * The transliteration of one text.
@@ -313,7 +380,7 @@ export type Transliteration = Message<"ai4vc.nmt.v1.Transliteration"> & {
  * Use `create(TransliterationSchema)` to create a new message.
  */
 export const TransliterationSchema: GenMessage<Transliteration> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 8);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 9);
 
 /**
  * Request for NmtService.ListLanguagePairs.
@@ -359,7 +426,7 @@ export type ListLanguagePairsRequest = Message<"ai4vc.nmt.v1.ListLanguagePairsRe
  * Use `create(ListLanguagePairsRequestSchema)` to create a new message.
  */
 export const ListLanguagePairsRequestSchema: GenMessage<ListLanguagePairsRequest> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 9);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 10);
 
 /**
  * Response of NmtService.ListLanguagePairs.
@@ -387,7 +454,7 @@ export type ListLanguagePairsResponse = Message<"ai4vc.nmt.v1.ListLanguagePairsR
  * Use `create(ListLanguagePairsResponseSchema)` to create a new message.
  */
 export const ListLanguagePairsResponseSchema: GenMessage<ListLanguagePairsResponse> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 10);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 11);
 
 /**
  * A translation direction one model serves.
@@ -430,7 +497,7 @@ export type LanguagePair = Message<"ai4vc.nmt.v1.LanguagePair"> & {
  * Use `create(LanguagePairSchema)` to create a new message.
  */
 export const LanguagePairSchema: GenMessage<LanguagePair> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 11);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 12);
 
 /**
  * Request for NmtService.ListTransliterationPairs.
@@ -478,7 +545,7 @@ export type ListTransliterationPairsRequest = Message<"ai4vc.nmt.v1.ListTranslit
  * Use `create(ListTransliterationPairsRequestSchema)` to create a new message.
  */
 export const ListTransliterationPairsRequestSchema: GenMessage<ListTransliterationPairsRequest> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 12);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 13);
 
 /**
  * Response of NmtService.ListTransliterationPairs.
@@ -506,7 +573,7 @@ export type ListTransliterationPairsResponse = Message<"ai4vc.nmt.v1.ListTransli
  * Use `create(ListTransliterationPairsResponseSchema)` to create a new message.
  */
 export const ListTransliterationPairsResponseSchema: GenMessage<ListTransliterationPairsResponse> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 13);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 14);
 
 /**
  * A transliteration direction the deployment serves.
@@ -549,7 +616,7 @@ export type TransliterationPair = Message<"ai4vc.nmt.v1.TransliterationPair"> & 
  * Use `create(TransliterationPairSchema)` to create a new message.
  */
 export const TransliterationPairSchema: GenMessage<TransliterationPair> = /*@__PURE__*/
-  messageDesc(file_ai4vc_nmt_v1_nmt_service, 14);
+  messageDesc(file_ai4vc_nmt_v1_nmt_service, 15);
 
 /**
  * Translates and transliterates text and detects its language.
