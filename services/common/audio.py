@@ -66,15 +66,17 @@ _FFMPEG_FORMATS: dict[int, str] = {E.AUDIO_ENCODING_OGG_OPUS: "ogg", E.AUDIO_ENC
                                    E.AUDIO_ENCODING_WEBM_OPUS: "webm"}
 
 
-def _ffmpeg_can(fmt: str) -> bool:
-    return fmt in av.formats_available and bool({"opus", "libopus"} & set(av.codecs_available))
+def _ffmpeg_can(encoding: int) -> bool:
+    """This FFmpeg build has the container's demuxer and a decoder of its codec."""
+    codecs = {"vorbis", "libvorbis"} if encoding == E.AUDIO_ENCODING_OGG_VORBIS else {"opus", "libopus"}
+    return _FFMPEG_FORMATS[encoding] in av.formats_available and bool(codecs & set(av.codecs_available))
 
 
+_FFMPEG_ENCODINGS = frozenset(e for e in _FFMPEG_FORMATS if _ffmpeg_can(e))
 # What can be decoded (a superset of what can be encoded: WebM is read-only here).
-DECODABLE_ENCODINGS = SUPPORTED_ENCODINGS | frozenset(e for e, f in _FFMPEG_FORMATS.items() if _ffmpeg_can(f))
+DECODABLE_ENCODINGS = SUPPORTED_ENCODINGS | _FFMPEG_ENCODINGS
 # What a stream may carry: headerless samples, a WAV header first, or a streamable container.
-STREAMABLE_ENCODINGS = (RAW_ENCODINGS | {E.AUDIO_ENCODING_WAV}
-                        | frozenset(e for e, f in _FFMPEG_FORMATS.items() if _ffmpeg_can(f)))
+STREAMABLE_ENCODINGS = RAW_ENCODINGS | {E.AUDIO_ENCODING_WAV} | _FFMPEG_ENCODINGS
 
 
 def encoding_name(encoding: Encoding) -> str:
@@ -271,6 +273,7 @@ class WavHeader:
     sample_rate: int
     channels: int
     data_offset: int  # where the samples start
+    data_bytes: int | None = None  # the data chunk's size; None when a streaming writer left it open (0 or ~0)
 
 
 _WAV_FORMATS = {(1, 16): E.AUDIO_ENCODING_LINEAR16, (7, 8): E.AUDIO_ENCODING_MULAW, (6, 8): E.AUDIO_ENCODING_ALAW}
@@ -296,7 +299,10 @@ def wav_header(data: bytes, field: str = "audio", *, complete: bool = True) -> W
             tag, channels, rate, bits = fmt
             if not channels or not rate:
                 raise broken(f"{channels} channels at {rate} Hz")
-            return WavHeader(_WAV_FORMATS.get((tag, bits)), rate, channels, at + 8)
+            # Streaming writers leave the size 0 or all ones ("until the end"); a real size ends the samples
+            # (a LIST chunk after them is not audio).
+            return WavHeader(_WAV_FORMATS.get((tag, bits)), rate, channels, at + 8,
+                             size if 0 < size < 0x7FFFFFFF else None)
         if chunk == b"fmt ":
             if size < 16:
                 raise broken(f"its fmt chunk is {size} bytes")
@@ -588,11 +594,12 @@ class StreamDecoder:
         self.sample_rate: int | None = None
         self._head = b""
         self._raw: ChunkDecoder | None = None
+        self._left: int | None = None  # bytes of samples a WAV header says are left
         self._ffmpeg: FfmpegStream | None = None
 
     def __call__(self, data: bytes) -> np.ndarray:
         if self._raw is not None:
-            return self._raw(data)
+            return self._samples(data)
         if self._ffmpeg is not None:
             return self._from_ffmpeg(self._ffmpeg.feed(data))
         self._head += data
@@ -660,12 +667,19 @@ class StreamDecoder:
                                       reason=Reason.FIELD_OUT_OF_RANGE, field=self.field)
             self.sample_rate = header.sample_rate
             self._raw = ChunkDecoder(header.encoding, header.sample_rate, header.channels, field=self.field)
+            self._left = header.data_bytes
             self._head = b""
-            return self._raw(head[header.data_offset:])
+            return self._samples(head[header.data_offset:])
         self._ffmpeg = FfmpegStream(_FFMPEG_FORMATS[found], self.field)
         self._head = b""
         samples = self._from_ffmpeg(self._ffmpeg.feed(head))
         return np.concatenate([samples, self._from_ffmpeg(self._ffmpeg.finish())]) if complete else samples
+
+    def _samples(self, data: bytes) -> np.ndarray:
+        assert self._raw is not None
+        if self._left is not None:
+            data, self._left = data[:self._left], max(0, self._left - len(data))
+        return self._raw(data)
 
     def _from_ffmpeg(self, frames: np.ndarray) -> np.ndarray:
         stream = self._ffmpeg

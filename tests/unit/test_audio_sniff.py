@@ -137,7 +137,9 @@ def test_wav_header_parser_skips_chunks_and_reads_extensible_formats():
     """A LIST chunk before the data and WAVE_FORMAT_EXTENSIBLE (24-bit) parse to the right offset and format."""
     plain = wav_bytes(tone(0.05))
     header = audio.wav_header(plain)
-    assert header == audio.WavHeader(E.AUDIO_ENCODING_LINEAR16, RATE, 1, 44)
+    assert header == audio.WavHeader(E.AUDIO_ENCODING_LINEAR16, RATE, 1, 44, len(plain) - 44)
+    open_ended = plain[:40] + b"\xff\xff\xff\xff" + plain[44:]
+    assert audio.wav_header(open_ended).data_bytes is None  # type: ignore[union-attr]
     info = b"INFOISFT\x04\x00\x00\x00test"
     listed = plain[:36] + b"LIST" + struct.pack("<I", len(info)) + info + plain[36:]
     assert audio.wav_header(listed).data_offset == 44 + 8 + len(info)  # type: ignore[union-attr]
@@ -169,6 +171,18 @@ def test_streamed_wav_header_is_stripped_wherever_the_chunks_cut(size):
         got, _ = stream(decoder, chunks(data, size))
         assert decoder.encoding == E.AUDIO_ENCODING_WAV and decoder.sample_rate == RATE
         assert got.size == samples.size and np.max(np.abs(got - samples)) < 1e-3
+
+
+def test_streamed_wav_stops_at_its_data_size_and_open_sizes_run_to_the_end():
+    """Bytes after the data chunk (a trailing LIST) are not samples; a streaming writer's 0xFFFFFFFF size runs on."""
+    samples = tone(0.2)
+    data = wav_bytes(samples)
+    got, _ = stream(audio.StreamDecoder(E.AUDIO_ENCODING_UNSPECIFIED), chunks(data + b"LIST\x04\x00\x00\x00abcd", 999))
+    assert got.size == samples.size
+    more = audio.to_pcm16(tone(0.1)).tobytes()
+    open_ended = data[:40] + b"\xff\xff\xff\xff" + data[44:] + more
+    got, _ = stream(audio.StreamDecoder(E.AUDIO_ENCODING_UNSPECIFIED), chunks(open_ended, 999))
+    assert got.size == samples.size + len(more) // 2
 
 
 def test_streamed_raw_pcm_is_unchanged_and_needs_its_encoding():
@@ -239,3 +253,24 @@ def test_a_cancelled_stream_closes_ffmpeg():
     decoder(FILES["ogg_opus"][:2000])
     decoder.close()
     assert decoder._ffmpeg is not None and not decoder._ffmpeg._thread.is_alive()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_corrupted_files_are_invalid_argument_never_a_crash(kind):
+    """A real file's header followed by noise, or cut anywhere, decodes or is InvalidArgument (never another error)."""
+    rng = np.random.default_rng(18)
+    data = FILES[kind]
+    for _ in range(12):
+        cut = int(rng.integers(1, min(len(data), 400)))
+        for sample in (data[:cut], data[:cut] + rng.bytes(int(rng.integers(1, 3000)))):
+            try:
+                audio.decode(sample, E.AUDIO_ENCODING_UNSPECIFIED)
+            except InvalidArgument:
+                pass
+            decoder = audio.StreamDecoder(E.AUDIO_ENCODING_UNSPECIFIED)
+            try:
+                stream(decoder, chunks(sample, 700))
+            except InvalidArgument:
+                pass
+            finally:
+                decoder.close()
