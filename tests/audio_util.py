@@ -1,14 +1,18 @@
 """Test audio: English speech synthesised by eSpeak NG (the `espeakng-loader` wheel) at 16 kHz,
-and word error counting, shared by the ASR model and service tests."""
+the same samples in every container ASR sniffs (WebM muxed by FFmpeg through PyPI `av`), and
+word error counting, shared by the ASR model and service tests."""
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import io
 import threading
 from pathlib import Path
 
+import av
 import numpy as np
+import soundfile as sf
 import soxr
 
 RATE = 16000
@@ -70,6 +74,36 @@ def speech(text: str) -> np.ndarray:
     audio = np.concatenate([pad, voiced.astype(np.float32), pad])
     noise = np.random.default_rng(len(text)).normal(0.0, 3e-3, audio.shape)
     return np.clip(audio + noise, -1.0, 1.0).astype(np.float32)
+
+
+def webm_opus(samples: np.ndarray, rate: int = RATE, channels: int = 1) -> bytes:
+    """`samples` (mono float32 at `rate`) as a WebM Opus file, as browsers' MediaRecorder write it."""
+    layout = "mono" if channels == 1 else "stereo"
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="webm") as container:
+        stream = container.add_stream("libopus", rate=48000)
+        stream.layout = layout  # type: ignore[union-attr]
+        planes = np.stack([np.asarray(samples, np.float32)] * channels)
+        frame = av.AudioFrame.from_ndarray(planes, format="fltp", layout=layout)
+        frame.sample_rate = rate
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout=layout,  # type: ignore[union-attr]
+                                      rate=48000)
+        for piece in [*resampler.resample(frame), *resampler.resample(None)]:
+            container.mux(stream.encode(piece))  # type: ignore[union-attr]
+        container.mux(stream.encode(None))  # type: ignore[union-attr]
+    return buffer.getvalue()
+
+
+def container_files(samples: np.ndarray, rate: int = RATE) -> dict[str, bytes]:
+    """`samples` in each container ASR reads without an audio_config: name → file bytes."""
+    files: dict[str, bytes] = {}
+    for name, fmt, subtype in (("wav", "WAV", "PCM_16"), ("flac", "FLAC", "PCM_16"), ("ogg_opus", "OGG", "OPUS"),
+                               ("ogg_vorbis", "OGG", "VORBIS"), ("mp3", "MP3", "MPEG_LAYER_III")):
+        buffer = io.BytesIO()
+        sf.write(buffer, samples, rate, format=fmt, subtype=subtype)
+        files[name] = buffer.getvalue()
+    files["webm_opus"] = webm_opus(samples, rate)
+    return files
 
 
 def word_errors(reference: str, hypothesis: str) -> int:

@@ -74,6 +74,7 @@ class Recognition:
     language: str
     sample_rate_hertz: int  # of the audio as sent
     subtitles: list[tuple[str, str]]
+    encoding: int = 0  # of the audio as sent: the header's when it had one
 
 
 def words_from(raw: list[dict], offset_s: float = 0.0) -> tuple[Word, ...]:
@@ -134,8 +135,9 @@ class AsrCore:
         if len(options.model) > MAX_MODEL_CHARS:
             raise InvalidArgument(f"{p}model is longer than {MAX_MODEL_CHARS} characters",
                                   reason=Reason.FIELD_OUT_OF_RANGE, field=p + "model")
+        # UNSPECIFIED: the audio's header says (sniffed when the bytes come; none there is FIELD_REQUIRED).
         audio.check_encoding(options.encoding, p + "audio_config.encoding",
-                             audio.RAW_ENCODINGS if streaming else None)
+                             audio.STREAMABLE_ENCODINGS if streaming else audio.DECODABLE_ENCODINGS, auto=True)
         rate = options.sample_rate_hertz
         if rate and not audio.MIN_SAMPLE_RATE_HERTZ <= rate <= audio.MAX_SAMPLE_RATE_HERTZ:
             raise InvalidArgument(f"{p}audio_config.sample_rate_hertz={rate} is outside 8000-48000",
@@ -183,19 +185,21 @@ class AsrCore:
 
     def decode(self, options: Options, content: bytes, model_rate: int, field: str = "content"
                ) -> tuple[np.ndarray, int, float]:
-        """(samples at the model's rate, rate of the audio as sent, duration in seconds)."""
+        """(samples at the model's rate, rate of the audio as sent, duration in seconds). A
+        container's header wins over options.encoding (see audio.container_encoding)."""
         self._check_size(content, field)
         p = options.prefix
         limit = self.settings.max_audio_seconds
         per_sample = audio.bytes_per_sample(options.encoding)
-        if per_sample and options.sample_rate_hertz:
+        if per_sample and options.sample_rate_hertz and audio.sniff(content, field, weak=False) is None:
             seconds = len(content) / per_sample / (options.channels or 1) / options.sample_rate_hertz
             if seconds > limit:
                 raise InvalidArgument(f"{field} holds {seconds:.1f} s of audio, more than {limit:g} s",
                                       reason=Reason.AUDIO_TOO_LONG, field=field)
         samples, rate = audio.decode(content, options.encoding, options.sample_rate_hertz, channels=options.channels,
                                      field=field, encoding_field=p + "audio_config.encoding",
-                                     rate_field=p + "audio_config.sample_rate_hertz")
+                                     rate_field=p + "audio_config.sample_rate_hertz",
+                                     channels_field=p + "audio_config.audio_channel_count")
         if not audio.MIN_SAMPLE_RATE_HERTZ <= rate <= audio.MAX_SAMPLE_RATE_HERTZ:
             raise InvalidArgument(f"{field} is {rate} Hz, outside 8000-48000", reason=Reason.FIELD_OUT_OF_RANGE,
                                   field=field)
@@ -214,6 +218,8 @@ class AsrCore:
                         request_id: str = "") -> Recognition:
         info, language = await self.resolve(options, streaming=False)
         samples, rate, seconds = self.decode(options, content, info.sample_rate_hertz or 16000)
+        encoding = audio.container_encoding(content, options.encoding, field="content",
+                                            encoding_field=options.prefix + "audio_config.encoding")
         want_words = info.parameters.get("word_times", "true").lower() != "false"
         outputs = ["TRANSCRIPTS", *(["WORD_TIMES"] if want_words else [])]
         result = await self.triton.infer(
@@ -234,7 +240,7 @@ class AsrCore:
             cues = subtitles.cues(timed)
             for fmt in options.subtitle_formats:
                 rendered.append((fmt, subtitles.srt(cues) if fmt == "srt" else subtitles.webvtt(cues)))
-        return Recognition(utterances, seconds, info.name, language, rate, rendered)
+        return Recognition(utterances, seconds, info.name, language, rate, rendered, encoding)
 
     def utterance(self, index: int, text: str, words: tuple[Word, ...], end_s: float, *,
                   profanity_filter: bool = False) -> Utterance:

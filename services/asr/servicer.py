@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import grpc
@@ -74,8 +75,11 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
                 model=options.model, language=options.language_code, options=options, audio_s=0.0,
                 sample_rate=options.sample_rate_hertz, status=exc.reason, utterances=()))
             raise
+        # Recorded as sent: the header's encoding when it had one (stored audio stays decodable).
         recorder.send(asr_records.recognition(
-            model=result.model, language=result.language, options=options, audio_s=result.duration_s,
+            model=result.model, language=result.language,
+            options=dataclasses.replace(options, encoding=result.encoding or options.encoding),
+            audio_s=result.duration_s,
             sample_rate=result.sample_rate_hertz, status="OK", utterances=result.utterances,
             stored=request.content), audio_seconds=result.duration_s)
         return pb.RecognizeResponse(
@@ -115,9 +119,12 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
         finally:
             self.core.sessions.discard(session)
             # Audio the stream took is metered whatever the outcome: it was processed.
+            decoder = session.decoder
             recorder.send(asr_records.recognition(
-                model=info.name, language=language, options=options, audio_s=session.received_s,
-                sample_rate=options.sample_rate_hertz, status=status, utterances=session.utterances,
+                model=info.name, language=language,
+                options=dataclasses.replace(options, encoding=decoder.encoding or options.encoding),
+                audio_s=session.received_s, sample_rate=decoder.sample_rate or options.sample_rate_hertz, status=status,
+                utterances=session.utterances,
                 stored=bytes(session.stored), truncated=session.stored_truncated),
                 audio_seconds=session.received_s)
 

@@ -113,6 +113,10 @@ class StreamSession:
         self._frame = self.rate * _FRAME_MS // 1000
         self._chunk = max(self._frame, self.rate * s.stream_chunk_ms // 1000)
         self._vad = webrtcvad.Vad(s.vad_aggressiveness)
+        p = options.prefix + "audio_config."
+        self.decoder = audio.StreamDecoder(options.encoding, options.sample_rate_hertz, options.channels,
+                                           field="audio", encoding_field=p + "encoding",
+                                           rate_field=p + "sample_rate_hertz", channels_field=p + "audio_channel_count")
 
     # -- the caller's side ---------------------------------------------------------------
 
@@ -143,8 +147,11 @@ class StreamSession:
     async def _read(self, chunks: AsyncIterator[bytes]) -> None:
         s = self.core.settings
         o = self.options
-        decoder = audio.ChunkDecoder(o.encoding, o.sample_rate_hertz, o.channels, field="audio")
-        resampler = audio.StreamResampler(o.sample_rate_hertz, self.rate)
+        p = o.prefix + "audio_config."
+        # The first bytes decide what the stream is: a WAV header (parsed, stripped), Ogg or WebM
+        # (FFmpeg), or headerless samples as configured. The rate is known once samples come out.
+        decoder = self.decoder
+        resampler: audio.StreamResampler | None = None
         try:
             index = 0
             async for data in chunks:
@@ -154,19 +161,36 @@ class StreamSession:
                                           f"{s.max_chunk_bytes}", reason=Reason.AUDIO_CHUNK_TOO_LARGE, field="audio")
                 self.bytes_in += len(data)
                 self._store(data)
-                samples = decoder(data)
-                if not np.all(np.isfinite(samples)):
-                    raise InvalidArgument("audio holds samples that are not finite", reason=Reason.AUDIO_UNDECODABLE,
-                                          field="audio")
-                self.received_s += samples.size / o.sample_rate_hertz
-                if self.received_s > s.max_stream_seconds:
-                    raise OutOfRange(f"the stream is longer than {s.max_stream_seconds:g} s of audio",
-                                     reason=Reason.STREAM_TOO_LONG, field="audio")
-                await self._put(self.audio_q, "audio", resampler(samples))
-            await self._put(self.audio_q, "audio", resampler(np.zeros(0, np.float32), last=True))
+                resampler = await self._forward(decoder(data), resampler)
+            resampler = await self._forward(decoder.finish(), resampler)
+            if resampler is None and decoder.sample_rate is None and self.bytes_in:
+                raise InvalidArgument(f"audio ended before its header did (is {p}encoding right?)",
+                                      reason=Reason.AUDIO_UNDECODABLE, field="audio")
+            if resampler is not None:
+                await self._put(self.audio_q, "audio", resampler(np.zeros(0, np.float32), last=True))
             await self._put(self.audio_q, "audio", _EOF)
         except Exception as exc:  # noqa: BLE001 - handed to the worker, which raises it in order
             await self._put(self.audio_q, "audio", exc)
+        finally:
+            decoder.close()
+
+    async def _forward(self, samples: np.ndarray, resampler: audio.StreamResampler | None
+                       ) -> audio.StreamResampler | None:
+        """Decoded samples → the model's rate → the worker's queue."""
+        rate = self.decoder.sample_rate
+        if rate is None or samples.size == 0:
+            return resampler
+        if resampler is None:
+            resampler = audio.StreamResampler(rate, self.rate)
+        if not np.all(np.isfinite(samples)):
+            raise InvalidArgument("audio holds samples that are not finite", reason=Reason.AUDIO_UNDECODABLE,
+                                  field="audio")
+        self.received_s += samples.size / rate
+        if self.received_s > self.core.settings.max_stream_seconds:
+            raise OutOfRange(f"the stream is longer than {self.core.settings.max_stream_seconds:g} s of audio",
+                             reason=Reason.STREAM_TOO_LONG, field="audio")
+        await self._put(self.audio_q, "audio", resampler(samples))
+        return resampler
 
     def _store(self, data: bytes) -> None:
         if not self.options.store_audio or self.stored_truncated:

@@ -21,7 +21,7 @@ from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
 from ai4vc.cli.app import app
 from ai4vc.sdk import AsyncClient, Client, errors
 from ai4vc.sdk.audio import chunks, read_wav
-from tests.audio_util import RATE, speech, word_errors
+from tests.audio_util import RATE, container_files, speech, word_errors
 from tests.e2e.test_nmt_mesh import HINDI
 from tests.sdk_venv import install_sdk, run
 
@@ -155,6 +155,18 @@ def test_cli_transcribes_a_folder_to_srt_and_a_file_to_json(cli, wav_dir, tmp_pa
     assert json.loads(as_json.stdout)["results"][0]["alternatives"][0]["transcript"]
     vtt = cli("transcribe", str(wav_dir / "two.wav"), "-l", "en", "--format", "vtt")
     assert vtt.exit_code == 0 and vtt.stdout.startswith("WEBVTT\n\n")
+
+
+def test_cli_transcribes_by_the_header_not_the_suffix(cli, tmp_path):
+    """A Vorbis .ogg and a WebM recording saved as .ogg both transcribe: the SDK sends no encoding, ASR sniffs."""
+    files = container_files(speech(SENTENCE))
+    (tmp_path / "vorbis.ogg").write_bytes(files["ogg_vorbis"])
+    (tmp_path / "recording.ogg").write_bytes(files["webm_opus"])
+    for name in ("vorbis.ogg", "recording.ogg"):
+        result = cli("transcribe", str(tmp_path / name), "-l", "en", "--format", "json")
+        assert result.exit_code == 0, result.output
+        transcript = json.loads(result.stdout)["results"][0]["alternatives"][0]["transcript"]
+        assert word_errors(SENTENCE, transcript) <= len(SENTENCE.split()) // 2, (name, transcript)
 
 
 def test_cli_streams_a_file(cli, wav_dir):

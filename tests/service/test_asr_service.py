@@ -23,7 +23,7 @@ from ai4vc.audio.v1 import audio_pb2
 from services.asr import app as asr_app
 from services.asr.settings import AsrSettings
 from services.common import audio
-from tests.audio_util import RATE, speech, word_errors
+from tests.audio_util import RATE, container_files, speech, webm_opus, word_errors
 from tests.errors_util import error_info
 from tests.service.harness import health_status, running
 
@@ -153,8 +153,19 @@ def _bad_requests() -> list:
         pytest.param(raw_cfg, bytes(10_485_762), "AUDIO_TOO_LARGE", "content", id="too_large"),
         pytest.param(config(E.AUDIO_ENCODING_LINEAR16), wav, "FIELD_REQUIRED",
                      "config.audio_config.sample_rate_hertz", id="raw_without_rate"),
-        pytest.param(config(E.AUDIO_ENCODING_WEBM_OPUS), wav, "UNSUPPORTED_ENCODING", "config.audio_config.encoding",
-                     id="webm"),
+        pytest.param(config(E.AUDIO_ENCODING_WEBM_OPUS), wav, "ENCODING_MISMATCH", "config.audio_config.encoding",
+                     id="webm_declared_wav_sent"),
+        pytest.param(config(E.AUDIO_ENCODING_FLAC), wav, "ENCODING_MISMATCH", "config.audio_config.encoding",
+                     id="flac_declared_wav_sent"),
+        pytest.param(pb.RecognitionConfig(language_code="en-US"), audio.to_pcm16(speech("hello world")).tobytes(),
+                     "FIELD_REQUIRED", "config.audio_config.encoding", id="raw_without_config"),
+        pytest.param(pb.RecognitionConfig(language_code="en-US"), wav[:30], "AUDIO_UNDECODABLE", "content",
+                     id="truncated_wav_without_config"),
+        pytest.param(pb.RecognitionConfig(language_code="en-US"), b"RIFF\x10\x00\x00\x00AVI LIST" + bytes(64),
+                     "AUDIO_UNDECODABLE", "content", id="avi_without_config"),
+        pytest.param(pb.RecognitionConfig(language_code="en-US", audio_config=audio_pb2.AudioConfig(
+            audio_channel_count=2)), wav, "CHANNEL_COUNT_MISMATCH", "config.audio_config.audio_channel_count",
+                     id="wrong_declared_channels"),
         pytest.param(config(E.AUDIO_ENCODING_WAV, max_alternatives=11), wav, "FIELD_OUT_OF_RANGE",
                      "config.max_alternatives", id="alternatives"),
         pytest.param(wav_cfg, b"", "FIELD_REQUIRED", "content", id="empty"),
@@ -309,7 +320,7 @@ async def test_recognize_records_and_opted_in_audio(settings):
 
 @pytest.mark.parametrize("case", ["missing_config", "config_after_audio", "oversize_chunk", "unstreamable"])
 async def test_streaming_protocol_errors_end_the_stream(settings, case):
-    """No config first, a repeated config, a chunk over 32 KB or a container encoding: INVALID_ARGUMENT ends it."""
+    """No config first, a repeated config, a chunk over 32 KB or FLAC (whole files only): INVALID_ARGUMENT ends it."""
     audio_msgs = chunks_of(speech("hello world"))
     if case == "missing_config":
         messages, reason = audio_msgs[:1], "STREAM_CONFIG_MISSING"  # one write: the server answers after it
@@ -319,7 +330,7 @@ async def test_streaming_protocol_errors_end_the_stream(settings, case):
         messages, reason = [stream_config(), pb.StreamingRecognizeRequest(audio=bytes(32_770))], "AUDIO_CHUNK_TOO_LARGE"
     else:
         bad = stream_config()
-        bad.streaming_config.config.audio_config.encoding = E.AUDIO_ENCODING_WAV
+        bad.streaming_config.config.audio_config.encoding = E.AUDIO_ENCODING_FLAC
         messages, reason = [bad], "UNSUPPORTED_ENCODING"  # rejected on the config, before any audio
     async with running(settings, asr_app.create) as (app, _handle, channel):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -378,4 +389,105 @@ async def test_slow_consumer_is_bounded_and_cancel_ends_the_sequence(settings):
         await app.core.drain_background()
         assert not app.core.sessions
         assert open_corrid is None or open_corrid in sent_ends
+        assert await health_status(channel) == health_pb2.HealthCheckResponse.SERVING
+
+
+# --- auto-decoding: no audio_config, the header says ----------------------------------------
+
+async def test_recognizes_every_container_without_an_audio_config(settings):
+    """WAV, FLAC, Ogg Opus/Vorbis, MP3 and WebM with no audio_config are sniffed, decoded and recognized."""
+    files = container_files(speech(SENTENCE))
+    seconds = speech(SENTENCE).size / RATE
+    async with running(settings, asr_app.create) as (app, _handle, channel):
+        stub = pb_grpc.AsrServiceStub(channel)
+        for kind, content in sorted(files.items()):
+            answer = await stub.Recognize(pb.RecognizeRequest(config=pb.RecognitionConfig(language_code="en-US"),
+                                                              content=content),
+                                          timeout=60, metadata=(("x-request-id", f"auto-{kind}"),))
+            transcript = answer.results[0].alternatives[0].transcript if answer.results else ""
+            print(f"auto {kind}: {transcript!r} WER {wer(SENTENCE, transcript):.2f}")
+            assert wer(SENTENCE, transcript) <= WER_BOUND, kind
+            assert abs(secs(answer.audio_duration) - seconds) < 0.1, kind
+        assert await app.records.drain(10)
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.database_schema})
+    try:
+        rows = {r["request_id"]: r for r in await conn.fetch("SELECT request_id, encoding FROM asr_requests")}
+    finally:
+        await conn.close()
+    # Recorded as sent: the header's encoding, not UNSPECIFIED.
+    assert {k: rows[f"auto-{k}"]["encoding"] for k in files} == {k: k.upper() for k in files}
+
+
+def wav_stream(samples: np.ndarray, rate: int = RATE, ms: int = 100) -> list[pb.StreamingRecognizeRequest]:
+    """A WAV file cut into `ms` chunks: the first carries the 44-byte header and the first samples (as Riva sends)."""
+    data = container(samples, rate, "WAV")
+    step = rate * ms // 1000 * 2
+    return [pb.StreamingRecognizeRequest(audio=data[i:i + step]) for i in range(0, len(data), step)]
+
+
+def auto_config(**audio_config) -> pb.StreamingRecognizeRequest:
+    return pb.StreamingRecognizeRequest(streaming_config=pb.StreamingRecognitionConfig(
+        config=pb.RecognitionConfig(language_code="en-US",
+                                    audio_config=audio_pb2.AudioConfig(**audio_config) if audio_config else None),
+        interim_results=True))
+
+
+@pytest.mark.parametrize("case", ["wav_no_config", "wav_riva_linear16", "wav8k_no_config", "webm_no_config"])
+async def test_streaming_reads_a_wav_header_or_a_webm_stream_in_the_first_chunks(settings, case):
+    """A WAV header in the first chunk (no config, or LINEAR16 as Riva says) or a WebM stream: finals as for PCM."""
+    samples = speech(SENTENCE)
+    if case == "wav_no_config":
+        messages = [auto_config(), *wav_stream(samples)]
+    elif case == "wav_riva_linear16":
+        messages = [auto_config(encoding=E.AUDIO_ENCODING_LINEAR16, sample_rate_hertz=RATE), *wav_stream(samples)]
+    elif case == "wav8k_no_config":
+        messages = [auto_config(), *wav_stream(soxr.resample(samples, RATE, 8000).astype(np.float32), 8000)]
+    else:
+        data = webm_opus(samples)
+        messages = [auto_config(), *(pb.StreamingRecognizeRequest(audio=data[i:i + 2000])
+                                     for i in range(0, len(data), 2000))]
+    async with running(settings, asr_app.create) as (app, _handle, channel):
+        responses = await run_stream(channel, messages, metadata=(("x-request-id", f"stream-{case}"),))
+        assert await app.records.drain(10)
+    finals = [r for r in results(responses) if r.is_final]
+    transcript = " ".join(r.alternatives[0].transcript for r in finals)
+    print(f"stream {case}: {transcript!r} WER {wer(SENTENCE, transcript):.2f}")
+    assert finals and wer(SENTENCE, transcript) <= WER_BOUND
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.database_schema})
+    try:
+        row = await conn.fetchrow(f"SELECT * FROM asr_requests WHERE request_id = 'stream-{case}'")
+    finally:
+        await conn.close()
+    assert row["encoding"] == ("WEBM_OPUS" if case == "webm_no_config" else "WAV")
+    assert row["sample_rate_hertz"] == {"wav8k_no_config": 8000, "webm_no_config": 48000}.get(case, RATE)
+    assert abs(row["audio_seconds"] - samples.size / RATE) < 0.1  # the header is not counted as audio
+
+
+@pytest.mark.parametrize(("case", "reason", "field"), [
+    ("raw_no_config", "FIELD_REQUIRED", "streaming_config.config.audio_config.encoding"),
+    ("wav8k_declared_16k", "SAMPLE_RATE_MISMATCH", "streaming_config.config.audio_config.sample_rate_hertz"),
+    ("wav_declared_mulaw", "ENCODING_MISMATCH", "streaming_config.config.audio_config.encoding"),
+    ("header_only", "AUDIO_UNDECODABLE", "audio"),
+])
+async def test_streaming_header_contradictions_are_invalid_argument(settings, case, reason, field):
+    """Raw audio with no config, or a WAV header that contradicts the config, ends the stream with the field."""
+    samples = speech("hello world")
+    # One audio message each: the first chunk decides, and the server answers after it.
+    if case == "raw_no_config":
+        messages = [auto_config(), chunks_of(samples)[0]]
+    elif case == "wav8k_declared_16k":
+        low = soxr.resample(samples, RATE, 8000).astype(np.float32)
+        messages = [auto_config(encoding=E.AUDIO_ENCODING_LINEAR16, sample_rate_hertz=RATE), wav_stream(low, 8000)[0]]
+    elif case == "wav_declared_mulaw":
+        messages = [auto_config(encoding=E.AUDIO_ENCODING_MULAW, sample_rate_hertz=RATE), wav_stream(samples)[0]]
+    else:
+        messages = [auto_config(), pb.StreamingRecognizeRequest(audio=wav_stream(samples)[0].audio[:30])]
+    async with running(settings, asr_app.create) as (app, _handle, channel):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await run_stream(channel, messages)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        info, fields = error_info(caught.value)
+        assert info is not None and (info.reason, info.metadata["field"]) == (reason, field)
+        await app.core.drain_background()
+        assert not app.core.sessions
         assert await health_status(channel) == health_pb2.HealthCheckResponse.SERVING

@@ -24,7 +24,7 @@ from services.pipeline import app as pipeline_app
 from services.pipeline.settings import PipelineSettings
 from services.tts import app as tts_app
 from services.tts.settings import TtsSettings
-from tests.audio_util import RATE, speech
+from tests.audio_util import RATE, container_files, speech, word_errors
 from tests.errors_util import error_info
 from tests.service.harness import health_status, running
 
@@ -278,3 +278,37 @@ async def test_streaming_bad_config_is_invalid_argument(dead_pipeline, config, r
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     info, _fields = error_info(caught.value)
     assert info.reason == reason and info.metadata["field"] == field
+
+
+async def test_wav_input_without_audio_config_is_recognized(pipeline):
+    """A WAV input with no audio_config reaches ASR untouched: its header is read there and the words come back."""
+    stub, _channel = pipeline
+    wav = container_files(speech(ENGLISH))["wav"]
+    answer = await stub.RunPipeline(pb.RunPipelineRequest(tasks=[asr("en")], input=pb.PipelineInput(
+        audio=pb.AudioInput(content=wav))), timeout=60)
+    [heard] = answer.outputs
+    assert word_errors(ENGLISH, heard.transcript.transcript.lower()) <= 1
+    raw = pb.PipelineInput(audio=pb.AudioInput(content=linear16(speech(ENGLISH))))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:  # headerless: ASR still needs the encoding
+        await stub.RunPipeline(pb.RunPipelineRequest(tasks=[asr("en")], input=raw), timeout=60)
+    info, _fields = error_info(caught.value)
+    assert info.reason == "FIELD_REQUIRED" and info.metadata["field"] == "tasks[0].asr.audio_config.encoding"
+
+
+async def test_streaming_speech_to_speech_reads_a_wav_header_in_the_first_chunk(pipeline):
+    """A speech-to-speech stream with no audio_config whose first chunk is a WAV header: transcripts, then audio."""
+    stub, _channel = pipeline
+    config = stream_config()
+    config.recognition_config.config.ClearField("audio_config")
+    wav = container_files(speech(ENGLISH))["wav"]
+
+    async def requests():
+        yield pb.StreamingSpeechToSpeechRequest(streaming_config=config)
+        for start in range(0, len(wav), 3200):
+            yield pb.StreamingSpeechToSpeechRequest(audio=wav[start:start + 3200])
+
+    events = [e async for e in stub.StreamingSpeechToSpeech(requests(), timeout=60)]
+    final = " ".join(e.transcript.transcript for e in events
+                     if e.WhichOneof("event") == "transcript" and e.transcript.is_final)
+    assert word_errors(ENGLISH, final.lower()) <= 1
+    assert rms(b"".join(e.audio.audio_content for e in events if e.WhichOneof("event") == "audio")) > 0.01

@@ -177,3 +177,29 @@ async def test_asr_over_websocket_gives_a_final_transcript(triton, pg_schema, tm
     assert len(finals) == 1
     assert word_errors(sentence, finals[0]["alternatives"][0]["transcript"]) <= len(sentence.split()) // 2
     assert too_big_code == 1008 and too_big[-1]["error"]["details"][0]["reason"] == "AUDIO_CHUNK_TOO_LARGE"
+
+
+@pytest.mark.skipif(not HAS_ASR, reason="services.asr is not in this tree yet (written concurrently)")
+async def test_asr_over_websocket_takes_webm_and_wav_without_an_audio_config(triton, pg_schema, tmp_path):
+    """Binary frames of a WebM Opus recording (MediaRecorder) or a WAV file, config without audioConfig:
+    the bridge passes them on untouched and ASR's sniffing gives a final transcript."""
+    from services.asr import app as asr_app
+    from services.asr.settings import AsrSettings
+    from tests.audio_util import container_files, speech, word_errors
+
+    url, schema = pg_schema
+    settings = AsrSettings(port=0, metrics_port=-1, triton_url=triton.url, database_url=url, database_schema=schema,
+                           spool_dir=str(tmp_path / "spool"), log_json=False)
+    sentence = "good morning how are you today"
+    files = container_files(speech(sentence))
+    config = {"config": {"config": {"languageCode": "en-US"}, "interimResults": True}}
+    async with running(settings, asr_app.create) as (_app, handle, _channel):
+        async with bridge_running(bridge_settings(asr_target=f"127.0.0.1:{handle.port}")) as (_bridge, port):
+            for kind in ("webm_opus", "wav"):
+                data = files[kind]
+                frames = [data[i:i + 4000] for i in range(0, len(data), 4000)]
+                received, code = await session(port, "/v1/ws/asr", [config, *frames, {"event": "end"}])
+                assert code == 1000 and received[-1] == {"event": "done"}, (kind, received[-1])
+                finals = [r for f in received for r in f.get("results", []) if r.get("isFinal")]
+                transcript = " ".join(r["alternatives"][0]["transcript"] for r in finals)
+                assert word_errors(sentence, transcript) <= len(sentence.split()) // 2, (kind, transcript)

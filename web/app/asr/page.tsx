@@ -2,7 +2,7 @@
 
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
-import { asr, audio } from "@ai4vc/sdk/web";
+import { asr } from "@ai4vc/sdk/web";
 import { useClients, type ShownError } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
 import { openMicrophone, type Microphone } from "../../lib/mic";
@@ -44,7 +44,8 @@ export default function AsrPage() {
     mutationFn: async () => {
       const content = new Uint8Array(await file!.arrayBuffer());
       return api!.asr.recognize({
-        config: { languageCode: lang, model, audioConfig: { encoding: audio.AudioEncoding.WAV },
+        // No audioConfig: the server reads the file's container header (WAV, FLAC, Ogg, MP3, WebM).
+        config: { languageCode: lang, model,
                   enableWordTimeOffsets: true, enableWordConfidence: true, enableAutomaticPunctuation: true,
                   subtitleFormats: [asr.SubtitleFormat.SRT, asr.SubtitleFormat.WEBVTT] },
         content,
@@ -152,7 +153,7 @@ export default function AsrPage() {
 
       <section className="card">
         <h2>Transcribe a file</h2>
-        <input id="file" type="file" accept="audio/wav,.wav" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+        <input id="file" type="file" accept="audio/*,.wav,.flac,.ogg,.opus,.mp3,.webm" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
         <br />
         <button id="recognize" disabled={!api || !file || recognize.isPending} onClick={() => recognize.mutate()}>
           {recognize.isPending ? "Transcribing…" : "Transcribe"}

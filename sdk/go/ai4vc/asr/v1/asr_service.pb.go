@@ -160,7 +160,12 @@ type RecognitionConfig struct {
 	// not serve language_code, is answered with INVALID_ARGUMENT (reason
 	// UNKNOWN_MODEL). At most 128 characters. Default "".
 	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
-	// Required. Encoding, sample rate and channels of the audio.
+	// Optional. Encoding, sample rate and channels of the audio. For audio with
+	// a container header (WAV, FLAC, Ogg, MP3, WebM) it may be left unset (or
+	// its encoding AUDIO_ENCODING_UNSPECIFIED): the header says the
+	// encoding, sample rate and channels. Required for headerless audio
+	// (INVALID_ARGUMENT, reason FIELD_REQUIRED on audio_config.encoding).
+	// Values that contradict the header are INVALID_ARGUMENT (see AudioConfig).
 	AudioConfig *v1.AudioConfig `protobuf:"bytes,3,opt,name=audio_config,json=audioConfig,proto3" json:"audio_config,omitempty"`
 	// Optional. Maximum number of alternatives per result, 0 to 10; 0 means 1.
 	// The server may return fewer. Above 10 is answered with INVALID_ARGUMENT
@@ -299,8 +304,9 @@ type RecognizeRequest struct {
 
 	// Required. How to recognize the audio.
 	Config *RecognitionConfig `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
-	// Required. The audio bytes, encoded as config.audio_config says (base64 in
-	// REST/JSON). At most 10 MiB (10,485,760 bytes) and at most 5 minutes of
+	// Required. The audio bytes (base64 in REST/JSON): a container file whose
+	// header is read, or headerless samples as config.audio_config says. At
+	// most 10 MiB (10,485,760 bytes) and at most 5 minutes of
 	// audio; larger is answered with INVALID_ARGUMENT (reason AUDIO_TOO_LARGE or
 	// AUDIO_TOO_LONG) — use StreamingRecognize for longer audio. Empty is
 	// answered with INVALID_ARGUMENT (reason FIELD_REQUIRED).
@@ -952,8 +958,9 @@ type StreamingRecognizeRequest_StreamingConfig struct {
 
 type StreamingRecognizeRequest_Audio struct {
 	// Required in every message after the first (INVALID_ARGUMENT, reason
-	// STREAM_CONFIG_MISSING, if it comes first). A chunk of audio encoded as
-	// the config says. At most 32 KB (32,768 bytes) of audio per message
+	// STREAM_CONFIG_MISSING, if it comes first). A chunk of audio: the first
+	// may start with a WAV header or an Ogg/WebM stream's first bytes (read
+	// by the server), otherwise encoded as the config says. At most 32 KB (32,768 bytes) of audio per message
 	// (INVALID_ARGUMENT, reason AUDIO_CHUNK_TOO_LARGE, above); 100 ms chunks
 	// are recommended (3,200 bytes of 16 kHz mono LINEAR16). Chunks of
 	// self-describing encodings are consecutive pieces of one file or stream.

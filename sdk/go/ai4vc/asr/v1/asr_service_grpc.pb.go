@@ -19,10 +19,16 @@ const _ = grpc.SupportPackageIsVersion7
 type AsrServiceClient interface {
 	// Recognizes a whole audio clip and returns when it is done.
 	//
+	// A WAV, FLAC, Ogg (Opus, Vorbis), MP3 or WebM (Opus) file needs no
+	// audio_config: its container is detected from its first bytes and decoded
+	// as its header says.
+	//
 	// Errors: INVALID_ARGUMENT with reason FIELD_REQUIRED (missing
-	// language_code, encoding or content), FIELD_OUT_OF_RANGE,
-	// UNSUPPORTED_LANGUAGE, UNKNOWN_MODEL, UNSUPPORTED_ENCODING,
-	// SAMPLE_RATE_MISMATCH, AUDIO_UNDECODABLE, AUDIO_TOO_LARGE or
+	// language_code or content, or no encoding for audio without a container
+	// header), FIELD_OUT_OF_RANGE, UNSUPPORTED_LANGUAGE, UNKNOWN_MODEL,
+	// UNSUPPORTED_ENCODING, ENCODING_MISMATCH, SAMPLE_RATE_MISMATCH or
+	// CHANNEL_COUNT_MISMATCH (audio_config contradicts the header, which wins),
+	// AUDIO_UNDECODABLE (including a header cut short), AUDIO_TOO_LARGE or
 	// AUDIO_TOO_LONG; UNAVAILABLE (BACKEND_UNAVAILABLE) when the model backend is
 	// down; DEADLINE_EXCEEDED (BACKEND_TIMEOUT).
 	Recognize(ctx context.Context, in *RecognizeRequest, opts ...grpc.CallOption) (*RecognizeResponse, error)
@@ -33,6 +39,13 @@ type AsrServiceClient interface {
 	// The first message carries streaming_config and nothing else; every later
 	// message carries audio and nothing else. Half-closing the request stream
 	// flushes: the server sends the final results and ends the call with OK.
+	//
+	// The audio may be headerless (LINEAR16, MULAW, ALAW, as audio_config
+	// says), start with a WAV header (parsed and stripped; it is authoritative,
+	// and audio_config may be left unset), or be an Ogg Opus/Vorbis or WebM
+	// Opus stream (decoded as it arrives). A config that contradicts the header
+	// is answered as in Recognize. FLAC and MP3 are for Recognize only
+	// (UNSUPPORTED_ENCODING here).
 	//
 	// Errors: INVALID_ARGUMENT with reason STREAM_CONFIG_MISSING (first message
 	// is not a config), STREAM_CONFIG_REPEATED (a config after the first
@@ -113,10 +126,16 @@ func (c *asrServiceClient) ListModels(ctx context.Context, in *ListModelsRequest
 type AsrServiceServer interface {
 	// Recognizes a whole audio clip and returns when it is done.
 	//
+	// A WAV, FLAC, Ogg (Opus, Vorbis), MP3 or WebM (Opus) file needs no
+	// audio_config: its container is detected from its first bytes and decoded
+	// as its header says.
+	//
 	// Errors: INVALID_ARGUMENT with reason FIELD_REQUIRED (missing
-	// language_code, encoding or content), FIELD_OUT_OF_RANGE,
-	// UNSUPPORTED_LANGUAGE, UNKNOWN_MODEL, UNSUPPORTED_ENCODING,
-	// SAMPLE_RATE_MISMATCH, AUDIO_UNDECODABLE, AUDIO_TOO_LARGE or
+	// language_code or content, or no encoding for audio without a container
+	// header), FIELD_OUT_OF_RANGE, UNSUPPORTED_LANGUAGE, UNKNOWN_MODEL,
+	// UNSUPPORTED_ENCODING, ENCODING_MISMATCH, SAMPLE_RATE_MISMATCH or
+	// CHANNEL_COUNT_MISMATCH (audio_config contradicts the header, which wins),
+	// AUDIO_UNDECODABLE (including a header cut short), AUDIO_TOO_LARGE or
 	// AUDIO_TOO_LONG; UNAVAILABLE (BACKEND_UNAVAILABLE) when the model backend is
 	// down; DEADLINE_EXCEEDED (BACKEND_TIMEOUT).
 	Recognize(context.Context, *RecognizeRequest) (*RecognizeResponse, error)
@@ -127,6 +146,13 @@ type AsrServiceServer interface {
 	// The first message carries streaming_config and nothing else; every later
 	// message carries audio and nothing else. Half-closing the request stream
 	// flushes: the server sends the final results and ends the call with OK.
+	//
+	// The audio may be headerless (LINEAR16, MULAW, ALAW, as audio_config
+	// says), start with a WAV header (parsed and stripped; it is authoritative,
+	// and audio_config may be left unset), or be an Ogg Opus/Vorbis or WebM
+	// Opus stream (decoded as it arrives). A config that contradicts the header
+	// is answered as in Recognize. FLAC and MP3 are for Recognize only
+	// (UNSUPPORTED_ENCODING here).
 	//
 	// Errors: INVALID_ARGUMENT with reason STREAM_CONFIG_MISSING (first message
 	// is not a config), STREAM_CONFIG_REPEATED (a config after the first

@@ -29,7 +29,11 @@ const (
 type AudioEncoding int32
 
 const (
-	// Not set. The server answers INVALID_ARGUMENT (reason FIELD_REQUIRED).
+	// Not set. Where audio is read (ASR): detect the container from the audio's
+	// first bytes (WAV, FLAC, Ogg Opus/Vorbis, MP3, WebM) and decode it as its
+	// header says; audio with no such header is answered with INVALID_ARGUMENT
+	// (reason FIELD_REQUIRED on the encoding). Where audio is written (TTS):
+	// INVALID_ARGUMENT (reason FIELD_REQUIRED).
 	AudioEncoding_AUDIO_ENCODING_UNSPECIFIED AudioEncoding = 0
 	// Raw, headerless 16-bit signed little-endian PCM samples, channels
 	// interleaved. The sample rate must be given alongside.
@@ -116,8 +120,14 @@ type AudioConfig struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// Required. Encoding of the audio bytes. AUDIO_ENCODING_UNSPECIFIED is
-	// answered with INVALID_ARGUMENT.
+	// Optional. Encoding of the audio bytes. Reading audio (ASR),
+	// AUDIO_ENCODING_UNSPECIFIED (the default, also when no AudioConfig is
+	// given) means "detect it from the container header"; it is required for
+	// headerless audio (INVALID_ARGUMENT, reason FIELD_REQUIRED). The header
+	// wins: a value naming another container than the bytes carry is answered
+	// with INVALID_ARGUMENT (reason ENCODING_MISMATCH). LINEAR16, MULAW or ALAW
+	// with audio that starts with a WAV header of those samples (as Riva clients
+	// send) is read by the header. Required when writing audio (TTS).
 	Encoding AudioEncoding `protobuf:"varint,1,opt,name=encoding,proto3,enum=ai4vc.audio.v1.AudioEncoding" json:"encoding,omitempty"`
 	// Optional for self-describing encodings (WAV, FLAC, OGG_OPUS, OGG_VORBIS,
 	// WEBM_OPUS, MP3), where 0 means "read it from the header" and a value that
@@ -127,7 +137,9 @@ type AudioConfig struct {
 	SampleRateHertz int32 `protobuf:"varint,2,opt,name=sample_rate_hertz,json=sampleRateHertz,proto3" json:"sample_rate_hertz,omitempty"`
 	// Optional. Number of interleaved channels in headerless audio, 1 or 2;
 	// channels are mixed down to mono before recognition. 0 means 1, or the
-	// header's value for self-describing encodings. Default 0.
+	// header's value for self-describing encodings, where a non-zero value that
+	// disagrees with the header is answered with INVALID_ARGUMENT (reason
+	// CHANNEL_COUNT_MISMATCH). Default 0.
 	AudioChannelCount int32 `protobuf:"varint,3,opt,name=audio_channel_count,json=audioChannelCount,proto3" json:"audio_channel_count,omitempty"`
 }
 

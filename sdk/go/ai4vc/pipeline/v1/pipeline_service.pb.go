@@ -423,11 +423,13 @@ type AudioInput struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// Required. The audio bytes, encoded as audio_config says (base64 in
-	// REST/JSON). At most 10 MiB and 5 minutes (the limits of
-	// AsrService.Recognize).
+	// Required. The audio bytes (base64 in REST/JSON): a WAV, FLAC, Ogg, MP3
+	// or WebM file, or headerless samples as audio_config says. At most 10 MiB
+	// and 5 minutes (the limits of AsrService.Recognize).
 	Content []byte `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
-	// Required. Encoding, sample rate and channels of content.
+	// Optional. Encoding, sample rate and channels of content, as in
+	// AsrService.Recognize: unset for a container file (its header says),
+	// required for headerless samples (INVALID_ARGUMENT, reason FIELD_REQUIRED).
 	AudioConfig *v12.AudioConfig `protobuf:"bytes,2,opt,name=audio_config,json=audioConfig,proto3" json:"audio_config,omitempty"`
 }
 
@@ -936,7 +938,9 @@ type StreamingSpeechToSpeechConfig struct {
 	unknownFields protoimpl.UnknownFields
 
 	// Required. How to recognize the audio, as in AsrService.StreamingRecognize
-	// (recognition_config.config.language_code and audio_config are required).
+	// (recognition_config.config.language_code is required; audio_config is
+	// required for headerless audio, optional when the audio starts with a WAV
+	// header or is an Ogg/WebM stream).
 	RecognitionConfig *v1.StreamingRecognitionConfig `protobuf:"bytes,1,opt,name=recognition_config,json=recognitionConfig,proto3" json:"recognition_config,omitempty"`
 	// Optional. BCP-47 language to translate each final utterance into. Empty,
 	// or the recognition language, means no translation: the transcript is
@@ -1102,9 +1106,9 @@ type StreamingSpeechToSpeechRequest_StreamingConfig struct {
 
 type StreamingSpeechToSpeechRequest_Audio struct {
 	// Required in every message after the first (INVALID_ARGUMENT, reason
-	// STREAM_CONFIG_MISSING, if it comes first). A chunk of audio encoded as
-	// the config says; at most 32 KB (32,768 bytes) per message, as
-	// AsrService.StreamingRecognize.
+	// STREAM_CONFIG_MISSING, if it comes first). A chunk of audio, as in
+	// AsrService.StreamingRecognize: the first may start with a WAV header or
+	// an Ogg/WebM stream; at most 32 KB (32,768 bytes) per message.
 	Audio []byte `protobuf:"bytes,2,opt,name=audio,proto3,oneof"`
 }
 

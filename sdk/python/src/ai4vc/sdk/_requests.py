@@ -8,13 +8,12 @@ from pathlib import Path
 from ai4vc.asr.v1 import asr_service_pb2 as asr_pb
 from ai4vc.audio.v1 import audio_pb2
 from ai4vc.pipeline.v1 import pipeline_service_pb2 as pipeline_pb
-from ai4vc.sdk.audio import encoding_of
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 
 
 def recognize(path: Path, language: str, model: str, word_offsets: bool) -> asr_pb.RecognizeRequest:
-    config = asr_pb.RecognitionConfig(language_code=language, model=model, enable_word_time_offsets=word_offsets,
-                                      audio_config=audio_pb2.AudioConfig(encoding=encoding_of(path)))  # type: ignore[arg-type]
+    """No audio_config: the server reads the file's container header (the header wins over any suffix)."""
+    config = asr_pb.RecognitionConfig(language_code=language, model=model, enable_word_time_offsets=word_offsets)
     return asr_pb.RecognizeRequest(config=config, content=path.read_bytes())
 
 

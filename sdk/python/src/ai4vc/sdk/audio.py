@@ -16,16 +16,9 @@ from ai4vc.audio.v1 import audio_pb2
 
 DEFAULT_CHUNK_MS = 100
 
-# What Recognize is told a file is, by its suffix (the server decodes these).
-ENCODINGS = {
-    ".wav": audio_pb2.AUDIO_ENCODING_WAV,
-    ".flac": audio_pb2.AUDIO_ENCODING_FLAC,
-    ".ogg": audio_pb2.AUDIO_ENCODING_OGG_OPUS,
-    ".opus": audio_pb2.AUDIO_ENCODING_OGG_OPUS,
-    ".webm": audio_pb2.AUDIO_ENCODING_WEBM_OPUS,
-    ".mp3": audio_pb2.AUDIO_ENCODING_MP3,
-}
-AUDIO_SUFFIXES = frozenset(ENCODINGS)
+# Files the CLI picks up from a folder. Recognize is sent no encoding for them: the server reads
+# the container from the file's header (so a Vorbis .ogg or a misnamed file decodes as what it is).
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".webm", ".mp3"})
 
 
 @dataclass(frozen=True)
@@ -43,15 +36,6 @@ class Pcm:
     def audio_config(self) -> audio_pb2.AudioConfig:
         return audio_pb2.AudioConfig(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16,
                                      sample_rate_hertz=self.sample_rate_hertz, audio_channel_count=self.channels)
-
-
-def encoding_of(path: Path) -> int:
-    """The `AudioEncoding` for a file, from its suffix; ValueError naming the suffixes known."""
-    try:
-        return ENCODINGS[path.suffix.lower()]
-    except KeyError:
-        raise ValueError(f"{path}: unknown audio type {path.suffix!r} (expected one of "
-                         f"{', '.join(sorted(ENCODINGS))})") from None
 
 
 def read_wav(path: str | Path) -> Pcm:

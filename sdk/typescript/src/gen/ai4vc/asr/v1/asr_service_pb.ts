@@ -45,7 +45,12 @@ export type RecognitionConfig = Message<"ai4vc.asr.v1.RecognitionConfig"> & {
   model: string;
 
   /**
-   * Required. Encoding, sample rate and channels of the audio.
+   * Optional. Encoding, sample rate and channels of the audio. For audio with
+   * a container header (WAV, FLAC, Ogg, MP3, WebM) it may be left unset (or
+   * its encoding AUDIO_ENCODING_UNSPECIFIED): the header says the
+   * encoding, sample rate and channels. Required for headerless audio
+   * (INVALID_ARGUMENT, reason FIELD_REQUIRED on audio_config.encoding).
+   * Values that contradict the header are INVALID_ARGUMENT (see AudioConfig).
    *
    * @generated from field: ai4vc.audio.v1.AudioConfig audio_config = 3;
    */
@@ -133,8 +138,9 @@ export type RecognizeRequest = Message<"ai4vc.asr.v1.RecognizeRequest"> & {
   config?: RecognitionConfig | undefined;
 
   /**
-   * Required. The audio bytes, encoded as config.audio_config says (base64 in
-   * REST/JSON). At most 10 MiB (10,485,760 bytes) and at most 5 minutes of
+   * Required. The audio bytes (base64 in REST/JSON): a container file whose
+   * header is read, or headerless samples as config.audio_config says. At
+   * most 10 MiB (10,485,760 bytes) and at most 5 minutes of
    * audio; larger is answered with INVALID_ARGUMENT (reason AUDIO_TOO_LARGE or
    * AUDIO_TOO_LONG) — use StreamingRecognize for longer audio. Empty is
    * answered with INVALID_ARGUMENT (reason FIELD_REQUIRED).
@@ -463,8 +469,9 @@ export type StreamingRecognizeRequest = Message<"ai4vc.asr.v1.StreamingRecognize
   } | {
     /**
      * Required in every message after the first (INVALID_ARGUMENT, reason
-     * STREAM_CONFIG_MISSING, if it comes first). A chunk of audio encoded as
-     * the config says. At most 32 KB (32,768 bytes) of audio per message
+     * STREAM_CONFIG_MISSING, if it comes first). A chunk of audio: the first
+     * may start with a WAV header or an Ogg/WebM stream's first bytes (read
+     * by the server), otherwise encoded as the config says. At most 32 KB (32,768 bytes) of audio per message
      * (INVALID_ARGUMENT, reason AUDIO_CHUNK_TOO_LARGE, above); 100 ms chunks
      * are recommended (3,200 bytes of 16 kHz mono LINEAR16). Chunks of
      * self-describing encodings are consecutive pieces of one file or stream.
@@ -832,10 +839,16 @@ export const AsrService: GenService<{
   /**
    * Recognizes a whole audio clip and returns when it is done.
    *
+   * A WAV, FLAC, Ogg (Opus, Vorbis), MP3 or WebM (Opus) file needs no
+   * audio_config: its container is detected from its first bytes and decoded
+   * as its header says.
+   *
    * Errors: INVALID_ARGUMENT with reason FIELD_REQUIRED (missing
-   * language_code, encoding or content), FIELD_OUT_OF_RANGE,
-   * UNSUPPORTED_LANGUAGE, UNKNOWN_MODEL, UNSUPPORTED_ENCODING,
-   * SAMPLE_RATE_MISMATCH, AUDIO_UNDECODABLE, AUDIO_TOO_LARGE or
+   * language_code or content, or no encoding for audio without a container
+   * header), FIELD_OUT_OF_RANGE, UNSUPPORTED_LANGUAGE, UNKNOWN_MODEL,
+   * UNSUPPORTED_ENCODING, ENCODING_MISMATCH, SAMPLE_RATE_MISMATCH or
+   * CHANNEL_COUNT_MISMATCH (audio_config contradicts the header, which wins),
+   * AUDIO_UNDECODABLE (including a header cut short), AUDIO_TOO_LARGE or
    * AUDIO_TOO_LONG; UNAVAILABLE (BACKEND_UNAVAILABLE) when the model backend is
    * down; DEADLINE_EXCEEDED (BACKEND_TIMEOUT).
    *
@@ -854,6 +867,13 @@ export const AsrService: GenService<{
    * The first message carries streaming_config and nothing else; every later
    * message carries audio and nothing else. Half-closing the request stream
    * flushes: the server sends the final results and ends the call with OK.
+   *
+   * The audio may be headerless (LINEAR16, MULAW, ALAW, as audio_config
+   * says), start with a WAV header (parsed and stripped; it is authoritative,
+   * and audio_config may be left unset), or be an Ogg Opus/Vorbis or WebM
+   * Opus stream (decoded as it arrives). A config that contradicts the header
+   * is answered as in Recognize. FLAC and MP3 are for Recognize only
+   * (UNSUPPORTED_ENCODING here).
    *
    * Errors: INVALID_ARGUMENT with reason STREAM_CONFIG_MISSING (first message
    * is not a config), STREAM_CONFIG_REPEATED (a config after the first

@@ -22,8 +22,14 @@ export const file_ai4vc_audio_v1_audio: GenFile = /*@__PURE__*/
  */
 export type AudioConfig = Message<"ai4vc.audio.v1.AudioConfig"> & {
   /**
-   * Required. Encoding of the audio bytes. AUDIO_ENCODING_UNSPECIFIED is
-   * answered with INVALID_ARGUMENT.
+   * Optional. Encoding of the audio bytes. Reading audio (ASR),
+   * AUDIO_ENCODING_UNSPECIFIED (the default, also when no AudioConfig is
+   * given) means "detect it from the container header"; it is required for
+   * headerless audio (INVALID_ARGUMENT, reason FIELD_REQUIRED). The header
+   * wins: a value naming another container than the bytes carry is answered
+   * with INVALID_ARGUMENT (reason ENCODING_MISMATCH). LINEAR16, MULAW or ALAW
+   * with audio that starts with a WAV header of those samples (as Riva clients
+   * send) is read by the header. Required when writing audio (TTS).
    *
    * @generated from field: ai4vc.audio.v1.AudioEncoding encoding = 1;
    */
@@ -43,7 +49,9 @@ export type AudioConfig = Message<"ai4vc.audio.v1.AudioConfig"> & {
   /**
    * Optional. Number of interleaved channels in headerless audio, 1 or 2;
    * channels are mixed down to mono before recognition. 0 means 1, or the
-   * header's value for self-describing encodings. Default 0.
+   * header's value for self-describing encodings, where a non-zero value that
+   * disagrees with the header is answered with INVALID_ARGUMENT (reason
+   * CHANNEL_COUNT_MISMATCH). Default 0.
    *
    * @generated from field: int32 audio_channel_count = 3;
    */
@@ -66,7 +74,11 @@ export const AudioConfigSchema: GenMessage<AudioConfig> = /*@__PURE__*/
  */
 export enum AudioEncoding {
   /**
-   * Not set. The server answers INVALID_ARGUMENT (reason FIELD_REQUIRED).
+   * Not set. Where audio is read (ASR): detect the container from the audio's
+   * first bytes (WAV, FLAC, Ogg Opus/Vorbis, MP3, WebM) and decode it as its
+   * header says; audio with no such header is answered with INVALID_ARGUMENT
+   * (reason FIELD_REQUIRED on the encoding). Where audio is written (TTS):
+   * INVALID_ARGUMENT (reason FIELD_REQUIRED).
    *
    * @generated from enum value: AUDIO_ENCODING_UNSPECIFIED = 0;
    */

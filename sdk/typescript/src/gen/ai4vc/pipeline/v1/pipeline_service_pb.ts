@@ -223,16 +223,18 @@ export const PipelineInputSchema: GenMessage<PipelineInput> = /*@__PURE__*/
  */
 export type AudioInput = Message<"ai4vc.pipeline.v1.AudioInput"> & {
   /**
-   * Required. The audio bytes, encoded as audio_config says (base64 in
-   * REST/JSON). At most 10 MiB and 5 minutes (the limits of
-   * AsrService.Recognize).
+   * Required. The audio bytes (base64 in REST/JSON): a WAV, FLAC, Ogg, MP3
+   * or WebM file, or headerless samples as audio_config says. At most 10 MiB
+   * and 5 minutes (the limits of AsrService.Recognize).
    *
    * @generated from field: bytes content = 1;
    */
   content: Uint8Array;
 
   /**
-   * Required. Encoding, sample rate and channels of content.
+   * Optional. Encoding, sample rate and channels of content, as in
+   * AsrService.Recognize: unset for a container file (its header says),
+   * required for headerless samples (INVALID_ARGUMENT, reason FIELD_REQUIRED).
    *
    * @generated from field: ai4vc.audio.v1.AudioConfig audio_config = 2;
    */
@@ -488,7 +490,9 @@ export const SynthesisOutputSchema: GenMessage<SynthesisOutput> = /*@__PURE__*/
 export type StreamingSpeechToSpeechConfig = Message<"ai4vc.pipeline.v1.StreamingSpeechToSpeechConfig"> & {
   /**
    * Required. How to recognize the audio, as in AsrService.StreamingRecognize
-   * (recognition_config.config.language_code and audio_config are required).
+   * (recognition_config.config.language_code is required; audio_config is
+   * required for headerless audio, optional when the audio starts with a WAV
+   * header or is an Ogg/WebM stream).
    *
    * @generated from field: ai4vc.asr.v1.StreamingRecognitionConfig recognition_config = 1;
    */
@@ -560,9 +564,9 @@ export type StreamingSpeechToSpeechRequest = Message<"ai4vc.pipeline.v1.Streamin
   } | {
     /**
      * Required in every message after the first (INVALID_ARGUMENT, reason
-     * STREAM_CONFIG_MISSING, if it comes first). A chunk of audio encoded as
-     * the config says; at most 32 KB (32,768 bytes) per message, as
-     * AsrService.StreamingRecognize.
+     * STREAM_CONFIG_MISSING, if it comes first). A chunk of audio, as in
+     * AsrService.StreamingRecognize: the first may start with a WAV header or
+     * an Ogg/WebM stream; at most 32 KB (32,768 bytes) per message.
      *
      * @generated from field: bytes audio = 2;
      */
