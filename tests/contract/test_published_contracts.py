@@ -48,7 +48,8 @@ def published_triton() -> Iterator[Triton]:
 
 @pytest.mark.parametrize("name", ["nmt", "tts"])
 def test_our_models_have_the_published_interface(published_triton, name):
-    """models/<name> declares the same tensors (names, types, dims) as the published repository."""
+    """models/<name> declares the same tensors (names, types, dims) as the published repository, plus
+    only the optional quality-signal outputs it announces."""
     client = triton_grpc.InferenceServerClient(published_triton.url)
     published = client.get_model_config(name, as_json=True)["config"]
     assert not published.get("parameters"), "the published config declares no capability"
@@ -62,7 +63,15 @@ def test_our_models_have_the_published_interface(published_triton, name):
             ours.stop()
     finally:
         shutil.rmtree(ours_dir, ignore_errors=True)
-    assert interface(mine) == interface(published)
+    ours_io, theirs = interface(mine), interface(published)
+    assert ours_io["input"] == theirs["input"]
+    # Every published output, and beyond them only the optional signals the model announces in its
+    # `quality_signals` parameter (the services ask for those only where it does, so a published
+    # repository without them still serves).
+    extra = sorted(set(ours_io["output"]) - set(theirs["output"]))
+    assert set(theirs["output"]) <= set(ours_io["output"])
+    announced = mine.get("parameters", {}).get("quality_signals", {}).get("string_value", "")
+    assert [name for name, _, _ in extra] == [f"OUTPUT_{s.strip().upper()}" for s in announced.split(",") if s.strip()]
     assert (int(mine.get("max_batch_size", 0)) > 0) == (int(published.get("max_batch_size", 0)) > 0)
 
 
