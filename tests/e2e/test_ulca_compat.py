@@ -229,6 +229,17 @@ def test_bad_input_is_400_in_dhruva_shape_naming_the_field(mesh, path, change, k
     assert code == 200
 
 
+def test_service_id_in_the_query_string_as_dhruva_urls_carry_it(mesh):
+    """?serviceId= on the URL selects the service like config.serviceId; an unknown one is UNKNOWN_SERVICE_ID."""
+    body = example("translation")
+    del body["config"]["serviceId"]
+    path = "/services/inference/translation?serviceId="
+    code, answer = post(mesh, path + "ai4bharat/indictrans-v2-all-gpu--t4", body, {"authorization": mesh.admin_key()})
+    assert code == 200 and urdu(answer["output"][0]["target"])
+    code, answer = post(mesh, path + "ai4bharat/nope", body, {"authorization": mesh.admin_key()})
+    assert code == 400 and answer["detail"]["kind"] == "UNKNOWN_SERVICE_ID"
+
+
 def test_malformed_json_and_unknown_paths_in_dhruva_shape_other_paths_unchanged(mesh):
     """Broken JSON on a Dhruva path is 400 in Dhruva's shape and an unknown one 404 so; /v1/ keeps google.rpc.Status."""
     code, answer = post(mesh, "/services/inference/translation", b'{"config": ', {"authorization": mesh.admin_key()})

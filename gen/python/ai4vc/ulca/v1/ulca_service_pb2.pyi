@@ -105,14 +105,16 @@ class TtsAudioConfig(_message.Message):
     def __init__(self, language: _Optional[_Union[LanguageConfig, _Mapping]] = ..., audio_format: _Optional[str] = ..., encoding: _Optional[str] = ..., sampling_rate: _Optional[int] = ...) -> None: ...
 
 class ComputeAsrRequest(_message.Message):
-    __slots__ = ("config", "audio", "control_config")
+    __slots__ = ("config", "audio", "control_config", "service_id")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     CONTROL_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
     config: TaskConfig
     audio: _containers.RepeatedCompositeFieldContainer[AudioItem]
     control_config: ControlConfig
-    def __init__(self, config: _Optional[_Union[TaskConfig, _Mapping]] = ..., audio: _Optional[_Iterable[_Union[AudioItem, _Mapping]]] = ..., control_config: _Optional[_Union[ControlConfig, _Mapping]] = ...) -> None: ...
+    service_id: str
+    def __init__(self, config: _Optional[_Union[TaskConfig, _Mapping]] = ..., audio: _Optional[_Iterable[_Union[AudioItem, _Mapping]]] = ..., control_config: _Optional[_Union[ControlConfig, _Mapping]] = ..., service_id: _Optional[str] = ...) -> None: ...
 
 class ComputeAsrResponse(_message.Message):
     __slots__ = ("output", "task_type")
@@ -123,14 +125,16 @@ class ComputeAsrResponse(_message.Message):
     def __init__(self, output: _Optional[_Iterable[_Union[TextOutput, _Mapping]]] = ..., task_type: _Optional[str] = ...) -> None: ...
 
 class ComputeTranslationRequest(_message.Message):
-    __slots__ = ("config", "input", "control_config")
+    __slots__ = ("config", "input", "control_config", "service_id")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     CONTROL_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
     config: TaskConfig
     input: _containers.RepeatedCompositeFieldContainer[TextItem]
     control_config: ControlConfig
-    def __init__(self, config: _Optional[_Union[TaskConfig, _Mapping]] = ..., input: _Optional[_Iterable[_Union[TextItem, _Mapping]]] = ..., control_config: _Optional[_Union[ControlConfig, _Mapping]] = ...) -> None: ...
+    service_id: str
+    def __init__(self, config: _Optional[_Union[TaskConfig, _Mapping]] = ..., input: _Optional[_Iterable[_Union[TextItem, _Mapping]]] = ..., control_config: _Optional[_Union[ControlConfig, _Mapping]] = ..., service_id: _Optional[str] = ...) -> None: ...
 
 class ComputeTranslationResponse(_message.Message):
     __slots__ = ("output", "task_type")
@@ -141,14 +145,16 @@ class ComputeTranslationResponse(_message.Message):
     def __init__(self, output: _Optional[_Iterable[_Union[TextOutput, _Mapping]]] = ..., task_type: _Optional[str] = ...) -> None: ...
 
 class ComputeTransliterationRequest(_message.Message):
-    __slots__ = ("config", "input", "control_config")
+    __slots__ = ("config", "input", "control_config", "service_id")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     CONTROL_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
     config: TaskConfig
     input: _containers.RepeatedCompositeFieldContainer[TextItem]
     control_config: ControlConfig
-    def __init__(self, config: _Optional[_Union[TaskConfig, _Mapping]] = ..., input: _Optional[_Iterable[_Union[TextItem, _Mapping]]] = ..., control_config: _Optional[_Union[ControlConfig, _Mapping]] = ...) -> None: ...
+    service_id: str
+    def __init__(self, config: _Optional[_Union[TaskConfig, _Mapping]] = ..., input: _Optional[_Iterable[_Union[TextItem, _Mapping]]] = ..., control_config: _Optional[_Union[ControlConfig, _Mapping]] = ..., service_id: _Optional[str] = ...) -> None: ...
 
 class ComputeTransliterationResponse(_message.Message):
     __slots__ = ("output", "task_type")
@@ -159,14 +165,16 @@ class ComputeTransliterationResponse(_message.Message):
     def __init__(self, output: _Optional[_Iterable[_Union[TransliterationOutput, _Mapping]]] = ..., task_type: _Optional[str] = ...) -> None: ...
 
 class ComputeTtsRequest(_message.Message):
-    __slots__ = ("config", "input", "control_config")
+    __slots__ = ("config", "input", "control_config", "service_id")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     CONTROL_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
     config: TaskConfig
     input: _containers.RepeatedCompositeFieldContainer[TextItem]
     control_config: ControlConfig
-    def __init__(self, config: _Optional[_Union[TaskConfig, _Mapping]] = ..., input: _Optional[_Iterable[_Union[TextItem, _Mapping]]] = ..., control_config: _Optional[_Union[ControlConfig, _Mapping]] = ...) -> None: ...
+    service_id: str
+    def __init__(self, config: _Optional[_Union[TaskConfig, _Mapping]] = ..., input: _Optional[_Iterable[_Union[TextItem, _Mapping]]] = ..., control_config: _Optional[_Union[ControlConfig, _Mapping]] = ..., service_id: _Optional[str] = ...) -> None: ...
 
 class ComputeTtsResponse(_message.Message):
     __slots__ = ("audio", "config", "task_type")
