@@ -20,7 +20,7 @@ from services.ulca.settings import UlcaSettings
 
 
 def test_catalog_names_each_model_with_its_directions():
-    """Models, pairs, transliteration backends and voice backends become ai4vc/<task>/<name> ids with ISO 639 languages."""
+    """Models, pairs, transliteration and voice backends become ai4vc/<task>/<name> ids with ISO 639 languages."""
     catalog = core.catalog_of(
         [asr_pb.Model(name="pocketsphinx-en-us", language_codes=["en-US"], supports_streaming=True)],
         [nmt_pb.LanguagePair(source_language_code="hi", target_language_code="ur", model="apertium-urd-hin"),
