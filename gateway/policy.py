@@ -34,6 +34,8 @@ SERVICE_RULES: dict[str, Rule] = {
     "ai4vc.asr.v1.AsrService": Rule(Access.SCOPE, "asr"),
     "ai4vc.tts.v1.TtsService": Rule(Access.SCOPE, "tts"),
     "ai4vc.pipeline.v1.PipelineService": Rule(Access.SCOPE, "pipeline"),
+    # Every method has its own rule (METHOD_RULES); one added without one is refused.
+    "ai4vc.ulca.v1.UlcaService": Rule(Access.DENY),
     "ai4vc.auth.v1.AuthService": Rule(Access.AUTHENTICATED),
     # Reads: any valid credential; writes: the "config" scope (METHOD_RULES below).
     "ai4vc.config.v1.ConfigService": Rule(Access.AUTHENTICATED),
@@ -61,6 +63,15 @@ METHOD_RULES: dict[str, Rule] = {
     "/ai4vc.config.v1.ConfigService/SetConfig": Rule(Access.SCOPE, "config"),
     "/ai4vc.config.v1.ConfigService/DeleteConfig": Rule(Access.SCOPE, "config"),
     "/ai4vc.config.v1.ConfigService/RollbackConfig": Rule(Access.SCOPE, "config"),
+    # The Bhashini / Dhruva facade: each method needs the scope of the service it calls; a
+    # pipeline, "pipeline" (its tasks call the others as this caller, and they check nothing
+    # more: the adapter forwards the identity); the config call, any valid credential.
+    "/ai4vc.ulca.v1.UlcaService/ComputeAsr": Rule(Access.SCOPE, "asr"),
+    "/ai4vc.ulca.v1.UlcaService/ComputeTranslation": Rule(Access.SCOPE, "nmt"),
+    "/ai4vc.ulca.v1.UlcaService/ComputeTransliteration": Rule(Access.SCOPE, "nmt"),
+    "/ai4vc.ulca.v1.UlcaService/ComputeTts": Rule(Access.SCOPE, "tts"),
+    "/ai4vc.ulca.v1.UlcaService/ComputePipeline": Rule(Access.SCOPE, "pipeline"),
+    "/ai4vc.ulca.v1.UlcaService/GetModelsPipeline": Rule(Access.AUTHENTICATED),
 }
 
 # HTTP paths that are not gRPC methods: the WebSocket bridge's endpoints (checked on the

@@ -30,7 +30,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from deploy.local.envoy_config import DHRUVA_PREFIXES  # noqa: E402
 from gateway import policy  # noqa: E402
+
+# On the Dhruva / Bhashini paths (proto/ai4vc/ulca/v1) errors are in Dhruva's shape, written by
+# the edge (envoy/envoy.yaml.j2's first Lua filter).
+DHRUVA_ERROR = "dhruvaError"
 
 OUT = ROOT / "gen" / "openapi" / "openapi.json"
 SHIM = Path(__file__).with_name("proto3_optional_shim.py")
@@ -53,7 +58,10 @@ description names the scope its key needs (`x-ai4vc-scope`); a key with `admin` 
 reasons in proto/README.md, and `domain` "ai4vc") always, plus `google.rpc.BadRequest` (field
 violations), `google.rpc.RetryInfo` or `google.rpc.QuotaFailure` where they apply. The HTTP status
 follows the gRPC code (INVALID_ARGUMENT 400, UNAUTHENTICATED 401, PERMISSION_DENIED 403,
-NOT_FOUND 404, RESOURCE_EXHAUSTED 429, UNAVAILABLE 503 …).
+NOT_FOUND 404, RESOURCE_EXHAUSTED 429, UNAVAILABLE 503 …). The Bhashini / Dhruva facade's paths
+(`/services/inference/*`, `/ulca/apis/*`) answer errors as Dhruva does instead:
+`{"detail": {"kind": <ErrorInfo reason>, "message": ..., "field": <the field, when one is wrong>}}`,
+with the same HTTP statuses; they also take the raw key as `Authorization: ai4vc_<key id>_<secret>`.
 
 **JSON.** Field names are lowerCamelCase; 64-bit integers are strings; enums are their names;
 `bytes` are base64; every primitive field of an answer is present, with its default value when
@@ -83,6 +91,16 @@ WELL_KNOWN = {
 }
 
 ERROR_SCHEMAS: dict[str, Any] = {
+    DHRUVA_ERROR: {
+        "type": "object",
+        "description": "The error body of the Bhashini / Dhruva paths, as Dhruva's clients parse it.",
+        "properties": {"detail": {"type": "object", "properties": {
+            "kind": {"type": "string", "description": "The ErrorInfo reason (proto/README.md)."},
+            "message": {"type": "string", "description": "A developer-facing message, in English."},
+            "field": {"type": "string", "description": "The request field that is wrong, when one is."},
+        }, "required": ["kind", "message"]}},
+        "required": ["detail"],
+    },
     STATUS: {
         "type": "object",
         "description": "google.rpc.Status: the body of every error answer.",
@@ -197,11 +215,16 @@ def edge_facts(doc: dict[str, Any]) -> dict[str, Any]:
     }
     components["responses"] = {"Error": {
         "description": "An error: google.rpc.Status as JSON (the HTTP status follows the gRPC code).",
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{STATUS}"}}}}}
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{STATUS}"}}}},
+        "DhruvaError": {
+            "description": "An error in Dhruva's shape (the HTTP status follows the gRPC code).",
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{DHRUVA_ERROR}"}}}}}
     doc["security"] = [{"apiKey": []}, {"bearer": []}]
-    for operations in doc["paths"].values():
+    for path, operations in doc["paths"].items():
+        dhruva = path.startswith(DHRUVA_PREFIXES)
         for operation in operations.values():
-            operation["responses"]["default"] = {"$ref": "#/components/responses/Error"}
+            operation["responses"]["default"] = {
+                "$ref": "#/components/responses/DhruvaError" if dhruva else "#/components/responses/Error"}
             access = operation["x-ai4vc-access"]
             if access == policy.Access.PUBLIC.value:
                 operation["security"] = []

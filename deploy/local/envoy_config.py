@@ -53,6 +53,13 @@ DOCS_FILES = {
     "/docs/swagger-ui.css": (SWAGGER_UI / "swagger-ui.css", "text/css; charset=utf-8"),
     "/docs/swagger-ui-bundle.js": (SWAGGER_UI / "swagger-ui-bundle.js", "application/javascript; charset=utf-8"),
 }
+# Path prefixes of the REST API (transcoded): ours, and the Dhruva / Bhashini facade's
+# (proto/ai4vc/ulca/v1). Each gets a route for the filters to see before the transcoder rewrites
+# the path (envoy/routes.yaml.j2); gateway/edge/identity.lua answers 404 for an unmapped one.
+REST_PREFIXES = ("/v1/", "/services/inference/", "/ulca/apis/")
+# Dhruva-shaped paths: errors leave the edge as {"detail": {"kind", "message"}} (the first Lua
+# filter in envoy/envoy.yaml.j2 rewrites google.rpc.Status JSON), as Dhruva clients parse them.
+DHRUVA_PREFIXES = ("/services/inference/", "/ulca/apis/")
 # direct_response bodies are capped at 4 KiB by default; the Swagger UI bundle is ~1.7 MB.
 MAX_DIRECT_RESPONSE_BYTES = 8 * 1024 * 1024
 
@@ -136,6 +143,7 @@ def render(
         services=[dataclasses.asdict(u) for u in upstreams if u.routed and u.kind == "grpc"],
         clusters=clusters,
         max_body_bytes=MAX_BODY_BYTES,
+        dhruva_prefixes=DHRUVA_PREFIXES,
         routes_dir=str(routes_dir),
         jwks_path=str(jwks_path),
         jwt_issuer=JWT_ISSUER,
@@ -199,6 +207,7 @@ def render_routes(
         max_direct_response_bytes=MAX_DIRECT_RESPONSE_BYTES,
         pages=[dataclasses.asdict(u) for u in upstreams if u.kind == "http"],
         removed_headers=REMOVED_HEADERS,
+        rest_prefixes=REST_PREFIXES,
         reflection_cluster=reflection_cluster or gateway_cluster or grpc_upstreams[0].cluster,
     )
     routes: dict[str, Any] = yaml.safe_load(text)

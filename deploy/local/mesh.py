@@ -51,7 +51,7 @@ class ServiceSpec:
 
 # auth first (it migrates the key tables and creates the bootstrap admin) beside telemetry (so
 # every later process exports its spans and logs from its first line), then the gateway that
-# reads the keys, then the AI services, then what calls those (pipeline, WebSocket bridge).
+# reads the keys, then the AI services, then what calls those (pipeline, ULCA facade, WebSocket bridge).
 # The metrics service reads the events the relay (stage 1) publishes.
 SERVICES: dict[str, ServiceSpec] = {
     "auth": ServiceSpec("services.auth", "ai4vc.auth.v1.AuthService", 8081, stage=0),
@@ -63,6 +63,8 @@ SERVICES: dict[str, ServiceSpec] = {
     "tts": ServiceSpec("services.tts", "ai4vc.tts.v1.TtsService", 8088),
     "nmt": ServiceSpec("services.nmt", "ai4vc.nmt.v1.NmtService", 8089),
     "pipeline": ServiceSpec("services.pipeline", "ai4vc.pipeline.v1.PipelineService", 8091, stage=3),
+    # The Bhashini / Dhruva JSON facade: a thin adapter over asr, nmt and tts.
+    "ulca": ServiceSpec("services.ulca", "ai4vc.ulca.v1.UlcaService", 8099, stage=3),
     "wsbridge": ServiceSpec("gateway.ws", "/v1/ws/", 8092, kind="websocket", stage=3),
     "events": ServiceSpec("services.events", "", 8094, routed=False, kind="worker", stage=1),
     # Writes Prometheus's alerting rules and takes Alertmanager's notifications (started before it).
@@ -177,6 +179,9 @@ class Mesh:
         return {
             **{f"AI4VC_PIPELINE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
             **{f"AI4VC_WSBRIDGE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "pipeline")},
+            **{f"AI4VC_ULCA_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
+            # getModelsPipeline's callbackUrl: the edge, as clients reach it.
+            "AI4VC_ULCA_PUBLIC_URL": f"http://127.0.0.1:{self.ports.envoy}",
             # Live settings: services watch their namespace on the config service (stage 1).
             "AI4VC_CONFIG_TARGET": f"127.0.0.1:{self.ports.services['config']}",
             "AI4VC_TRITON_URL": self.external_triton or self.triton.url,

@@ -2,7 +2,8 @@
 -- before jwt_authn/basic_auth. The control plane (gateway/edge/publish.py) prepends BLOCKS, a
 -- long string of "kind subject until reason" lines, and publishes it through RDS.
 --   1. refuses blocked client addresses, (address, key id) pairs and quota-exhausted keys (429);
---   2. reshapes the API key (x-api-key, or the WebSocket sub-protocol ai4vc-key.<key>) into
+--   2. reshapes the API key (x-api-key, an authorization header holding nothing but the raw key as
+--      Dhruva / Bhashini clients send it, or the WebSocket sub-protocol ai4vc-key.<key>) into
 --      "authorization: Basic base64(<key id>:<secret>)" for basic_auth, and ai4vc-bearer.<token>
 --      into "authorization: Bearer <token>" for jwt_authn;
 --   3. notes the credential kind and key id in dynamic metadata for the access log, from which the
@@ -48,6 +49,13 @@ function envoy_on_request(handle)
     return refuse(handle, grpc, entry)
   end
   local key = headers:get("x-api-key")
+  -- Dhruva's and Bhashini's clients send the raw key as "authorization: <key>". Only a value of
+  -- our key's exact shape is taken as one; Bearer tokens go on to jwt_authn, and any other value
+  -- (a client's own Basic header included) is refused below as before.
+  local authorization = headers:get("authorization")
+  if not key and authorization and string.match(authorization, "^%s*ai4vc_[0-9a-f]+_[0-9a-f]+%s*$") then
+    key = authorization
+  end
   local bearer = nil
   local offered = headers:get("sec-websocket-protocol")
   if offered and not key and not headers:get("authorization") then
@@ -86,7 +94,7 @@ function envoy_on_request(handle)
   if bearer then
     headers:replace("authorization", "Bearer " .. bearer)
   end
-  local authorization = headers:get("authorization")
+  authorization = headers:get("authorization")
   if authorization then
     if string.sub(authorization, 1, 7) == "Bearer " then
       meta:set("ai4vc", "credential", "bearer")

@@ -5,7 +5,8 @@
 --     x-ai4vc-scopes from the key's record;
 --   - access token (jwt_authn set principal, scopes, session): refuses a revoked session (401)
 --     and turns the token's space-separated scopes into the header's comma-separated list;
---   - answers NOT_FOUND for a REST path (/v1/...) the transcoder left unmapped (the skeleton's
+--   - answers NOT_FOUND for a REST path (/v1/..., Dhruva's /services/inference/... and /ulca/apis/...)
+--     the transcoder left unmapped (the skeleton's
 --     "/v1/" route brings such requests here, authenticated, instead of to a cluster);
 --   - sets the rate-limit subject and cost: local_ratelimit holds one bucket of 10^9 tokens a
 --     minute per (subject, method), and a call costs 10^9 / the key's requests_per_minute, so
@@ -33,7 +34,8 @@ end
 function envoy_on_request(handle)
   local headers = handle:headers()
   local path = headers:get(":path") or ""
-  if string.sub(path, 1, 4) == "/v1/" and string.sub(path, 1, 7) ~= "/v1/ws/" then
+  if (string.sub(path, 1, 4) == "/v1/" and string.sub(path, 1, 7) ~= "/v1/ws/")
+      or string.sub(path, 1, 20) == "/services/inference/" or string.sub(path, 1, 11) == "/ulca/apis/" then
     return not_found(handle, headers)
   end
   local id = headers:get("x-ai4vc-key-id")

@@ -1,22 +1,18 @@
 """gRPC clients of the ASR, NMT and TTS services, as the pipeline core's `Backends`.
 
-Every call carries the caller's request id, trace context and identity metadata and a
-deadline from the caller's remaining time. Unary calls that answer UNAVAILABLE are retried
-with capped, full-jitter backoff; streams never are. A downstream error becomes the domain
-error of the same code and ErrorInfo reason, its field moved into the pipeline request.
+Calls go through services/common/rpc/downstream.py: the caller's metadata and deadline on
+every call, UNAVAILABLE unary calls retried with capped, full-jitter backoff (streams never),
+downstream errors turned into domain errors with their field moved into the pipeline request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
 
 from ai4vc.asr.v1 import asr_service_pb2 as asr_pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as asr_grpc
@@ -24,90 +20,20 @@ from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
-from services.common.errors import (
-    Code,
-    DeadlineExceeded,
-    DomainError,
-    FailedPrecondition,
-    Internal,
-    InvalidArgument,
-    NotFound,
-    Reason,
-    ResourceExhausted,
-    Unavailable,
-)
-from services.pipeline.core import CallContext, FieldMap
+from services.common.calls import CallContext, FieldMap
+from services.common.errors import Reason, Unavailable
+from services.common.rpc.downstream import RetryPolicy, downstream_error, unary_call
 from services.pipeline.settings import PipelineSettings
 
 R = TypeVar("R")
+
+__all__ = ["GrpcBackends", "downstream_error"]
 
 SERVICE_NAMES = {
     "asr": asr_pb.DESCRIPTOR.services_by_name["AsrService"].full_name,
     "nmt": nmt_pb.DESCRIPTOR.services_by_name["NmtService"].full_name,
     "tts": tts_pb.DESCRIPTOR.services_by_name["TtsService"].full_name,
 }
-
-_CLASSES: dict[grpc.StatusCode, type[DomainError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-    grpc.StatusCode.UNAVAILABLE: Unavailable,
-    grpc.StatusCode.INTERNAL: Internal,
-}
-
-
-class DownstreamError(DomainError):
-    """A downstream status the chassis has no class for (PERMISSION_DENIED, OUT_OF_RANGE, …):
-    passed on with its own code."""
-
-    def __init__(self, code: int, message: str, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.code = Code(code)
-
-
-def downstream_error(exc: grpc.aio.AioRpcError, service: str, fields: FieldMap) -> DomainError:
-    """The domain error to answer for a failed downstream call: same code and reason, the
-    field moved into the pipeline request, the downstream's own field kept in metadata."""
-    code = exc.code()
-    info: error_details_pb2.ErrorInfo | None = None
-    retry_after_s: float | None = None
-    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
-    for detail in status.details if status is not None else ():
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            retry = error_details_pb2.RetryInfo()
-            detail.Unpack(retry)
-            retry_after_s = retry.retry_delay.ToNanoseconds() / 1e9
-    metadata = dict(info.metadata) if info is not None else {}
-    metadata.pop("request_id", None)
-    downstream_field = metadata.pop("field", "")
-    metadata["service"] = service
-    field = None
-    if downstream_field:
-        field = fields(downstream_field)
-        metadata["downstream_field"] = downstream_field
-    message = f"{service}: {exc.details() or code.name}"
-    if info is not None and info.reason:
-        reason = info.reason
-    elif code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
-        # No rich status: the service itself could not be reached (or dropped the call).
-        reason, retry_after_s = "BACKEND_UNAVAILABLE", retry_after_s or 1.0
-        message = f"the {service} service is unavailable"
-        code = grpc.StatusCode.UNAVAILABLE
-    elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        reason, message = "BACKEND_TIMEOUT", f"the {service} service did not answer in time"
-    else:
-        reason = code.name
-    cls = _CLASSES.get(code)
-    kwargs: dict[str, Any] = {"reason": reason, "field": field, "metadata": metadata, "retry_after_s": retry_after_s}
-    if cls is not None:
-        return cls(message, **kwargs)
-    return DownstreamError(code.value[0], message, **kwargs)
-
 
 class GrpcBackends:
     """Channels and stubs to the downstream services, one channel per target."""
@@ -151,19 +77,8 @@ class GrpcBackends:
     async def _unary(self, name: str, method: Callable[..., Awaitable[R]], request: Any, call: CallContext,
                      fields: FieldMap) -> R:
         s = self.settings
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await method(request, timeout=call.timeout(s.call_timeout_s), metadata=call.metadata)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() == grpc.StatusCode.UNAVAILABLE and attempt < s.retry_max_attempts:
-                    cap = min(s.retry_max_backoff_s, s.retry_initial_backoff_s * 2 ** (attempt - 1))
-                    delay = random.uniform(0, cap)
-                    if call.deadline is None or call.timeout(s.call_timeout_s) > delay:
-                        await asyncio.sleep(delay)
-                        continue
-                raise downstream_error(exc, name, fields) from None
+        policy = RetryPolicy(s.retry_max_attempts, s.retry_initial_backoff_s, s.retry_max_backoff_s)
+        return await unary_call(name, method, request, call, fields, policy, s.call_timeout_s)
 
     async def recognize(self, request: asr_pb.RecognizeRequest, call: CallContext, fields: FieldMap
                         ) -> asr_pb.RecognizeResponse:

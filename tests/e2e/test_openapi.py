@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as auth_grpc
+from deploy.local.envoy_config import DHRUVA_PREFIXES
 from gateway import policy
 
 pytestmark = pytest.mark.e2e
@@ -112,17 +113,19 @@ def test_docs_are_get_only(mesh):
 
 def test_document_lists_every_rest_binding_with_the_edge_access_rule():
     """Every operation names its gRPC method; public methods (gateway.policy) need no security, the
-    others an API key or a bearer token; every operation documents the google.rpc.Status error."""
+    others an API key or a bearer token; every operation documents the google.rpc.Status error, the
+    Bhashini / Dhruva facade's (DHRUVA_PREFIXES) Dhruva's error shape."""
     doc = json.loads(DOCUMENT.read_text())
     assert set(doc["components"]["securitySchemes"]) == {"apiKey", "bearer"}
     assert doc["components"]["securitySchemes"]["apiKey"]["name"] == "x-api-key"
-    for operations in doc["paths"].values():
+    for path, operations in doc["paths"].items():
+        error = "DhruvaError" if path.startswith(DHRUVA_PREFIXES) else "Error"
         for operation in operations.values():
             rule = policy.rule_for(operation["x-grpc-method"])
             assert rule.access is not policy.Access.DENY
             public = rule.access is policy.Access.PUBLIC
             assert (operation.get("security") == []) == public, operation["operationId"]
-            assert operation["responses"]["default"] == {"$ref": "#/components/responses/Error"}
+            assert operation["responses"]["default"] == {"$ref": f"#/components/responses/{error}"}
 
 
 def test_transcoder_refusals_are_json_status(mesh, every_scope_key):
