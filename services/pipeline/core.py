@@ -6,9 +6,7 @@ three concurrent stages joined by bounded queues. Calls the other services throu
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from ai4vc.asr.v1 import asr_service_pb2 as asr_pb
@@ -16,33 +14,11 @@ from ai4vc.audio.v1 import audio_pb2
 from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
 from ai4vc.pipeline.v1 import pipeline_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
-from services.common.errors import DeadlineExceeded, InvalidArgument, Reason
+from services.common.calls import CallContext, FieldMap, field_map
+from services.common.errors import InvalidArgument, Reason
 from services.common.streams import first_config, payloads
 from services.pipeline import plan
 from services.pipeline.settings import PipelineSettings
-
-# Maps a downstream request's field path onto the pipeline request's ("config.language_code"
-# → "tasks[0].asr.language_code").
-FieldMap = Callable[[str], str]
-
-
-@dataclasses.dataclass(frozen=True)
-class CallContext:
-    """What every downstream call of one pipeline call carries: metadata and the deadline."""
-
-    metadata: tuple[tuple[str, str], ...] = ()
-    deadline: float | None = None  # time.monotonic() at which the caller gives up
-
-    def timeout(self, default_s: float) -> float:
-        """Seconds a downstream call may take: the caller's remaining time, less a margin to
-        answer in, or `default_s` when the caller set no deadline."""
-        if self.deadline is None:
-            return default_s
-        remaining = self.deadline - time.monotonic() - 0.01
-        if remaining <= 0:
-            raise DeadlineExceeded("the caller's deadline passed before the pipeline finished",
-                                   reason=Reason.DEADLINE_EXCEEDED)
-        return remaining
 
 
 class Backends(Protocol):
@@ -60,19 +36,6 @@ class Backends(Protocol):
 
     def streaming_synthesize(self, request: tts_pb.StreamingSynthesizeRequest, call: CallContext,
                              fields: FieldMap) -> AsyncIterator[tts_pb.StreamingSynthesizeResponse]: ...
-
-
-def field_map(renames: Mapping[str, str], otherwise: str) -> FieldMap:
-    """A FieldMap: a downstream field under one of `renames`' prefixes moves under its value;
-    any other field (the text or audio the pipeline itself passed on) becomes `otherwise`."""
-
-    def rename(field: str) -> str:
-        for source, target in renames.items():
-            if field == source or field.startswith((source + ".", source + "[")):
-                return target + field[len(source):]
-        return otherwise
-
-    return rename
 
 
 def best_transcript(results: list[asr_pb.SpeechRecognitionResult]) -> str:
