@@ -16,6 +16,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from google.rpc import error_details_pb2, status_pb2
@@ -38,6 +39,8 @@ BUCKET_TOKENS = 1_000_000_000
 MAX_DYNAMIC_DESCRIPTORS = 1_000_000
 RATE_LIMITED_MESSAGE = "rate limit exceeded for this key and method"
 DESCRIPTOR = ROOT / "gen" / "descriptors" / "ai4vc.binpb"
+# NVIDIA Riva's APIs (third_party/riva/README.md): routed like ours, never transcoded to REST.
+RIVA_DESCRIPTOR = ROOT / "third_party" / "riva" / "riva.binpb"
 # Largest request body the edge accepts: 10 MiB of audio (Recognize's limit) as base64 JSON,
 # below the services' 16 MiB gRPC message limit.
 MAX_BODY_BYTES = 14 * 1024 * 1024
@@ -70,6 +73,9 @@ class Upstream:
     idempotent: bool = True
     kind: str = "grpc"  # "websocket": `grpc_service` is a path prefix, upgraded over HTTP/1.1;
     # "http": `grpc_service` is a path prefix of plain HTTP/1.1 pages (the dashboard's)
+    # Further gRPC services the same endpoints serve (routed to this cluster; its health check
+    # asks for `grpc_service`).
+    also_serves: tuple[str, ...] = ()
 
 
 # Services whose unary calls have side effects: retried only when never sent.
@@ -127,7 +133,9 @@ def render(
         access_log_path=str(access_log_path),
         descriptor_path=str(descriptor_path),
         identity_headers=(*IDENTITY_HEADERS, *INTERNAL_HEADERS),
-        services=[dataclasses.asdict(u) for u in upstreams if u.routed and u.kind == "grpc"],
+        # The REST transcoder knows our API only (Riva's has no HTTP bindings).
+        services=[dataclasses.asdict(u) for u in upstreams
+                  if u.routed and u.kind == "grpc" and described(u.grpc_service, descriptor_path)],
         clusters=clusters,
         max_body_bytes=MAX_BODY_BYTES,
         routes_dir=str(routes_dir),
@@ -186,8 +194,10 @@ def render_routes(
     template = env.from_string(ROUTES_TEMPLATE.read_text())
     grpc_upstreams = [u for u in upstreams if u.kind == "grpc"]
     text = template.render(
-        services=[dataclasses.asdict(u) | {"streaming_methods": streaming_methods(u.grpc_service, descriptor_path)}
-                  for u in upstreams if u.routed and u.kind == "grpc"],
+        # One entry per gRPC service (a cluster may serve several, as Riva's three share one).
+        services=[dataclasses.asdict(u) | {"grpc_service": name,
+                                           "streaming_methods": streaming_methods(name, descriptor_path)}
+                  for u in upstreams if u.routed and u.kind == "grpc" for name in (u.grpc_service, *u.also_serves)],
         websockets=[dataclasses.asdict(u) for u in upstreams if u.kind == "websocket"],
         docs=docs_routes(),
         max_direct_response_bytes=MAX_DIRECT_RESPONSE_BYTES,
@@ -238,20 +248,35 @@ def write_edge(upstreams: Sequence[Upstream], config_dir: Path, jwt_secret: str,
     return path
 
 
-def streaming_methods(service: str, descriptor_path: Path = DESCRIPTOR) -> list[str]:
-    """Full paths of `service`'s streaming methods, read from the built descriptor set: they get
-    routes of their own with no timeout and no retries."""
+def _service(service: str, descriptor_paths: Sequence[Path]) -> Any:
+    """The ServiceDescriptorProto of `service` in the first descriptor set holding it, or None."""
     from google.protobuf import descriptor_pb2
 
-    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes()).file
     package, _, name = service.rpartition(".")
-    for file in files:
-        if file.package != package:
+    for path in descriptor_paths:
+        if not path.is_file():
             continue
-        for svc in file.service:
-            if svc.name == name:
-                return [f"/{service}/{m.name}" for m in svc.method if m.client_streaming or m.server_streaming]
-    return []
+        for file in descriptor_pb2.FileDescriptorSet.FromString(path.read_bytes()).file:
+            if file.package != package:
+                continue
+            for svc in file.service:
+                if svc.name == name:
+                    return svc
+    return None
+
+
+def described(service: str, descriptor_path: Path = DESCRIPTOR) -> bool:
+    """Whether `service` is in our descriptor set (the one the REST transcoder loads)."""
+    return _service(service, [descriptor_path]) is not None
+
+
+def streaming_methods(service: str, descriptor_path: Path = DESCRIPTOR) -> list[str]:
+    """Full paths of `service`'s streaming methods, read from the built descriptor set (or
+    Riva's): they get routes of their own with no timeout and no retries."""
+    svc = _service(service, [descriptor_path, RIVA_DESCRIPTOR])
+    if svc is None:
+        return []
+    return [f"/{service}/{m.name}" for m in svc.method if m.client_streaming or m.server_streaming]
 
 
 def _is_ip(host: str) -> bool:

@@ -8,7 +8,9 @@ INVALID_ARGUMENT with the reason the contract names; the caller passes the field
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import struct
 from collections.abc import Iterable
 
 import numpy as np
@@ -214,3 +216,73 @@ class ChunkDecoder:
             return np.zeros(0, dtype=np.float32)
         samples, _ = decode(data[:whole], self.encoding, self.sample_rate, channels=self.channels, field=self.field)
         return samples
+
+
+# WAV format tags (the fmt chunk's wFormatTag; WAVE_FORMAT_EXTENSIBLE carries one in its GUID).
+_WAV_TAGS: dict[int, tuple[int, int]] = {1: (E.AUDIO_ENCODING_LINEAR16, 16), 6: (E.AUDIO_ENCODING_ALAW, 8),
+                                         7: (E.AUDIO_ENCODING_MULAW, 8)}
+_WAV_EXTENSIBLE = 0xFFFE
+# A header larger than this (LIST/INFO chunks and all) is not a header we will wait for.
+MAX_WAV_HEADER_BYTES = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class WavHeader:
+    """What a RIFF/WAVE header says of the samples after it: a headerless encoding, the rate,
+    the channels, and where the sample bytes start."""
+
+    encoding: Encoding
+    sample_rate_hertz: int
+    channels: int
+    data_offset: int
+
+
+def is_wav(data: bytes) -> bool:
+    """Whether `data` starts like a RIFF/WAVE file (12 bytes decide; fewer: False)."""
+    return len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+
+
+def wav_header(data: bytes, field: str = "audio") -> WavHeader | None:
+    """Reads the header at the start of a WAV byte stream, for callers that get the file in
+    chunks (a live stream whose first chunk carries the header): None while the `data` chunk's
+    start has not arrived yet; INVALID_ARGUMENT for a header that is malformed, too long, or
+    for samples that are not 16-bit PCM, mu-law or A-law."""
+    if not is_wav(data):
+        raise InvalidArgument(f"{field} does not start with a RIFF/WAVE header", reason=Reason.AUDIO_UNDECODABLE,
+                              field=field)
+    offset, fmt = 12, None
+    while offset + 8 <= len(data):
+        chunk_id, size = data[offset:offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
+        body = offset + 8
+        if chunk_id == b"data":
+            if fmt is None:
+                raise InvalidArgument(f"{field}: the WAV data chunk comes before its fmt chunk",
+                                      reason=Reason.AUDIO_UNDECODABLE, field=field)
+            encoding, rate, channels = fmt
+            return WavHeader(encoding, rate, channels, body)
+        if body + size > len(data):
+            break
+        if chunk_id == b"fmt ":
+            fmt = _wav_format(data[body:body + size], field)
+        offset = body + size + (size & 1)  # chunks are padded to an even length
+    if len(data) > MAX_WAV_HEADER_BYTES:
+        raise InvalidArgument(f"{field}: no WAV data chunk in the first {MAX_WAV_HEADER_BYTES} bytes",
+                              reason=Reason.AUDIO_UNDECODABLE, field=field)
+    return None
+
+
+def _wav_format(body: bytes, field: str) -> tuple[Encoding, int, int]:
+    if len(body) < 16:
+        raise InvalidArgument(f"{field}: the WAV fmt chunk is {len(body)} bytes, not at least 16",
+                              reason=Reason.AUDIO_UNDECODABLE, field=field)
+    tag, channels, rate, _byte_rate, _align, bits = struct.unpack_from("<HHIIHH", body)
+    if tag == _WAV_EXTENSIBLE and len(body) >= 26:
+        tag = struct.unpack_from("<H", body, 24)[0]
+    known = _WAV_TAGS.get(tag)
+    if known is None or known[1] != bits:
+        raise InvalidArgument(f"{field}: WAV format {tag} with {bits}-bit samples is not supported; "
+                              "send 16-bit PCM, mu-law or A-law", reason=Reason.UNSUPPORTED_ENCODING, field=field)
+    if not channels or not MIN_SAMPLE_RATE_HERTZ <= rate <= MAX_SAMPLE_RATE_HERTZ:
+        raise InvalidArgument(f"{field}: the WAV header says {channels} channels at {rate} Hz",
+                              reason=Reason.FIELD_OUT_OF_RANGE, field=field)
+    return known[0], rate, channels
