@@ -61,7 +61,8 @@ MAX_PAGES = 100  # of a discovery list, 100 entries each: far beyond any deploym
 RECOGNIZE_FIELDS = field_map({"config.audio_config": "config", "config": "config", "content": "audio"}, "audio")
 STREAMING_FIELDS = field_map({"streaming_config.config.audio_config": "streaming_config.config",
                               "streaming_config": "streaming_config", "audio": "audio_content"}, "audio_content")
-SYNTHESIZE_FIELDS = field_map({"input": "text", "voice.language_code": "language_code", "voice": "voice_name",
+SYNTHESIZE_FIELDS = field_map({"input.text": "text", "input": "text", "voice.language_code": "language_code",
+                               "voice.name": "voice_name", "voice": "voice_name",
                                "audio_config.encoding": "encoding", "audio_config.sample_rate_hertz": "sample_rate_hz",
                                "audio_config": "encoding"}, "text")
 TRANSLATE_FIELDS = field_map({"contents": "texts", "source_language_code": "source_language",
@@ -259,7 +260,7 @@ def voice_name(name: str) -> str:
 
 def synthesis_audio(encoding: int, sample_rate_hz: int) -> tts_pb.AudioOutputConfig:
     """Riva's audio request as ours: LINEAR_PCM (and unspecified, Riva's default) is raw 16-bit PCM."""
-    ours: audio_pb2.AudioEncoding = E.AUDIO_ENCODING_LINEAR16 if encoding == RE.ENCODING_UNSPECIFIED else ENCODINGS[encoding]
+    ours = ENCODINGS.get(encoding, E.AUDIO_ENCODING_LINEAR16)  # (the enum check passed: only UNSPECIFIED is missing)
     return tts_pb.AudioOutputConfig(encoding=ours, sample_rate_hertz=sample_rate_hz)
 
 
