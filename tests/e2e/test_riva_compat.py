@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RIVA_PYTHON = ROOT / ".venv-riva" / "bin" / "python"
 SCRIPT = Path(__file__).with_name("riva_client.py")
 SENTENCE = "good morning how are you today"
+GRPCURL = str(Path(sys.executable).parent / "grpcurl")
+RIVA_SERVICES = ("nvidia.riva.asr.RivaSpeechRecognition", "nvidia.riva.tts.RivaSpeechSynthesis",
+                 "nvidia.riva.nmt.RivaTranslation")
 
 
 def riva_client(mesh, tmp_path: Path, key: str, mode: str = "") -> dict:
@@ -104,3 +108,16 @@ async def test_a_key_without_the_scope_is_permission_denied(mesh, tmp_path):
     _key_id, key = await create_key(mesh, ["nmt"])
     assert riva_client(mesh, tmp_path, key, "probe") == {"nmt": "OK", "tts": "PERMISSION_DENIED",
                                                          "asr": "PERMISSION_DENIED"}
+
+
+def test_reflection_through_envoy_lists_and_describes_riva(mesh):
+    """grpcurl through Envoy lists Riva's three services and describes SynthesizeOnline as bidirectional."""
+    target = f"127.0.0.1:{mesh.ports.envoy}"
+    listed = subprocess.run([GRPCURL, "-plaintext", target, "list"], capture_output=True, text=True, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert set(RIVA_SERVICES) <= set(listed.stdout.split()), listed.stdout
+    described = subprocess.run([GRPCURL, "-plaintext", target, "describe", "nvidia.riva.tts.RivaSpeechSynthesis"],
+                               capture_output=True, text=True, timeout=30)
+    assert described.returncode == 0, described.stderr
+    online = next(line for line in described.stdout.splitlines() if "rpc SynthesizeOnline" in line)
+    assert online.count("stream") == 2, online
