@@ -290,9 +290,12 @@ def _is_ip(host: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Renders the config for a deployment whose services are reached by name (compose, k8s):
     `--upstream ai4vc.nmt.v1.NmtService=nmt:8089` per service, and the gateway (the control plane,
-    which also answers reflection) as `--upstream ai4vc.gateway.ControlPlane=gateway:8086`."""
+    which also answers reflection) as `--upstream ai4vc.gateway.ControlPlane=gateway:8086`. A process
+    serving several gRPC services names them joined by "+", health-checked on the first
+    (`nvidia.riva.asr.RivaSpeechRecognition+nvidia.riva.tts.RivaSpeechSynthesis+...=riva:8098`)."""
     parser = argparse.ArgumentParser(prog="python -m deploy.local.envoy_config")
-    parser.add_argument("--upstream", action="append", required=True, help="GRPC_SERVICE=HOST:PORT[,HOST:PORT]")
+    parser.add_argument("--upstream", action="append", required=True,
+                        help="GRPC_SERVICE[+GRPC_SERVICE...]=HOST:PORT[,HOST:PORT]")
     parser.add_argument("--listen", default="0.0.0.0:8080")
     parser.add_argument("--admin", default="127.0.0.1:9901")
     parser.add_argument("--access-log", default="/dev/stdout")
@@ -305,11 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("AI4VC_JWT_SECRET (at least 32 characters) is needed: jwt_authn verifies tokens with it")
     upstreams = []
     for spec in args.upstream:
-        service, _, hosts = spec.partition("=")
+        names, _, hosts = spec.partition("=")
+        service, *also = names.split("+")
         endpoints = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts.split(",")]
         cluster = service.split(".")[1] if service.count(".") >= 2 else service
         upstreams.append(Upstream(service, cluster, endpoints, routed=service != GATEWAY_SERVICE,
-                                  idempotent=idempotent(service)))
+                                  idempotent=idempotent(service), also_serves=tuple(also)))
     listen_host, listen_port = args.listen.rsplit(":", 1)
     admin_host, admin_port = args.admin.rsplit(":", 1)
     path = write_edge(upstreams, Path(args.config_dir), jwt_secret, listen_port=int(listen_port),

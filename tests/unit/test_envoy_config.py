@@ -248,3 +248,19 @@ def test_real_envoy_accepts_a_config_with_the_riva_cluster(tmp_path: Path) -> No
     result = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_cli_upstream_joins_the_services_one_process_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--upstream a+b+c=host:port` (compose's riva line) is one cluster health-checked on a, routing a, b and c."""
+    from deploy.local import envoy_config
+
+    monkeypatch.setenv("AI4VC_JWT_SECRET", "s" * 40)
+    names = "+".join((RIVA.grpc_service, *RIVA.also_serves))
+    assert envoy_config.main(["--config-dir", str(tmp_path), "--upstream", "ai4vc.gateway.ControlPlane=gateway:8086",
+                              "--upstream", f"{names}=riva:8098"]) == 0
+    config = yaml.safe_load((tmp_path / "envoy.yaml").read_text())
+    [riva] = [c for c in config["static_resources"]["clusters"] if c["name"] == "riva"]
+    assert riva["health_checks"][0]["grpc_health_check"]["service_name"] == RIVA.grpc_service
+    routes = json.loads((tmp_path / "routes.base.json").read_text())["virtual_hosts"][0]["routes"]
+    prefixes = {r["match"].get("prefix"): r["route"]["cluster"] for r in routes if "route" in r}
+    assert all(prefixes[f"/{s}/"] == "riva" for s in (RIVA.grpc_service, *RIVA.also_serves))
