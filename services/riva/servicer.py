@@ -14,6 +14,7 @@ from riva.proto import riva_nmt_pb2 as rnmt
 from riva.proto import riva_nmt_pb2_grpc as rnmt_grpc
 from riva.proto import riva_tts_pb2 as rtts
 from riva.proto import riva_tts_pb2_grpc as rtts_grpc
+from services.common.errors import Unimplemented
 from services.common.rpc.downstream import call_context
 from services.riva.core import RivaCore
 
@@ -58,7 +59,8 @@ class RivaTtsServicer(rtts_grpc.RivaSpeechSynthesisServicer):
 
 class RivaNmtServicer(rnmt_grpc.RivaTranslationServicer):
     """TranslateText and ListSupportedLanguagePairs; Riva's speech-to-speech and speech-to-text
-    translation streams stay UNIMPLEMENTED (the generated base class answers them)."""
+    translation streams answer UNIMPLEMENTED (METHOD_NOT_IMPLEMENTED) with what to call instead.
+    (The generated base class raises NotImplementedError, which the chassis would answer INTERNAL.)"""
 
     def __init__(self, core: RivaCore) -> None:
         self.core = core
@@ -70,3 +72,19 @@ class RivaNmtServicer(rnmt_grpc.RivaTranslationServicer):
     async def ListSupportedLanguagePairs(self, request: rnmt.AvailableLanguageRequest, context: Context
                                          ) -> rnmt.AvailableLanguageResponse:
         return await self.core.language_pairs(request, call_context(context))
+
+    async def StreamingTranslateSpeechToText(
+            self, request_iterator: AsyncIterator[rnmt.StreamingTranslateSpeechToTextRequest], context: Context
+    ) -> AsyncIterator[rnmt.StreamingTranslateSpeechToTextResponse]:
+        raise Unimplemented("StreamingTranslateSpeechToText is not offered here: stream to "
+                            "ai4vc.pipeline.v1.PipelineService/StreamingSpeechToSpeech, or StreamingRecognize "
+                            "then TranslateText", metadata={"method": "StreamingTranslateSpeechToText"})
+        yield  # an async generator, like the streams it stands for
+
+    async def StreamingTranslateSpeechToSpeech(
+            self, request_iterator: AsyncIterator[rnmt.StreamingTranslateSpeechToSpeechRequest], context: Context
+    ) -> AsyncIterator[rnmt.StreamingTranslateSpeechToSpeechResponse]:
+        raise Unimplemented("StreamingTranslateSpeechToSpeech is not offered here: use "
+                            "ai4vc.pipeline.v1.PipelineService/StreamingSpeechToSpeech",
+                            metadata={"method": "StreamingTranslateSpeechToSpeech"})
+        yield  # an async generator, like the streams it stands for

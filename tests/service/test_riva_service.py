@@ -249,3 +249,20 @@ async def test_downstream_down_is_unavailable_and_not_serving(dead_riva):
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     info, _fields = error_info(caught.value)
     assert info.reason == "BACKEND_UNAVAILABLE" and info.metadata["service"] == "nmt"
+
+
+async def test_riva_translation_streams_are_unimplemented_with_a_reason(riva):
+    """Riva's speech translation streams answer UNIMPLEMENTED, METHOD_NOT_IMPLEMENTED (not INTERNAL); still SERVING."""
+    _asr, _tts, nmt, channel = riva
+
+    async def one() -> AsyncIterator[rnmt.StreamingTranslateSpeechToSpeechRequest]:
+        yield rnmt.StreamingTranslateSpeechToSpeechRequest(config=rnmt.StreamingTranslateSpeechToSpeechConfig())
+        await asyncio.sleep(30)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for _ in nmt.StreamingTranslateSpeechToSpeech(one(), timeout=10):
+            pass
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    info, _fields = error_info(caught.value)
+    assert info.reason == "METHOD_NOT_IMPLEMENTED"
+    assert await health_status(channel) == health_pb2.HealthCheckResponse.SERVING
