@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 CONTROL_PLANE_SERVICE = "ai4vc.gateway.ControlPlane"
 
 
+# Generated modules whose path does not follow our <package>.<service_snake>_pb2 layout: NVIDIA
+# Riva's, generated from its descriptor set (third_party/riva/) under its own file names.
+FOREIGN_MODULES = {
+    "nvidia.riva.asr.RivaSpeechRecognition": "riva.proto.riva_asr_pb2",
+    "nvidia.riva.tts.RivaSpeechSynthesis": "riva.proto.riva_tts_pb2",
+    "nvidia.riva.nmt.RivaTranslation": "riva.proto.riva_nmt_pb2",
+}
+
+
 def api_descriptors(services: str) -> tuple[str, ...]:
     """Imports the generated modules of the named public services, so reflection can describe
     them; a name with no generated module is a configuration error."""
@@ -34,7 +43,7 @@ def api_descriptors(services: str) -> tuple[str, ...]:
     for name in names:
         package, _, service = name.rpartition(".")
         snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in service).lstrip("_")
-        module = importlib.import_module(f"{package}.{snake}_pb2")
+        module = importlib.import_module(FOREIGN_MODULES.get(name, f"{package}.{snake}_pb2"))
         if service not in module.DESCRIPTOR.services_by_name:
             raise ValueError(f"api_services: {name} is not in {module.__name__}")
     return names

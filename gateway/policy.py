@@ -36,6 +36,10 @@ SERVICE_RULES: dict[str, Rule] = {
     "ai4vc.pipeline.v1.PipelineService": Rule(Access.SCOPE, "pipeline"),
     # Every method has its own rule (METHOD_RULES); one added without one is refused.
     "ai4vc.ulca.v1.UlcaService": Rule(Access.DENY),
+    # NVIDIA Riva's APIs (services/riva): the scope of the service each is served by.
+    "nvidia.riva.asr.RivaSpeechRecognition": Rule(Access.SCOPE, "asr"),
+    "nvidia.riva.tts.RivaSpeechSynthesis": Rule(Access.SCOPE, "tts"),
+    "nvidia.riva.nmt.RivaTranslation": Rule(Access.SCOPE, "nmt"),
     "ai4vc.auth.v1.AuthService": Rule(Access.AUTHENTICATED),
     # Reads: any valid credential; writes: the "config" scope (METHOD_RULES below).
     "ai4vc.config.v1.ConfigService": Rule(Access.AUTHENTICATED),

@@ -4,6 +4,10 @@
 #   gen/python/       protobuf messages (_pb2.py + .pyi) and gRPC stubs
 #                     (_pb2_grpc.py) for ai4vc.* only; google.api / google.rpc
 #                     come from the googleapis-common-protos wheel at runtime.
+#   gen/python/riva/  stubs of NVIDIA Riva's ASR, TTS and NMT APIs (nvidia.riva.*,
+#                     services/riva serves them), generated from the vendored
+#                     descriptor set third_party/riva/riva.binpb (no .proto
+#                     files exist for them; outside our buf module and its lint).
 #   gen/descriptors/  ai4vc.binpb, the buf image (with imports, google.rpc.*
 #                     included) that Envoy's grpc_json_transcoder loads.
 #   gen/openapi/      openapi.json, the OpenAPI 3 document of the REST surface
@@ -46,6 +50,20 @@ mapfile -t protos < <(find proto -name '*.proto' | LC_ALL=C sort)
   --pyi_out=gen/python \
   --grpc_python_out=gen/python \
   "${protos[@]}"
+
+# Riva's APIs from their descriptor set (third_party/riva/README.md). Its health.proto is not
+# in the set: package grpc.health.v1 would clash with grpcio-health-checking's.
+mapfile -t riva_protos < <("$PYTHON" -c '
+import sys
+from google.protobuf import descriptor_pb2
+files = descriptor_pb2.FileDescriptorSet.FromString(open(sys.argv[1], "rb").read()).file
+print("\n".join(f.name for f in files))' third_party/riva/riva.binpb)
+"$PYTHON" -m grpc_tools.protoc \
+  --descriptor_set_in=third_party/riva/riva.binpb \
+  --python_out=gen/python \
+  --pyi_out=gen/python \
+  --grpc_python_out=gen/python \
+  "${riva_protos[@]}"
 
 # Make every generated directory a regular package so that
 # `from ai4vc.nmt.v1 import nmt_service_pb2` works with gen/python on sys.path.

@@ -105,6 +105,17 @@ if [[ "$(cat .venv/.ai4vc-stamp 2>/dev/null)" != "$stamp" ]]; then
   echo "$stamp" > .venv/.ai4vc-stamp
 fi
 
+# --- .venv-riva: the unchanged NVIDIA Riva client (its own protobuf; tests/e2e/test_riva_compat.py) --
+riva_stamp="$(sha256sum deploy/local/riva-client-requirements.txt | cut -c1-16)"
+if [[ "$(cat .venv-riva/.ai4vc-stamp 2>/dev/null)" != "$riva_stamp" ]]; then
+  say "installing the Riva client into .venv-riva (deploy/local/riva-client-requirements.txt)"
+  mkdir -p .run/logs
+  [[ -x .venv-riva/bin/python ]] || "$PYTHON_BIN" -m venv .venv-riva
+  .venv-riva/bin/python -m pip install -q --disable-pip-version-check -r deploy/local/riva-client-requirements.txt \
+    > .run/logs/pip-riva.log 2>&1 || { tail -40 .run/logs/pip-riva.log >&2; echo "bootstrap: pip install (.venv-riva) failed" >&2; exit 1; }
+  echo "$riva_stamp" > .venv-riva/.ai4vc-stamp
+fi
+
 # --- npm packages (openapi/: the OpenAPI converter and the Swagger UI the edge serves) ---------
 npm_stamp="$(sha256sum openapi/package-lock.json | cut -c1-16)"
 if [[ "$(cat openapi/node_modules/.ai4vc-stamp 2>/dev/null)" != "$npm_stamp" ]]; then

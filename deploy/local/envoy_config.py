@@ -39,6 +39,8 @@ BUCKET_TOKENS = 1_000_000_000
 MAX_DYNAMIC_DESCRIPTORS = 1_000_000
 RATE_LIMITED_MESSAGE = "rate limit exceeded for this key and method"
 DESCRIPTOR = ROOT / "gen" / "descriptors" / "ai4vc.binpb"
+# NVIDIA Riva's APIs (third_party/riva/README.md): routed like ours, never transcoded to REST.
+RIVA_DESCRIPTOR = ROOT / "third_party" / "riva" / "riva.binpb"
 # Largest request body the edge accepts: 10 MiB of audio (Recognize's limit) as base64 JSON,
 # below the services' 16 MiB gRPC message limit.
 MAX_BODY_BYTES = 14 * 1024 * 1024
@@ -81,6 +83,9 @@ class Upstream:
     # Envoy's cache filter keeps what this upstream marks cacheable (the web console's hashed
     # files); on every other route the filter is disabled.
     cached: bool = False
+    # Further gRPC services the same endpoints serve (routed to this cluster; its health check
+    # asks for `grpc_service`).
+    also_serves: tuple[str, ...] = ()
 
 
 # Services whose unary calls have side effects: retried only when never sent.
@@ -140,7 +145,9 @@ def render(
         access_log_path=str(access_log_path),
         descriptor_path=str(descriptor_path),
         identity_headers=(*IDENTITY_HEADERS, *INTERNAL_HEADERS),
-        services=[dataclasses.asdict(u) for u in upstreams if u.routed and u.kind == "grpc"],
+        # The REST transcoder knows our API only (Riva's has no HTTP bindings).
+        services=[dataclasses.asdict(u) for u in upstreams
+                  if u.routed and u.kind == "grpc" and described(u.grpc_service, descriptor_path)],
         clusters=clusters,
         max_body_bytes=MAX_BODY_BYTES,
         dhruva_prefixes=DHRUVA_PREFIXES,
@@ -200,8 +207,10 @@ def render_routes(
     template = env.from_string(ROUTES_TEMPLATE.read_text())
     grpc_upstreams = [u for u in upstreams if u.kind == "grpc"]
     text = template.render(
-        services=[dataclasses.asdict(u) | {"streaming_methods": streaming_methods(u.grpc_service, descriptor_path)}
-                  for u in upstreams if u.routed and u.kind == "grpc"],
+        # One entry per gRPC service (a cluster may serve several, as Riva's three share one).
+        services=[dataclasses.asdict(u) | {"grpc_service": name,
+                                           "streaming_methods": streaming_methods(name, descriptor_path)}
+                  for u in upstreams if u.routed and u.kind == "grpc" for name in (u.grpc_service, *u.also_serves)],
         websockets=[dataclasses.asdict(u) for u in upstreams if u.kind == "websocket"],
         docs=docs_routes(),
         max_direct_response_bytes=MAX_DIRECT_RESPONSE_BYTES,
@@ -259,20 +268,35 @@ def write_edge(upstreams: Sequence[Upstream], config_dir: Path, jwt_secret: str,
     return path
 
 
-def streaming_methods(service: str, descriptor_path: Path = DESCRIPTOR) -> list[str]:
-    """Full paths of `service`'s streaming methods, read from the built descriptor set: they get
-    routes of their own with no timeout and no retries."""
+def _service(service: str, descriptor_paths: Sequence[Path]) -> Any:
+    """The ServiceDescriptorProto of `service` in the first descriptor set holding it, or None."""
     from google.protobuf import descriptor_pb2
 
-    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes()).file
     package, _, name = service.rpartition(".")
-    for file in files:
-        if file.package != package:
+    for path in descriptor_paths:
+        if not path.is_file():
             continue
-        for svc in file.service:
-            if svc.name == name:
-                return [f"/{service}/{m.name}" for m in svc.method if m.client_streaming or m.server_streaming]
-    return []
+        for file in descriptor_pb2.FileDescriptorSet.FromString(path.read_bytes()).file:
+            if file.package != package:
+                continue
+            for svc in file.service:
+                if svc.name == name:
+                    return svc
+    return None
+
+
+def described(service: str, descriptor_path: Path = DESCRIPTOR) -> bool:
+    """Whether `service` is in our descriptor set (the one the REST transcoder loads)."""
+    return _service(service, [descriptor_path]) is not None
+
+
+def streaming_methods(service: str, descriptor_path: Path = DESCRIPTOR) -> list[str]:
+    """Full paths of `service`'s streaming methods, read from the built descriptor set (or
+    Riva's): they get routes of their own with no timeout and no retries."""
+    svc = _service(service, [descriptor_path, RIVA_DESCRIPTOR])
+    if svc is None:
+        return []
+    return [f"/{service}/{m.name}" for m in svc.method if m.client_streaming or m.server_streaming]
 
 
 def _is_ip(host: str) -> bool:
@@ -286,9 +310,12 @@ def _is_ip(host: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Renders the config for a deployment whose services are reached by name (compose, k8s):
     `--upstream ai4vc.nmt.v1.NmtService=nmt:8089` per service, and the gateway (the control plane,
-    which also answers reflection) as `--upstream ai4vc.gateway.ControlPlane=gateway:8086`."""
+    which also answers reflection) as `--upstream ai4vc.gateway.ControlPlane=gateway:8086`. A process
+    serving several gRPC services names them joined by "+", health-checked on the first
+    (`nvidia.riva.asr.RivaSpeechRecognition+nvidia.riva.tts.RivaSpeechSynthesis+...=riva:8098`)."""
     parser = argparse.ArgumentParser(prog="python -m deploy.local.envoy_config")
-    parser.add_argument("--upstream", action="append", required=True, help="GRPC_SERVICE=HOST:PORT[,HOST:PORT]")
+    parser.add_argument("--upstream", action="append", required=True,
+                        help="GRPC_SERVICE[+GRPC_SERVICE...]=HOST:PORT[,HOST:PORT]")
     parser.add_argument("--listen", default="0.0.0.0:8080")
     parser.add_argument("--admin", default="127.0.0.1:9901")
     parser.add_argument("--access-log", default="/dev/stdout")
@@ -301,11 +328,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("AI4VC_JWT_SECRET (at least 32 characters) is needed: jwt_authn verifies tokens with it")
     upstreams = []
     for spec in args.upstream:
-        service, _, hosts = spec.partition("=")
+        names, _, hosts = spec.partition("=")
+        service, *also = names.split("+")
         endpoints = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts.split(",")]
         cluster = service.split(".")[1] if service.count(".") >= 2 else service
         upstreams.append(Upstream(service, cluster, endpoints, routed=service != GATEWAY_SERVICE,
-                                  idempotent=idempotent(service)))
+                                  idempotent=idempotent(service), also_serves=tuple(also)))
     listen_host, listen_port = args.listen.rsplit(":", 1)
     admin_host, admin_port = args.admin.rsplit(":", 1)
     path = write_edge(upstreams, Path(args.config_dir), jwt_secret, listen_port=int(listen_port),

@@ -47,6 +47,9 @@ class ServiceSpec:
     routed: bool = True
     kind: str = "grpc"  # or "websocket": HTTP/1.1 with an HTTP health check; or "worker": not behind Envoy
     stage: int = 2  # start-up order: lower stages are serving before higher ones start
+    # Further gRPC services the same process serves, routed to the same cluster. Not ours (no
+    # google.api.http, not in gen/descriptors/ai4vc.binpb): never given to the REST transcoder.
+    also_serves: tuple[str, ...] = ()
 
 
 # auth first (it migrates the key tables and creates the bootstrap admin) beside telemetry (so
@@ -65,6 +68,10 @@ SERVICES: dict[str, ServiceSpec] = {
     "pipeline": ServiceSpec("services.pipeline", "ai4vc.pipeline.v1.PipelineService", 8091, stage=3),
     # The Bhashini / Dhruva JSON facade: a thin adapter over asr, nmt and tts.
     "ulca": ServiceSpec("services.ulca", "ai4vc.ulca.v1.UlcaService", 8099, stage=3),
+    # NVIDIA Riva's ASR, TTS and NMT APIs over ours (Envoy health-checks its first service; the
+    # other two share the process and the cluster).
+    "riva": ServiceSpec("services.riva", "nvidia.riva.asr.RivaSpeechRecognition", 8098, stage=3,
+                        also_serves=("nvidia.riva.tts.RivaSpeechSynthesis", "nvidia.riva.nmt.RivaTranslation")),
     "wsbridge": ServiceSpec("gateway.ws", "/v1/ws/", 8092, kind="websocket", stage=3),
     "events": ServiceSpec("services.events", "", 8094, routed=False, kind="worker", stage=1),
     # Writes Prometheus's alerting rules and takes Alertmanager's notifications (started before it).
@@ -178,6 +185,7 @@ class Mesh:
         direct = {name: f"127.0.0.1:{self.ports.services[name]}" for name in ("asr", "tts", "nmt", "pipeline")}
         return {
             **{f"AI4VC_PIPELINE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
+            **{f"AI4VC_RIVA_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
             **{f"AI4VC_WSBRIDGE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "pipeline")},
             **{f"AI4VC_ULCA_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
             # getModelsPipeline's callbackUrl: the edge, as clients reach it.
@@ -220,7 +228,8 @@ class Mesh:
             "AI4VC_ALERTING_ALERTMANAGER_URL": self.alertmanager.url,
             "AI4VC_ALERTING_WEBHOOK_PORT": str(self.ports.alerting_webhook),
             "AI4VC_GATEWAY_API_SERVICES": ",".join(
-                s.grpc_service for s in SERVICES.values() if s.routed and s.kind == "grpc"),
+                name for s in SERVICES.values() if s.routed and s.kind == "grpc"
+                for name in (s.grpc_service, *s.also_serves)),
             **self.secrets(),
         }
 
@@ -281,7 +290,8 @@ class Mesh:
             endpoints = [("127.0.0.1", s.port) for s in self.services if s.name == name]
             upstreams.append(envoy_config.Upstream(spec.grpc_service, name, endpoints, routed=spec.routed,
                                                    kind=spec.kind,
-                                                   idempotent=envoy_config.idempotent(spec.grpc_service)))
+                                                   idempotent=envoy_config.idempotent(spec.grpc_service),
+                                                   also_serves=spec.also_serves))
         pages = [("127.0.0.1", s.web_port) for s in self.services if s.name == "dashboard" and s.web_port]
         if pages:
             upstreams.append(envoy_config.Upstream(DASHBOARD_PAGE_PREFIX, "dashboard-web", pages, kind="http"))

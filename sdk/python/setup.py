@@ -18,7 +18,9 @@ if not (GEN / "ai4vc").is_dir():
     raise SystemExit(f"ai4vc SDK: generated code not found at {GEN}; run `make gen` in the repository root")
 
 own = find_packages("src")
-generated = [p for p in find_packages(str(GEN)) if p != "ai4vc" and p not in own]
+# ai4vc.* only: gen/python also holds stubs of foreign APIs the services serve (riva.proto, NVIDIA
+# Riva's, for services/riva), which are not this SDK's.
+generated = [p for p in find_packages(str(GEN), include=["ai4vc.*"]) if p not in own]
 clash = {p.split(".")[1] for p in generated} & {p.split(".")[1] for p in own if "." in p}
 if clash:
     raise SystemExit(f"ai4vc SDK: SDK packages clash with generated API packages: {sorted(clash)}")

@@ -99,6 +99,8 @@ class Reason(enum.StrEnum):
     CREDENTIAL_IN_QUERY = "CREDENTIAL_IN_QUERY"
     # OUT_OF_RANGE
     STREAM_TOO_LONG = "STREAM_TOO_LONG"
+    # UNIMPLEMENTED
+    METHOD_NOT_IMPLEMENTED = "METHOD_NOT_IMPLEMENTED"
     # UNAUTHENTICATED / PERMISSION_DENIED
     UNAUTHENTICATED = "UNAUTHENTICATED"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
@@ -193,6 +195,13 @@ class OutOfRange(DomainError):
 
     code = Code.OUT_OF_RANGE
     default_reason = None
+
+
+class Unimplemented(DomainError):
+    """A method of a served API this deployment does not offer (a foreign API's extras)."""
+
+    code = Code.UNIMPLEMENTED
+    default_reason = Reason.METHOD_NOT_IMPLEMENTED
 
 
 class Unavailable(DomainError):

@@ -1,8 +1,9 @@
 """gRPC clients of the ASR, NMT and TTS services, as the pipeline core's `Backends`.
 
-Calls go through services/common/rpc/downstream.py: the caller's metadata and deadline on
-every call, UNAVAILABLE unary calls retried with capped, full-jitter backoff (streams never),
-downstream errors turned into domain errors with their field moved into the pipeline request.
+The calls go through the chassis' `services.common.rpc.downstream`: the caller's request id,
+trace context, identity and deadline on every call, UNAVAILABLE retried for unary calls
+(never streams), a downstream error turned into the domain error of the same code and
+ErrorInfo reason, its field moved into the pipeline request.
 """
 
 from __future__ import annotations
@@ -22,18 +23,20 @@ from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
 from services.common.calls import CallContext, FieldMap
 from services.common.errors import Reason, Unavailable
-from services.common.rpc.downstream import RetryPolicy, downstream_error, unary_call
+from services.common.rpc import downstream
+from services.common.rpc.downstream import DownstreamError, downstream_error
 from services.pipeline.settings import PipelineSettings
 
-R = TypeVar("R")
+__all__ = ["DownstreamError", "GrpcBackends", "downstream_error"]
 
-__all__ = ["GrpcBackends", "downstream_error"]
+R = TypeVar("R")
 
 SERVICE_NAMES = {
     "asr": asr_pb.DESCRIPTOR.services_by_name["AsrService"].full_name,
     "nmt": nmt_pb.DESCRIPTOR.services_by_name["NmtService"].full_name,
     "tts": tts_pb.DESCRIPTOR.services_by_name["TtsService"].full_name,
 }
+
 
 class GrpcBackends:
     """Channels and stubs to the downstream services, one channel per target."""
@@ -77,8 +80,9 @@ class GrpcBackends:
     async def _unary(self, name: str, method: Callable[..., Awaitable[R]], request: Any, call: CallContext,
                      fields: FieldMap) -> R:
         s = self.settings
-        policy = RetryPolicy(s.retry_max_attempts, s.retry_initial_backoff_s, s.retry_max_backoff_s)
-        return await unary_call(name, method, request, call, fields, policy, s.call_timeout_s)
+        return await downstream.unary(name, method, request, call, fields, default_timeout_s=s.call_timeout_s,
+                                      retry=downstream.RetryPolicy(s.retry_max_attempts, s.retry_initial_backoff_s,
+                                                                   s.retry_max_backoff_s))
 
     async def recognize(self, request: asr_pb.RecognizeRequest, call: CallContext, fields: FieldMap
                         ) -> asr_pb.RecognizeResponse:
@@ -92,24 +96,14 @@ class GrpcBackends:
                          ) -> tts_pb.SynthesizeResponse:
         return await self._unary("tts", self._stub("tts").Synthesize, request, call, fields)
 
-    async def _stream(self, name: str, rpc: Any, call: CallContext, fields: FieldMap) -> AsyncIterator[Any]:
-        """Reads a streaming call to its end; cancels it if the reader goes away first."""
-        try:
-            async for response in rpc:
-                yield response
-        except grpc.aio.AioRpcError as exc:
-            raise downstream_error(exc, name, fields) from None
-        finally:
-            rpc.cancel()
-
     def streaming_recognize(self, requests: AsyncIterator[asr_pb.StreamingRecognizeRequest], call: CallContext,
                             fields: FieldMap) -> AsyncIterator[asr_pb.StreamingRecognizeResponse]:
         rpc = self._stub("asr").StreamingRecognize(requests, timeout=call.timeout(self.settings.stream_timeout_s),
                                                    metadata=call.metadata)
-        return self._stream("asr", rpc, call, fields)
+        return downstream.read_stream("asr", rpc, fields)
 
     def streaming_synthesize(self, request: tts_pb.StreamingSynthesizeRequest, call: CallContext,
                              fields: FieldMap) -> AsyncIterator[tts_pb.StreamingSynthesizeResponse]:
         rpc = self._stub("tts").StreamingSynthesize(request, timeout=call.timeout(self.settings.call_timeout_s),
                                                     metadata=call.metadata)
-        return self._stream("tts", rpc, call, fields)
+        return downstream.read_stream("tts", rpc, fields)

@@ -11,6 +11,8 @@ from ai4vc.pipeline.v1 import pipeline_service_pb2_grpc as pb_grpc
 from services.common.rpc.downstream import call_context
 from services.pipeline.core import PipelineCore
 
+__all__ = ["PipelineServicer", "call_context"]
+
 
 class PipelineServicer(pb_grpc.PipelineServiceServicer):
     def __init__(self, core: PipelineCore) -> None:

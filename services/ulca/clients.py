@@ -23,7 +23,7 @@ from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
 from services.common.calls import CallContext, FieldMap, field_map
 from services.common.errors import Reason, Unavailable
-from services.common.rpc.downstream import RetryPolicy, downstream_error, unary_call
+from services.common.rpc.downstream import RetryPolicy, downstream_error, unary
 from services.ulca.settings import UlcaSettings
 
 R = TypeVar("R")
@@ -86,7 +86,8 @@ class GrpcBackends:
 
     async def _unary(self, name: str, method: Callable[..., Awaitable[R]], request: Any, call: CallContext,
                      fields: FieldMap) -> R:
-        return await unary_call(name, method, request, call, fields, self.policy, self.settings.call_timeout_s)
+        return await unary(name, method, request, call, fields, default_timeout_s=self.settings.call_timeout_s,
+                           retry=self.policy)
 
     async def recognize(self, request: asr_pb.RecognizeRequest, call: CallContext, fields: FieldMap
                         ) -> asr_pb.RecognizeResponse:

@@ -41,6 +41,7 @@ from ai4vc.nmt.v1 import nmt_service_pb2
 from ai4vc.pipeline.v1 import pipeline_service_pb2
 from ai4vc.telemetry.v1 import telemetry_service_pb2
 from ai4vc.tts.v1 import tts_service_pb2
+from riva.proto import riva_asr_pb2, riva_nmt_pb2, riva_tts_pb2
 from services.common.rpc.identity import KEY_ID_HEADER, PRINCIPAL_HEADER, SCOPES_HEADER
 
 pytestmark = pytest.mark.e2e
@@ -51,6 +52,9 @@ SERVED = {
     "tts": [tts_service_pb2.DESCRIPTOR.services_by_name["TtsService"]],
     "nmt": [nmt_service_pb2.DESCRIPTOR.services_by_name["NmtService"]],
     "pipeline": [pipeline_service_pb2.DESCRIPTOR.services_by_name["PipelineService"]],
+    "riva": [riva_asr_pb2.DESCRIPTOR.services_by_name["RivaSpeechRecognition"],
+             riva_tts_pb2.DESCRIPTOR.services_by_name["RivaSpeechSynthesis"],
+             riva_nmt_pb2.DESCRIPTOR.services_by_name["RivaTranslation"]],
     "auth": [auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"]],
     "config": [config_service_pb2.DESCRIPTOR.services_by_name["ConfigService"]],
     "metrics": [metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"]],

@@ -91,3 +91,14 @@ def test_policy_table():
     assert policy.rule_for("/ai4vc.auth.v1.AuthService/CreateUser").scope == "admin"
     assert policy.rule_for("/ai4vc.auth.v1.AuthService/ListApiKeys").access is policy.Access.AUTHENTICATED
     assert policy.rule_for("/v1/text:translate").access is policy.Access.DENY  # untranscoded paths never match
+
+
+def test_riva_services_need_the_scope_of_their_kind() -> None:
+    """Riva's ASR, TTS and NMT services are allowed by the asr, tts and nmt scopes (or admin), and only by those."""
+    for path, scope in (("/nvidia.riva.asr.RivaSpeechRecognition/StreamingRecognize", "asr"),
+                        ("/nvidia.riva.tts.RivaSpeechSynthesis/SynthesizeOnline", "tts"),
+                        ("/nvidia.riva.nmt.RivaTranslation/TranslateText", "nmt")):
+        rule = policy.rule_for(path)
+        assert rule == policy.Rule(policy.Access.SCOPE, scope)
+        assert rule.allows(frozenset({scope})) and rule.allows(frozenset({"admin"}))
+        assert not rule.allows(frozenset({"asr", "tts", "nmt"} - {scope}))

@@ -224,3 +224,59 @@ def test_real_envoy_accepts_published_routes(tmp_path: Path) -> None:
     result = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+RIVA = Upstream("nvidia.riva.asr.RivaSpeechRecognition", "riva", [("127.0.0.1", 18098)],
+                also_serves=("nvidia.riva.tts.RivaSpeechSynthesis", "nvidia.riva.nmt.RivaTranslation"))
+
+
+def test_a_cluster_serving_several_services_routes_each_with_its_streams() -> None:
+    """Riva's three services route to the one riva cluster; their streaming methods (from Riva's descriptors,
+    SynthesizeOnline included) get stream routes ahead of each service's prefix."""
+    [vhost] = render_routes([*UPSTREAMS, RIVA])["virtual_hosts"]  # type: ignore[index]
+    keys = [r["match"].get("prefix") or r["match"]["path"] for r in vhost["routes"]]
+    routes = {k: r.get("route", {}) for k, r in zip(keys, vhost["routes"], strict=True)}
+    for service in (RIVA.grpc_service, *RIVA.also_serves):
+        assert routes[f"/{service}/"]["cluster"] == "riva"
+    for stream in ("/nvidia.riva.asr.RivaSpeechRecognition/StreamingRecognize",
+                   "/nvidia.riva.tts.RivaSpeechSynthesis/SynthesizeOnline"):
+        assert routes[stream]["timeout"] == "0s" and "retry_policy" not in routes[stream]
+        assert keys.index(stream) < keys.index(stream.rsplit("/", 1)[0] + "/")
+    assert "/nvidia.riva.tts.RivaSpeechSynthesis/Synthesize" not in keys  # unary: the prefix route
+
+
+def test_only_our_services_reach_the_transcoder_and_riva_is_health_checked(tmp_path: Path) -> None:
+    """Riva's services (not in our descriptor, no HTTP bindings) stay out of the REST transcoder; the riva
+    cluster is health-checked on its first service."""
+    config = yaml.safe_load(_render(tmp_path, [*UPSTREAMS, RIVA]))
+    [transcoder] = [f for f in _hcm(config)["http_filters"] if f["name"] == "envoy.filters.http.grpc_json_transcoder"]
+    assert transcoder["typed_config"]["services"] == [u.grpc_service for u in UPSTREAMS]
+    [riva] = [c for c in config["static_resources"]["clusters"] if c["name"] == "riva"]
+    assert riva["health_checks"][0]["grpc_health_check"]["service_name"] == RIVA.grpc_service
+
+
+@pytest.mark.skipif(not ENVOY.exists(), reason="envoy binary not installed in the venv")
+@pytest.mark.skipif(not DESCRIPTOR.exists(), reason="descriptor not generated")
+def test_real_envoy_accepts_a_config_with_the_riva_cluster(tmp_path: Path) -> None:
+    """`envoy --mode validate` accepts the bootstrap with the riva cluster next to ours."""
+    path = write_edge([*UPSTREAMS, RIVA], tmp_path / "envoy", "s" * 40, listen_port=18080, admin_port=19901,
+                      access_log_path=tmp_path / "access.log")
+    result = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_cli_upstream_joins_the_services_one_process_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--upstream a+b+c=host:port` (compose's riva line) is one cluster health-checked on a, routing a, b and c."""
+    from deploy.local import envoy_config
+
+    monkeypatch.setenv("AI4VC_JWT_SECRET", "s" * 40)
+    names = "+".join((RIVA.grpc_service, *RIVA.also_serves))
+    assert envoy_config.main(["--config-dir", str(tmp_path), "--upstream", "ai4vc.gateway.ControlPlane=gateway:8086",
+                              "--upstream", f"{names}=riva:8098"]) == 0
+    config = yaml.safe_load((tmp_path / "envoy.yaml").read_text())
+    [riva] = [c for c in config["static_resources"]["clusters"] if c["name"] == "riva"]
+    assert riva["health_checks"][0]["grpc_health_check"]["service_name"] == RIVA.grpc_service
+    routes = json.loads((tmp_path / "routes.base.json").read_text())["virtual_hosts"][0]["routes"]
+    prefixes = {r["match"].get("prefix"): r["route"]["cluster"] for r in routes if "route" in r}
+    assert all(prefixes[f"/{s}/"] == "riva" for s in (RIVA.grpc_service, *RIVA.also_serves))

@@ -1,11 +1,11 @@
-"""Calling another service of the mesh: the metadata a call hands on, unary calls with retries,
-and downstream errors turned back into domain errors.
+"""Calling our own services from a service (the pipeline, the Riva facade): the metadata every
+downstream call carries, unary calls retried on UNAVAILABLE, streams read to their end, and a
+downstream failure turned into the domain error of the same code and ErrorInfo reason, its
+field moved into the caller's request.
 
-Every downstream call carries the caller's request id, trace context and identity metadata
-and a deadline from the caller's remaining time. Unary calls that answer UNAVAILABLE are
-retried with capped, full-jitter backoff within that deadline; streams never are. A
-downstream error becomes the domain error of the same code and ErrorInfo reason, its field
-moved into the calling request (a `FieldMap`).
+Every call carries the caller's request id, trace context and identity metadata and a
+deadline from the caller's remaining time. Unary calls that answer UNAVAILABLE are retried
+with capped, full-jitter backoff; streams never are.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -42,6 +42,16 @@ R = TypeVar("R")
 # Trace context passed on to every downstream call, so their traces join this call's.
 TRACE_HEADERS = ("traceparent", "tracestate")
 
+_CLASSES: dict[grpc.StatusCode, type[DomainError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.INTERNAL: Internal,
+}
+
 
 def call_context(context: grpc.aio.ServicerContext) -> CallContext:
     """The metadata and deadline downstream calls carry: the request id the interceptor settled
@@ -60,17 +70,6 @@ def call_context(context: grpc.aio.ServicerContext) -> CallContext:
     return CallContext(tuple(metadata), deadline)
 
 
-_CLASSES: dict[grpc.StatusCode, type[DomainError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-    grpc.StatusCode.UNAVAILABLE: Unavailable,
-    grpc.StatusCode.INTERNAL: Internal,
-}
-
-
 class DownstreamError(DomainError):
     """A downstream status the chassis has no class for (PERMISSION_DENIED, OUT_OF_RANGE, …):
     passed on with its own code."""
@@ -82,7 +81,7 @@ class DownstreamError(DomainError):
 
 def downstream_error(exc: grpc.aio.AioRpcError, service: str, fields: FieldMap) -> DomainError:
     """The domain error to answer for a failed downstream call: same code and reason, the
-    field moved into the pipeline request, the downstream's own field kept in metadata."""
+    field moved into the caller's request, the downstream's own field kept in metadata."""
     code = exc.code()
     info: error_details_pb2.ErrorInfo | None = None
     retry_after_s: float | None = None
@@ -124,28 +123,38 @@ def downstream_error(exc: grpc.aio.AioRpcError, service: str, fields: FieldMap) 
 
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
-    """Retries of a unary call that answered UNAVAILABLE: attempts in all, full-jitter backoff
-    from `initial_backoff_s` doubling up to `max_backoff_s`."""
+    """How a unary downstream call is retried when it answers UNAVAILABLE."""
 
     max_attempts: int = 3
     initial_backoff_s: float = 0.05
     max_backoff_s: float = 1.0
 
 
-async def unary_call(name: str, method: Callable[..., Awaitable[R]], request: Any, call: CallContext,
-                     fields: FieldMap, policy: RetryPolicy, default_timeout_s: float) -> R:
-    """Calls `method` (a stub's unary method) of the service `name` with the call's metadata and
-    deadline, retrying UNAVAILABLE as `policy` says while the deadline leaves time for it."""
+async def unary(service: str, method: Callable[..., Awaitable[R]], request: Any, call: CallContext,
+                fields: FieldMap, *, default_timeout_s: float, retry: RetryPolicy = RetryPolicy()) -> R:
+    """One unary downstream call: the caller's metadata and remaining time, UNAVAILABLE retried
+    with full-jitter backoff within that time, any failure raised as a domain error."""
     attempt = 0
     while True:
         attempt += 1
         try:
             return await method(request, timeout=call.timeout(default_timeout_s), metadata=call.metadata)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.UNAVAILABLE and attempt < policy.max_attempts:
-                cap = min(policy.max_backoff_s, policy.initial_backoff_s * 2 ** (attempt - 1))
+            if exc.code() == grpc.StatusCode.UNAVAILABLE and attempt < retry.max_attempts:
+                cap = min(retry.max_backoff_s, retry.initial_backoff_s * 2 ** (attempt - 1))
                 delay = random.uniform(0, cap)
                 if call.deadline is None or call.timeout(default_timeout_s) > delay:
                     await asyncio.sleep(delay)
                     continue
-            raise downstream_error(exc, name, fields) from None
+            raise downstream_error(exc, service, fields) from None
+
+
+async def read_stream(service: str, rpc: Any, fields: FieldMap) -> AsyncIterator[Any]:
+    """Reads a streaming downstream call to its end; cancels it if the reader goes away first."""
+    try:
+        async for response in rpc:
+            yield response
+    except grpc.aio.AioRpcError as exc:
+        raise downstream_error(exc, service, fields) from None
+    finally:
+        rpc.cancel()
