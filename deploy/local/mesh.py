@@ -186,6 +186,10 @@ class Mesh:
             # tansu refuses the idempotent producer's InitProducerId v0 (services/events/settings.py).
             "AI4VC_EVENTS_KAFKA_IDEMPOTENCE": "false",
             "AI4VC_SPOOL_DIR": str(self.run_dir / "spool"),
+            # Compiled NeMo grammars (ITN for asr, TN for tts): one cache for every run directory
+            # of this checkout, test meshes included, so a machine compiles each grammar once
+            # (Hindi ITN: ~3 min) and every later start only loads it (services/common/textnorm.py).
+            "AI4VC_GRAMMAR_CACHE_DIR": os.environ.get("AI4VC_GRAMMAR_CACHE_DIR", str(ROOT_RUN_DIR / "grammars")),
             "AI4VC_AUTH_BOOTSTRAP_KEY_FILE": str(self.admin_key_file),
             # The gateway serves no calls of clients (reflection aside): its spans would be noise.
             "AI4VC_GATEWAY_TRACING": "false",
