@@ -81,7 +81,8 @@ def merge(segments: list[Segment]) -> list[Segment]:
     for segment in segments:
         last = out[-1] if out else None
         if isinstance(segment, Text) and isinstance(last, Text) and last.prosody == segment.prosody:
-            out[-1] = Text(f"{last.text} {segment.text}", last.prosody)
+            glue = "" if segment.text[:1] in ",.;:!?।॥)" else " "  # no space before punctuation
+            out[-1] = Text(f"{last.text}{glue}{segment.text}", last.prosody)
         else:
             out.append(segment)
     return out
