@@ -21,7 +21,10 @@ import dataclasses
 import difflib
 import fcntl
 import logging
+import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -138,7 +141,6 @@ class Grammars:
         state.status = "loading"
         started = time.perf_counter()
         self.cache.mkdir(parents=True, exist_ok=True)
-        before = {p.name for p in self.cache.glob(f"{language}_*.far")}
         try:
             # Processes sharing the cache (replicas, asr and tts, test meshes) take turns: the
             # first compiles and writes the .far files, the others then load them instead of
@@ -146,8 +148,7 @@ class Grammars:
             # writes hi_tn_post_processing.far, which hi TN reads).
             with open(self.cache / ".compile.lock", "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
-                convert = _BUILDERS[self.kind](language, self.cache)
-            state.compiled = {p.name for p in self.cache.glob(f"{language}_*.far")} != before
+                convert, state.compiled = self._build(language)
             state.convert = convert
             state.status = "ready"
         except Exception as exc:  # noqa: BLE001 - a broken grammar leaves the language un-normalized
@@ -156,6 +157,21 @@ class Grammars:
         state.seconds = time.perf_counter() - started
         log.info("NeMo %s grammar %s: %s in %.1f s (%s)", self.kind, language, state.status, state.seconds,
                  "compiled" if state.compiled else "from cache")
+
+    def _build(self, language: str) -> tuple[_Converter, bool]:
+        """Builds the grammar in a private directory that links to the cached files; what NeMo
+        compiled there is then moved into the cache with an atomic rename, so a process killed
+        mid-compile (a daemon thread at exit) never leaves a half-written .far behind."""
+        for stale in self.cache.glob(".build-*"):  # left by a killed process (we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
+        with tempfile.TemporaryDirectory(dir=self.cache, prefix=".build-") as work:
+            for far in self.cache.glob("*.far"):
+                os.symlink(far, Path(work) / far.name)
+            convert = _BUILDERS[self.kind](language, Path(work))
+            made = [f for f in Path(work).iterdir() if f.suffix == ".far" and not f.is_symlink()]
+            for far in made:
+                os.replace(far, self.cache / far.name)
+        return convert, bool(made)
 
     def convert(self, language: str, text: str) -> str | None:
         """`text` normalized, or None when the language has no loaded grammar. Blocking: call it

@@ -101,3 +101,18 @@ def test_hindi_tn_speaks_the_rupee_amount(tn):
     said = normalizer.normalize("hi", "₹500")
     assert "₹" not in said and "500" not in said
     assert "पाँच सौ" in said and ("रुपए" in said or "रुपये" in said)
+
+
+def test_empty_cache_compiles_once_and_leaves_only_whole_files(tmp_path):
+    """On an empty cache the grammar is compiled (a few seconds for English ITN), moved into the
+    cache whole, and a second process-like load reads it instead of compiling."""
+    first = textnorm.Grammars("itn", ["en"], tmp_path)
+    first.start()
+    assert first.wait(300) and first.status()["en"]["compiled"] is True
+    root = textnorm.cache_root(tmp_path)
+    assert [p.name for p in root.glob("*.far")] == ["en_itn_lower_cased.far"]
+    assert not list(root.glob(".build-*"))  # the private build directory is gone
+    second = textnorm.Grammars("itn", ["en"], tmp_path)
+    second.load_now()
+    assert second.status()["en"]["compiled"] is False
+    assert second.convert("en", "twenty five") == first.convert("en", "twenty five") == "25"
