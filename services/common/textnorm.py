@@ -46,7 +46,8 @@ class _Converter(Protocol):
 
 def cache_root(cache_dir: str | Path) -> Path:
     """Where this NeMo version's compiled grammars live (a new version compiles afresh)."""
-    return Path(cache_dir) / f"nemo-{metadata.version('nemo_text_processing')}"
+    # Absolute: the build directory links to these files, and a relative link would dangle.
+    return Path(cache_dir).resolve() / f"nemo-{metadata.version('nemo_text_processing')}"
 
 
 @dataclasses.dataclass
@@ -166,7 +167,7 @@ class Grammars:
             shutil.rmtree(stale, ignore_errors=True)
         with tempfile.TemporaryDirectory(dir=self.cache, prefix=".build-") as work:
             for far in self.cache.glob("*.far"):
-                os.symlink(far, Path(work) / far.name)
+                os.symlink(far.resolve(), Path(work) / far.name)
             convert = _BUILDERS[self.kind](language, Path(work))
             made = [f for f in Path(work).iterdir() if f.suffix == ".far" and not f.is_symlink()]
             for far in made:

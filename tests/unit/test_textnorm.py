@@ -4,6 +4,7 @@ spoken words, the number reader of the Indian languages, <say-as>, and NeMo's re
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -64,8 +65,11 @@ def test_english_itn_writes_numbers_money_and_times(itn):
 
 
 def test_itn_cache_is_reused(itn):
-    """A second load of the same grammar reads the cached .far file instead of compiling."""
-    again = textnorm.Grammars("itn", ["en"], CACHE)
+    """A second load of the same grammar reads the cached .far file instead of compiling, also when
+    the cache is named by a relative path (the services' default, `.run/grammars`)."""
+    relative = os.path.relpath(CACHE)
+    assert textnorm.cache_root(relative).is_absolute()  # the build directory's links must not dangle
+    again = textnorm.Grammars("itn", ["en"], relative)
     again.load_now()
     assert again.status()["en"]["status"] == "ready" and again.status()["en"]["compiled"] is False
     assert list(textnorm.cache_root(CACHE).glob("en_itn*.far"))
