@@ -58,8 +58,14 @@ def test_rest_recognize_writes_numbers_with_itn_and_spoken_form_without(mesh):
     assert written["transcript"] == "25" and written["inverseTextNormalized"] is True
     assert written["spokenTranscript"] == SPOKEN
     assert [w["word"] for w in written["words"]] == ["25"] and written["words"][0]["spokenWord"] == SPOKEN
-    assert written["words"][0]["startOffset"] == spoken["words"][0]["startOffset"]
-    assert written["words"][0]["endOffset"] == spoken["words"][-1]["endOffset"]
+    # One written word over both spoken ones. (Two calls: PocketSphinx adapts its cepstral mean
+    # between utterances, so offsets of the same audio may differ by a frame or two.)
+    def offset(word: dict, key: str) -> float:
+        return float(word[key].rstrip("s"))
+    assert offset(written["words"][0], "startOffset") == pytest.approx(offset(spoken["words"][0], "startOffset"),
+                                                                        abs=0.05)
+    assert offset(written["words"][0], "endOffset") == pytest.approx(offset(spoken["words"][-1], "endOffset"),
+                                                                      abs=0.05)
     assert spoken["transcript"] == SPOKEN and spoken.get("spokenTranscript", "") == ""
     assert not spoken.get("inverseTextNormalized", False)
 

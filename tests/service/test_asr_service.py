@@ -419,8 +419,10 @@ async def test_itn_writes_the_number_and_keeps_the_spoken_form(itn_settings):
     assert [w.word for w in written.words] == ["the", "price", "is", "$25"]
     money, heard = written.words[3], spoken.words[3:]
     assert money.spoken_word == "twenty five dollars" and written.words[0].spoken_word == ""
-    assert secs(money.start_offset) == secs(heard[0].start_offset)
-    assert secs(money.end_offset) == secs(heard[-1].end_offset)
+    # (two calls: PocketSphinx adapts its cepstral mean between utterances, a frame or two of drift)
+    assert secs(money.start_offset) == pytest.approx(secs(heard[0].start_offset), abs=0.05)
+    assert secs(money.end_offset) == pytest.approx(secs(heard[-1].end_offset), abs=0.05)
+    assert secs(money.end_offset) - secs(money.start_offset) > secs(heard[0].end_offset) - secs(heard[0].start_offset)
     assert_words(written.words, samples.size / RATE)
 
 
