@@ -5,6 +5,7 @@
 #     Prometheus (scrapes the mesh) and InfluxDB 1.x (the metrics service's optional sink; its test)
 #   - .venv from a Python >= 3.11 that the Triton wheel has a backend stub for
 #   - pinned Python packages (requirements.txt) and the tritonserver wheel (no deps)
+#   - NeMo's text-normalization grammars, compiled once into ~/.cache/ai4vc/grammars (deploy/local/grammars.py)
 #   - npm packages of openapi/ (package-lock.json): swagger2openapi for `make gen`, Swagger UI for /docs
 #   - the browser tests' tools: Debian chromium and node/npm, and playwright-core from
 #     tests/browser/package-lock.json (npm ci; no browser download)
@@ -114,6 +115,14 @@ if [[ "$(cat .venv-riva/.ai4vc-stamp 2>/dev/null)" != "$riva_stamp" ]]; then
   .venv-riva/bin/python -m pip install -q --disable-pip-version-check -r deploy/local/riva-client-requirements.txt \
     > .run/logs/pip-riva.log 2>&1 || { tail -40 .run/logs/pip-riva.log >&2; echo "bootstrap: pip install (.venv-riva) failed" >&2; exit 1; }
   echo "$riva_stamp" > .venv-riva/.ai4vc-stamp
+fi
+
+# --- text-normalization grammars (NeMo ITN for asr, TN for tts), compiled once ---------------
+# ~10 min on a fresh machine (Hindi ITN ~3 min at ~2 GB, English TN ~5 min); seconds once
+# cached. Done here so services and test meshes load them instead of compiling in the background.
+mkdir -p .run/logs
+if ! PYTHONPATH=gen/python:. .venv/bin/python -m deploy.local.grammars > .run/logs/grammars.log 2>&1; then
+  tail -20 .run/logs/grammars.log >&2; echo "bootstrap: grammar compilation failed (services still run, without ITN/TN grammars)" >&2
 fi
 
 # --- npm packages (openapi/: the OpenAPI converter and the Swagger UI the edge serves) ---------

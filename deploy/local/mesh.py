@@ -33,6 +33,11 @@ from deploy.local.parts import (
 
 log = logging.getLogger("ai4vc.mesh")
 ROOT_RUN_DIR = Path(__file__).resolve().parents[2] / ".run"
+# The compiled text-normalization grammars (services/common/textnorm.py): minutes and gigabytes to
+# build, the same for every checkout of a NeMo version, so they live in the user's cache (like
+# pip's wheels) and a fresh clone, a test mesh or `make clean` does not compile them again.
+GRAMMAR_CACHE_DIR = Path(os.environ.get("AI4VC_GRAMMAR_CACHE_DIR") or
+                         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ai4vc" / "grammars")
 
 
 
@@ -199,6 +204,10 @@ class Mesh:
             # tansu refuses the idempotent producer's InitProducerId v0 (services/events/settings.py).
             "AI4VC_EVENTS_KAFKA_IDEMPOTENCE": "false",
             "AI4VC_SPOOL_DIR": str(self.run_dir / "spool"),
+            # Compiled NeMo grammars (ITN for asr, TN for tts): one cache for every run directory
+            # of this checkout, test meshes included, so a machine compiles each grammar once
+            # (Hindi ITN: ~3 min) and every later start only loads it (services/common/textnorm.py).
+            "AI4VC_GRAMMAR_CACHE_DIR": str(GRAMMAR_CACHE_DIR),
             "AI4VC_AUTH_BOOTSTRAP_KEY_FILE": str(self.admin_key_file),
             # The gateway serves no calls of clients (reflection aside): its spans would be noise.
             "AI4VC_GATEWAY_TRACING": "false",

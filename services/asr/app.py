@@ -16,6 +16,7 @@ from services.asr.records import events, write_records
 from services.asr.sequence import SequenceClient
 from services.asr.servicer import AsrServicer
 from services.asr.settings import AsrSettings
+from services.common import textnorm
 from services.common.backends.inference import InferenceApp, InferenceBackends, open_backends
 from services.common.settings import CommonSettings
 
@@ -28,7 +29,11 @@ class AsrApp(InferenceApp):
 
     def __init__(self, settings: AsrSettings, backends: InferenceBackends) -> None:
         super().__init__(settings, backends)
-        self.core = AsrCore(settings, backends.triton, backends.registry)
+        # ITN grammars load in the background (compiled once into the cache): health does not
+        # wait for them; ListModels reports a language once its grammar is ready.
+        self.itn = textnorm.Grammars("itn", settings.itn_languages, settings.grammar_cache_dir)
+        self.itn.start()
+        self.core = AsrCore(settings, backends.triton, backends.registry, self.itn)
         # Streaming calls share the channel; they name their own ceiling (stream_call_timeout_s).
         self.servicer = AsrServicer(self.core, SequenceClient(backends.triton), backends.records, backends.usage)
 

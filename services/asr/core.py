@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import re
 from collections.abc import Coroutine
 
@@ -18,7 +19,7 @@ import numpy as np
 from services.asr import subtitles
 from services.asr.sequence import text_of, words_of
 from services.asr.settings import AsrSettings
-from services.common import audio
+from services.common import audio, textnorm
 from services.common.backends.registry import ModelInfo, ModelRegistry
 from services.common.backends.triton import TritonAdapter
 from services.common.errors import InvalidArgument, Reason
@@ -29,6 +30,7 @@ MAX_MODEL_CHARS = 128
 MAX_ALTERNATIVES = 10
 SUBTITLE_FORMATS = ("srt", "webvtt")
 DEFAULT_PAGE_SIZE = 50
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +48,9 @@ class Options:
     profanity_filter: bool = False
     subtitle_formats: tuple[str, ...] = ()  # "srt" | "webvtt" | "" (unspecified)
     store_audio: bool = False
+    # None: the deployment's default (AsrSettings.itn_default).
+    inverse_text_normalization: bool | None = None
+    interim_inverse_text_normalization: bool = False
     prefix: str = "config."
 
 
@@ -55,6 +60,7 @@ class Word:
     start_s: float
     end_s: float
     confidence: float
+    spoken: str = ""  # the spoken words a written word stands for, when ITN changed it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +70,18 @@ class Utterance:
     confidence: float
     words: tuple[Word, ...]
     end_s: float
+    spoken: str = ""  # the transcript as spoken, when `normalized`
+    normalized: bool = False  # transcript (and words) are the written form
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """A hypothesis after inverse text normalization (unchanged when `applied` is False)."""
+
+    text: str
+    words: tuple[Word, ...]
+    spoken: str
+    applied: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +111,20 @@ def confidence_of(words: tuple[Word, ...]) -> float:
     return float(np.mean([w.confidence for w in words])) if words else 0.0
 
 
+def written_words(words: tuple[Word, ...], spans: list[textnorm.Span]) -> tuple[Word, ...]:
+    """The written tokens with the timings of the spoken words they came from: a token made of
+    several spoken words starts with the first and ends with the last (confidence: their mean)."""
+    out = []
+    for span in spans:
+        group = words[span.first:span.last + 1]
+        if not span.written or not group:
+            continue
+        spoken = " ".join(w.word for w in group)
+        out.append(Word(span.written, group[0].start_s, group[-1].end_s, confidence_of(group),
+                        "" if spoken == span.written else spoken))
+    return tuple(out)
+
+
 def mask_profanity(text: str, profane: frozenset[str]) -> str:
     def mask(match: re.Match[str]) -> str:
         word = match.group(0)
@@ -101,10 +133,12 @@ def mask_profanity(text: str, profane: frozenset[str]) -> str:
 
 
 class AsrCore:
-    def __init__(self, settings: AsrSettings, triton: TritonAdapter, registry: ModelRegistry) -> None:
+    def __init__(self, settings: AsrSettings, triton: TritonAdapter, registry: ModelRegistry,
+                 itn: textnorm.Grammars | None = None) -> None:
         self.settings = settings
         self.triton = triton
         self.registry = registry
+        self.itn = itn
         self.profane = frozenset(w.lower() for w in settings.profane_words)
         # Live streams (for introspection and tests) and fire-and-forget clean-ups.
         self.sessions: set[object] = set()
@@ -174,6 +208,38 @@ class AsrCore:
                                   field=p + "model")
         return info, language
 
+    # -- inverse text normalization ------------------------------------------------------
+
+    def itn_languages(self, languages: tuple[str, ...]) -> list[str]:
+        """Those of `languages` whose ITN grammar is loaded now."""
+        return [lang for lang in languages if self.itn is not None and self.itn.ready(lang)]
+
+    def itn_wanted(self, options: Options) -> bool:
+        flag = options.inverse_text_normalization
+        return self.settings.itn_default if flag is None else flag
+
+    async def inverse_normalize(self, language: str, text: str, words: tuple[Word, ...] = ()) -> Written:
+        """The written form of a hypothesis, its words re-timed to match; unchanged (applied
+        False) when the language has no loaded grammar. Runs the grammar in a worker thread."""
+        unchanged = Written(text, words, "", False)
+        if self.itn is None or not self.itn.ready(language) or not text.strip():
+            return unchanged
+        try:
+            written = await asyncio.to_thread(self.itn.convert, language, text)
+        except Exception:  # noqa: BLE001 - a grammar failure must not lose the recognition
+            log.exception("inverse text normalization failed for %s", language)
+            return unchanged
+        if written is None:
+            return unchanged
+        written = " ".join(written.split())
+        if words:
+            spoken = [w.word for w in words]
+            # The words are re-timed only when they are the transcript's tokens (the models'
+            # WORD_TIMES are), else they are left as recognized.
+            if spoken == text.split():
+                words = written_words(words, textnorm.align(spoken, written))
+        return Written(written, words, text, True)
+
     # -- unary ---------------------------------------------------------------------------
 
     def _check_size(self, content: bytes, field: str) -> None:
@@ -232,8 +298,11 @@ class AsrCore:
             outputs, timeout_s=timeout_s, request_id=request_id)
         text = text_of(result["TRANSCRIPTS"].reshape(-1)[0]).strip()
         words = words_from(words_of(result["WORD_TIMES"].reshape(-1)[0])) if want_words else ()
-        utterances = [self.utterance(0, text, words, seconds, profanity_filter=options.profanity_filter)
-                      ] if text else []
+        utterances = []
+        if text:
+            form = await self.inverse_normalize(language, text, words) if self.itn_wanted(options) else None
+            utterances.append(self.utterance(0, text, words, seconds, profanity_filter=options.profanity_filter,
+                                             written=form))
         rendered = []
         if options.subtitle_formats:
             timed = [subtitles.TimedWord(w.word, w.start_s, w.end_s) for u in utterances for w in u.words]
@@ -243,10 +312,17 @@ class AsrCore:
         return Recognition(utterances, seconds, info.name, language, rate, rendered, encoding)
 
     def utterance(self, index: int, text: str, words: tuple[Word, ...], end_s: float, *,
-                  profanity_filter: bool = False) -> Utterance:
+                  profanity_filter: bool = False, written: Written | None = None) -> Utterance:
+        """One result; `written` (from inverse_normalize) replaces the text and words when applied.
+        The confidence stays the recognizer's: the mean over the spoken words."""
         confidence = confidence_of(words)
+        spoken = ""
+        if written is not None and written.applied:
+            spoken, text, words = written.spoken, written.text, written.words
         if profanity_filter:
             text = mask_profanity(text, self.profane)
-            words = tuple(dataclasses.replace(w, word=mask_profanity(w.word, self.profane)) for w in words)
-        return Utterance(index, text, confidence, words, end_s)
+            spoken = mask_profanity(spoken, self.profane)
+            words = tuple(dataclasses.replace(w, word=mask_profanity(w.word, self.profane),
+                                              spoken=mask_profanity(w.spoken, self.profane)) for w in words)
+        return Utterance(index, text, confidence, words, end_s, spoken, written is not None and written.applied)
 

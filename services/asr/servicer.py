@@ -40,19 +40,24 @@ def options_of(config: pb.RecognitionConfig, prefix: str) -> Options:
         max_alternatives=config.max_alternatives, word_time_offsets=config.enable_word_time_offsets,
         word_confidence=config.enable_word_confidence, profanity_filter=config.profanity_filter,
         subtitle_formats=tuple(_FORMATS.get(f, "") for f in config.subtitle_formats),
-        store_audio=config.store_audio, prefix=prefix)
+        store_audio=config.store_audio,
+        inverse_text_normalization=(config.enable_inverse_text_normalization
+                                    if config.HasField("enable_inverse_text_normalization") else None),
+        prefix=prefix)
 
 
 def alternative(u: Utterance, options: Options) -> pb.SpeechRecognitionAlternative:
     words = []
     if options.word_time_offsets or options.word_confidence:
         for w in u.words:
-            info = pb.WordInfo(word=w.word, confidence=w.confidence if options.word_confidence else 0.0)
+            info = pb.WordInfo(word=w.word, confidence=w.confidence if options.word_confidence else 0.0,
+                               spoken_word=w.spoken)
             if options.word_time_offsets:
                 info.start_offset.CopyFrom(duration(w.start_s))
                 info.end_offset.CopyFrom(duration(w.end_s))
             words.append(info)
-    return pb.SpeechRecognitionAlternative(transcript=u.transcript, confidence=u.confidence, words=words)
+    return pb.SpeechRecognitionAlternative(transcript=u.transcript, confidence=u.confidence, words=words,
+                                           inverse_text_normalized=u.normalized, spoken_transcript=u.spoken)
 
 
 class AsrServicer(pb_grpc.AsrServiceServicer):
@@ -95,7 +100,8 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
         requests = aiter(request_iterator)
         first = await first_config(requests)
         sc = first.streaming_config
-        options = options_of(sc.config, "streaming_config.config.")
+        options = dataclasses.replace(options_of(sc.config, "streaming_config.config."),
+                                      interim_inverse_text_normalization=sc.interim_inverse_text_normalization)
         ep = sc.endpointing
         endpointing = make_endpointing(
             interim_results=sc.interim_results, single_utterance=sc.single_utterance,
@@ -137,7 +143,9 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
                                                  audio_processed=duration(item.processed_s))
         if isinstance(item, Interim):
             result = pb.StreamingRecognitionResult(
-                alternatives=[pb.SpeechRecognitionAlternative(transcript=item.transcript)], is_final=False,
+                alternatives=[pb.SpeechRecognitionAlternative(
+                    transcript=item.transcript, inverse_text_normalized=item.normalized,
+                    spoken_transcript=item.spoken)], is_final=False,
                 stability=item.stability, result_end_offset=duration(item.end_s),
                 utterance_index=item.utterance_index, language_code=language_code)
         else:
@@ -161,7 +169,8 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
                     language_codes=list(m.languages), supports_streaming=m.streaming,
                     sample_rate_hertz=m.sample_rate_hertz, supports_automatic_punctuation=False,
                     supports_word_time_offsets=m.parameters.get("word_times", "true").lower() != "false",
-                    backend=f"triton:{m.name}")
+                    backend=f"triton:{m.name}",
+                    inverse_text_normalization_language_codes=self.core.itn_languages(m.languages))
                 for m in models
             ],
             next_page_token=next_token,

@@ -38,3 +38,8 @@ class AsrSettings(CommonSettings):
     # Words masked by profanity_filter (lower case).
     profane_words: tuple[str, ...] = ("damn", "hell", "shit", "fuck", "bastard", "bitch")
     catalog_refresh_s: float = 30.0
+    # Inverse text normalization: the languages whose NeMo grammars are loaded (in the
+    # background at start; those NeMo lacks are skipped), and whether a request that does not
+    # say gets it (on, as in Riva).
+    itn_languages: tuple[str, ...] = ("en", "hi", "mr")
+    itn_default: bool = True

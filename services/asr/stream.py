@@ -57,6 +57,8 @@ class Interim:
     stability: float
     end_s: float
     processed_s: float
+    spoken: str = ""  # the spoken form, when `normalized`
+    normalized: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,8 +309,12 @@ class StreamSession:
         if end:
             self.open_corrid = None
         elif self.ep.interim_results and text.strip() and text != self.last_text:
-            await self._emit(Interim(len(self.utterances), text.strip(), stability(self.last_text, text),
-                                     self.pos / self.rate, self.pos / self.rate))
+            form = await self.core.inverse_normalize(self.language, text.strip()) if (
+                self.options.interim_inverse_text_normalization and self.core.itn_wanted(self.options)) else None
+            # Stability compares spoken forms: ITN may rewrite earlier words as later ones arrive.
+            await self._emit(Interim(len(self.utterances), form.text if form else text.strip(),
+                                     stability(self.last_text, text), self.pos / self.rate, self.pos / self.rate,
+                                     form.spoken if form else "", bool(form and form.applied)))
             self.last_text = text
         return text, final, words
 
@@ -319,8 +325,11 @@ class StreamSession:
         text = text.strip()
         if not text:
             return False
-        utterance = self.core.utterance(len(self.utterances), text, words_from(words, self.utt_start / self.rate),
-                                        self.pos / self.rate, profanity_filter=self.options.profanity_filter)
+        timed = words_from(words, self.utt_start / self.rate)
+        written = (await self.core.inverse_normalize(self.language, text, timed)
+                   if self.core.itn_wanted(self.options) else None)
+        utterance = self.core.utterance(len(self.utterances), text, timed, self.pos / self.rate,
+                                        profanity_filter=self.options.profanity_filter, written=written)
         self.utterances.append(utterance)
         if self.ep.single_utterance:
             await self._emit(Event("single_end", self.pos / self.rate, self.pos / self.rate))

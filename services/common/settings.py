@@ -47,6 +47,9 @@ class CommonSettings:
     database_schema: str = "public"
     redis_url: str = ""
     spool_dir: str = ".run/spool"
+    # Compiled text-normalization grammars (NeMo .far files), shared by the services and
+    # their replicas; compiled once, loaded at every later start (services/common/textnorm.py).
+    grammar_cache_dir: str = ".run/grammars"
     # host:port of the config service, whose values override some settings live
     # (`services.common.rpc.live_config`); empty: none, the environment's values stay.
     config_target: str = ""

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from ai4vc.tts.v1 import tts_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as pb_grpc
+from services.common import textnorm
 from services.common.backends.inference import InferenceApp, InferenceBackends, open_backends
 from services.common.settings import CommonSettings
 from services.tts.core import TtsCore
@@ -28,7 +29,11 @@ class TtsApp(InferenceApp):
 
     def __init__(self, settings: TtsSettings, backends: InferenceBackends) -> None:
         super().__init__(settings, backends)
-        self.core = TtsCore(settings, backends.triton, backends.registry)
+        # TN grammars load in the background (compiled once into the cache): health does not wait
+        # for them; until a language's grammar is ready its numbers are read by the number reader.
+        self.tn = textnorm.Grammars("tn", settings.tn_languages, settings.grammar_cache_dir)
+        self.tn.start()
+        self.core = TtsCore(settings, backends.triton, backends.registry, textnorm.SpeechNormalizer(self.tn))
         self.servicer = TtsServicer(self.core, backends.records, backends.usage)
 
     def register(self, server: grpc.aio.Server) -> None:

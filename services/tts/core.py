@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import numpy as np
 
-from services.common import audio
+from services.common import audio, textnorm
 from services.common.audio import E
 from services.common.backends.registry import ModelRegistry
 from services.common.backends.triton import TritonAdapter
@@ -90,6 +90,12 @@ class Plan:
     output: OutputConfig
     pieces: list[Piece]
     characters: int
+    normalize: bool = True  # text normalization of what is spoken (bidi: of each sentence)
+
+    @property
+    def normalized_text(self) -> str:
+        """What the voice is given, sentence by sentence."""
+        return " ".join(p.text for p in self.pieces if p.text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,11 +190,38 @@ class _Post:
 
 
 class TtsCore:
-    def __init__(self, settings: TtsSettings, triton: TritonAdapter, registry: ModelRegistry) -> None:
+    def __init__(self, settings: TtsSettings, triton: TritonAdapter, registry: ModelRegistry,
+                 normalizer: textnorm.SpeechNormalizer | None = None) -> None:
         self.settings = settings
         self.triton = triton
         self.registry = registry
+        self.normalizer = normalizer or textnorm.SpeechNormalizer(None)
         self._rate_inputs: dict[str, bool] = {}
+
+    # -- text normalization --------------------------------------------------------------
+
+    def text_normalization(self, language: str) -> str:
+        """"grammar", "numbers" or "none": how `language` is normalized now."""
+        return self.normalizer.kind(language)
+
+    async def normalize_segments(self, segments: Sequence[ssml.Segment], language: str, *, enabled: bool
+                                 ) -> list[ssml.Segment]:
+        """<say-as> read out in `language` (always), the other text normalized (when `enabled`),
+        in a worker thread (grammar passes are CPU work); then neighbours joined again."""
+        def work() -> list[ssml.Segment]:
+            out: list[ssml.Segment] = []
+            for segment in segments:
+                if isinstance(segment, ssml.Text) and segment.interpret_as:
+                    segment = ssml.Text(self.normalizer.say_as(segment.interpret_as, segment.text, language),
+                                        segment.prosody)
+                elif isinstance(segment, ssml.Text) and enabled:
+                    segment = ssml.Text(self.normalizer.normalize(language, segment.text), segment.prosody)
+                out.append(segment)
+            return ssml.merge(out)
+        return await asyncio.to_thread(work)
+
+    async def normalize_text(self, text: str, language: str) -> str:
+        return await asyncio.to_thread(self.normalizer.normalize, language, text)
 
     # -- voices --------------------------------------------------------------------------
 
@@ -303,7 +336,7 @@ class TtsCore:
 
     async def plan(self, *, text: str | None, ssml_text: str | None, language_code: str, name: str, gender: int,
                    encoding: int, sample_rate: int, speaking_rate: float, pitch: float, gain: float,
-                   streaming: bool) -> Plan:
+                   streaming: bool, normalize: bool | None = None) -> Plan:
         """Validates a whole request and turns it into model calls, before any audio is made."""
         if text is None and ssml_text is None:
             raise InvalidArgument("input.text or input.ssml is required", reason=Reason.FIELD_REQUIRED, field="input")
@@ -318,16 +351,21 @@ class TtsCore:
         segments: list[ssml.Segment] = [ssml.Text(raw)] if text is not None else ssml.parse(raw)
         voice = await self.select_voice(language_code, name, gender, streaming=streaming)
         output = self._output(voice, encoding, sample_rate, speaking_rate, pitch, gain, streaming=streaming)
+        enabled = self.settings.tn_default if normalize is None else normalize
+        # Characters are metered as the client wrote them, not as normalization spelled them out.
+        characters = sum(len(sentence) for seg in ssml.merge(segments) if isinstance(seg, ssml.Text)
+                         for sentence in split_sentences(seg.text, self.settings.max_sentence_chars))
+        segments = await self.normalize_segments(segments, voice.language, enabled=enabled)
         pieces = await self._pieces(segments, voice, output, field)
-        return Plan(voice, output, pieces, sum(len(p.text) for p in pieces))
+        return Plan(voice, output, pieces, characters, enabled)
 
     async def stream_plan(self, language_code: str, name: str, gender: int, encoding: int, sample_rate: int,
-                          speaking_rate: float, pitch: float, gain: float) -> Plan:
+                          speaking_rate: float, pitch: float, gain: float, normalize: bool | None = None) -> Plan:
         """The plan of a bidi stream: voice and output now, pieces as text arrives."""
         voice = await self.select_voice(language_code, name, gender, streaming=True)
         output = self._output(voice, encoding, sample_rate, speaking_rate, pitch, gain, streaming=True)
         await self._pieces([ssml.Text("x")], voice, output, "text")  # rate/pitch checks up front
-        return Plan(voice, output, [], 0)
+        return Plan(voice, output, [], 0, self.settings.tn_default if normalize is None else normalize)
 
     # -- synthesis -----------------------------------------------------------------------
 
@@ -413,6 +451,9 @@ class TtsCore:
         queue: asyncio.Queue[Piece | BaseException | None] = asyncio.Queue(maxsize=s.max_pending_sentences)
         template = (await self._pieces([ssml.Text("x")], plan.voice, plan.output, "text"))[0]
 
+        async def spoken(sentence: str) -> str:
+            return await self.normalize_text(sentence, plan.voice.language) if plan.normalize else sentence
+
         async def read() -> None:
             buffer = SentenceBuffer(s.max_sentence_chars)
             total = 0
@@ -426,9 +467,9 @@ class TtsCore:
                         raise InvalidArgument(f"{what} is longer than {limit} bytes (message {index + 1})",
                                               reason=Reason.INPUT_TOO_LONG, field="text")
                     for sentence in buffer.feed(fragment):
-                        await queue.put(dataclasses.replace(template, text=sentence))
+                        await queue.put(dataclasses.replace(template, text=await spoken(sentence)))
                 for sentence in buffer.flush():
-                    await queue.put(dataclasses.replace(template, text=sentence))
+                    await queue.put(dataclasses.replace(template, text=await spoken(sentence)))
                 await queue.put(None)
             except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it in order
                 await queue.put(exc)

@@ -22,6 +22,10 @@ _GENDER = {"male": pb.SSML_VOICE_GENDER_MALE, "female": pb.SSML_VOICE_GENDER_FEM
            "neutral": pb.SSML_VOICE_GENDER_NEUTRAL}
 
 
+_NORMALIZATION = {"grammar": pb.TEXT_NORMALIZATION_GRAMMAR, "numbers": pb.TEXT_NORMALIZATION_NUMBERS,
+                  "none": pb.TEXT_NORMALIZATION_NONE}
+
+
 def _audio_config(plan: Plan) -> pb.AudioOutputConfig:
     o = plan.output
     return pb.AudioOutputConfig(encoding=o.encoding, sample_rate_hertz=o.sample_rate_hertz,  # type: ignore[arg-type]
@@ -37,7 +41,9 @@ async def _plan(core: TtsCore, source: pb.SynthesizeRequest | pb.StreamingSynthe
         ssml_text=source.input.ssml if which == "ssml" else None,
         language_code=source.voice.language_code, name=source.voice.name, gender=int(source.voice.ssml_gender),
         encoding=int(cfg.encoding), sample_rate=cfg.sample_rate_hertz, speaking_rate=cfg.speaking_rate,
-        pitch=cfg.pitch_semitones, gain=cfg.volume_gain_db, streaming=streaming)
+        pitch=cfg.pitch_semitones, gain=cfg.volume_gain_db, streaming=streaming,
+        normalize=(source.input.enable_text_normalization
+                   if source.input.HasField("enable_text_normalization") else None))
 
 
 def _record(recorder: CallRecorder, plan: Plan, audio_s: float, status: str) -> None:
@@ -63,7 +69,8 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
             raise
         _record(recorder, plan, seconds, "OK")
         return pb.SynthesizeResponse(audio_content=content, audio_config=_audio_config(plan),
-                                     audio_duration=duration(seconds), voice_name=plan.voice.name)
+                                     audio_duration=duration(seconds), voice_name=plan.voice.name,
+                                     normalized_text=plan.normalized_text)
 
     async def _stream(self, plan: Plan, chunks: AsyncIterator[Chunk], recorder: CallRecorder, bidi: bool
                       ) -> AsyncIterator[pb.StreamingSynthesizeResponse | pb.BidiStreamingSynthesizeResponse]:
@@ -107,7 +114,8 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
         cfg = config.audio_config
         plan = await self.core.stream_plan(
             config.voice.language_code, config.voice.name, int(config.voice.ssml_gender), int(cfg.encoding),
-            cfg.sample_rate_hertz, cfg.speaking_rate, cfg.pitch_semitones, cfg.volume_gain_db)
+            cfg.sample_rate_hertz, cfg.speaking_rate, cfg.pitch_semitones, cfg.volume_gain_db,
+            normalize=config.enable_text_normalization if config.HasField("enable_text_normalization") else None)
 
         chunks = self.core.bidi(plan, payloads(requests, "text"), timeout_s=remaining_s(context),
                                 request_id=request_id_var.get())
@@ -123,7 +131,8 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
                 pb.Voice(name=v.name, language_codes=[v.language],
                          ssml_gender=_GENDER.get(v.gender, pb.SSML_VOICE_GENDER_NEUTRAL),
                          natural_sample_rate_hertz=v.natural_sample_rate_hertz,
-                         supports_streaming=v.supports_streaming, supports_ssml=True, backend=v.backend)
+                         supports_streaming=v.supports_streaming, supports_ssml=True, backend=v.backend,
+                         text_normalization=_NORMALIZATION[self.core.text_normalization(v.language)])
                 for v in voices
             ],
             next_page_token=next_token,

@@ -28,3 +28,8 @@ class TtsSettings(CommonSettings):
     # Deadline of a streaming RPC's Triton calls when the client set none.
     stream_timeout_s: float = 300.0
     catalog_refresh_s: float = 30.0
+    # Text normalization: the languages whose NeMo TN grammars are loaded (in the background
+    # at start; until then, and for the other Indian languages, numbers and rupee amounts are
+    # read by indic-numtowords / num2words), and whether a request that does not say gets it.
+    tn_languages: tuple[str, ...] = ("en", "hi")
+    tn_default: bool = True

@@ -2,7 +2,10 @@
 
 `<speak>` root; `<break time|strength>`, `<prosody rate|pitch|volume>` (nesting composes:
 rates multiply, semitones and decibels add), `<sub alias>`, `<say-as interpret-as=
-"characters"|"digits">`, `<p>`/`<s>` as sentence boundaries. Other elements are ignored and
+"cardinal"|"ordinal"|"characters"|"digits"|"date"|"currency"|"telephone">` (kept as a segment
+of its own, marked, for the core to read out in the voice's language:
+`textnorm.SpeechNormalizer.say_as`; `merge` then joins it to its neighbours), `<p>`/`<s>` as
+sentence boundaries. Other elements are ignored and
 their text is spoken, as the contract says. Parsed with the standard library's expat; a
 DOCTYPE (and so any entity declaration) is refused up front, which rules out entity
 expansion attacks. Malformed markup or attribute values raise SSML_INVALID.
@@ -26,6 +29,8 @@ _VOLUME_DB = {"silent": -96.0, "x-soft": -12.0, "soft": -6.0, "medium": 0.0, "de
               "x-loud": 12.0}
 _TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
 _NUMBER = r"([+-]?\d+(?:\.\d+)?)"
+# <say-as interpret-as> values read out (others: the text is spoken as written).
+SAY_AS = ("cardinal", "ordinal", "characters", "digits", "date", "currency", "telephone")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Prosody:
 class Text:
     text: str
     prosody: Prosody = Prosody()
+    interpret_as: str = ""  # a <say-as> element's: its text is read as that, not normalized
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +74,20 @@ def parse(ssml: str) -> list[Segment]:
     return builder.done()
 
 
+def merge(segments: list[Segment]) -> list[Segment]:
+    """Joins neighbouring text of the same prosody (a read-out <say-as> with the sentence
+    around it) into one segment, so it is spoken as one sentence."""
+    out: list[Segment] = []
+    for segment in segments:
+        last = out[-1] if out else None
+        if isinstance(segment, Text) and isinstance(last, Text) and last.prosody == segment.prosody:
+            glue = "" if segment.text[:1] in ",.;:!?।॥)" else " "  # no space before punctuation
+            out[-1] = Text(f"{last.text}{glue}{segment.text}", last.prosody)
+        else:
+            out.append(segment)
+    return out
+
+
 def plain(segments: list[Segment]) -> str:
     """The text the segments speak (for records and sentence splitting of plain input)."""
     return " ".join(s.text for s in segments if isinstance(s, Text))
@@ -81,11 +101,14 @@ class _Builder:
     def __init__(self) -> None:
         self.segments: list[Segment] = []
 
-    def text(self, value: str | None, prosody: Prosody) -> None:
+    def text(self, value: str | None, prosody: Prosody, interpret_as: str = "") -> None:
         if not value or not value.strip():
             return
+        if interpret_as:
+            self.segments.append(Text(value.strip(), prosody, interpret_as))
+            return
         last = self.segments[-1] if self.segments else None
-        if isinstance(last, Text) and last.prosody == prosody:
+        if isinstance(last, Text) and last.prosody == prosody and not last.interpret_as:
             self.segments[-1] = Text(f"{last.text} {value.strip()}", prosody)
         else:
             self.segments.append(Text(value.strip(), prosody))
@@ -105,7 +128,9 @@ class _Builder:
                 raise invalid("<sub> needs an alias attribute")
             self.text(alias, prosody)
         elif tag == "say-as":
-            self.text(_say_as(element.get("interpret-as", ""), "".join(element.itertext())), prosody)
+            kind = element.get("interpret-as", "")
+            text = "".join(element.itertext())
+            self.text(text, prosody, kind if kind in SAY_AS else "")
         else:
             if tag == "prosody":
                 prosody = _prosody(element, prosody)
@@ -142,14 +167,6 @@ def _break_seconds(element: ET.Element) -> float:
     if strength not in _STRENGTH_S:
         raise invalid(f"<break strength={strength!r}>: use one of {', '.join(_STRENGTH_S)}")
     return _STRENGTH_S[strength]
-
-
-def _say_as(interpret_as: str, text: str) -> str:
-    if interpret_as == "characters":
-        return " ".join(ch for ch in text if not ch.isspace())
-    if interpret_as == "digits":
-        return " ".join(ch for ch in text if ch.isdigit())
-    return text  # other interpretations: spoken as written
 
 
 def _prosody(element: ET.Element, outer: Prosody) -> Prosody:

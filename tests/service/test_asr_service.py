@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import re
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -36,8 +38,9 @@ WER_BOUND = 0.5
 @pytest.fixture
 def settings(triton, pg_schema, tmp_path) -> AsrSettings:
     url, schema = pg_schema
+    # No ITN here: these tests pin recognition of the spoken form (test_itn_* turn it on).
     return AsrSettings(port=0, metrics_port=0, triton_url=triton.url, database_url=url, database_schema=schema,
-                       spool_dir=str(tmp_path / "spool"), log_json=False)
+                       spool_dir=str(tmp_path / "spool"), log_json=False, itn_languages=())
 
 
 def wer(reference: str, hypothesis: str) -> float:
@@ -345,8 +348,6 @@ async def test_streaming_protocol_errors_end_the_stream(settings, case):
 
 async def test_slow_consumer_is_bounded_and_cancel_ends_the_sequence(settings):
     """A client that stops reading leaves every stream queue within its bound; cancelling ends the Triton sequence."""
-    import dataclasses
-
     small = dataclasses.replace(settings, stream_audio_queue=4, stream_response_queue=2)
     samples = np.concatenate([speech(LONG)] * 4)  # ~20 s, speech throughout
     async with running(small, asr_app.create) as (app, _handle, channel):
@@ -491,3 +492,80 @@ async def test_streaming_header_contradictions_are_invalid_argument(settings, ca
         await app.core.drain_background()
         assert not app.core.sessions
         assert await health_status(channel) == health_pb2.HealthCheckResponse.SERVING
+
+# -- inverse text normalization (NeMo's English grammar, from the checkout's grammar cache) --
+
+GRAMMARS = Path(__file__).resolve().parents[2] / ".run" / "grammars"
+PRICE = "the price is twenty five dollars"  # what PocketSphinx hears exactly from eSpeak
+
+
+@pytest.fixture
+def itn_settings(settings) -> AsrSettings:
+    return dataclasses.replace(settings, itn_languages=("en",), grammar_cache_dir=str(GRAMMARS))
+
+
+async def _grammars_loaded(app) -> None:
+    assert await asyncio.to_thread(app.itn.wait, 120), app.itn.status()
+
+
+async def test_itn_writes_the_number_and_keeps_the_spoken_form(itn_settings):
+    """With ITN on (the default) "twenty five dollars" comes back as "$25", timed over its three words;
+    off, the spoken form; ListModels names the language once its grammar is loaded."""
+    samples = speech(PRICE)
+    content = container(samples, RATE, "WAV")
+    async with running(itn_settings, asr_app.create) as (app, _handle, channel):
+        await _grammars_loaded(app)
+        stub = pb_grpc.AsrServiceStub(channel)
+        listed = await stub.ListModels(pb.ListModelsRequest(), timeout=10)
+        assert all(list(m.inverse_text_normalization_language_codes) == ["en"] for m in listed.models)
+        on = await stub.Recognize(pb.RecognizeRequest(
+            config=config(E.AUDIO_ENCODING_WAV, enable_word_time_offsets=True), content=content), timeout=60)
+        off = await stub.Recognize(pb.RecognizeRequest(
+            config=config(E.AUDIO_ENCODING_WAV, enable_word_time_offsets=True, enable_inverse_text_normalization=False),
+            content=content), timeout=60)
+    written, spoken = on.results[0].alternatives[0], off.results[0].alternatives[0]
+    assert spoken.transcript == PRICE and not spoken.inverse_text_normalized and spoken.spoken_transcript == ""
+    assert written.inverse_text_normalized and written.transcript == "the price is $25"
+    assert written.spoken_transcript == PRICE
+    assert [w.word for w in written.words] == ["the", "price", "is", "$25"]
+    money, heard = written.words[3], spoken.words[3:]
+    assert money.spoken_word == "twenty five dollars" and written.words[0].spoken_word == ""
+    # (two calls: PocketSphinx adapts its cepstral mean between utterances, a frame or two of drift)
+    assert secs(money.start_offset) == pytest.approx(secs(heard[0].start_offset), abs=0.05)
+    assert secs(money.end_offset) == pytest.approx(secs(heard[-1].end_offset), abs=0.05)
+    assert secs(money.end_offset) - secs(money.start_offset) > secs(heard[0].end_offset) - secs(heard[0].start_offset)
+    assert_words(written.words, samples.size / RATE)
+
+
+async def test_itn_on_stream_finals_and_interims_when_asked(itn_settings):
+    """A stream's final is written form; interims too with interim_inverse_text_normalization, else spoken."""
+    samples = np.concatenate([speech(PRICE), silence(1.0)])
+    async with running(itn_settings, asr_app.create) as (app, _handle, channel):
+        await _grammars_loaded(app)
+        plain = await run_stream(channel, [stream_config(), *chunks_of(samples)])
+        asked = stream_config()
+        asked.streaming_config.interim_inverse_text_normalization = True
+        both = await run_stream(channel, [asked, *chunks_of(samples)])
+    for responses in (plain, both):
+        finals = [r for r in results(responses) if r.is_final]
+        assert finals[0].alternatives[0].transcript == "the price is $25"
+        assert finals[0].alternatives[0].spoken_transcript == PRICE
+    spoken_interims = [r.alternatives[0] for r in results(plain) if not r.is_final]
+    written_interims = [r.alternatives[0] for r in results(both) if not r.is_final]
+    assert spoken_interims and not any(a.inverse_text_normalized for a in spoken_interims)
+    assert written_interims and all(a.inverse_text_normalized for a in written_interims)
+    last = written_interims[-1]
+    if "dollars" in last.spoken_transcript:
+        assert "$" in last.transcript and "dollars" not in last.transcript
+
+
+async def test_itn_while_grammar_loads_returns_spoken_form_honestly(settings):
+    """A language whose grammar is not loaded is not listed, and its results say they are spoken form."""
+    async with running(settings, asr_app.create) as (_app, _handle, channel):  # itn_languages=()
+        stub = pb_grpc.AsrServiceStub(channel)
+        listed = await stub.ListModels(pb.ListModelsRequest(), timeout=10)
+        answer = await stub.Recognize(pb.RecognizeRequest(
+            config=config(E.AUDIO_ENCODING_WAV), content=container(speech(PRICE), RATE, "WAV")), timeout=60)
+    assert not any(m.inverse_text_normalization_language_codes for m in listed.models)
+    best = answer.results[0].alternatives[0]
+    assert best.transcript == PRICE and not best.inverse_text_normalized

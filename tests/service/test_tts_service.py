@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -28,8 +30,9 @@ HINDI = "भारत एक विशाल देश है। इसकी �
 @pytest.fixture
 def settings(triton, pg_schema, tmp_path) -> TtsSettings:
     url, schema = pg_schema
+    # No NeMo grammar here (numbers are still read by the number reader): test_tn_* load Hindi's.
     return TtsSettings(port=0, metrics_port=0, triton_url=triton.url, database_url=url, database_schema=schema,
-                       spool_dir=str(tmp_path / "spool"), log_json=False)
+                       spool_dir=str(tmp_path / "spool"), log_json=False, tn_languages=())
 
 
 def request(text: str = HINDI, encoding: int = E.AUDIO_ENCODING_LINEAR16, *, ssml: str | None = None,
@@ -290,3 +293,65 @@ async def test_concurrent_streams_are_independent(settings):
 
         sizes = await asyncio.gather(total("hi-male"), total("hi-female"))
     assert all(size / 2 / 22050 > 1.5 for size in sizes)
+
+
+# -- text normalization (NeMo's Hindi grammar, from the checkout's grammar cache) -----------
+
+GRAMMARS = Path(__file__).resolve().parents[2] / ".run" / "grammars"
+
+
+@pytest.fixture
+def tn_settings(settings) -> TtsSettings:
+    return dataclasses.replace(settings, tn_languages=("hi",), grammar_cache_dir=str(GRAMMARS))
+
+
+def seconds_of(answer: pb.SynthesizeResponse) -> float:
+    return answer.audio_duration.ToNanoseconds() / 1e9
+
+
+async def test_tn_hindi_speaks_the_rupee_amount(tn_settings):
+    """Hindi ₹500 is normalized to the amount in words (NeMo's grammar) and spoken: longer audio than ₹ alone;
+    with normalization off the text goes to the voice as written."""
+    async with running(tn_settings, tts_app.create) as (app, _handle, channel):
+        assert await asyncio.to_thread(app.tn.wait, 300), app.tn.status()
+        stub = pb_grpc.TtsServiceStub(channel)
+        amount = await stub.Synthesize(request("₹500"), timeout=30)
+        symbol = await stub.Synthesize(request("₹"), timeout=30)
+        verbatim = pb.SynthesizeRequest(input=pb.SynthesisInput(text="₹500", enable_text_normalization=False),
+                                        voice=pb.VoiceSelectionParams(name="hi-female"),
+                                        audio_config=pb.AudioOutputConfig(encoding=E.AUDIO_ENCODING_LINEAR16))
+        as_written = await stub.Synthesize(verbatim, timeout=30)
+        voices = {v.name: v for v in (await stub.ListVoices(pb.ListVoicesRequest(page_size=1000), timeout=10)).voices}
+    said = amount.normalized_text
+    assert "पाँच सौ" in said and ("रुपए" in said or "रुपये" in said) and "₹" not in said and "500" not in said
+    assert rms(pcm(amount.audio_content)) > 0.01
+    assert seconds_of(amount) > seconds_of(symbol) + 0.3
+    assert as_written.normalized_text == "₹500"
+    assert voices["hi-female"].text_normalization == pb.TEXT_NORMALIZATION_GRAMMAR
+    assert voices["ta-female"].text_normalization == pb.TEXT_NORMALIZATION_NUMBERS
+
+
+async def test_tn_say_as_is_read_in_the_voice_language(settings):
+    """<say-as> cardinal, ordinal, characters and telephone are read out in Hindi even with normalization off."""
+    text = ('<speak>कमरा <say-as interpret-as="ordinal">3</say-as>, कुल <say-as interpret-as="cardinal">25</say-as>,'
+            ' <say-as interpret-as="characters">AB</say-as> <say-as interpret-as="telephone">98 76</say-as></speak>')
+    req = request(ssml=text)
+    req.input.enable_text_normalization = False
+    async with running(settings, tts_app.create) as (_app, _handle, channel):
+        answer = await pb_grpc.TtsServiceStub(channel).Synthesize(req, timeout=30)
+    assert answer.normalized_text == "कमरा तीसरा, कुल पच्चीस, A B नौ आठ, सात छः"
+    assert rms(pcm(answer.audio_content)) > 0.01
+
+
+async def test_tn_numbers_without_a_grammar_and_in_bidi(settings):
+    """Tamil has no NeMo grammar: its numbers and rupees are read by indic-numtowords; bidi sentences are normalized."""
+    async with running(settings, tts_app.create) as (_app, _handle, channel):
+        stub = pb_grpc.TtsServiceStub(channel)
+        tamil = await stub.Synthesize(request("விலை ₹25", voice=pb.VoiceSelectionParams(name="ta-female")), timeout=30)
+        call = stub.BidiStreamingSynthesize(timeout=30)
+        await call.write(config())
+        await call.write(pb.BidiStreamingSynthesizeRequest(text="कुल 25 लोग आए।"))
+        await call.done_writing()
+        responses = await read_rest(call)
+    assert tamil.normalized_text == "விலை இருபத்து ஐந்து ரூபாய்"
+    assert [r.sentence_text for r in responses if r.sentence_text] == ["कुल पच्चीस लोग आए।"]

@@ -10,7 +10,7 @@ from services.tts.core import SentenceBuffer, split_sentences
 
 
 def test_breaks_prosody_sub_and_say_as():
-    """Breaks become pauses, prosody nests, sub speaks its alias and say-as spells out."""
+    """Breaks become pauses, prosody nests, sub speaks its alias and say-as stays marked for the reader."""
     segments = ssml.parse(
         '<speak>नमस्ते <break time="500ms"/> <prosody rate="slow" pitch="+2st" volume="-6dB">धीरे '
         '<prosody rate="200%">तेज़</prosody></prosody> <sub alias="डॉक्टर">डॉ.</sub> '
@@ -19,8 +19,19 @@ def test_breaks_prosody_sub_and_say_as():
     assert segments == [
         ssml.Text("नमस्ते"), ssml.Pause(0.5),
         ssml.Text("धीरे", ssml.Prosody(0.75, 2.0, -6.0)), ssml.Text("तेज़", ssml.Prosody(1.5, 2.0, -6.0)),
-        ssml.Text("डॉक्टर A B 1 2 3"), ssml.Pause(0.75),
+        ssml.Text("डॉक्टर"), ssml.Text("AB", interpret_as="characters"), ssml.Text("12a3", interpret_as="digits"),
+        ssml.Pause(0.75),
     ]
+
+
+def test_merge_joins_read_out_say_as_with_its_sentence():
+    """After <say-as> is read out, merge joins it to neighbouring text of the same prosody, not across others."""
+    segments = ssml.parse('<speak>कीमत <say-as interpret-as="currency">₹500</say-as> है <break time="1s"/>'
+                          '<prosody rate="slow">धीरे</prosody> <say-as interpret-as="bogus">x</say-as></speak>')
+    assert segments[1] == ssml.Text("₹500", interpret_as="currency")
+    read = [ssml.Text("पाँच सौ रुपए") if isinstance(s, ssml.Text) and s.interpret_as else s for s in segments]
+    assert ssml.merge(read) == [ssml.Text("कीमत पाँच सौ रुपए है"), ssml.Pause(1.0),
+                                ssml.Text("धीरे", ssml.Prosody(0.75)), ssml.Text("x")]
 
 
 def test_unknown_elements_are_spoken_and_namespaces_accepted():

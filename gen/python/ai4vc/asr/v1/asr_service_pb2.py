@@ -17,7 +17,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61i4vc/asr/v1/asr_service.proto\x12\x0c\x61i4vc.asr.v1\x1a\x1a\x61i4vc/audio/v1/audio.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\"\xd5\x02\n\x11RecognitionConfig\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x31\n\x0c\x61udio_config\x18\x03 \x01(\x0b\x32\x1b.ai4vc.audio.v1.AudioConfig\x12\x18\n\x10max_alternatives\x18\x04 \x01(\x05\x12 \n\x18\x65nable_word_time_offsets\x18\x05 \x01(\x08\x12\x1e\n\x16\x65nable_word_confidence\x18\x06 \x01(\x08\x12$\n\x1c\x65nable_automatic_punctuation\x18\x07 \x01(\x08\x12\x18\n\x10profanity_filter\x18\x08 \x01(\x08\x12\x36\n\x10subtitle_formats\x18\t \x03(\x0e\x32\x1c.ai4vc.asr.v1.SubtitleFormat\x12\x13\n\x0bstore_audio\x18\n \x01(\x08\"T\n\x10RecognizeRequest\x12/\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.ai4vc.asr.v1.RecognitionConfig\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"\xb8\x01\n\x11RecognizeResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.ai4vc.asr.v1.SpeechRecognitionResult\x12\x31\n\x0e\x61udio_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05model\x18\x03 \x01(\t\x12)\n\tsubtitles\x18\x04 \x03(\x0b\x32\x16.ai4vc.asr.v1.Subtitle\"\xa8\x01\n\x17SpeechRecognitionResult\x12@\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32*.ai4vc.asr.v1.SpeechRecognitionAlternative\x12\x15\n\rlanguage_code\x18\x02 \x01(\t\x12\x34\n\x11result_end_offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"m\n\x1cSpeechRecognitionAlternative\x12\x12\n\ntranscript\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12%\n\x05words\x18\x03 \x03(\x0b\x32\x16.ai4vc.asr.v1.WordInfo\"\x8c\x01\n\x08WordInfo\x12/\n\x0cstart_offset\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04word\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\"I\n\x08Subtitle\x12,\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1c.ai4vc.asr.v1.SubtitleFormat\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xdc\x01\n\x1aStreamingRecognitionConfig\x12/\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.ai4vc.asr.v1.RecognitionConfig\x12\x17\n\x0finterim_results\x18\x02 \x01(\x08\x12\x18\n\x10single_utterance\x18\x03 \x01(\x08\x12$\n\x1c\x65nable_voice_activity_events\x18\x04 \x01(\x08\x12\x34\n\x0b\x65ndpointing\x18\x05 \x01(\x0b\x32\x1f.ai4vc.asr.v1.EndpointingConfig\"\xc4\x01\n\x11\x45ndpointingConfig\x12\x37\n\x14speech_start_timeout\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12;\n\x18\x65nd_of_utterance_silence\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x39\n\x16max_utterance_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x87\x01\n\x19StreamingRecognizeRequest\x12\x44\n\x10streaming_config\x18\x01 \x01(\x0b\x32(.ai4vc.asr.v1.StreamingRecognitionConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x42\x13\n\x11streaming_request\"\xfd\x01\n\x1aStreamingRecognizeResponse\x12\x39\n\x07results\x18\x01 \x03(\x0b\x32(.ai4vc.asr.v1.StreamingRecognitionResult\x12\x38\n\x11speech_event_type\x18\x02 \x01(\x0e\x32\x1d.ai4vc.asr.v1.SpeechEventType\x12\x36\n\x13speech_event_offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0f\x61udio_processed\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xe9\x01\n\x1aStreamingRecognitionResult\x12@\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32*.ai4vc.asr.v1.SpeechRecognitionAlternative\x12\x10\n\x08is_final\x18\x02 \x01(\x08\x12\x11\n\tstability\x18\x03 \x01(\x02\x12\x34\n\x11result_end_offset\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0futterance_index\x18\x05 \x01(\x05\x12\x15\n\rlanguage_code\x18\x06 \x01(\t\"Q\n\x11ListModelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\"R\n\x12ListModelsResponse\x12#\n\x06models\x18\x01 \x03(\x0b\x32\x13.ai4vc.asr.v1.Model\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd6\x01\n\x05Model\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x16\n\x0elanguage_codes\x18\x03 \x03(\t\x12\x1a\n\x12supports_streaming\x18\x04 \x01(\x08\x12\x19\n\x11sample_rate_hertz\x18\x05 \x01(\x05\x12&\n\x1esupports_automatic_punctuation\x18\x06 \x01(\x08\x12\"\n\x1asupports_word_time_offsets\x18\x07 \x01(\x08\x12\x0f\n\x07\x62\x61\x63kend\x18\x08 \x01(\t*f\n\x0eSubtitleFormat\x12\x1f\n\x1bSUBTITLE_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13SUBTITLE_FORMAT_SRT\x10\x01\x12\x1a\n\x16SUBTITLE_FORMAT_WEBVTT\x10\x02*\xea\x01\n\x0fSpeechEventType\x12!\n\x1dSPEECH_EVENT_TYPE_UNSPECIFIED\x10\x00\x12+\n\'SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_BEGIN\x10\x01\x12)\n%SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_END\x10\x02\x12-\n)SPEECH_EVENT_TYPE_END_OF_SINGLE_UTTERANCE\x10\x03\x12-\n)SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_TIMEOUT\x10\x04\x32\xcd\x02\n\nAsrService\x12m\n\tRecognize\x12\x1e.ai4vc.asr.v1.RecognizeRequest\x1a\x1f.ai4vc.asr.v1.RecognizeResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/speech:recognize:\x01*\x12k\n\x12StreamingRecognize\x12\'.ai4vc.asr.v1.StreamingRecognizeRequest\x1a(.ai4vc.asr.v1.StreamingRecognizeResponse(\x01\x30\x01\x12\x63\n\nListModels\x12\x1f.ai4vc.asr.v1.ListModelsRequest\x1a .ai4vc.asr.v1.ListModelsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/modelsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61i4vc/asr/v1/asr_service.proto\x12\x0c\x61i4vc.asr.v1\x1a\x1a\x61i4vc/audio/v1/audio.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\"\xab\x03\n\x11RecognitionConfig\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x31\n\x0c\x61udio_config\x18\x03 \x01(\x0b\x32\x1b.ai4vc.audio.v1.AudioConfig\x12\x18\n\x10max_alternatives\x18\x04 \x01(\x05\x12 \n\x18\x65nable_word_time_offsets\x18\x05 \x01(\x08\x12\x1e\n\x16\x65nable_word_confidence\x18\x06 \x01(\x08\x12$\n\x1c\x65nable_automatic_punctuation\x18\x07 \x01(\x08\x12\x18\n\x10profanity_filter\x18\x08 \x01(\x08\x12\x36\n\x10subtitle_formats\x18\t \x03(\x0e\x32\x1c.ai4vc.asr.v1.SubtitleFormat\x12\x13\n\x0bstore_audio\x18\n \x01(\x08\x12.\n!enable_inverse_text_normalization\x18\x0f \x01(\x08H\x00\x88\x01\x01\x42$\n\"_enable_inverse_text_normalization\"T\n\x10RecognizeRequest\x12/\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.ai4vc.asr.v1.RecognitionConfig\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"\xb8\x01\n\x11RecognizeResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.ai4vc.asr.v1.SpeechRecognitionResult\x12\x31\n\x0e\x61udio_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05model\x18\x03 \x01(\t\x12)\n\tsubtitles\x18\x04 \x03(\x0b\x32\x16.ai4vc.asr.v1.Subtitle\"\xa8\x01\n\x17SpeechRecognitionResult\x12@\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32*.ai4vc.asr.v1.SpeechRecognitionAlternative\x12\x15\n\rlanguage_code\x18\x02 \x01(\t\x12\x34\n\x11result_end_offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa9\x01\n\x1cSpeechRecognitionAlternative\x12\x12\n\ntranscript\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12%\n\x05words\x18\x03 \x03(\x0b\x32\x16.ai4vc.asr.v1.WordInfo\x12\x1f\n\x17inverse_text_normalized\x18\x0f \x01(\x08\x12\x19\n\x11spoken_transcript\x18\x10 \x01(\t\"\xa1\x01\n\x08WordInfo\x12/\n\x0cstart_offset\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04word\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\x12\x13\n\x0bspoken_word\x18\x0f \x01(\t\"I\n\x08Subtitle\x12,\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1c.ai4vc.asr.v1.SubtitleFormat\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\x88\x02\n\x1aStreamingRecognitionConfig\x12/\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.ai4vc.asr.v1.RecognitionConfig\x12\x17\n\x0finterim_results\x18\x02 \x01(\x08\x12\x18\n\x10single_utterance\x18\x03 \x01(\x08\x12$\n\x1c\x65nable_voice_activity_events\x18\x04 \x01(\x08\x12\x34\n\x0b\x65ndpointing\x18\x05 \x01(\x0b\x32\x1f.ai4vc.asr.v1.EndpointingConfig\x12*\n\"interim_inverse_text_normalization\x18\x0f \x01(\x08\"\xc4\x01\n\x11\x45ndpointingConfig\x12\x37\n\x14speech_start_timeout\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12;\n\x18\x65nd_of_utterance_silence\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x39\n\x16max_utterance_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x87\x01\n\x19StreamingRecognizeRequest\x12\x44\n\x10streaming_config\x18\x01 \x01(\x0b\x32(.ai4vc.asr.v1.StreamingRecognitionConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x42\x13\n\x11streaming_request\"\xfd\x01\n\x1aStreamingRecognizeResponse\x12\x39\n\x07results\x18\x01 \x03(\x0b\x32(.ai4vc.asr.v1.StreamingRecognitionResult\x12\x38\n\x11speech_event_type\x18\x02 \x01(\x0e\x32\x1d.ai4vc.asr.v1.SpeechEventType\x12\x36\n\x13speech_event_offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0f\x61udio_processed\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xe9\x01\n\x1aStreamingRecognitionResult\x12@\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32*.ai4vc.asr.v1.SpeechRecognitionAlternative\x12\x10\n\x08is_final\x18\x02 \x01(\x08\x12\x11\n\tstability\x18\x03 \x01(\x02\x12\x34\n\x11result_end_offset\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0futterance_index\x18\x05 \x01(\x05\x12\x15\n\rlanguage_code\x18\x06 \x01(\t\"Q\n\x11ListModelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\"R\n\x12ListModelsResponse\x12#\n\x06models\x18\x01 \x03(\x0b\x32\x13.ai4vc.asr.v1.Model\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x89\x02\n\x05Model\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x16\n\x0elanguage_codes\x18\x03 \x03(\t\x12\x1a\n\x12supports_streaming\x18\x04 \x01(\x08\x12\x19\n\x11sample_rate_hertz\x18\x05 \x01(\x05\x12&\n\x1esupports_automatic_punctuation\x18\x06 \x01(\x08\x12\"\n\x1asupports_word_time_offsets\x18\x07 \x01(\x08\x12\x0f\n\x07\x62\x61\x63kend\x18\x08 \x01(\t\x12\x31\n)inverse_text_normalization_language_codes\x18\x0f \x03(\t*f\n\x0eSubtitleFormat\x12\x1f\n\x1bSUBTITLE_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13SUBTITLE_FORMAT_SRT\x10\x01\x12\x1a\n\x16SUBTITLE_FORMAT_WEBVTT\x10\x02*\xea\x01\n\x0fSpeechEventType\x12!\n\x1dSPEECH_EVENT_TYPE_UNSPECIFIED\x10\x00\x12+\n\'SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_BEGIN\x10\x01\x12)\n%SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_END\x10\x02\x12-\n)SPEECH_EVENT_TYPE_END_OF_SINGLE_UTTERANCE\x10\x03\x12-\n)SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_TIMEOUT\x10\x04\x32\xcd\x02\n\nAsrService\x12m\n\tRecognize\x12\x1e.ai4vc.asr.v1.RecognizeRequest\x1a\x1f.ai4vc.asr.v1.RecognizeResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/speech:recognize:\x01*\x12k\n\x12StreamingRecognize\x12\'.ai4vc.asr.v1.StreamingRecognizeRequest\x1a(.ai4vc.asr.v1.StreamingRecognizeResponse(\x01\x30\x01\x12\x63\n\nListModels\x12\x1f.ai4vc.asr.v1.ListModelsRequest\x1a .ai4vc.asr.v1.ListModelsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/modelsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -28,40 +28,40 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_ASRSERVICE'].methods_by_name['Recognize']._serialized_options = b'\202\323\344\223\002\031\"\024/v1/speech:recognize:\001*'
   _globals['_ASRSERVICE'].methods_by_name['ListModels']._options = None
   _globals['_ASRSERVICE'].methods_by_name['ListModels']._serialized_options = b'\202\323\344\223\002\014\022\n/v1/models'
-  _globals['_SUBTITLEFORMAT']._serialized_start=2691
-  _globals['_SUBTITLEFORMAT']._serialized_end=2793
-  _globals['_SPEECHEVENTTYPE']._serialized_start=2796
-  _globals['_SPEECHEVENTTYPE']._serialized_end=3030
+  _globals['_SUBTITLEFORMAT']._serialized_start=2954
+  _globals['_SUBTITLEFORMAT']._serialized_end=3056
+  _globals['_SPEECHEVENTTYPE']._serialized_start=3059
+  _globals['_SPEECHEVENTTYPE']._serialized_end=3293
   _globals['_RECOGNITIONCONFIG']._serialized_start=139
-  _globals['_RECOGNITIONCONFIG']._serialized_end=480
-  _globals['_RECOGNIZEREQUEST']._serialized_start=482
-  _globals['_RECOGNIZEREQUEST']._serialized_end=566
-  _globals['_RECOGNIZERESPONSE']._serialized_start=569
-  _globals['_RECOGNIZERESPONSE']._serialized_end=753
-  _globals['_SPEECHRECOGNITIONRESULT']._serialized_start=756
-  _globals['_SPEECHRECOGNITIONRESULT']._serialized_end=924
-  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_start=926
-  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_end=1035
-  _globals['_WORDINFO']._serialized_start=1038
-  _globals['_WORDINFO']._serialized_end=1178
-  _globals['_SUBTITLE']._serialized_start=1180
-  _globals['_SUBTITLE']._serialized_end=1253
-  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_start=1256
-  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_end=1476
-  _globals['_ENDPOINTINGCONFIG']._serialized_start=1479
-  _globals['_ENDPOINTINGCONFIG']._serialized_end=1675
-  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_start=1678
-  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_end=1813
-  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_start=1816
-  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_end=2069
-  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_start=2072
-  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_end=2305
-  _globals['_LISTMODELSREQUEST']._serialized_start=2307
-  _globals['_LISTMODELSREQUEST']._serialized_end=2388
-  _globals['_LISTMODELSRESPONSE']._serialized_start=2390
-  _globals['_LISTMODELSRESPONSE']._serialized_end=2472
-  _globals['_MODEL']._serialized_start=2475
-  _globals['_MODEL']._serialized_end=2689
-  _globals['_ASRSERVICE']._serialized_start=3033
-  _globals['_ASRSERVICE']._serialized_end=3366
+  _globals['_RECOGNITIONCONFIG']._serialized_end=566
+  _globals['_RECOGNIZEREQUEST']._serialized_start=568
+  _globals['_RECOGNIZEREQUEST']._serialized_end=652
+  _globals['_RECOGNIZERESPONSE']._serialized_start=655
+  _globals['_RECOGNIZERESPONSE']._serialized_end=839
+  _globals['_SPEECHRECOGNITIONRESULT']._serialized_start=842
+  _globals['_SPEECHRECOGNITIONRESULT']._serialized_end=1010
+  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_start=1013
+  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_end=1182
+  _globals['_WORDINFO']._serialized_start=1185
+  _globals['_WORDINFO']._serialized_end=1346
+  _globals['_SUBTITLE']._serialized_start=1348
+  _globals['_SUBTITLE']._serialized_end=1421
+  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_start=1424
+  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_end=1688
+  _globals['_ENDPOINTINGCONFIG']._serialized_start=1691
+  _globals['_ENDPOINTINGCONFIG']._serialized_end=1887
+  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_start=1890
+  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_end=2025
+  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_start=2028
+  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_end=2281
+  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_start=2284
+  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_end=2517
+  _globals['_LISTMODELSREQUEST']._serialized_start=2519
+  _globals['_LISTMODELSREQUEST']._serialized_end=2600
+  _globals['_LISTMODELSRESPONSE']._serialized_start=2602
+  _globals['_LISTMODELSRESPONSE']._serialized_end=2684
+  _globals['_MODEL']._serialized_start=2687
+  _globals['_MODEL']._serialized_end=2952
+  _globals['_ASRSERVICE']._serialized_start=3296
+  _globals['_ASRSERVICE']._serialized_end=3629
 # @@protoc_insertion_point(module_scope)

@@ -32,7 +32,7 @@ SPEECH_EVENT_TYPE_END_OF_SINGLE_UTTERANCE: SpeechEventType
 SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_TIMEOUT: SpeechEventType
 
 class RecognitionConfig(_message.Message):
-    __slots__ = ("language_code", "model", "audio_config", "max_alternatives", "enable_word_time_offsets", "enable_word_confidence", "enable_automatic_punctuation", "profanity_filter", "subtitle_formats", "store_audio")
+    __slots__ = ("language_code", "model", "audio_config", "max_alternatives", "enable_word_time_offsets", "enable_word_confidence", "enable_automatic_punctuation", "profanity_filter", "subtitle_formats", "store_audio", "enable_inverse_text_normalization")
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class RecognitionConfig(_message.Message):
     PROFANITY_FILTER_FIELD_NUMBER: _ClassVar[int]
     SUBTITLE_FORMATS_FIELD_NUMBER: _ClassVar[int]
     STORE_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_INVERSE_TEXT_NORMALIZATION_FIELD_NUMBER: _ClassVar[int]
     language_code: str
     model: str
     audio_config: _audio_pb2.AudioConfig
@@ -53,7 +54,8 @@ class RecognitionConfig(_message.Message):
     profanity_filter: bool
     subtitle_formats: _containers.RepeatedScalarFieldContainer[SubtitleFormat]
     store_audio: bool
-    def __init__(self, language_code: _Optional[str] = ..., model: _Optional[str] = ..., audio_config: _Optional[_Union[_audio_pb2.AudioConfig, _Mapping]] = ..., max_alternatives: _Optional[int] = ..., enable_word_time_offsets: bool = ..., enable_word_confidence: bool = ..., enable_automatic_punctuation: bool = ..., profanity_filter: bool = ..., subtitle_formats: _Optional[_Iterable[_Union[SubtitleFormat, str]]] = ..., store_audio: bool = ...) -> None: ...
+    enable_inverse_text_normalization: bool
+    def __init__(self, language_code: _Optional[str] = ..., model: _Optional[str] = ..., audio_config: _Optional[_Union[_audio_pb2.AudioConfig, _Mapping]] = ..., max_alternatives: _Optional[int] = ..., enable_word_time_offsets: bool = ..., enable_word_confidence: bool = ..., enable_automatic_punctuation: bool = ..., profanity_filter: bool = ..., subtitle_formats: _Optional[_Iterable[_Union[SubtitleFormat, str]]] = ..., store_audio: bool = ..., enable_inverse_text_normalization: bool = ...) -> None: ...
 
 class RecognizeRequest(_message.Message):
     __slots__ = ("config", "content")
@@ -86,26 +88,32 @@ class SpeechRecognitionResult(_message.Message):
     def __init__(self, alternatives: _Optional[_Iterable[_Union[SpeechRecognitionAlternative, _Mapping]]] = ..., language_code: _Optional[str] = ..., result_end_offset: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class SpeechRecognitionAlternative(_message.Message):
-    __slots__ = ("transcript", "confidence", "words")
+    __slots__ = ("transcript", "confidence", "words", "inverse_text_normalized", "spoken_transcript")
     TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     WORDS_FIELD_NUMBER: _ClassVar[int]
+    INVERSE_TEXT_NORMALIZED_FIELD_NUMBER: _ClassVar[int]
+    SPOKEN_TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
     transcript: str
     confidence: float
     words: _containers.RepeatedCompositeFieldContainer[WordInfo]
-    def __init__(self, transcript: _Optional[str] = ..., confidence: _Optional[float] = ..., words: _Optional[_Iterable[_Union[WordInfo, _Mapping]]] = ...) -> None: ...
+    inverse_text_normalized: bool
+    spoken_transcript: str
+    def __init__(self, transcript: _Optional[str] = ..., confidence: _Optional[float] = ..., words: _Optional[_Iterable[_Union[WordInfo, _Mapping]]] = ..., inverse_text_normalized: bool = ..., spoken_transcript: _Optional[str] = ...) -> None: ...
 
 class WordInfo(_message.Message):
-    __slots__ = ("start_offset", "end_offset", "word", "confidence")
+    __slots__ = ("start_offset", "end_offset", "word", "confidence", "spoken_word")
     START_OFFSET_FIELD_NUMBER: _ClassVar[int]
     END_OFFSET_FIELD_NUMBER: _ClassVar[int]
     WORD_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    SPOKEN_WORD_FIELD_NUMBER: _ClassVar[int]
     start_offset: _duration_pb2.Duration
     end_offset: _duration_pb2.Duration
     word: str
     confidence: float
-    def __init__(self, start_offset: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., end_offset: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., word: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
+    spoken_word: str
+    def __init__(self, start_offset: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., end_offset: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., word: _Optional[str] = ..., confidence: _Optional[float] = ..., spoken_word: _Optional[str] = ...) -> None: ...
 
 class Subtitle(_message.Message):
     __slots__ = ("format", "content")
@@ -116,18 +124,20 @@ class Subtitle(_message.Message):
     def __init__(self, format: _Optional[_Union[SubtitleFormat, str]] = ..., content: _Optional[str] = ...) -> None: ...
 
 class StreamingRecognitionConfig(_message.Message):
-    __slots__ = ("config", "interim_results", "single_utterance", "enable_voice_activity_events", "endpointing")
+    __slots__ = ("config", "interim_results", "single_utterance", "enable_voice_activity_events", "endpointing", "interim_inverse_text_normalization")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     INTERIM_RESULTS_FIELD_NUMBER: _ClassVar[int]
     SINGLE_UTTERANCE_FIELD_NUMBER: _ClassVar[int]
     ENABLE_VOICE_ACTIVITY_EVENTS_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTING_FIELD_NUMBER: _ClassVar[int]
+    INTERIM_INVERSE_TEXT_NORMALIZATION_FIELD_NUMBER: _ClassVar[int]
     config: RecognitionConfig
     interim_results: bool
     single_utterance: bool
     enable_voice_activity_events: bool
     endpointing: EndpointingConfig
-    def __init__(self, config: _Optional[_Union[RecognitionConfig, _Mapping]] = ..., interim_results: bool = ..., single_utterance: bool = ..., enable_voice_activity_events: bool = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ...) -> None: ...
+    interim_inverse_text_normalization: bool
+    def __init__(self, config: _Optional[_Union[RecognitionConfig, _Mapping]] = ..., interim_results: bool = ..., single_utterance: bool = ..., enable_voice_activity_events: bool = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., interim_inverse_text_normalization: bool = ...) -> None: ...
 
 class EndpointingConfig(_message.Message):
     __slots__ = ("speech_start_timeout", "end_of_utterance_silence", "max_utterance_duration")
@@ -194,7 +204,7 @@ class ListModelsResponse(_message.Message):
     def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("name", "description", "language_codes", "supports_streaming", "sample_rate_hertz", "supports_automatic_punctuation", "supports_word_time_offsets", "backend")
+    __slots__ = ("name", "description", "language_codes", "supports_streaming", "sample_rate_hertz", "supports_automatic_punctuation", "supports_word_time_offsets", "backend", "inverse_text_normalization_language_codes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
@@ -203,6 +213,7 @@ class Model(_message.Message):
     SUPPORTS_AUTOMATIC_PUNCTUATION_FIELD_NUMBER: _ClassVar[int]
     SUPPORTS_WORD_TIME_OFFSETS_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
+    INVERSE_TEXT_NORMALIZATION_LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     language_codes: _containers.RepeatedScalarFieldContainer[str]
@@ -211,4 +222,5 @@ class Model(_message.Message):
     supports_automatic_punctuation: bool
     supports_word_time_offsets: bool
     backend: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., language_codes: _Optional[_Iterable[str]] = ..., supports_streaming: bool = ..., sample_rate_hertz: _Optional[int] = ..., supports_automatic_punctuation: bool = ..., supports_word_time_offsets: bool = ..., backend: _Optional[str] = ...) -> None: ...
+    inverse_text_normalization_language_codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., language_codes: _Optional[_Iterable[str]] = ..., supports_streaming: bool = ..., sample_rate_hertz: _Optional[int] = ..., supports_automatic_punctuation: bool = ..., supports_word_time_offsets: bool = ..., backend: _Optional[str] = ..., inverse_text_normalization_language_codes: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -17,7 +17,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61i4vc/tts/v1/tts_service.proto\x12\x0c\x61i4vc.tts.v1\x1a\x1a\x61i4vc/audio/v1/audio.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\"@\n\x0eSynthesisInput\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x0e\n\x04ssml\x18\x02 \x01(\tH\x00\x42\x0e\n\x0cinput_source\"o\n\x14VoiceSelectionParams\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x32\n\x0bssml_gender\x18\x03 \x01(\x0e\x32\x1d.ai4vc.tts.v1.SsmlVoiceGender\"\xa7\x01\n\x11\x41udioOutputConfig\x12/\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x1d.ai4vc.audio.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x02 \x01(\x05\x12\x15\n\rspeaking_rate\x18\x03 \x01(\x01\x12\x17\n\x0fpitch_semitones\x18\x04 \x01(\x01\x12\x16\n\x0evolume_gain_db\x18\x05 \x01(\x01\"\xaa\x01\n\x11SynthesizeRequest\x12+\n\x05input\x18\x01 \x01(\x0b\x32\x1c.ai4vc.tts.v1.SynthesisInput\x12\x31\n\x05voice\x18\x02 \x01(\x0b\x32\".ai4vc.tts.v1.VoiceSelectionParams\x12\x35\n\x0c\x61udio_config\x18\x03 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\"\xa9\x01\n\x12SynthesizeResponse\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12\x35\n\x0c\x61udio_config\x18\x02 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\x12\x31\n\x0e\x61udio_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nvoice_name\x18\x04 \x01(\t\"\xb3\x01\n\x1aStreamingSynthesizeRequest\x12+\n\x05input\x18\x01 \x01(\x0b\x32\x1c.ai4vc.tts.v1.SynthesisInput\x12\x31\n\x05voice\x18\x02 \x01(\x0b\x32\".ai4vc.tts.v1.VoiceSelectionParams\x12\x35\n\x0c\x61udio_config\x18\x03 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\"\xb0\x01\n\x1bStreamingSynthesizeResponse\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12/\n\x0c\x61udio_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x0c\x61udio_config\x18\x03 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\x12\x12\n\nvoice_name\x18\x04 \x01(\t\"\x84\x01\n\x18StreamingSynthesisConfig\x12\x31\n\x05voice\x18\x01 \x01(\x0b\x32\".ai4vc.tts.v1.VoiceSelectionParams\x12\x35\n\x0c\x61udio_config\x18\x02 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\"\x89\x01\n\x1e\x42idiStreamingSynthesizeRequest\x12\x42\n\x10streaming_config\x18\x01 \x01(\x0b\x32&.ai4vc.tts.v1.StreamingSynthesisConfigH\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x42\x13\n\x11streaming_request\"\xcb\x01\n\x1f\x42idiStreamingSynthesizeResponse\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12/\n\x0c\x61udio_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x0c\x61udio_config\x18\x03 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\x12\x12\n\nvoice_name\x18\x04 \x01(\t\x12\x15\n\rsentence_text\x18\x05 \x01(\t\"Q\n\x11ListVoicesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\"R\n\x12ListVoicesResponse\x12#\n\x06voices\x18\x01 \x03(\x0b\x32\x13.ai4vc.tts.v1.Voice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc8\x01\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0elanguage_codes\x18\x02 \x03(\t\x12\x32\n\x0bssml_gender\x18\x03 \x01(\x0e\x32\x1d.ai4vc.tts.v1.SsmlVoiceGender\x12!\n\x19natural_sample_rate_hertz\x18\x04 \x01(\x05\x12\x1a\n\x12supports_streaming\x18\x05 \x01(\x08\x12\x15\n\rsupports_ssml\x18\x06 \x01(\x08\x12\x0f\n\x07\x62\x61\x63kend\x18\x07 \x01(\t*\x8d\x01\n\x0fSsmlVoiceGender\x12!\n\x1dSSML_VOICE_GENDER_UNSPECIFIED\x10\x00\x12\x1a\n\x16SSML_VOICE_GENDER_MALE\x10\x01\x12\x1c\n\x18SSML_VOICE_GENDER_FEMALE\x10\x02\x12\x1d\n\x19SSML_VOICE_GENDER_NEUTRAL\x10\x03\x32\xcc\x03\n\nTtsService\x12o\n\nSynthesize\x12\x1f.ai4vc.tts.v1.SynthesizeRequest\x1a .ai4vc.tts.v1.SynthesizeResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/text:synthesize:\x01*\x12l\n\x13StreamingSynthesize\x12(.ai4vc.tts.v1.StreamingSynthesizeRequest\x1a).ai4vc.tts.v1.StreamingSynthesizeResponse0\x01\x12z\n\x17\x42idiStreamingSynthesize\x12,.ai4vc.tts.v1.BidiStreamingSynthesizeRequest\x1a-.ai4vc.tts.v1.BidiStreamingSynthesizeResponse(\x01\x30\x01\x12\x63\n\nListVoices\x12\x1f.ai4vc.tts.v1.ListVoicesRequest\x1a .ai4vc.tts.v1.ListVoicesResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/voicesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61i4vc/tts/v1/tts_service.proto\x12\x0c\x61i4vc.tts.v1\x1a\x1a\x61i4vc/audio/v1/audio.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\"\x86\x01\n\x0eSynthesisInput\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x0e\n\x04ssml\x18\x02 \x01(\tH\x00\x12&\n\x19\x65nable_text_normalization\x18\x0f \x01(\x08H\x01\x88\x01\x01\x42\x0e\n\x0cinput_sourceB\x1c\n\x1a_enable_text_normalization\"o\n\x14VoiceSelectionParams\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x32\n\x0bssml_gender\x18\x03 \x01(\x0e\x32\x1d.ai4vc.tts.v1.SsmlVoiceGender\"\xa7\x01\n\x11\x41udioOutputConfig\x12/\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x1d.ai4vc.audio.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x02 \x01(\x05\x12\x15\n\rspeaking_rate\x18\x03 \x01(\x01\x12\x17\n\x0fpitch_semitones\x18\x04 \x01(\x01\x12\x16\n\x0evolume_gain_db\x18\x05 \x01(\x01\"\xaa\x01\n\x11SynthesizeRequest\x12+\n\x05input\x18\x01 \x01(\x0b\x32\x1c.ai4vc.tts.v1.SynthesisInput\x12\x31\n\x05voice\x18\x02 \x01(\x0b\x32\".ai4vc.tts.v1.VoiceSelectionParams\x12\x35\n\x0c\x61udio_config\x18\x03 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\"\xc2\x01\n\x12SynthesizeResponse\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12\x35\n\x0c\x61udio_config\x18\x02 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\x12\x31\n\x0e\x61udio_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nvoice_name\x18\x04 \x01(\t\x12\x17\n\x0fnormalized_text\x18\x0f \x01(\t\"\xb3\x01\n\x1aStreamingSynthesizeRequest\x12+\n\x05input\x18\x01 \x01(\x0b\x32\x1c.ai4vc.tts.v1.SynthesisInput\x12\x31\n\x05voice\x18\x02 \x01(\x0b\x32\".ai4vc.tts.v1.VoiceSelectionParams\x12\x35\n\x0c\x61udio_config\x18\x03 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\"\xb0\x01\n\x1bStreamingSynthesizeResponse\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12/\n\x0c\x61udio_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x0c\x61udio_config\x18\x03 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\x12\x12\n\nvoice_name\x18\x04 \x01(\t\"\xca\x01\n\x18StreamingSynthesisConfig\x12\x31\n\x05voice\x18\x01 \x01(\x0b\x32\".ai4vc.tts.v1.VoiceSelectionParams\x12\x35\n\x0c\x61udio_config\x18\x02 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\x12&\n\x19\x65nable_text_normalization\x18\x0f \x01(\x08H\x00\x88\x01\x01\x42\x1c\n\x1a_enable_text_normalization\"\x89\x01\n\x1e\x42idiStreamingSynthesizeRequest\x12\x42\n\x10streaming_config\x18\x01 \x01(\x0b\x32&.ai4vc.tts.v1.StreamingSynthesisConfigH\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x42\x13\n\x11streaming_request\"\xcb\x01\n\x1f\x42idiStreamingSynthesizeResponse\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12/\n\x0c\x61udio_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x0c\x61udio_config\x18\x03 \x01(\x0b\x32\x1f.ai4vc.tts.v1.AudioOutputConfig\x12\x12\n\nvoice_name\x18\x04 \x01(\t\x12\x15\n\rsentence_text\x18\x05 \x01(\t\"Q\n\x11ListVoicesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\"R\n\x12ListVoicesResponse\x12#\n\x06voices\x18\x01 \x03(\x0b\x32\x13.ai4vc.tts.v1.Voice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x02\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0elanguage_codes\x18\x02 \x03(\t\x12\x32\n\x0bssml_gender\x18\x03 \x01(\x0e\x32\x1d.ai4vc.tts.v1.SsmlVoiceGender\x12!\n\x19natural_sample_rate_hertz\x18\x04 \x01(\x05\x12\x1a\n\x12supports_streaming\x18\x05 \x01(\x08\x12\x15\n\rsupports_ssml\x18\x06 \x01(\x08\x12\x0f\n\x07\x62\x61\x63kend\x18\x07 \x01(\t\x12;\n\x12text_normalization\x18\x0f \x01(\x0e\x32\x1f.ai4vc.tts.v1.TextNormalization*\x8d\x01\n\x0fSsmlVoiceGender\x12!\n\x1dSSML_VOICE_GENDER_UNSPECIFIED\x10\x00\x12\x1a\n\x16SSML_VOICE_GENDER_MALE\x10\x01\x12\x1c\n\x18SSML_VOICE_GENDER_FEMALE\x10\x02\x12\x1d\n\x19SSML_VOICE_GENDER_NEUTRAL\x10\x03*\x94\x01\n\x11TextNormalization\x12\"\n\x1eTEXT_NORMALIZATION_UNSPECIFIED\x10\x00\x12\x1b\n\x17TEXT_NORMALIZATION_NONE\x10\x01\x12\x1e\n\x1aTEXT_NORMALIZATION_NUMBERS\x10\x02\x12\x1e\n\x1aTEXT_NORMALIZATION_GRAMMAR\x10\x03\x32\xcc\x03\n\nTtsService\x12o\n\nSynthesize\x12\x1f.ai4vc.tts.v1.SynthesizeRequest\x1a .ai4vc.tts.v1.SynthesizeResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/text:synthesize:\x01*\x12l\n\x13StreamingSynthesize\x12(.ai4vc.tts.v1.StreamingSynthesizeRequest\x1a).ai4vc.tts.v1.StreamingSynthesizeResponse0\x01\x12z\n\x17\x42idiStreamingSynthesize\x12,.ai4vc.tts.v1.BidiStreamingSynthesizeRequest\x1a-.ai4vc.tts.v1.BidiStreamingSynthesizeResponse(\x01\x30\x01\x12\x63\n\nListVoices\x12\x1f.ai4vc.tts.v1.ListVoicesRequest\x1a .ai4vc.tts.v1.ListVoicesResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/voicesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -28,34 +28,36 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_TTSSERVICE'].methods_by_name['Synthesize']._serialized_options = b'\202\323\344\223\002\030\"\023/v1/text:synthesize:\001*'
   _globals['_TTSSERVICE'].methods_by_name['ListVoices']._options = None
   _globals['_TTSSERVICE'].methods_by_name['ListVoices']._serialized_options = b'\202\323\344\223\002\014\022\n/v1/voices'
-  _globals['_SSMLVOICEGENDER']._serialized_start=2045
-  _globals['_SSMLVOICEGENDER']._serialized_end=2186
-  _globals['_SYNTHESISINPUT']._serialized_start=138
-  _globals['_SYNTHESISINPUT']._serialized_end=202
-  _globals['_VOICESELECTIONPARAMS']._serialized_start=204
-  _globals['_VOICESELECTIONPARAMS']._serialized_end=315
-  _globals['_AUDIOOUTPUTCONFIG']._serialized_start=318
-  _globals['_AUDIOOUTPUTCONFIG']._serialized_end=485
-  _globals['_SYNTHESIZEREQUEST']._serialized_start=488
-  _globals['_SYNTHESIZEREQUEST']._serialized_end=658
-  _globals['_SYNTHESIZERESPONSE']._serialized_start=661
-  _globals['_SYNTHESIZERESPONSE']._serialized_end=830
-  _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_start=833
-  _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_end=1012
-  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_start=1015
-  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_end=1191
-  _globals['_STREAMINGSYNTHESISCONFIG']._serialized_start=1194
-  _globals['_STREAMINGSYNTHESISCONFIG']._serialized_end=1326
-  _globals['_BIDISTREAMINGSYNTHESIZEREQUEST']._serialized_start=1329
-  _globals['_BIDISTREAMINGSYNTHESIZEREQUEST']._serialized_end=1466
-  _globals['_BIDISTREAMINGSYNTHESIZERESPONSE']._serialized_start=1469
-  _globals['_BIDISTREAMINGSYNTHESIZERESPONSE']._serialized_end=1672
-  _globals['_LISTVOICESREQUEST']._serialized_start=1674
-  _globals['_LISTVOICESREQUEST']._serialized_end=1755
-  _globals['_LISTVOICESRESPONSE']._serialized_start=1757
-  _globals['_LISTVOICESRESPONSE']._serialized_end=1839
-  _globals['_VOICE']._serialized_start=1842
-  _globals['_VOICE']._serialized_end=2042
-  _globals['_TTSSERVICE']._serialized_start=2189
-  _globals['_TTSSERVICE']._serialized_end=2649
+  _globals['_SSMLVOICEGENDER']._serialized_start=2272
+  _globals['_SSMLVOICEGENDER']._serialized_end=2413
+  _globals['_TEXTNORMALIZATION']._serialized_start=2416
+  _globals['_TEXTNORMALIZATION']._serialized_end=2564
+  _globals['_SYNTHESISINPUT']._serialized_start=139
+  _globals['_SYNTHESISINPUT']._serialized_end=273
+  _globals['_VOICESELECTIONPARAMS']._serialized_start=275
+  _globals['_VOICESELECTIONPARAMS']._serialized_end=386
+  _globals['_AUDIOOUTPUTCONFIG']._serialized_start=389
+  _globals['_AUDIOOUTPUTCONFIG']._serialized_end=556
+  _globals['_SYNTHESIZEREQUEST']._serialized_start=559
+  _globals['_SYNTHESIZEREQUEST']._serialized_end=729
+  _globals['_SYNTHESIZERESPONSE']._serialized_start=732
+  _globals['_SYNTHESIZERESPONSE']._serialized_end=926
+  _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_start=929
+  _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_end=1108
+  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_start=1111
+  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_end=1287
+  _globals['_STREAMINGSYNTHESISCONFIG']._serialized_start=1290
+  _globals['_STREAMINGSYNTHESISCONFIG']._serialized_end=1492
+  _globals['_BIDISTREAMINGSYNTHESIZEREQUEST']._serialized_start=1495
+  _globals['_BIDISTREAMINGSYNTHESIZEREQUEST']._serialized_end=1632
+  _globals['_BIDISTREAMINGSYNTHESIZERESPONSE']._serialized_start=1635
+  _globals['_BIDISTREAMINGSYNTHESIZERESPONSE']._serialized_end=1838
+  _globals['_LISTVOICESREQUEST']._serialized_start=1840
+  _globals['_LISTVOICESREQUEST']._serialized_end=1921
+  _globals['_LISTVOICESRESPONSE']._serialized_start=1923
+  _globals['_LISTVOICESRESPONSE']._serialized_end=2005
+  _globals['_VOICE']._serialized_start=2008
+  _globals['_VOICE']._serialized_end=2269
+  _globals['_TTSSERVICE']._serialized_start=2567
+  _globals['_TTSSERVICE']._serialized_end=3027
 # @@protoc_insertion_point(module_scope)

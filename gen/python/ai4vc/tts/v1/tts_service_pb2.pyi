@@ -15,18 +15,31 @@ class SsmlVoiceGender(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SSML_VOICE_GENDER_MALE: _ClassVar[SsmlVoiceGender]
     SSML_VOICE_GENDER_FEMALE: _ClassVar[SsmlVoiceGender]
     SSML_VOICE_GENDER_NEUTRAL: _ClassVar[SsmlVoiceGender]
+
+class TextNormalization(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TEXT_NORMALIZATION_UNSPECIFIED: _ClassVar[TextNormalization]
+    TEXT_NORMALIZATION_NONE: _ClassVar[TextNormalization]
+    TEXT_NORMALIZATION_NUMBERS: _ClassVar[TextNormalization]
+    TEXT_NORMALIZATION_GRAMMAR: _ClassVar[TextNormalization]
 SSML_VOICE_GENDER_UNSPECIFIED: SsmlVoiceGender
 SSML_VOICE_GENDER_MALE: SsmlVoiceGender
 SSML_VOICE_GENDER_FEMALE: SsmlVoiceGender
 SSML_VOICE_GENDER_NEUTRAL: SsmlVoiceGender
+TEXT_NORMALIZATION_UNSPECIFIED: TextNormalization
+TEXT_NORMALIZATION_NONE: TextNormalization
+TEXT_NORMALIZATION_NUMBERS: TextNormalization
+TEXT_NORMALIZATION_GRAMMAR: TextNormalization
 
 class SynthesisInput(_message.Message):
-    __slots__ = ("text", "ssml")
+    __slots__ = ("text", "ssml", "enable_text_normalization")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SSML_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_TEXT_NORMALIZATION_FIELD_NUMBER: _ClassVar[int]
     text: str
     ssml: str
-    def __init__(self, text: _Optional[str] = ..., ssml: _Optional[str] = ...) -> None: ...
+    enable_text_normalization: bool
+    def __init__(self, text: _Optional[str] = ..., ssml: _Optional[str] = ..., enable_text_normalization: bool = ...) -> None: ...
 
 class VoiceSelectionParams(_message.Message):
     __slots__ = ("language_code", "name", "ssml_gender")
@@ -63,16 +76,18 @@ class SynthesizeRequest(_message.Message):
     def __init__(self, input: _Optional[_Union[SynthesisInput, _Mapping]] = ..., voice: _Optional[_Union[VoiceSelectionParams, _Mapping]] = ..., audio_config: _Optional[_Union[AudioOutputConfig, _Mapping]] = ...) -> None: ...
 
 class SynthesizeResponse(_message.Message):
-    __slots__ = ("audio_content", "audio_config", "audio_duration", "voice_name")
+    __slots__ = ("audio_content", "audio_config", "audio_duration", "voice_name", "normalized_text")
     AUDIO_CONTENT_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CONFIG_FIELD_NUMBER: _ClassVar[int]
     AUDIO_DURATION_FIELD_NUMBER: _ClassVar[int]
     VOICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZED_TEXT_FIELD_NUMBER: _ClassVar[int]
     audio_content: bytes
     audio_config: AudioOutputConfig
     audio_duration: _duration_pb2.Duration
     voice_name: str
-    def __init__(self, audio_content: _Optional[bytes] = ..., audio_config: _Optional[_Union[AudioOutputConfig, _Mapping]] = ..., audio_duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., voice_name: _Optional[str] = ...) -> None: ...
+    normalized_text: str
+    def __init__(self, audio_content: _Optional[bytes] = ..., audio_config: _Optional[_Union[AudioOutputConfig, _Mapping]] = ..., audio_duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., voice_name: _Optional[str] = ..., normalized_text: _Optional[str] = ...) -> None: ...
 
 class StreamingSynthesizeRequest(_message.Message):
     __slots__ = ("input", "voice", "audio_config")
@@ -97,12 +112,14 @@ class StreamingSynthesizeResponse(_message.Message):
     def __init__(self, audio_content: _Optional[bytes] = ..., audio_offset: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., audio_config: _Optional[_Union[AudioOutputConfig, _Mapping]] = ..., voice_name: _Optional[str] = ...) -> None: ...
 
 class StreamingSynthesisConfig(_message.Message):
-    __slots__ = ("voice", "audio_config")
+    __slots__ = ("voice", "audio_config", "enable_text_normalization")
     VOICE_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_TEXT_NORMALIZATION_FIELD_NUMBER: _ClassVar[int]
     voice: VoiceSelectionParams
     audio_config: AudioOutputConfig
-    def __init__(self, voice: _Optional[_Union[VoiceSelectionParams, _Mapping]] = ..., audio_config: _Optional[_Union[AudioOutputConfig, _Mapping]] = ...) -> None: ...
+    enable_text_normalization: bool
+    def __init__(self, voice: _Optional[_Union[VoiceSelectionParams, _Mapping]] = ..., audio_config: _Optional[_Union[AudioOutputConfig, _Mapping]] = ..., enable_text_normalization: bool = ...) -> None: ...
 
 class BidiStreamingSynthesizeRequest(_message.Message):
     __slots__ = ("streaming_config", "text")
@@ -145,7 +162,7 @@ class ListVoicesResponse(_message.Message):
     def __init__(self, voices: _Optional[_Iterable[_Union[Voice, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Voice(_message.Message):
-    __slots__ = ("name", "language_codes", "ssml_gender", "natural_sample_rate_hertz", "supports_streaming", "supports_ssml", "backend")
+    __slots__ = ("name", "language_codes", "ssml_gender", "natural_sample_rate_hertz", "supports_streaming", "supports_ssml", "backend", "text_normalization")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
     SSML_GENDER_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +170,7 @@ class Voice(_message.Message):
     SUPPORTS_STREAMING_FIELD_NUMBER: _ClassVar[int]
     SUPPORTS_SSML_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
+    TEXT_NORMALIZATION_FIELD_NUMBER: _ClassVar[int]
     name: str
     language_codes: _containers.RepeatedScalarFieldContainer[str]
     ssml_gender: SsmlVoiceGender
@@ -160,4 +178,5 @@ class Voice(_message.Message):
     supports_streaming: bool
     supports_ssml: bool
     backend: str
-    def __init__(self, name: _Optional[str] = ..., language_codes: _Optional[_Iterable[str]] = ..., ssml_gender: _Optional[_Union[SsmlVoiceGender, str]] = ..., natural_sample_rate_hertz: _Optional[int] = ..., supports_streaming: bool = ..., supports_ssml: bool = ..., backend: _Optional[str] = ...) -> None: ...
+    text_normalization: TextNormalization
+    def __init__(self, name: _Optional[str] = ..., language_codes: _Optional[_Iterable[str]] = ..., ssml_gender: _Optional[_Union[SsmlVoiceGender, str]] = ..., natural_sample_rate_hertz: _Optional[int] = ..., supports_streaming: bool = ..., supports_ssml: bool = ..., backend: _Optional[str] = ..., text_normalization: _Optional[_Union[TextNormalization, str]] = ...) -> None: ...

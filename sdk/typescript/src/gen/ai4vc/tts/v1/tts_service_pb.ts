@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ai4vc/tts/v1/tts_service.proto.
  */
 export const file_ai4vc_tts_v1_tts_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5haTR2Yy90dHMvdjEvdHRzX3NlcnZpY2UucHJvdG8SDGFpNHZjLnR0cy52MSJACg5TeW50aGVzaXNJbnB1dBIOCgR0ZXh0GAEgASgJSAASDgoEc3NtbBgCIAEoCUgAQg4KDGlucHV0X3NvdXJjZSJvChRWb2ljZVNlbGVjdGlvblBhcmFtcxIVCg1sYW5ndWFnZV9jb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSMgoLc3NtbF9nZW5kZXIYAyABKA4yHS5haTR2Yy50dHMudjEuU3NtbFZvaWNlR2VuZGVyIqcBChFBdWRpb091dHB1dENvbmZpZxIvCghlbmNvZGluZxgBIAEoDjIdLmFpNHZjLmF1ZGlvLnYxLkF1ZGlvRW5jb2RpbmcSGQoRc2FtcGxlX3JhdGVfaGVydHoYAiABKAUSFQoNc3BlYWtpbmdfcmF0ZRgDIAEoARIXCg9waXRjaF9zZW1pdG9uZXMYBCABKAESFgoOdm9sdW1lX2dhaW5fZGIYBSABKAEiqgEKEVN5bnRoZXNpemVSZXF1ZXN0EisKBWlucHV0GAEgASgLMhwuYWk0dmMudHRzLnYxLlN5bnRoZXNpc0lucHV0EjEKBXZvaWNlGAIgASgLMiIuYWk0dmMudHRzLnYxLlZvaWNlU2VsZWN0aW9uUGFyYW1zEjUKDGF1ZGlvX2NvbmZpZxgDIAEoCzIfLmFpNHZjLnR0cy52MS5BdWRpb091dHB1dENvbmZpZyKpAQoSU3ludGhlc2l6ZVJlc3BvbnNlEhUKDWF1ZGlvX2NvbnRlbnQYASABKAwSNQoMYXVkaW9fY29uZmlnGAIgASgLMh8uYWk0dmMudHRzLnYxLkF1ZGlvT3V0cHV0Q29uZmlnEjEKDmF1ZGlvX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnZvaWNlX25hbWUYBCABKAkiswEKGlN0cmVhbWluZ1N5bnRoZXNpemVSZXF1ZXN0EisKBWlucHV0GAEgASgLMhwuYWk0dmMudHRzLnYxLlN5bnRoZXNpc0lucHV0EjEKBXZvaWNlGAIgASgLMiIuYWk0dmMudHRzLnYxLlZvaWNlU2VsZWN0aW9uUGFyYW1zEjUKDGF1ZGlvX2NvbmZpZxgDIAEoCzIfLmFpNHZjLnR0cy52MS5BdWRpb091dHB1dENvbmZpZyKwAQobU3RyZWFtaW5nU3ludGhlc2l6ZVJlc3BvbnNlEhUKDWF1ZGlvX2NvbnRlbnQYASABKAwSLwoMYXVkaW9fb2Zmc2V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKDGF1ZGlvX2NvbmZpZxgDIAEoCzIfLmFpNHZjLnR0cy52MS5BdWRpb091dHB1dENvbmZpZxISCgp2b2ljZV9uYW1lGAQgASgJIoQBChhTdHJlYW1pbmdTeW50aGVzaXNDb25maWcSMQoFdm9pY2UYASABKAsyIi5haTR2Yy50dHMudjEuVm9pY2VTZWxlY3Rpb25QYXJhbXMSNQoMYXVkaW9fY29uZmlnGAIgASgLMh8uYWk0dmMudHRzLnYxLkF1ZGlvT3V0cHV0Q29uZmlnIokBCh5CaWRpU3RyZWFtaW5nU3ludGhlc2l6ZVJlcXVlc3QSQgoQc3RyZWFtaW5nX2NvbmZpZxgBIAEoCzImLmFpNHZjLnR0cy52MS5TdHJlYW1pbmdTeW50aGVzaXNDb25maWdIABIOCgR0ZXh0GAIgASgJSABCEwoRc3RyZWFtaW5nX3JlcXVlc3QiywEKH0JpZGlTdHJlYW1pbmdTeW50aGVzaXplUmVzcG9uc2USFQoNYXVkaW9fY29udGVudBgBIAEoDBIvCgxhdWRpb19vZmZzZXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoMYXVkaW9fY29uZmlnGAMgASgLMh8uYWk0dmMudHRzLnYxLkF1ZGlvT3V0cHV0Q29uZmlnEhIKCnZvaWNlX25hbWUYBCABKAkSFQoNc2VudGVuY2VfdGV4dBgFIAEoCSJRChFMaXN0Vm9pY2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIVCg1sYW5ndWFnZV9jb2RlGAMgASgJIlIKEkxpc3RWb2ljZXNSZXNwb25zZRIjCgZ2b2ljZXMYASADKAsyEy5haTR2Yy50dHMudjEuVm9pY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIsgBCgVWb2ljZRIMCgRuYW1lGAEgASgJEhYKDmxhbmd1YWdlX2NvZGVzGAIgAygJEjIKC3NzbWxfZ2VuZGVyGAMgASgOMh0uYWk0dmMudHRzLnYxLlNzbWxWb2ljZUdlbmRlchIhChluYXR1cmFsX3NhbXBsZV9yYXRlX2hlcnR6GAQgASgFEhoKEnN1cHBvcnRzX3N0cmVhbWluZxgFIAEoCBIVCg1zdXBwb3J0c19zc21sGAYgASgIEg8KB2JhY2tlbmQYByABKAkqjQEKD1NzbWxWb2ljZUdlbmRlchIhCh1TU01MX1ZPSUNFX0dFTkRFUl9VTlNQRUNJRklFRBAAEhoKFlNTTUxfVk9JQ0VfR0VOREVSX01BTEUQARIcChhTU01MX1ZPSUNFX0dFTkRFUl9GRU1BTEUQAhIdChlTU01MX1ZPSUNFX0dFTkRFUl9ORVVUUkFMEAMyzAMKClR0c1NlcnZpY2USbwoKU3ludGhlc2l6ZRIfLmFpNHZjLnR0cy52MS5TeW50aGVzaXplUmVxdWVzdBogLmFpNHZjLnR0cy52MS5TeW50aGVzaXplUmVzcG9uc2UiHoLT5JMCGDoBKiITL3YxL3RleHQ6c3ludGhlc2l6ZRJsChNTdHJlYW1pbmdTeW50aGVzaXplEiguYWk0dmMudHRzLnYxLlN0cmVhbWluZ1N5bnRoZXNpemVSZXF1ZXN0GikuYWk0dmMudHRzLnYxLlN0cmVhbWluZ1N5bnRoZXNpemVSZXNwb25zZTABEnoKF0JpZGlTdHJlYW1pbmdTeW50aGVzaXplEiwuYWk0dmMudHRzLnYxLkJpZGlTdHJlYW1pbmdTeW50aGVzaXplUmVxdWVzdBotLmFpNHZjLnR0cy52MS5CaWRpU3RyZWFtaW5nU3ludGhlc2l6ZVJlc3BvbnNlKAEwARJjCgpMaXN0Vm9pY2VzEh8uYWk0dmMudHRzLnYxLkxpc3RWb2ljZXNSZXF1ZXN0GiAuYWk0dmMudHRzLnYxLkxpc3RWb2ljZXNSZXNwb25zZSISgtPkkwIMEgovdjEvdm9pY2VzQqcBChBvcmcuYWk0dmMudHRzLnYxQg9UdHNTZXJ2aWNlUHJvdG9QAVowZ2l0aHViLmNvbS9haTR2Yy9haTR2Yy9zZGsvZ28vYWk0dmMvdHRzL3YxO3R0c3YxogIDQVRYqgIMQWk0dmMuVHRzLlYxygIMQWk0dmNcVHRzXFYx4gIYQWk0dmNcVHRzXFYxXEdQQk1ldGFkYXRh6gIOQWk0dmM6OlR0czo6VjFiBnByb3RvMw", [file_ai4vc_audio_v1_audio, file_google_api_annotations, file_google_protobuf_duration]);
+  fileDesc("Ch5haTR2Yy90dHMvdjEvdHRzX3NlcnZpY2UucHJvdG8SDGFpNHZjLnR0cy52MSKGAQoOU3ludGhlc2lzSW5wdXQSDgoEdGV4dBgBIAEoCUgAEg4KBHNzbWwYAiABKAlIABImChllbmFibGVfdGV4dF9ub3JtYWxpemF0aW9uGA8gASgISAGIAQFCDgoMaW5wdXRfc291cmNlQhwKGl9lbmFibGVfdGV4dF9ub3JtYWxpemF0aW9uIm8KFFZvaWNlU2VsZWN0aW9uUGFyYW1zEhUKDWxhbmd1YWdlX2NvZGUYASABKAkSDAoEbmFtZRgCIAEoCRIyCgtzc21sX2dlbmRlchgDIAEoDjIdLmFpNHZjLnR0cy52MS5Tc21sVm9pY2VHZW5kZXIipwEKEUF1ZGlvT3V0cHV0Q29uZmlnEi8KCGVuY29kaW5nGAEgASgOMh0uYWk0dmMuYXVkaW8udjEuQXVkaW9FbmNvZGluZxIZChFzYW1wbGVfcmF0ZV9oZXJ0ehgCIAEoBRIVCg1zcGVha2luZ19yYXRlGAMgASgBEhcKD3BpdGNoX3NlbWl0b25lcxgEIAEoARIWCg52b2x1bWVfZ2Fpbl9kYhgFIAEoASKqAQoRU3ludGhlc2l6ZVJlcXVlc3QSKwoFaW5wdXQYASABKAsyHC5haTR2Yy50dHMudjEuU3ludGhlc2lzSW5wdXQSMQoFdm9pY2UYAiABKAsyIi5haTR2Yy50dHMudjEuVm9pY2VTZWxlY3Rpb25QYXJhbXMSNQoMYXVkaW9fY29uZmlnGAMgASgLMh8uYWk0dmMudHRzLnYxLkF1ZGlvT3V0cHV0Q29uZmlnIsIBChJTeW50aGVzaXplUmVzcG9uc2USFQoNYXVkaW9fY29udGVudBgBIAEoDBI1CgxhdWRpb19jb25maWcYAiABKAsyHy5haTR2Yy50dHMudjEuQXVkaW9PdXRwdXRDb25maWcSMQoOYXVkaW9fZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKdm9pY2VfbmFtZRgEIAEoCRIXCg9ub3JtYWxpemVkX3RleHQYDyABKAkiswEKGlN0cmVhbWluZ1N5bnRoZXNpemVSZXF1ZXN0EisKBWlucHV0GAEgASgLMhwuYWk0dmMudHRzLnYxLlN5bnRoZXNpc0lucHV0EjEKBXZvaWNlGAIgASgLMiIuYWk0dmMudHRzLnYxLlZvaWNlU2VsZWN0aW9uUGFyYW1zEjUKDGF1ZGlvX2NvbmZpZxgDIAEoCzIfLmFpNHZjLnR0cy52MS5BdWRpb091dHB1dENvbmZpZyKwAQobU3RyZWFtaW5nU3ludGhlc2l6ZVJlc3BvbnNlEhUKDWF1ZGlvX2NvbnRlbnQYASABKAwSLwoMYXVkaW9fb2Zmc2V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKDGF1ZGlvX2NvbmZpZxgDIAEoCzIfLmFpNHZjLnR0cy52MS5BdWRpb091dHB1dENvbmZpZxISCgp2b2ljZV9uYW1lGAQgASgJIsoBChhTdHJlYW1pbmdTeW50aGVzaXNDb25maWcSMQoFdm9pY2UYASABKAsyIi5haTR2Yy50dHMudjEuVm9pY2VTZWxlY3Rpb25QYXJhbXMSNQoMYXVkaW9fY29uZmlnGAIgASgLMh8uYWk0dmMudHRzLnYxLkF1ZGlvT3V0cHV0Q29uZmlnEiYKGWVuYWJsZV90ZXh0X25vcm1hbGl6YXRpb24YDyABKAhIAIgBAUIcChpfZW5hYmxlX3RleHRfbm9ybWFsaXphdGlvbiKJAQoeQmlkaVN0cmVhbWluZ1N5bnRoZXNpemVSZXF1ZXN0EkIKEHN0cmVhbWluZ19jb25maWcYASABKAsyJi5haTR2Yy50dHMudjEuU3RyZWFtaW5nU3ludGhlc2lzQ29uZmlnSAASDgoEdGV4dBgCIAEoCUgAQhMKEXN0cmVhbWluZ19yZXF1ZXN0IssBCh9CaWRpU3RyZWFtaW5nU3ludGhlc2l6ZVJlc3BvbnNlEhUKDWF1ZGlvX2NvbnRlbnQYASABKAwSLwoMYXVkaW9fb2Zmc2V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKDGF1ZGlvX2NvbmZpZxgDIAEoCzIfLmFpNHZjLnR0cy52MS5BdWRpb091dHB1dENvbmZpZxISCgp2b2ljZV9uYW1lGAQgASgJEhUKDXNlbnRlbmNlX3RleHQYBSABKAkiUQoRTGlzdFZvaWNlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSFQoNbGFuZ3VhZ2VfY29kZRgDIAEoCSJSChJMaXN0Vm9pY2VzUmVzcG9uc2USIwoGdm9pY2VzGAEgAygLMhMuYWk0dmMudHRzLnYxLlZvaWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKFAgoFVm9pY2USDAoEbmFtZRgBIAEoCRIWCg5sYW5ndWFnZV9jb2RlcxgCIAMoCRIyCgtzc21sX2dlbmRlchgDIAEoDjIdLmFpNHZjLnR0cy52MS5Tc21sVm9pY2VHZW5kZXISIQoZbmF0dXJhbF9zYW1wbGVfcmF0ZV9oZXJ0ehgEIAEoBRIaChJzdXBwb3J0c19zdHJlYW1pbmcYBSABKAgSFQoNc3VwcG9ydHNfc3NtbBgGIAEoCBIPCgdiYWNrZW5kGAcgASgJEjsKEnRleHRfbm9ybWFsaXphdGlvbhgPIAEoDjIfLmFpNHZjLnR0cy52MS5UZXh0Tm9ybWFsaXphdGlvbiqNAQoPU3NtbFZvaWNlR2VuZGVyEiEKHVNTTUxfVk9JQ0VfR0VOREVSX1VOU1BFQ0lGSUVEEAASGgoWU1NNTF9WT0lDRV9HRU5ERVJfTUFMRRABEhwKGFNTTUxfVk9JQ0VfR0VOREVSX0ZFTUFMRRACEh0KGVNTTUxfVk9JQ0VfR0VOREVSX05FVVRSQUwQAyqUAQoRVGV4dE5vcm1hbGl6YXRpb24SIgoeVEVYVF9OT1JNQUxJWkFUSU9OX1VOU1BFQ0lGSUVEEAASGwoXVEVYVF9OT1JNQUxJWkFUSU9OX05PTkUQARIeChpURVhUX05PUk1BTElaQVRJT05fTlVNQkVSUxACEh4KGlRFWFRfTk9STUFMSVpBVElPTl9HUkFNTUFSEAMyzAMKClR0c1NlcnZpY2USbwoKU3ludGhlc2l6ZRIfLmFpNHZjLnR0cy52MS5TeW50aGVzaXplUmVxdWVzdBogLmFpNHZjLnR0cy52MS5TeW50aGVzaXplUmVzcG9uc2UiHoLT5JMCGDoBKiITL3YxL3RleHQ6c3ludGhlc2l6ZRJsChNTdHJlYW1pbmdTeW50aGVzaXplEiguYWk0dmMudHRzLnYxLlN0cmVhbWluZ1N5bnRoZXNpemVSZXF1ZXN0GikuYWk0dmMudHRzLnYxLlN0cmVhbWluZ1N5bnRoZXNpemVSZXNwb25zZTABEnoKF0JpZGlTdHJlYW1pbmdTeW50aGVzaXplEiwuYWk0dmMudHRzLnYxLkJpZGlTdHJlYW1pbmdTeW50aGVzaXplUmVxdWVzdBotLmFpNHZjLnR0cy52MS5CaWRpU3RyZWFtaW5nU3ludGhlc2l6ZVJlc3BvbnNlKAEwARJjCgpMaXN0Vm9pY2VzEh8uYWk0dmMudHRzLnYxLkxpc3RWb2ljZXNSZXF1ZXN0GiAuYWk0dmMudHRzLnYxLkxpc3RWb2ljZXNSZXNwb25zZSISgtPkkwIMEgovdjEvdm9pY2VzQqcBChBvcmcuYWk0dmMudHRzLnYxQg9UdHNTZXJ2aWNlUHJvdG9QAVowZ2l0aHViLmNvbS9haTR2Yy9haTR2Yy9zZGsvZ28vYWk0dmMvdHRzL3YxO3R0c3YxogIDQVRYqgIMQWk0dmMuVHRzLlYxygIMQWk0dmNcVHRzXFYx4gIYQWk0dmNcVHRzXFYxXEdQQk1ldGFkYXRh6gIOQWk0dmM6OlR0czo6VjFiBnByb3RvMw", [file_ai4vc_audio_v1_audio, file_google_api_annotations, file_google_protobuf_duration]);
 
 /**
  * What to speak.
@@ -53,6 +53,17 @@ export type SynthesisInput = Message<"ai4vc.tts.v1.SynthesisInput"> & {
     value: string;
     case: "ssml";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Optional. Text normalization before synthesis: numbers, dates, currency
+   * and abbreviations are spoken as words ("₹500" → "पाँच सौ रुपये"), as
+   * Voice.text_normalization says for the voice's language; SSML <say-as> is
+   * honoured either way. Unset means true; false speaks the text as written.
+   * Default unset (on).
+   *
+   * @generated from field: optional bool enable_text_normalization = 15;
+   */
+  enableTextNormalization?: boolean | undefined;
 };
 
 /**
@@ -229,6 +240,15 @@ export type SynthesizeResponse = Message<"ai4vc.tts.v1.SynthesizeResponse"> & {
    * @generated from field: string voice_name = 4;
    */
   voiceName: string;
+
+  /**
+   * Output only. The text the voice was given, after SSML and text
+   * normalization, sentence by sentence joined by a space (e.g. "पाँच सौ
+   * रुपये" for "₹500").
+   *
+   * @generated from field: string normalized_text = 15;
+   */
+  normalizedText: string;
 };
 
 /**
@@ -339,6 +359,14 @@ export type StreamingSynthesisConfig = Message<"ai4vc.tts.v1.StreamingSynthesisC
    * @generated from field: ai4vc.tts.v1.AudioOutputConfig audio_config = 2;
    */
   audioConfig?: AudioOutputConfig | undefined;
+
+  /**
+   * Optional. Text normalization of each sentence before it is spoken, as
+   * SynthesisInput.enable_text_normalization. Default unset (on).
+   *
+   * @generated from field: optional bool enable_text_normalization = 15;
+   */
+  enableTextNormalization?: boolean | undefined;
 };
 
 /**
@@ -430,8 +458,8 @@ export type BidiStreamingSynthesizeResponse = Message<"ai4vc.tts.v1.BidiStreamin
   voiceName: string;
 
   /**
-   * Output only. The sentence this audio speaks; set on the first chunk of
-   * each sentence, empty on the others.
+   * Output only. The sentence this audio speaks, after text normalization;
+   * set on the first chunk of each sentence, empty on the others.
    *
    * @generated from field: string sentence_text = 5;
    */
@@ -570,6 +598,14 @@ export type Voice = Message<"ai4vc.tts.v1.Voice"> & {
    * @generated from field: string backend = 7;
    */
   backend: string;
+
+  /**
+   * Output only. How text in the voice's language is normalized before it is
+   * spoken, now (a grammar still loading shows as what serves meanwhile).
+   *
+   * @generated from field: ai4vc.tts.v1.TextNormalization text_normalization = 15;
+   */
+  textNormalization: TextNormalization;
 };
 
 /**
@@ -620,6 +656,48 @@ export enum SsmlVoiceGender {
  */
 export const SsmlVoiceGenderSchema: GenEnum<SsmlVoiceGender> = /*@__PURE__*/
   enumDesc(file_ai4vc_tts_v1_tts_service, 0);
+
+/**
+ * How written text is turned into what a voice says.
+ *
+ * @generated from enum ai4vc.tts.v1.TextNormalization
+ */
+export enum TextNormalization {
+  /**
+   * Never sent by the server.
+   *
+   * @generated from enum value: TEXT_NORMALIZATION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * None: the text is spoken as written (SSML <say-as> still applies).
+   *
+   * @generated from enum value: TEXT_NORMALIZATION_NONE = 1;
+   */
+  NONE = 1,
+
+  /**
+   * Numbers and rupee amounts only (indic-numtowords / num2words).
+   *
+   * @generated from enum value: TEXT_NORMALIZATION_NUMBERS = 2;
+   */
+  NUMBERS = 2,
+
+  /**
+   * NVIDIA NeMo's grammars: numbers, ordinals, dates, times, currency,
+   * measures, abbreviations.
+   *
+   * @generated from enum value: TEXT_NORMALIZATION_GRAMMAR = 3;
+   */
+  GRAMMAR = 3,
+}
+
+/**
+ * Describes the enum ai4vc.tts.v1.TextNormalization.
+ */
+export const TextNormalizationSchema: GenEnum<TextNormalization> = /*@__PURE__*/
+  enumDesc(file_ai4vc_tts_v1_tts_service, 1);
 
 /**
  * Turns text or SSML into speech, in one call, as a stream of audio, or
