@@ -111,8 +111,10 @@ async def test_long_audio_is_segmented_not_truncated(ulca):
         audio=[pb.AudioItem(audio_content=wav_bytes(clip))]), timeout=120)
     (out,) = answer.output
     words = out.source.lower().split()
-    assert word_errors("hello world", " ".join(words[:2])) <= 1
-    assert word_errors("good morning", " ".join(words[-2:])) <= 1
+    # Both ends are there (a truncating or failing path loses the last): a word of each is enough,
+    # as the reference recognizer adapts across calls and may slip on one word of a short phrase.
+    assert {"hello", "world"} & set(words[:3]), out.source
+    assert {"good", "morning"} & set(words[-3:]), out.source
 
 
 async def test_short_audio_as_data_uri(ulca):
