@@ -30,14 +30,13 @@ from deploy.local.parts import (
     clean_shm,
     free_ports,
 )
+from services.common.settings import DEFAULT_GRAMMAR_CACHE_DIR
 
 log = logging.getLogger("ai4vc.mesh")
 ROOT_RUN_DIR = Path(__file__).resolve().parents[2] / ".run"
-# The compiled text-normalization grammars (services/common/textnorm.py): minutes and gigabytes to
-# build, the same for every checkout of a NeMo version, so they live in the user's cache (like
-# pip's wheels) and a fresh clone, a test mesh or `make clean` does not compile them again.
-GRAMMAR_CACHE_DIR = Path(os.environ.get("AI4VC_GRAMMAR_CACHE_DIR") or
-                         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ai4vc" / "grammars")
+# The compiled text-normalization grammars (services/common/textnorm.py), in the user's cache: a
+# fresh clone, a test mesh or `make clean` does not compile them again.
+GRAMMAR_CACHE_DIR = Path(os.environ.get("AI4VC_GRAMMAR_CACHE_DIR") or DEFAULT_GRAMMAR_CACHE_DIR)
 
 
 

@@ -12,6 +12,7 @@ import os
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T", bound="CommonSettings")
@@ -20,6 +21,10 @@ T = TypeVar("T", bound="CommonSettings")
 class SettingsError(ValueError):
     """A setting in the environment is missing or malformed."""
 
+
+# Where the grammars are compiled to: minutes and gigabytes to build, the same for every checkout
+# of a NeMo version, so they live in the user's cache (like pip's wheels), not in a run directory.
+DEFAULT_GRAMMAR_CACHE_DIR = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ai4vc" / "grammars")
 
 @dataclasses.dataclass(frozen=True)
 class CommonSettings:
@@ -47,9 +52,9 @@ class CommonSettings:
     database_schema: str = "public"
     redis_url: str = ""
     spool_dir: str = ".run/spool"
-    # Compiled text-normalization grammars (NeMo .far files), shared by the services and
-    # their replicas; compiled once, loaded at every later start (services/common/textnorm.py).
-    grammar_cache_dir: str = ".run/grammars"
+    # Compiled text-normalization grammars (NeMo .far files), shared by the services, their
+    # replicas and every checkout; compiled once, loaded at every later start (textnorm.py).
+    grammar_cache_dir: str = DEFAULT_GRAMMAR_CACHE_DIR
     # host:port of the config service, whose values override some settings live
     # (`services.common.rpc.live_config`); empty: none, the environment's values stay.
     config_target: str = ""
