@@ -8,12 +8,8 @@ ErrorInfo reason, its field moved into the pipeline request.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
-
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ai4vc.asr.v1 import asr_service_pb2 as asr_pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as asr_grpc
@@ -22,7 +18,6 @@ from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
 from services.common.calls import CallContext, FieldMap
-from services.common.errors import Reason, Unavailable
 from services.common.rpc import downstream
 from services.common.rpc.downstream import DownstreamError, downstream_error
 from services.pipeline.settings import PipelineSettings
@@ -31,11 +26,6 @@ __all__ = ["DownstreamError", "GrpcBackends", "downstream_error"]
 
 R = TypeVar("R")
 
-SERVICE_NAMES = {
-    "asr": asr_pb.DESCRIPTOR.services_by_name["AsrService"].full_name,
-    "nmt": nmt_pb.DESCRIPTOR.services_by_name["NmtService"].full_name,
-    "tts": tts_pb.DESCRIPTOR.services_by_name["TtsService"].full_name,
-}
 
 
 class GrpcBackends:
@@ -43,39 +33,25 @@ class GrpcBackends:
 
     def __init__(self, settings: PipelineSettings) -> None:
         self.settings = settings
-        self.targets = {"asr": settings.asr_target, "nmt": settings.nmt_target, "tts": settings.tts_target}
-        self.channels = {name: grpc.aio.insecure_channel(target, options=[
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            ("grpc.max_send_message_length", settings.max_message_bytes),
-        ]) for name, target in self.targets.items() if target}
-        self.asr = asr_grpc.AsrServiceStub(self.channels["asr"]) if "asr" in self.channels else None
-        self.nmt = nmt_grpc.NmtServiceStub(self.channels["nmt"]) if "nmt" in self.channels else None
-        self.tts = tts_grpc.TtsServiceStub(self.channels["tts"]) if "tts" in self.channels else None
+        self.channels = downstream.Channels(
+            {"asr": settings.asr_target, "nmt": settings.nmt_target, "tts": settings.tts_target},
+            max_message_bytes=settings.max_message_bytes, health_timeout_s=settings.health_timeout_s,
+            env_prefix="AI4VC_PIPELINE")
+        found = self.channels.channels
+        self.asr = asr_grpc.AsrServiceStub(found["asr"]) if "asr" in found else None
+        self.nmt = nmt_grpc.NmtServiceStub(found["nmt"]) if "nmt" in found else None
+        self.tts = tts_grpc.TtsServiceStub(found["tts"]) if "tts" in found else None
 
     async def close(self) -> None:
-        for channel in self.channels.values():
-            await channel.close()
+        await self.channels.close()
 
     async def ready(self) -> bool:
-        """True when every configured service answers its health check with SERVING."""
-        async def serving(name: str) -> bool:
-            try:
-                answer = await health_pb2_grpc.HealthStub(self.channels[name]).Check(
-                    health_pb2.HealthCheckRequest(service=SERVICE_NAMES[name]), timeout=self.settings.health_timeout_s)
-            except grpc.aio.AioRpcError:
-                return False
-            return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
-
-        if not self.channels:
-            return False
-        return all(await asyncio.gather(*(serving(name) for name in self.channels)))
+        return await self.channels.ready()
 
     def _stub(self, name: str) -> Any:
-        stub = getattr(self, name)
-        if stub is None:
-            raise Unavailable(f"no {name} service is configured (AI4VC_PIPELINE_{name.upper()}_TARGET)",
-                              reason=Reason.BACKEND_UNAVAILABLE, metadata={"service": name})
-        return stub
+        if name not in self.channels:
+            self.channels.get(name)  # not configured: UNAVAILABLE naming the setting
+        return getattr(self, name)
 
     async def _unary(self, name: str, method: Callable[..., Awaitable[R]], request: Any, call: CallContext,
                      fields: FieldMap) -> R:

@@ -8,12 +8,10 @@ field moved into the ULCA request.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ai4vc.asr.v1 import asr_service_pb2 as asr_pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as asr_grpc
@@ -22,17 +20,11 @@ from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
 from services.common.calls import CallContext, FieldMap, field_map
-from services.common.errors import Reason, Unavailable
-from services.common.rpc.downstream import RetryPolicy, downstream_error, unary
+from services.common.rpc.downstream import Channels, RetryPolicy, downstream_error, unary
 from services.ulca.settings import UlcaSettings
 
 R = TypeVar("R")
 
-SERVICE_NAMES = {
-    "asr": asr_pb.DESCRIPTOR.services_by_name["AsrService"].full_name,
-    "nmt": nmt_pb.DESCRIPTOR.services_by_name["NmtService"].full_name,
-    "tts": tts_pb.DESCRIPTOR.services_by_name["TtsService"].full_name,
-}
 # Discovery lists are read whole: page through at this size.
 _PAGE = 1000
 _DISCOVERY_FIELDS = field_map({}, "pipelineTasks")
@@ -43,37 +35,21 @@ class GrpcBackends:
 
     def __init__(self, settings: UlcaSettings) -> None:
         self.settings = settings
-        self.targets = {"asr": settings.asr_target, "nmt": settings.nmt_target, "tts": settings.tts_target}
-        self.channels = {name: grpc.aio.insecure_channel(target, options=[
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            ("grpc.max_send_message_length", settings.max_message_bytes),
-        ]) for name, target in self.targets.items() if target}
+        self.channels = Channels(
+            {"asr": settings.asr_target, "nmt": settings.nmt_target, "tts": settings.tts_target},
+            max_message_bytes=settings.max_message_bytes, health_timeout_s=settings.health_timeout_s,
+            env_prefix="AI4VC_ULCA")
         self.policy = RetryPolicy(settings.retry_max_attempts, settings.retry_initial_backoff_s,
                                   settings.retry_max_backoff_s)
 
     async def close(self) -> None:
-        for channel in self.channels.values():
-            await channel.close()
+        await self.channels.close()
 
     async def ready(self) -> bool:
-        """True when every configured service answers its health check with SERVING."""
-        async def serving(name: str) -> bool:
-            try:
-                answer = await health_pb2_grpc.HealthStub(self.channels[name]).Check(
-                    health_pb2.HealthCheckRequest(service=SERVICE_NAMES[name]), timeout=self.settings.health_timeout_s)
-            except grpc.aio.AioRpcError:
-                return False
-            return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
-
-        if not self.channels:
-            return False
-        return all(await asyncio.gather(*(serving(name) for name in self.channels)))
+        return await self.channels.ready()
 
     def _channel(self, name: str) -> grpc.aio.Channel:
-        if name not in self.channels:
-            raise Unavailable(f"no {name} service is configured (AI4VC_ULCA_{name.upper()}_TARGET)",
-                              reason=Reason.BACKEND_UNAVAILABLE, metadata={"service": name})
-        return self.channels[name]
+        return self.channels.get(name)
 
     def asr(self) -> asr_grpc.AsrServiceStub:
         return asr_grpc.AsrServiceStub(self._channel("asr"))

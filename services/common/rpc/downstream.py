@@ -1,5 +1,6 @@
-"""Calling our own services from a service (the pipeline, the Riva facade): the metadata every
-downstream call carries, unary calls retried on UNAVAILABLE, streams read to their end, and a
+"""Calling our own services from a service (the pipeline, the Riva and ULCA facades): one channel
+per downstream service with a readiness check over their health, the metadata every downstream
+call carries, unary calls retried on UNAVAILABLE, streams read to their end, and a
 downstream failure turned into the domain error of the same code and ErrorInfo reason, its
 field moved into the caller's request.
 
@@ -19,8 +20,12 @@ from typing import Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
+from ai4vc.asr.v1 import asr_service_pb2 as asr_pb
+from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
+from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from services.common.calls import CallContext, FieldMap
 from services.common.errors import (
     Code,
@@ -30,6 +35,7 @@ from services.common.errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    Reason,
     ResourceExhausted,
     Unavailable,
 )
@@ -38,6 +44,55 @@ from services.common.rpc.identity import identity_of
 from services.common.rpc.interceptors import REQUEST_ID_KEY
 
 R = TypeVar("R")
+
+# The gRPC service each downstream name stands for: what its health check asks about.
+SERVICE_NAMES = {
+    "asr": asr_pb.DESCRIPTOR.services_by_name["AsrService"].full_name,
+    "nmt": nmt_pb.DESCRIPTOR.services_by_name["NmtService"].full_name,
+    "tts": tts_pb.DESCRIPTOR.services_by_name["TtsService"].full_name,
+}
+
+
+class Channels:
+    """One channel per configured downstream service (name → target; an empty target is not
+    configured), closed together; ready when every one answers its health check SERVING. A call
+    to a service that is not configured is UNAVAILABLE naming the setting (`env_prefix`)."""
+
+    def __init__(self, targets: dict[str, str], *, max_message_bytes: int, health_timeout_s: float,
+                 env_prefix: str) -> None:
+        self.health_timeout_s = health_timeout_s
+        self.env_prefix = env_prefix
+        self.channels = {name: grpc.aio.insecure_channel(target, options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]) for name, target in targets.items() if target}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.channels
+
+    def get(self, name: str) -> grpc.aio.Channel:
+        if name not in self.channels:
+            raise Unavailable(f"no {name} service is configured ({self.env_prefix}_{name.upper()}_TARGET)",
+                              reason=Reason.BACKEND_UNAVAILABLE, metadata={"service": name})
+        return self.channels[name]
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+
+    async def ready(self) -> bool:
+        """True when every configured service answers its health check with SERVING."""
+        async def serving(name: str) -> bool:
+            try:
+                answer = await health_pb2_grpc.HealthStub(self.channels[name]).Check(
+                    health_pb2.HealthCheckRequest(service=SERVICE_NAMES[name]), timeout=self.health_timeout_s)
+            except grpc.aio.AioRpcError:
+                return False
+            return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+
+        if not self.channels:
+            return False
+        return all(await asyncio.gather(*(serving(name) for name in self.channels)))
 
 # Trace context passed on to every downstream call, so their traces join this call's.
 TRACE_HEADERS = ("traceparent", "tracestate")
