@@ -1,5 +1,6 @@
 """Text normalization around speech through the real Envoy, the way users call it over REST:
-ASR's inverse text normalization ("twenty five" → "25") on a WAV with audio_config given, and
+ASR's inverse text normalization ("twenty five" → "25") on a WAV sent with no audio_config (its
+header says the encoding and rate), and
 Hindi TTS speaking "₹500" as the amount. The mesh's services load their grammars from the
 grammar cache (~/.cache/ai4vc/grammars) in the background, so the test waits until ListModels says so."""
 
@@ -42,14 +43,15 @@ def itn_ready(mesh, language: str, timeout_s: float = 300.0) -> None:
 
 
 def recognize(mesh, content: bytes, **config: object) -> dict:
-    body = {"config": {"languageCode": "en-US", "enableWordTimeOffsets": True,
-                       "audioConfig": {"encoding": "AUDIO_ENCODING_WAV", "sampleRateHertz": RATE}, **config},
+    """Recognize over REST with no audioConfig: the WAV header says what the audio is."""
+    body = {"config": {"languageCode": "en-US", "enableWordTimeOffsets": True, **config},
             "content": base64.b64encode(content).decode()}
     return dict(rest(mesh, "POST", "/v1/speech:recognize", body)["results"][0]["alternatives"][0])
 
 
 def test_rest_recognize_writes_numbers_with_itn_and_spoken_form_without(mesh):
-    """A WAV saying "twenty five" comes back "25" with ITN on (the default), "twenty five" with it off."""
+    """A WAV with no audio_config saying "twenty five" comes back "25" with ITN on (the default),
+    "twenty five" with it off."""
     itn_ready(mesh, "en")
     buffer = io.BytesIO()
     soundfile.write(buffer, speech(SPOKEN), RATE, format="WAV", subtype="PCM_16")

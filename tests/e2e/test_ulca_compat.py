@@ -74,10 +74,12 @@ def test_dhruva_curl_to_translation_returns_output_target(mesh):
     """The README's curl (raw key in Authorization, Dhruva's body) answers output[].target in Urdu, source echoed."""
     body = example("translation")
     done = subprocess.run(
-        ["curl", "-sS", "-X", "POST", f"http://127.0.0.1:{mesh.ports.envoy}/services/inference/translation",
+        ["curl", "-sS", "-i", "-X", "POST", f"http://127.0.0.1:{mesh.ports.envoy}/services/inference/translation",
          "-H", "Content-Type: application/json", "-H", f"Authorization: {mesh.admin_key()}",
          "--data-binary", json.dumps(body)], capture_output=True, timeout=60, check=True)
-    answer = json.loads(done.stdout)
+    head, _, payload = done.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), done.stdout[:2000]
+    answer = json.loads(payload)
     assert answer["taskType"] == "translation"
     assert [o["source"] for o in answer["output"]] == [i["source"] for i in body["input"]]
     assert all(urdu(o["target"]) for o in answer["output"])
