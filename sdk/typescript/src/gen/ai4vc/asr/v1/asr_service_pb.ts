@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ai4vc/asr/v1/asr_service.proto.
  */
 export const file_ai4vc_asr_v1_asr_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5haTR2Yy9hc3IvdjEvYXNyX3NlcnZpY2UucHJvdG8SDGFpNHZjLmFzci52MSLVAgoRUmVjb2duaXRpb25Db25maWcSFQoNbGFuZ3VhZ2VfY29kZRgBIAEoCRINCgVtb2RlbBgCIAEoCRIxCgxhdWRpb19jb25maWcYAyABKAsyGy5haTR2Yy5hdWRpby52MS5BdWRpb0NvbmZpZxIYChBtYXhfYWx0ZXJuYXRpdmVzGAQgASgFEiAKGGVuYWJsZV93b3JkX3RpbWVfb2Zmc2V0cxgFIAEoCBIeChZlbmFibGVfd29yZF9jb25maWRlbmNlGAYgASgIEiQKHGVuYWJsZV9hdXRvbWF0aWNfcHVuY3R1YXRpb24YByABKAgSGAoQcHJvZmFuaXR5X2ZpbHRlchgIIAEoCBI2ChBzdWJ0aXRsZV9mb3JtYXRzGAkgAygOMhwuYWk0dmMuYXNyLnYxLlN1YnRpdGxlRm9ybWF0EhMKC3N0b3JlX2F1ZGlvGAogASgIIlQKEFJlY29nbml6ZVJlcXVlc3QSLwoGY29uZmlnGAEgASgLMh8uYWk0dmMuYXNyLnYxLlJlY29nbml0aW9uQ29uZmlnEg8KB2NvbnRlbnQYAiABKAwiuAEKEVJlY29nbml6ZVJlc3BvbnNlEjYKB3Jlc3VsdHMYASADKAsyJS5haTR2Yy5hc3IudjEuU3BlZWNoUmVjb2duaXRpb25SZXN1bHQSMQoOYXVkaW9fZHVyYXRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDQoFbW9kZWwYAyABKAkSKQoJc3VidGl0bGVzGAQgAygLMhYuYWk0dmMuYXNyLnYxLlN1YnRpdGxlIqgBChdTcGVlY2hSZWNvZ25pdGlvblJlc3VsdBJACgxhbHRlcm5hdGl2ZXMYASADKAsyKi5haTR2Yy5hc3IudjEuU3BlZWNoUmVjb2duaXRpb25BbHRlcm5hdGl2ZRIVCg1sYW5ndWFnZV9jb2RlGAIgASgJEjQKEXJlc3VsdF9lbmRfb2Zmc2V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIm0KHFNwZWVjaFJlY29nbml0aW9uQWx0ZXJuYXRpdmUSEgoKdHJhbnNjcmlwdBgBIAEoCRISCgpjb25maWRlbmNlGAIgASgCEiUKBXdvcmRzGAMgAygLMhYuYWk0dmMuYXNyLnYxLldvcmRJbmZvIowBCghXb3JkSW5mbxIvCgxzdGFydF9vZmZzZXQYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLQoKZW5kX29mZnNldBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR3b3JkGAMgASgJEhIKCmNvbmZpZGVuY2UYBCABKAIiSQoIU3VidGl0bGUSLAoGZm9ybWF0GAEgASgOMhwuYWk0dmMuYXNyLnYxLlN1YnRpdGxlRm9ybWF0Eg8KB2NvbnRlbnQYAiABKAki3AEKGlN0cmVhbWluZ1JlY29nbml0aW9uQ29uZmlnEi8KBmNvbmZpZxgBIAEoCzIfLmFpNHZjLmFzci52MS5SZWNvZ25pdGlvbkNvbmZpZxIXCg9pbnRlcmltX3Jlc3VsdHMYAiABKAgSGAoQc2luZ2xlX3V0dGVyYW5jZRgDIAEoCBIkChxlbmFibGVfdm9pY2VfYWN0aXZpdHlfZXZlbnRzGAQgASgIEjQKC2VuZHBvaW50aW5nGAUgASgLMh8uYWk0dmMuYXNyLnYxLkVuZHBvaW50aW5nQ29uZmlnIsQBChFFbmRwb2ludGluZ0NvbmZpZxI3ChRzcGVlY2hfc3RhcnRfdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI7ChhlbmRfb2ZfdXR0ZXJhbmNlX3NpbGVuY2UYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SOQoWbWF4X3V0dGVyYW5jZV9kdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKHAQoZU3RyZWFtaW5nUmVjb2duaXplUmVxdWVzdBJEChBzdHJlYW1pbmdfY29uZmlnGAEgASgLMiguYWk0dmMuYXNyLnYxLlN0cmVhbWluZ1JlY29nbml0aW9uQ29uZmlnSAASDwoFYXVkaW8YAiABKAxIAEITChFzdHJlYW1pbmdfcmVxdWVzdCL9AQoaU3RyZWFtaW5nUmVjb2duaXplUmVzcG9uc2USOQoHcmVzdWx0cxgBIAMoCzIoLmFpNHZjLmFzci52MS5TdHJlYW1pbmdSZWNvZ25pdGlvblJlc3VsdBI4ChFzcGVlY2hfZXZlbnRfdHlwZRgCIAEoDjIdLmFpNHZjLmFzci52MS5TcGVlY2hFdmVudFR5cGUSNgoTc3BlZWNoX2V2ZW50X29mZnNldBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9hdWRpb19wcm9jZXNzZWQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i6QEKGlN0cmVhbWluZ1JlY29nbml0aW9uUmVzdWx0EkAKDGFsdGVybmF0aXZlcxgBIAMoCzIqLmFpNHZjLmFzci52MS5TcGVlY2hSZWNvZ25pdGlvbkFsdGVybmF0aXZlEhAKCGlzX2ZpbmFsGAIgASgIEhEKCXN0YWJpbGl0eRgDIAEoAhI0ChFyZXN1bHRfZW5kX29mZnNldBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIXCg91dHRlcmFuY2VfaW5kZXgYBSABKAUSFQoNbGFuZ3VhZ2VfY29kZRgGIAEoCSJRChFMaXN0TW9kZWxzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIVCg1sYW5ndWFnZV9jb2RlGAMgASgJIlIKEkxpc3RNb2RlbHNSZXNwb25zZRIjCgZtb2RlbHMYASADKAsyEy5haTR2Yy5hc3IudjEuTW9kZWwSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItYBCgVNb2RlbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhYKDmxhbmd1YWdlX2NvZGVzGAMgAygJEhoKEnN1cHBvcnRzX3N0cmVhbWluZxgEIAEoCBIZChFzYW1wbGVfcmF0ZV9oZXJ0ehgFIAEoBRImCh5zdXBwb3J0c19hdXRvbWF0aWNfcHVuY3R1YXRpb24YBiABKAgSIgoac3VwcG9ydHNfd29yZF90aW1lX29mZnNldHMYByABKAgSDwoHYmFja2VuZBgIIAEoCSpmCg5TdWJ0aXRsZUZvcm1hdBIfChtTVUJUSVRMRV9GT1JNQVRfVU5TUEVDSUZJRUQQABIXChNTVUJUSVRMRV9GT1JNQVRfU1JUEAESGgoWU1VCVElUTEVfRk9STUFUX1dFQlZUVBACKuoBCg9TcGVlY2hFdmVudFR5cGUSIQodU1BFRUNIX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIrCidTUEVFQ0hfRVZFTlRfVFlQRV9TUEVFQ0hfQUNUSVZJVFlfQkVHSU4QARIpCiVTUEVFQ0hfRVZFTlRfVFlQRV9TUEVFQ0hfQUNUSVZJVFlfRU5EEAISLQopU1BFRUNIX0VWRU5UX1RZUEVfRU5EX09GX1NJTkdMRV9VVFRFUkFOQ0UQAxItCilTUEVFQ0hfRVZFTlRfVFlQRV9TUEVFQ0hfQUNUSVZJVFlfVElNRU9VVBAEMs0CCgpBc3JTZXJ2aWNlEm0KCVJlY29nbml6ZRIeLmFpNHZjLmFzci52MS5SZWNvZ25pemVSZXF1ZXN0Gh8uYWk0dmMuYXNyLnYxLlJlY29nbml6ZVJlc3BvbnNlIh+C0+STAhk6ASoiFC92MS9zcGVlY2g6cmVjb2duaXplEmsKElN0cmVhbWluZ1JlY29nbml6ZRInLmFpNHZjLmFzci52MS5TdHJlYW1pbmdSZWNvZ25pemVSZXF1ZXN0GiguYWk0dmMuYXNyLnYxLlN0cmVhbWluZ1JlY29nbml6ZVJlc3BvbnNlKAEwARJjCgpMaXN0TW9kZWxzEh8uYWk0dmMuYXNyLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiAuYWk0dmMuYXNyLnYxLkxpc3RNb2RlbHNSZXNwb25zZSISgtPkkwIMEgovdjEvbW9kZWxzQqcBChBvcmcuYWk0dmMuYXNyLnYxQg9Bc3JTZXJ2aWNlUHJvdG9QAVowZ2l0aHViLmNvbS9haTR2Yy9haTR2Yy9zZGsvZ28vYWk0dmMvYXNyL3YxO2FzcnYxogIDQUFYqgIMQWk0dmMuQXNyLlYxygIMQWk0dmNcQXNyXFYx4gIYQWk0dmNcQXNyXFYxXEdQQk1ldGFkYXRh6gIOQWk0dmM6OkFzcjo6VjFiBnByb3RvMw", [file_ai4vc_audio_v1_audio, file_google_api_annotations, file_google_protobuf_duration]);
+  fileDesc("Ch5haTR2Yy9hc3IvdjEvYXNyX3NlcnZpY2UucHJvdG8SDGFpNHZjLmFzci52MSKLAwoRUmVjb2duaXRpb25Db25maWcSFQoNbGFuZ3VhZ2VfY29kZRgBIAEoCRINCgVtb2RlbBgCIAEoCRIxCgxhdWRpb19jb25maWcYAyABKAsyGy5haTR2Yy5hdWRpby52MS5BdWRpb0NvbmZpZxIYChBtYXhfYWx0ZXJuYXRpdmVzGAQgASgFEiAKGGVuYWJsZV93b3JkX3RpbWVfb2Zmc2V0cxgFIAEoCBIeChZlbmFibGVfd29yZF9jb25maWRlbmNlGAYgASgIEiQKHGVuYWJsZV9hdXRvbWF0aWNfcHVuY3R1YXRpb24YByABKAgSGAoQcHJvZmFuaXR5X2ZpbHRlchgIIAEoCBI2ChBzdWJ0aXRsZV9mb3JtYXRzGAkgAygOMhwuYWk0dmMuYXNyLnYxLlN1YnRpdGxlRm9ybWF0EhMKC3N0b3JlX2F1ZGlvGAogASgIEjQKD3NwZWVjaF9jb250ZXh0cxgUIAMoCzIbLmFpNHZjLmFzci52MS5TcGVlY2hDb250ZXh0Ii8KDVNwZWVjaENvbnRleHQSDwoHcGhyYXNlcxgBIAMoCRINCgVib29zdBgCIAEoAiJEChJSZWNvZ25pdGlvbldhcm5pbmcSDgoGcmVhc29uGAEgASgJEg0KBWZpZWxkGAIgASgJEg8KB21lc3NhZ2UYAyABKAkiVAoQUmVjb2duaXplUmVxdWVzdBIvCgZjb25maWcYASABKAsyHy5haTR2Yy5hc3IudjEuUmVjb2duaXRpb25Db25maWcSDwoHY29udGVudBgCIAEoDCLsAQoRUmVjb2duaXplUmVzcG9uc2USNgoHcmVzdWx0cxgBIAMoCzIlLmFpNHZjLmFzci52MS5TcGVlY2hSZWNvZ25pdGlvblJlc3VsdBIxCg5hdWRpb19kdXJhdGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhINCgVtb2RlbBgDIAEoCRIpCglzdWJ0aXRsZXMYBCADKAsyFi5haTR2Yy5hc3IudjEuU3VidGl0bGUSMgoId2FybmluZ3MYFCADKAsyIC5haTR2Yy5hc3IudjEuUmVjb2duaXRpb25XYXJuaW5nIqgBChdTcGVlY2hSZWNvZ25pdGlvblJlc3VsdBJACgxhbHRlcm5hdGl2ZXMYASADKAsyKi5haTR2Yy5hc3IudjEuU3BlZWNoUmVjb2duaXRpb25BbHRlcm5hdGl2ZRIVCg1sYW5ndWFnZV9jb2RlGAIgASgJEjQKEXJlc3VsdF9lbmRfb2Zmc2V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIm0KHFNwZWVjaFJlY29nbml0aW9uQWx0ZXJuYXRpdmUSEgoKdHJhbnNjcmlwdBgBIAEoCRISCgpjb25maWRlbmNlGAIgASgCEiUKBXdvcmRzGAMgAygLMhYuYWk0dmMuYXNyLnYxLldvcmRJbmZvIowBCghXb3JkSW5mbxIvCgxzdGFydF9vZmZzZXQYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLQoKZW5kX29mZnNldBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR3b3JkGAMgASgJEhIKCmNvbmZpZGVuY2UYBCABKAIiSQoIU3VidGl0bGUSLAoGZm9ybWF0GAEgASgOMhwuYWk0dmMuYXNyLnYxLlN1YnRpdGxlRm9ybWF0Eg8KB2NvbnRlbnQYAiABKAki3AEKGlN0cmVhbWluZ1JlY29nbml0aW9uQ29uZmlnEi8KBmNvbmZpZxgBIAEoCzIfLmFpNHZjLmFzci52MS5SZWNvZ25pdGlvbkNvbmZpZxIXCg9pbnRlcmltX3Jlc3VsdHMYAiABKAgSGAoQc2luZ2xlX3V0dGVyYW5jZRgDIAEoCBIkChxlbmFibGVfdm9pY2VfYWN0aXZpdHlfZXZlbnRzGAQgASgIEjQKC2VuZHBvaW50aW5nGAUgASgLMh8uYWk0dmMuYXNyLnYxLkVuZHBvaW50aW5nQ29uZmlnIsQBChFFbmRwb2ludGluZ0NvbmZpZxI3ChRzcGVlY2hfc3RhcnRfdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI7ChhlbmRfb2ZfdXR0ZXJhbmNlX3NpbGVuY2UYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SOQoWbWF4X3V0dGVyYW5jZV9kdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKHAQoZU3RyZWFtaW5nUmVjb2duaXplUmVxdWVzdBJEChBzdHJlYW1pbmdfY29uZmlnGAEgASgLMiguYWk0dmMuYXNyLnYxLlN0cmVhbWluZ1JlY29nbml0aW9uQ29uZmlnSAASDwoFYXVkaW8YAiABKAxIAEITChFzdHJlYW1pbmdfcmVxdWVzdCKxAgoaU3RyZWFtaW5nUmVjb2duaXplUmVzcG9uc2USOQoHcmVzdWx0cxgBIAMoCzIoLmFpNHZjLmFzci52MS5TdHJlYW1pbmdSZWNvZ25pdGlvblJlc3VsdBI4ChFzcGVlY2hfZXZlbnRfdHlwZRgCIAEoDjIdLmFpNHZjLmFzci52MS5TcGVlY2hFdmVudFR5cGUSNgoTc3BlZWNoX2V2ZW50X29mZnNldBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9hdWRpb19wcm9jZXNzZWQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMgoId2FybmluZ3MYFCADKAsyIC5haTR2Yy5hc3IudjEuUmVjb2duaXRpb25XYXJuaW5nIukBChpTdHJlYW1pbmdSZWNvZ25pdGlvblJlc3VsdBJACgxhbHRlcm5hdGl2ZXMYASADKAsyKi5haTR2Yy5hc3IudjEuU3BlZWNoUmVjb2duaXRpb25BbHRlcm5hdGl2ZRIQCghpc19maW5hbBgCIAEoCBIRCglzdGFiaWxpdHkYAyABKAISNAoRcmVzdWx0X2VuZF9vZmZzZXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPdXR0ZXJhbmNlX2luZGV4GAUgASgFEhUKDWxhbmd1YWdlX2NvZGUYBiABKAkiUQoRTGlzdE1vZGVsc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSFQoNbGFuZ3VhZ2VfY29kZRgDIAEoCSJSChJMaXN0TW9kZWxzUmVzcG9uc2USIwoGbW9kZWxzGAEgAygLMhMuYWk0dmMuYXNyLnYxLk1vZGVsEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSL2AQoFTW9kZWwSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIWCg5sYW5ndWFnZV9jb2RlcxgDIAMoCRIaChJzdXBwb3J0c19zdHJlYW1pbmcYBCABKAgSGQoRc2FtcGxlX3JhdGVfaGVydHoYBSABKAUSJgoec3VwcG9ydHNfYXV0b21hdGljX3B1bmN0dWF0aW9uGAYgASgIEiIKGnN1cHBvcnRzX3dvcmRfdGltZV9vZmZzZXRzGAcgASgIEg8KB2JhY2tlbmQYCCABKAkSHgoWc3VwcG9ydHNfd29yZF9ib29zdGluZxgUIAEoCCpmCg5TdWJ0aXRsZUZvcm1hdBIfChtTVUJUSVRMRV9GT1JNQVRfVU5TUEVDSUZJRUQQABIXChNTVUJUSVRMRV9GT1JNQVRfU1JUEAESGgoWU1VCVElUTEVfRk9STUFUX1dFQlZUVBACKuoBCg9TcGVlY2hFdmVudFR5cGUSIQodU1BFRUNIX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIrCidTUEVFQ0hfRVZFTlRfVFlQRV9TUEVFQ0hfQUNUSVZJVFlfQkVHSU4QARIpCiVTUEVFQ0hfRVZFTlRfVFlQRV9TUEVFQ0hfQUNUSVZJVFlfRU5EEAISLQopU1BFRUNIX0VWRU5UX1RZUEVfRU5EX09GX1NJTkdMRV9VVFRFUkFOQ0UQAxItCilTUEVFQ0hfRVZFTlRfVFlQRV9TUEVFQ0hfQUNUSVZJVFlfVElNRU9VVBAEMs0CCgpBc3JTZXJ2aWNlEm0KCVJlY29nbml6ZRIeLmFpNHZjLmFzci52MS5SZWNvZ25pemVSZXF1ZXN0Gh8uYWk0dmMuYXNyLnYxLlJlY29nbml6ZVJlc3BvbnNlIh+C0+STAhk6ASoiFC92MS9zcGVlY2g6cmVjb2duaXplEmsKElN0cmVhbWluZ1JlY29nbml6ZRInLmFpNHZjLmFzci52MS5TdHJlYW1pbmdSZWNvZ25pemVSZXF1ZXN0GiguYWk0dmMuYXNyLnYxLlN0cmVhbWluZ1JlY29nbml6ZVJlc3BvbnNlKAEwARJjCgpMaXN0TW9kZWxzEh8uYWk0dmMuYXNyLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiAuYWk0dmMuYXNyLnYxLkxpc3RNb2RlbHNSZXNwb25zZSISgtPkkwIMEgovdjEvbW9kZWxzQqcBChBvcmcuYWk0dmMuYXNyLnYxQg9Bc3JTZXJ2aWNlUHJvdG9QAVowZ2l0aHViLmNvbS9haTR2Yy9haTR2Yy9zZGsvZ28vYWk0dmMvYXNyL3YxO2FzcnYxogIDQUFYqgIMQWk0dmMuQXNyLlYxygIMQWk0dmNcQXNyXFYx4gIYQWk0dmNcQXNyXFYxXEdQQk1ldGFkYXRh6gIOQWk0dmM6OkFzcjo6VjFiBnByb3RvMw", [file_ai4vc_audio_v1_audio, file_google_api_annotations, file_google_protobuf_duration]);
 
 /**
  * How to recognize audio; shared by Recognize and StreamingRecognize.
@@ -110,6 +110,18 @@ export type RecognitionConfig = Message<"ai4vc.asr.v1.RecognitionConfig"> & {
    * @generated from field: bool store_audio = 10;
    */
   storeAudio: boolean;
+
+  /**
+   * Optional. Phrases to favour (word boosting / phrase hints), as Google's
+   * SpeechContext and Riva's speech_contexts. At most 10 contexts and 100
+   * phrases in all; more is answered with INVALID_ARGUMENT (reason
+   * FIELD_OUT_OF_RANGE). A model that cannot boost (see
+   * Model.supports_word_boosting) ignores them and the response says so in
+   * warnings. Default empty.
+   *
+   * @generated from field: repeated ai4vc.asr.v1.SpeechContext speech_contexts = 20;
+   */
+  speechContexts: SpeechContext[];
 };
 
 /**
@@ -118,6 +130,80 @@ export type RecognitionConfig = Message<"ai4vc.asr.v1.RecognitionConfig"> & {
  */
 export const RecognitionConfigSchema: GenMessage<RecognitionConfig> = /*@__PURE__*/
   messageDesc(file_ai4vc_asr_v1_asr_service, 0);
+
+/**
+ * Phrases the recognizer should favour, and how strongly.
+ *
+ * @generated from message ai4vc.asr.v1.SpeechContext
+ */
+export type SpeechContext = Message<"ai4vc.asr.v1.SpeechContext"> & {
+  /**
+   * Required. Words or short phrases, e.g. "taj mahal". 1 to 100 per
+   * context, each 1 to 100 characters and at most 5 words; an empty list or
+   * phrase is answered with INVALID_ARGUMENT (reason FIELD_REQUIRED), a longer
+   * one with FIELD_OUT_OF_RANGE. A phrase with a word the model does not know
+   * is ignored, with a warning.
+   *
+   * @generated from field: repeated string phrases = 1;
+   */
+  phrases: string[];
+
+  /**
+   * Optional. How strongly to favour the phrases, 0 to 20; 0 means the
+   * model's default (15 for the reference models). Outside the range (or
+   * NaN) is answered with INVALID_ARGUMENT (reason FIELD_OUT_OF_RANGE). Too
+   * high a boost makes the recognizer hear the phrases where they were not
+   * said. Default 0.
+   *
+   * @generated from field: float boost = 2;
+   */
+  boost: number;
+};
+
+/**
+ * Describes the message ai4vc.asr.v1.SpeechContext.
+ * Use `create(SpeechContextSchema)` to create a new message.
+ */
+export const SpeechContextSchema: GenMessage<SpeechContext> = /*@__PURE__*/
+  messageDesc(file_ai4vc_asr_v1_asr_service, 1);
+
+/**
+ * Something the server did not do as asked, without failing the request.
+ *
+ * @generated from message ai4vc.asr.v1.RecognitionWarning
+ */
+export type RecognitionWarning = Message<"ai4vc.asr.v1.RecognitionWarning"> & {
+  /**
+   * Output only. UPPER_SNAKE reason, e.g. "WORD_BOOSTING_UNSUPPORTED" (the
+   * model cannot boost; speech_contexts were ignored) or "PHRASE_IGNORED"
+   * (the model does not know a word of the phrase).
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * Output only. Path of the request field concerned, e.g.
+   * "config.speech_contexts[0].phrases[1]".
+   *
+   * @generated from field: string field = 2;
+   */
+  field: string;
+
+  /**
+   * Output only. Human-readable explanation.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message ai4vc.asr.v1.RecognitionWarning.
+ * Use `create(RecognitionWarningSchema)` to create a new message.
+ */
+export const RecognitionWarningSchema: GenMessage<RecognitionWarning> = /*@__PURE__*/
+  messageDesc(file_ai4vc_asr_v1_asr_service, 2);
 
 /**
  * Request for AsrService.Recognize.
@@ -149,7 +235,7 @@ export type RecognizeRequest = Message<"ai4vc.asr.v1.RecognizeRequest"> & {
  * Use `create(RecognizeRequestSchema)` to create a new message.
  */
 export const RecognizeRequestSchema: GenMessage<RecognizeRequest> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 1);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 3);
 
 /**
  * Response of AsrService.Recognize.
@@ -185,6 +271,14 @@ export type RecognizeResponse = Message<"ai4vc.asr.v1.RecognizeResponse"> & {
    * @generated from field: repeated ai4vc.asr.v1.Subtitle subtitles = 4;
    */
   subtitles: Subtitle[];
+
+  /**
+   * Output only. Parts of the request the server ignored (e.g. speech_contexts
+   * on a model that cannot boost); empty when everything was applied.
+   *
+   * @generated from field: repeated ai4vc.asr.v1.RecognitionWarning warnings = 20;
+   */
+  warnings: RecognitionWarning[];
 };
 
 /**
@@ -192,7 +286,7 @@ export type RecognizeResponse = Message<"ai4vc.asr.v1.RecognizeResponse"> & {
  * Use `create(RecognizeResponseSchema)` to create a new message.
  */
 export const RecognizeResponseSchema: GenMessage<RecognizeResponse> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 2);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 4);
 
 /**
  * One recognized utterance.
@@ -229,7 +323,7 @@ export type SpeechRecognitionResult = Message<"ai4vc.asr.v1.SpeechRecognitionRes
  * Use `create(SpeechRecognitionResultSchema)` to create a new message.
  */
 export const SpeechRecognitionResultSchema: GenMessage<SpeechRecognitionResult> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 3);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 5);
 
 /**
  * One hypothesis of what was said.
@@ -267,7 +361,7 @@ export type SpeechRecognitionAlternative = Message<"ai4vc.asr.v1.SpeechRecogniti
  * Use `create(SpeechRecognitionAlternativeSchema)` to create a new message.
  */
 export const SpeechRecognitionAlternativeSchema: GenMessage<SpeechRecognitionAlternative> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 4);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 6);
 
 /**
  * Timing and confidence of one recognized word.
@@ -312,7 +406,7 @@ export type WordInfo = Message<"ai4vc.asr.v1.WordInfo"> & {
  * Use `create(WordInfoSchema)` to create a new message.
  */
 export const WordInfoSchema: GenMessage<WordInfo> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 5);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 7);
 
 /**
  * A rendered subtitle file.
@@ -340,7 +434,7 @@ export type Subtitle = Message<"ai4vc.asr.v1.Subtitle"> & {
  * Use `create(SubtitleSchema)` to create a new message.
  */
 export const SubtitleSchema: GenMessage<Subtitle> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 6);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 8);
 
 /**
  * Configuration of a StreamingRecognize call.
@@ -395,7 +489,7 @@ export type StreamingRecognitionConfig = Message<"ai4vc.asr.v1.StreamingRecognit
  * Use `create(StreamingRecognitionConfigSchema)` to create a new message.
  */
 export const StreamingRecognitionConfigSchema: GenMessage<StreamingRecognitionConfig> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 7);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 9);
 
 /**
  * When an utterance starts and ends in a stream (voice activity detection).
@@ -437,7 +531,7 @@ export type EndpointingConfig = Message<"ai4vc.asr.v1.EndpointingConfig"> & {
  * Use `create(EndpointingConfigSchema)` to create a new message.
  */
 export const EndpointingConfigSchema: GenMessage<EndpointingConfig> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 8);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 10);
 
 /**
  * Request message of AsrService.StreamingRecognize. The first message carries
@@ -481,7 +575,7 @@ export type StreamingRecognizeRequest = Message<"ai4vc.asr.v1.StreamingRecognize
  * Use `create(StreamingRecognizeRequestSchema)` to create a new message.
  */
 export const StreamingRecognizeRequestSchema: GenMessage<StreamingRecognizeRequest> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 9);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 11);
 
 /**
  * Response message of AsrService.StreamingRecognize. Carries results, an
@@ -520,6 +614,15 @@ export type StreamingRecognizeResponse = Message<"ai4vc.asr.v1.StreamingRecogniz
    * @generated from field: google.protobuf.Duration audio_processed = 4;
    */
   audioProcessed?: Duration | undefined;
+
+  /**
+   * Output only. Parts of the streaming config the server ignored (e.g.
+   * speech_contexts on a model that cannot boost); each warning is sent once,
+   * on the first response after the server knows of it.
+   *
+   * @generated from field: repeated ai4vc.asr.v1.RecognitionWarning warnings = 20;
+   */
+  warnings: RecognitionWarning[];
 };
 
 /**
@@ -527,7 +630,7 @@ export type StreamingRecognizeResponse = Message<"ai4vc.asr.v1.StreamingRecogniz
  * Use `create(StreamingRecognizeResponseSchema)` to create a new message.
  */
 export const StreamingRecognizeResponseSchema: GenMessage<StreamingRecognizeResponse> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 10);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 12);
 
 /**
  * A hypothesis for one utterance of a stream.
@@ -587,7 +690,7 @@ export type StreamingRecognitionResult = Message<"ai4vc.asr.v1.StreamingRecognit
  * Use `create(StreamingRecognitionResultSchema)` to create a new message.
  */
 export const StreamingRecognitionResultSchema: GenMessage<StreamingRecognitionResult> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 11);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 13);
 
 /**
  * Request for AsrService.ListModels.
@@ -627,7 +730,7 @@ export type ListModelsRequest = Message<"ai4vc.asr.v1.ListModelsRequest"> & {
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 12);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 14);
 
 /**
  * Response of AsrService.ListModels.
@@ -655,7 +758,7 @@ export type ListModelsResponse = Message<"ai4vc.asr.v1.ListModelsResponse"> & {
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 13);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 15);
 
 /**
  * A recognition model this deployment serves.
@@ -720,6 +823,14 @@ export type Model = Message<"ai4vc.asr.v1.Model"> & {
    * @generated from field: string backend = 8;
    */
   backend: string;
+
+  /**
+   * Output only. Whether RecognitionConfig.speech_contexts has an effect
+   * (word boosting); a model without it ignores them with a warning.
+   *
+   * @generated from field: bool supports_word_boosting = 20;
+   */
+  supportsWordBoosting: boolean;
 };
 
 /**
@@ -727,7 +838,7 @@ export type Model = Message<"ai4vc.asr.v1.Model"> & {
  * Use `create(ModelSchema)` to create a new message.
  */
 export const ModelSchema: GenMessage<Model> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 14);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 16);
 
 /**
  * Subtitle file formats Recognize can render its result as.
