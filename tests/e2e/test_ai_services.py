@@ -55,6 +55,27 @@ def test_rest_recognize_wav(mesh):
     assert best["words"] and best["words"][0]["word"]
 
 
+def test_rest_recognize_with_speech_contexts(mesh):
+    """speechContexts over REST through Envoy boost a phrase the plain model misses, a phrase the
+    model cannot know comes back in warnings, and ListModels says the models boost."""
+    sentence, phrase = "my uncle lives near the ganges river", "ganges river"
+    content = base64.b64encode(pcm16(speech(sentence))).decode()
+    audio_config = {"encoding": "AUDIO_ENCODING_LINEAR16", "sampleRateHertz": RATE}
+    plain = rest(mesh, "POST", "/v1/speech:recognize",
+                 {"config": {"languageCode": "en", "audioConfig": audio_config}, "content": content})
+    boosted = rest(mesh, "POST", "/v1/speech:recognize", {"config": {
+        "languageCode": "en", "audioConfig": audio_config,
+        "speechContexts": [{"phrases": [phrase, "xyzzyq"], "boost": 20}]}, "content": content})
+    plain_text = plain["results"][0]["alternatives"][0]["transcript"]
+    boosted_text = boosted["results"][0]["alternatives"][0]["transcript"]
+    assert phrase not in plain_text and phrase in boosted_text, (plain_text, boosted_text)
+    assert "warnings" not in plain
+    assert [(w["reason"], w["field"]) for w in boosted["warnings"]] == [
+        ("PHRASE_IGNORED", "config.speech_contexts[0].phrases[1]")]
+    models = rest(mesh, "GET", "/v1/models")["models"]
+    assert all(m["supportsWordBoosting"] for m in models)
+
+
 async def test_grpc_streaming_recognize_through_envoy(mesh):
     """StreamingRecognize through Envoy: interim results while audio flows, then the final."""
     audio = pcm16(speech(SENTENCE))

@@ -316,11 +316,11 @@ def test_unary_boosting_recognizes_the_boosted_phrase(client: grpcclient.Inferen
 
 def test_unary_boosting_is_per_row_and_reports_unknown_words(client: grpcclient.InferenceServerClient) -> None:
     """In one batch only the row that boosts a phrase gets it; a phrase with a word the
-    dictionary lacks is reported in BOOST_IGNORED, and the default boost (score 0) applies."""
+    dictionary lacks is reported in BOOST_IGNORED."""
     sentence, phrase = BOOSTED[0]
     audio = speech(sentence)
     result = client.infer("asr_am_ensemble",
-                          _unary_inputs([audio, audio], boosts=[[phrase, "xyzzyqx"], []]),
+                          _unary_inputs([audio, audio], boosts=[[phrase, "xyzzyqx"], []], scores=[[20.0, 0.0], []]),
                           outputs=[grpcclient.InferRequestedOutput(n) for n in ("TRANSCRIPTS", "BOOST_IGNORED")])
     texts = [v.decode() for v in result.as_numpy("TRANSCRIPTS").reshape(-1)]
     ignored = [json.loads(v) for v in result.as_numpy("BOOST_IGNORED").reshape(-1)]

@@ -46,6 +46,9 @@ class TritonPythonModel:
     def _recognize(self, samples: np.ndarray, boosts: list[tuple[str, float]]) -> tuple[str, list[dict], list[str]]:
         pcm = to_pcm16(samples, np.random.default_rng(self.seed))
         ignored = self.booster.apply(boosts)
+        # The noise estimate also carries over (set_cmn does not reset it): reinit_feat does,
+        # at no measurable cost, so a transcript never depends on the rows decoded before.
+        self.decoder.reinit_feat()
         self.decoder.set_cmn(self.initial_cmn)
         self.decoder.start_utt()
         self.decoder.process_raw(pcm.tobytes(), False, True)

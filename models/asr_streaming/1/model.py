@@ -111,6 +111,7 @@ class TritonPythonModel:
         booster = self.pool.pop() if self.pool else Booster(self._new_decoder())
         ignored = booster.apply(boosts)
         decoder = booster.decoder
+        decoder.reinit_feat()  # the noise estimate too, as asr_am_ensemble does
         decoder.set_cmn(self.initial_cmn)
         decoder.start_utt()
         stream = _Stream(decoder, booster, language, np.random.default_rng(_SEED), now, boosts=boosts,
@@ -181,6 +182,7 @@ class TritonPythonModel:
                 # Second pass over the whole utterance (see the module docstring), boosted alike.
                 self.rescorer.apply(stream.boosts)
                 final = self.rescorer.decoder
+                final.reinit_feat()
                 final.set_cmn(self.initial_cmn)
                 final.start_utt()
                 final.process_raw(np.concatenate(stream.pcm).tobytes(), False, True)
