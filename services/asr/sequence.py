@@ -48,7 +48,8 @@ class SequenceClient:
         if boost and start and ignored is not None:
             raw = text_of(result["BOOST_IGNORED"].reshape(-1)[0]).strip()
             parsed = json.loads(raw) if raw else []
-            ignored.extend(str(p) for p in parsed if isinstance(parsed, list))
+            if isinstance(parsed, list):
+                ignored.extend(str(p) for p in parsed)
         text = text_of(result["TRANSCRIPT"].reshape(-1)[0])
         final = bool(result["IS_FINAL"].reshape(-1)[0])
         words = words_of(result["WORD_TIMES"].reshape(-1)[0]) if final else []
