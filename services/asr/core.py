@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
+import math
 import re
 from collections.abc import Coroutine
 
@@ -31,6 +33,25 @@ MAX_ALTERNATIVES = 10
 SUBTITLE_FORMATS = ("srt", "webvtt")
 DEFAULT_PAGE_SIZE = 50
 log = logging.getLogger(__name__)
+# speech_contexts limits (the contract's).
+MAX_SPEECH_CONTEXTS = 10
+MAX_PHRASES = 100
+MAX_PHRASE_CHARS = 100
+MAX_PHRASE_WORDS = 5
+MAX_BOOST = 20.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeechContext:
+    phrases: tuple[str, ...]
+    boost: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RecognitionWarning:
+    reason: str
+    field: str
+    message: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +72,7 @@ class Options:
     # None: the deployment's default (AsrSettings.itn_default).
     inverse_text_normalization: bool | None = None
     interim_inverse_text_normalization: bool = False
+    speech_contexts: tuple[SpeechContext, ...] = ()
     prefix: str = "config."
 
 
@@ -93,6 +115,7 @@ class Recognition:
     sample_rate_hertz: int  # of the audio as sent
     subtitles: list[tuple[str, str]]
     encoding: int = 0  # of the audio as sent: the header's when it had one
+    warnings: list[RecognitionWarning] = dataclasses.field(default_factory=list)
 
 
 def words_from(raw: list[dict], offset_s: float = 0.0) -> tuple[Word, ...]:
@@ -123,6 +146,69 @@ def written_words(words: tuple[Word, ...], spans: list[textnorm.Span]) -> tuple[
         out.append(Word(span.written, group[0].start_s, group[-1].end_s, confidence_of(group),
                         "" if spoken == span.written else spoken))
     return tuple(out)
+def check_speech_contexts(contexts: tuple[SpeechContext, ...], prefix: str) -> None:
+    """The contract's limits on speech_contexts; INVALID_ARGUMENT naming the first bad field."""
+    field = prefix + "speech_contexts"
+    if len(contexts) > MAX_SPEECH_CONTEXTS:
+        raise InvalidArgument(f"{field} holds {len(contexts)} contexts, more than {MAX_SPEECH_CONTEXTS}",
+                              reason=Reason.FIELD_OUT_OF_RANGE, field=field)
+    total = sum(len(c.phrases) for c in contexts)
+    if total > MAX_PHRASES:
+        raise InvalidArgument(f"{field} holds {total} phrases, more than {MAX_PHRASES}",
+                              reason=Reason.FIELD_OUT_OF_RANGE, field=field)
+    for i, context in enumerate(contexts):
+        here = f"{field}[{i}]"
+        if not context.phrases:
+            raise InvalidArgument(f"{here}.phrases is required", reason=Reason.FIELD_REQUIRED, field=here + ".phrases")
+        if not (math.isfinite(context.boost) and 0.0 <= context.boost <= MAX_BOOST):
+            raise InvalidArgument(f"{here}.boost must be 0 to {MAX_BOOST:g}", reason=Reason.FIELD_OUT_OF_RANGE,
+                                  field=here + ".boost")
+        for j, phrase in enumerate(context.phrases):
+            name = f"{here}.phrases[{j}]"
+            if not phrase.strip():
+                raise InvalidArgument(f"{name} is empty", reason=Reason.FIELD_REQUIRED, field=name)
+            if len(phrase) > MAX_PHRASE_CHARS or len(phrase.split()) > MAX_PHRASE_WORDS:
+                raise InvalidArgument(f"{name} is longer than {MAX_PHRASE_CHARS} characters or {MAX_PHRASE_WORDS} "
+                                      "words", reason=Reason.FIELD_OUT_OF_RANGE, field=name)
+
+
+def supports_boosting(info: ModelInfo) -> bool:
+    """The model declares it takes BOOST_PHRASES / BOOST_SCORES (config parameter word_boosting)."""
+    return info.parameters.get("word_boosting", "").lower() == "true"
+
+
+def boost_tensors(contexts: tuple[SpeechContext, ...]) -> dict[str, np.ndarray]:
+    """BOOST_PHRASES (BYTES [1, P]) and BOOST_SCORES (FP32 [1, P]), one entry per phrase."""
+    pairs = [(phrase.strip(), c.boost) for c in contexts for phrase in c.phrases]
+    return {"BOOST_PHRASES": np.array([[p.encode() for p, _ in pairs]], dtype=np.object_),
+            "BOOST_SCORES": np.array([[b for _, b in pairs]], dtype=np.float32)}
+
+
+def boost_warnings(info: ModelInfo, options: Options, ignored: list[str] | None = None) -> list[RecognitionWarning]:
+    """What the response says about speech_contexts: unsupported by the model, or phrases the
+    model could not boost (`ignored`, as it reported them)."""
+    if not options.speech_contexts:
+        return []
+    field = options.prefix + "speech_contexts"
+    if not supports_boosting(info):
+        return [RecognitionWarning("WORD_BOOSTING_UNSUPPORTED", field,
+                        f"model {info.name!r} cannot boost phrases; speech_contexts were ignored")]
+    out = []
+    left = list(ignored or [])
+    for i, context in enumerate(options.speech_contexts):
+        for j, phrase in enumerate(context.phrases):
+            if phrase.strip() in left:
+                left.remove(phrase.strip())
+                out.append(RecognitionWarning("PHRASE_IGNORED", f"{field}[{i}].phrases[{j}]",
+                                   f"model {info.name!r} does not know a word of {phrase.strip()!r}; not boosted"))
+    return out
+
+
+def ignored_of(value: object) -> list[str]:
+    """The BOOST_IGNORED output (a JSON list of phrases) as a list."""
+    raw = (value.decode("utf-8") if isinstance(value, bytes) else str(value)).strip()
+    parsed = json.loads(raw) if raw else []
+    return [str(p) for p in parsed] if isinstance(parsed, list) else []
 
 
 def mask_profanity(text: str, profane: frozenset[str]) -> str:
@@ -196,6 +282,7 @@ class AsrCore:
         if len(formats) > len(SUBTITLE_FORMATS) or len(set(formats)) != len(formats):
             raise InvalidArgument(f"{p}subtitle_formats names each format at most once",
                                   reason=Reason.FIELD_OUT_OF_RANGE, field=p + "subtitle_formats")
+        check_speech_contexts(options.speech_contexts, p)
         if streaming and options.model:
             unary = {m.name for m in await self.registry.models("asr") if not m.streaming}
             if options.model in unary:
@@ -287,15 +374,17 @@ class AsrCore:
         encoding = audio.container_encoding(content, options.encoding, field="content",
                                             encoding_field=options.prefix + "audio_config.encoding")
         want_words = info.parameters.get("word_times", "true").lower() != "false"
-        outputs = ["TRANSCRIPTS", *(["WORD_TIMES"] if want_words else [])]
-        result = await self.triton.infer(
-            info.name,
-            {
-                "AUDIO_SIGNAL": samples.reshape(1, -1).astype(np.float32),
-                "NUM_SAMPLES": np.array([[samples.size]], dtype=np.int32),
-                "LANG_ID": np.array([[language.encode()]], dtype=np.object_),
-            },
-            outputs, timeout_s=timeout_s, request_id=request_id)
+        boosting = bool(options.speech_contexts) and supports_boosting(info)
+        outputs = ["TRANSCRIPTS", *(["WORD_TIMES"] if want_words else []), *(["BOOST_IGNORED"] if boosting else [])]
+        inputs = {
+            "AUDIO_SIGNAL": samples.reshape(1, -1).astype(np.float32),
+            "NUM_SAMPLES": np.array([[samples.size]], dtype=np.int32),
+            "LANG_ID": np.array([[language.encode()]], dtype=np.object_),
+            **(boost_tensors(options.speech_contexts) if boosting else {}),
+        }
+        result = await self.triton.infer(info.name, inputs, outputs, timeout_s=timeout_s, request_id=request_id)
+        warnings = boost_warnings(info, options, ignored_of(result["BOOST_IGNORED"].reshape(-1)[0]) if boosting
+                                  else None)
         text = text_of(result["TRANSCRIPTS"].reshape(-1)[0]).strip()
         words = words_from(words_of(result["WORD_TIMES"].reshape(-1)[0])) if want_words else ()
         utterances = []
@@ -309,7 +398,7 @@ class AsrCore:
             cues = subtitles.cues(timed)
             for fmt in options.subtitle_formats:
                 rendered.append((fmt, subtitles.srt(cues) if fmt == "srt" else subtitles.webvtt(cues)))
-        return Recognition(utterances, seconds, info.name, language, rate, rendered, encoding)
+        return Recognition(utterances, seconds, info.name, language, rate, rendered, encoding, warnings)
 
     def utterance(self, index: int, text: str, words: tuple[Word, ...], end_s: float, *,
                   profanity_filter: bool = False, written: Written | None = None) -> Utterance:

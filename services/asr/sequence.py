@@ -5,6 +5,7 @@ request per audio chunk, START on the first, END on the last, through the shared
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -30,16 +31,25 @@ class SequenceClient:
         self._triton = triton
 
     async def send(self, model: str, corrid: int, samples: np.ndarray, language: str, *, start: bool, end: bool,
-                   timeout_s: float | None = None, cap_s: float | None = None, request_id: str = ""
+                   timeout_s: float | None = None, cap_s: float | None = None, request_id: str = "",
+                   boost: Mapping[str, np.ndarray] | None = None, ignored: list[str] | None = None
                    ) -> tuple[str, bool, list[dict]]:
         """One chunk of sequence `corrid`: (transcript so far, is_final, words of a final). Its
-        deadline is `timeout_s` (the caller's remaining time) capped by `cap_s`, as in `infer`."""
+        deadline is `timeout_s` (the caller's remaining time) capped by `cap_s`, as in `infer`.
+        `boost` (BOOST_PHRASES / BOOST_SCORES, on START only) boosts phrases for the sequence; the
+        phrases the model could not boost are appended to `ignored`."""
+        inputs = {"AUDIO_CHUNK": np.asarray(samples, dtype=np.float32).reshape(1, -1),
+                  "LANG_ID": np.array([[language.encode()]], dtype=np.object_),
+                  **(boost if boost and start else {})}
+        outputs = (*OUTPUTS, "BOOST_IGNORED") if boost and start else OUTPUTS
         result = await self._triton.infer(
-            model,
-            {"AUDIO_CHUNK": np.asarray(samples, dtype=np.float32).reshape(1, -1),
-             "LANG_ID": np.array([[language.encode()]], dtype=np.object_)},
-            OUTPUTS, timeout_s=timeout_s, cap_s=cap_s, request_id=request_id,
+            model, inputs, outputs, timeout_s=timeout_s, cap_s=cap_s, request_id=request_id,
             sequence_id=corrid, sequence_start=start, sequence_end=end)
+        if boost and start and ignored is not None:
+            raw = text_of(result["BOOST_IGNORED"].reshape(-1)[0]).strip()
+            parsed = json.loads(raw) if raw else []
+            if isinstance(parsed, list):
+                ignored.extend(str(p) for p in parsed)
         text = text_of(result["TRANSCRIPT"].reshape(-1)[0])
         final = bool(result["IS_FINAL"].reshape(-1)[0])
         words = words_of(result["WORD_TIMES"].reshape(-1)[0]) if final else []

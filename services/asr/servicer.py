@@ -11,7 +11,7 @@ import grpc
 from ai4vc.asr.v1 import asr_service_pb2 as pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as pb_grpc
 from services.asr import records as asr_records
-from services.asr.core import AsrCore, Options, Utterance
+from services.asr.core import AsrCore, Options, RecognitionWarning, SpeechContext, Utterance, supports_boosting
 from services.asr.sequence import SequenceClient
 from services.asr.stream import Event, Final, Interim, StreamSession, make_endpointing
 from services.common.backends.records import RecordSink
@@ -43,7 +43,12 @@ def options_of(config: pb.RecognitionConfig, prefix: str) -> Options:
         store_audio=config.store_audio,
         inverse_text_normalization=(config.enable_inverse_text_normalization
                                     if config.HasField("enable_inverse_text_normalization") else None),
+        speech_contexts=tuple(SpeechContext(tuple(c.phrases), c.boost) for c in config.speech_contexts),
         prefix=prefix)
+
+
+def warnings_of(warnings: list[RecognitionWarning]) -> list[pb.RecognitionWarning]:
+    return [pb.RecognitionWarning(reason=w.reason, field=w.field, message=w.message) for w in warnings]
 
 
 def alternative(u: Utterance, options: Options) -> pb.SpeechRecognitionAlternative:
@@ -93,7 +98,8 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
                                                 result_end_offset=duration(u.end_s))
                      for u in result.utterances],
             audio_duration=duration(result.duration_s), model=result.model,
-            subtitles=[pb.Subtitle(format=_FORMAT_ENUM[f], content=c) for f, c in result.subtitles])  # type: ignore[arg-type]
+            subtitles=[pb.Subtitle(format=_FORMAT_ENUM[f], content=c) for f, c in result.subtitles],  # type: ignore[arg-type]
+            warnings=warnings_of(result.warnings))
 
     async def StreamingRecognize(self, request_iterator: AsyncIterator[pb.StreamingRecognizeRequest],
                                  context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamingRecognizeResponse]:
@@ -116,9 +122,14 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
 
         status = "OK"
         self.core.sessions.add(session)
+        warned = 0
         try:
             async for item in session.run(payloads(requests, "audio")):
-                yield self._response(item, sc.config.language_code, options)
+                response = self._response(item, sc.config.language_code, options)
+                # Each warning once, on the first response after it is known.
+                response.warnings.extend(warnings_of(session.warnings[warned:]))
+                warned = len(session.warnings)
+                yield response
         except BaseException as exc:
             status = status_of(exc)
             raise
@@ -169,7 +180,7 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
                     language_codes=list(m.languages), supports_streaming=m.streaming,
                     sample_rate_hertz=m.sample_rate_hertz, supports_automatic_punctuation=False,
                     supports_word_time_offsets=m.parameters.get("word_times", "true").lower() != "false",
-                    backend=f"triton:{m.name}",
+                    backend=f"triton:{m.name}", supports_word_boosting=supports_boosting(m),
                     inverse_text_normalization_language_codes=self.core.itn_languages(m.languages))
                 for m in models
             ],

@@ -25,7 +25,16 @@ from collections.abc import AsyncIterator
 import numpy as np
 import webrtcvad
 
-from services.asr.core import AsrCore, Options, Utterance, words_from
+from services.asr.core import (
+    AsrCore,
+    Options,
+    RecognitionWarning,
+    Utterance,
+    boost_tensors,
+    boost_warnings,
+    supports_boosting,
+    words_from,
+)
 from services.asr.sequence import SequenceClient
 from services.common import audio
 from services.common.backends.registry import ModelInfo
@@ -119,6 +128,11 @@ class StreamSession:
         self.decoder = audio.StreamDecoder(options.encoding, options.sample_rate_hertz, options.channels,
                                            field="audio", encoding_field=p + "encoding",
                                            rate_field=p + "sample_rate_hertz", channels_field=p + "audio_channel_count")
+        # Boosting goes with every utterance's START; what the stream ignored, for the caller.
+        self.boost = boost_tensors(options.speech_contexts) if options.speech_contexts and supports_boosting(info) \
+            else None
+        self.warnings: list[RecognitionWarning] = [] if self.boost else boost_warnings(info, options)
+        self._boost_checked = False
 
     # -- the caller's side ---------------------------------------------------------------
 
@@ -302,9 +316,15 @@ class StreamSession:
             self.open_corrid = next(_CORRIDS)
         corrid = self.open_corrid
         assert corrid is not None
+        ignored: list[str] = []
+        boost = self.boost if start else None
         text, final, words = await self.sequences.send(
             self.info.name, corrid, samples, self.language, start=start, end=end,
-            cap_s=self.core.settings.stream_call_timeout_s, request_id=self.request_id)
+            cap_s=self.core.settings.stream_call_timeout_s, request_id=self.request_id,
+            boost=boost, ignored=ignored)
+        if boost is not None and not self._boost_checked:
+            self._boost_checked = True
+            self.warnings.extend(boost_warnings(self.info, self.options, ignored))
         self.sent += samples.size
         if end:
             self.open_corrid = None

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import io
 import json
+import urllib.error
 import urllib.request
 
 import grpc
@@ -53,6 +54,33 @@ def test_rest_recognize_wav(mesh):
     best = answer["results"][0]["alternatives"][0]
     assert word_errors(SENTENCE, best["transcript"]) / len(SENTENCE.split()) <= 0.5
     assert best["words"] and best["words"][0]["word"]
+
+
+def test_rest_recognize_with_speech_contexts(mesh):
+    """speechContexts travel over REST through Envoy to the model (which reports back the phrase it
+    cannot know as a warning), bad ones are HTTP 400 naming the field, and ListModels says the
+    models boost. That boosting changes the text is pinned in tests/service (same path, no Envoy)."""
+    content = base64.b64encode(pcm16(speech("my uncle lives near the ganges river"))).decode()
+    audio_config = {"encoding": "AUDIO_ENCODING_LINEAR16", "sampleRateHertz": RATE}
+    plain = rest(mesh, "POST", "/v1/speech:recognize",
+                 {"config": {"languageCode": "en", "audioConfig": audio_config}, "content": content})
+    boosted = rest(mesh, "POST", "/v1/speech:recognize", {"config": {
+        "languageCode": "en", "audioConfig": audio_config,
+        "speechContexts": [{"phrases": ["ganges river", "xyzzyq"], "boost": 20}]}, "content": content})
+    assert plain["results"] and boosted["results"]
+    assert not plain.get("warnings")  # the transcoder prints empty lists too
+    assert [(w["reason"], w["field"]) for w in boosted["warnings"]] == [
+        ("PHRASE_IGNORED", "config.speech_contexts[0].phrases[1]")]
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        rest(mesh, "POST", "/v1/speech:recognize", {"config": {
+            "languageCode": "en", "audioConfig": audio_config,
+            "speechContexts": [{"phrases": ["ganges river"], "boost": 21}]}, "content": content})
+    assert caught.value.code == 400
+    body = json.loads(caught.value.read())
+    assert any(d.get("reason") == "FIELD_OUT_OF_RANGE" and d["metadata"]["field"] == "config.speech_contexts[0].boost"
+               for d in body["details"]), body
+    models = rest(mesh, "GET", "/v1/models")["models"]
+    assert all(m["supportsWordBoosting"] for m in models)
 
 
 async def test_grpc_streaming_recognize_through_envoy(mesh):

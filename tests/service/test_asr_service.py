@@ -569,3 +569,63 @@ async def test_itn_while_grammar_loads_returns_spoken_form_honestly(settings):
     assert not any(m.inverse_text_normalization_language_codes for m in listed.models)
     best = answer.results[0].alternatives[0]
     assert best.transcript == PRICE and not best.inverse_text_normalized
+# --- word boosting ----------------------------------------------------------------------------
+
+BOOST_SENTENCE, BOOST_PHRASE = "my uncle lives near the ganges river", "ganges river"
+# Plain streaming finals of it: "we did it but on holly never last summer" (tests/service/test_model_asr.py).
+STREAM_SENTENCE, STREAM_PHRASE = "we visited the taj mahal in agra last summer", "taj mahal"
+
+
+async def test_speech_contexts_change_the_transcript(settings):
+    """A boosted phrase the plain model misses is recognized (Recognize and StreamingRecognize);
+    ListModels says both models boost; a phrase the model cannot know comes back as a warning."""
+    samples = speech(BOOST_SENTENCE)
+    content = audio.to_pcm16(samples).tobytes()
+    contexts = [pb.SpeechContext(phrases=[BOOST_PHRASE, "xyzzyq"], boost=20)]
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        stub = pb_grpc.AsrServiceStub(channel)
+        models = await stub.ListModels(pb.ListModelsRequest(), timeout=10)
+        plain = await stub.Recognize(pb.RecognizeRequest(config=config(E.AUDIO_ENCODING_LINEAR16, RATE),
+                                                         content=content), timeout=60)
+        boosted = await stub.Recognize(pb.RecognizeRequest(
+            config=config(E.AUDIO_ENCODING_LINEAR16, RATE, speech_contexts=contexts), content=content), timeout=60)
+        first = stream_config(interim=False)
+        first.streaming_config.config.speech_contexts.extend(
+            [pb.SpeechContext(phrases=[STREAM_PHRASE, "xyzzyq"], boost=20)])
+        responses = await run_stream(channel, [first, *chunks_of(np.concatenate([speech(STREAM_SENTENCE),
+                                                                                 silence(1.0)]))])
+    assert all(m.supports_word_boosting for m in models.models)
+    plain_text = plain.results[0].alternatives[0].transcript
+    boosted_text = boosted.results[0].alternatives[0].transcript
+    assert BOOST_PHRASE not in plain_text and BOOST_PHRASE in boosted_text, (plain_text, boosted_text)
+    assert word_errors(BOOST_SENTENCE, boosted_text) < word_errors(BOOST_SENTENCE, plain_text)
+    assert not plain.warnings
+    assert [(w.reason, w.field) for w in boosted.warnings] == [
+        ("PHRASE_IGNORED", "config.speech_contexts[0].phrases[1]")]
+    finals = [r.alternatives[0].transcript for r in results(responses) if r.is_final]
+    assert finals and STREAM_PHRASE in " ".join(finals), finals
+    warned = [(w.reason, w.field) for r in responses for w in r.warnings]
+    assert warned == [("PHRASE_IGNORED", "streaming_config.config.speech_contexts[0].phrases[1]")]
+
+
+async def test_bad_speech_contexts_are_invalid_argument(settings):
+    """An out-of-range boost is INVALID_ARGUMENT naming the field, for Recognize and streams alike."""
+    wav_cfg, wav, _ = encoded("wav16k", "hello world")
+    wav_cfg.speech_contexts.append(pb.SpeechContext(phrases=["hello"], boost=25))
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        stub = pb_grpc.AsrServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Recognize(pb.RecognizeRequest(config=wav_cfg, content=wav), timeout=60)
+        first = stream_config()
+        first.streaming_config.config.speech_contexts.append(pb.SpeechContext(phrases=[""]))
+        call = stub.StreamingRecognize(timeout=60)
+        await call.write(first)
+        with pytest.raises(grpc.aio.AioRpcError) as streamed:
+            await call.read()
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    info, _ = error_info(caught.value)
+    assert info.reason == "FIELD_OUT_OF_RANGE" and info.metadata["field"] == "config.speech_contexts[0].boost"
+    assert streamed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    info, _ = error_info(streamed.value)
+    assert info.reason == "FIELD_REQUIRED"
+    assert info.metadata["field"] == "streaming_config.config.speech_contexts[0].phrases[0]"

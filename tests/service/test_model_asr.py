@@ -54,8 +54,22 @@ def client(server: Triton) -> Iterator[grpcclient.InferenceServerClient]:
         yield triton_client
 
 
+def _boost_inputs(phrases: list[list[str]], scores: list[list[float]] | None) -> list[grpcclient.InferInput]:
+    """BOOST_PHRASES / BOOST_SCORES for rows of phrases ("" pads the shorter rows)."""
+    width = max(len(row) for row in phrases)
+    text = np.array([[p.encode() for p in row] + [b""] * (width - len(row)) for row in phrases], dtype=np.object_)
+    tensors = [grpcclient.InferInput("BOOST_PHRASES", list(text.shape), "BYTES")]
+    tensors[0].set_data_from_numpy(text)
+    if scores is not None:
+        values = np.array([row + [0.0] * (width - len(row)) for row in scores], dtype=np.float32)
+        tensors.append(grpcclient.InferInput("BOOST_SCORES", list(values.shape), "FP32"))
+        tensors[1].set_data_from_numpy(values)
+    return tensors
+
+
 def _unary_inputs(rows: list[np.ndarray], langs: list[str] | None = None,
-                  counts: list[int] | None = None) -> list[grpcclient.InferInput]:
+                  counts: list[int] | None = None, boosts: list[list[str]] | None = None,
+                  scores: list[list[float]] | None = None) -> list[grpcclient.InferInput]:
     width = max((len(r) for r in rows), default=0)
     audio = np.zeros((len(rows), width), dtype=np.float32)
     for i, samples in enumerate(rows):
@@ -67,7 +81,7 @@ def _unary_inputs(rows: list[np.ndarray], langs: list[str] | None = None,
               grpcclient.InferInput("LANG_ID", list(lang.shape), "BYTES")]
     for tensor, value in zip(inputs, (audio, num, lang), strict=True):
         tensor.set_data_from_numpy(value)
-    return inputs
+    return inputs + (_boost_inputs(boosts, scores) if boosts is not None else [])
 
 
 def recognize(client: grpcclient.InferenceServerClient, rows: list[np.ndarray],
@@ -81,20 +95,25 @@ def recognize(client: grpcclient.InferenceServerClient, rows: list[np.ndarray],
 
 
 def send_chunk(client: grpcclient.InferenceServerClient, corrid: int, chunk: np.ndarray, *, start: bool = False,
-               end: bool = False, lang: str = "en") -> tuple[str, bool, list[dict]]:
+               end: bool = False, lang: str = "en", boosts: list[str] | None = None,
+               scores: list[float] | None = None) -> tuple[str, bool, list[dict]]:
     audio = chunk.reshape(1, -1).astype(np.float32)
     inputs = [grpcclient.InferInput("AUDIO_CHUNK", list(audio.shape), "FP32"),
               grpcclient.InferInput("LANG_ID", [1, 1], "BYTES")]
     inputs[0].set_data_from_numpy(audio)
     inputs[1].set_data_from_numpy(np.array([[lang.encode()]], dtype=np.object_))
+    if boosts is not None:
+        inputs += _boost_inputs([boosts], [scores] if scores is not None else None)
     result = client.infer("asr_streaming", inputs, sequence_id=corrid, sequence_start=start, sequence_end=end)
     return (result.as_numpy("TRANSCRIPT")[0, 0].decode(), bool(result.as_numpy("IS_FINAL")[0, 0]),
             json.loads(result.as_numpy("WORD_TIMES")[0, 0]))
 
 
-def stream(client: grpcclient.InferenceServerClient, corrid: int, audio: np.ndarray) -> list[tuple[str, bool, list]]:
+def stream(client: grpcclient.InferenceServerClient, corrid: int, audio: np.ndarray,
+           boosts: list[str] | None = None) -> list[tuple[str, bool, list]]:
     chunks = [audio[i:i + CHUNK] for i in range(0, len(audio), CHUNK)]
-    return [send_chunk(client, corrid, c, start=i == 0, end=i == len(chunks) - 1) for i, c in enumerate(chunks)]
+    return [send_chunk(client, corrid, c, start=i == 0, end=i == len(chunks) - 1,
+                       boosts=boosts if i == 0 else None) for i, c in enumerate(chunks)]
 
 
 def assert_invalid_argument(excinfo: pytest.ExceptionInfo[InferenceServerException]) -> None:
@@ -266,3 +285,64 @@ def test_empty_end_chunk_closes_the_stream(client: grpcclient.InferenceServerCli
     with pytest.raises(InferenceServerException) as excinfo:
         send_chunk(client, 401, audio[:CHUNK])
     assert_invalid_argument(excinfo)
+
+
+# --- word boosting ----------------------------------------------------------------------------
+
+# Sentences whose boosted phrase the unboosted model gets wrong on eSpeak's voice (measured:
+# "lives nearby and everywhere", "the dartmouth ali akbar"); bench/asr_boost.py measures more.
+BOOSTED = [("my uncle lives near the ganges river", "ganges river"),
+           ("we visited the taj mahal in agra last summer", "taj mahal")]
+
+
+@pytest.mark.parametrize(("sentence", "phrase"), BOOSTED)
+def test_unary_boosting_recognizes_the_boosted_phrase(client: grpcclient.InferenceServerClient, sentence: str,
+                                                      phrase: str) -> None:
+    """A boosted phrase the plain model misses is recognized, with word times per word."""
+    audio = speech(sentence)
+    (plain,), _ = recognize(client, [audio])
+    assert phrase not in plain
+    result = client.infer("asr_am_ensemble", _unary_inputs([audio], boosts=[[phrase]], scores=[[20.0]]),
+                          outputs=[grpcclient.InferRequestedOutput(n) for n in
+                                   ("TRANSCRIPTS", "WORD_TIMES", "BOOST_IGNORED")])
+    boosted = result.as_numpy("TRANSCRIPTS")[0, 0].decode()
+    words = json.loads(result.as_numpy("WORD_TIMES")[0, 0])
+    assert phrase in boosted, boosted
+    assert word_errors(sentence, boosted) < word_errors(sentence, plain)
+    assert [w["word"] for w in words] == boosted.split()
+    assert_word_times(words, len(audio) / RATE)
+    assert json.loads(result.as_numpy("BOOST_IGNORED")[0, 0]) == []
+
+
+def test_unary_boosting_is_per_row_and_reports_unknown_words(client: grpcclient.InferenceServerClient) -> None:
+    """In one batch only the row that boosts a phrase gets it; a phrase with a word the
+    dictionary lacks is reported in BOOST_IGNORED."""
+    sentence, phrase = BOOSTED[0]
+    audio = speech(sentence)
+    result = client.infer("asr_am_ensemble",
+                          _unary_inputs([audio, audio], boosts=[[phrase, "xyzzyqx"], []], scores=[[20.0, 0.0], []]),
+                          outputs=[grpcclient.InferRequestedOutput(n) for n in ("TRANSCRIPTS", "BOOST_IGNORED")])
+    texts = [v.decode() for v in result.as_numpy("TRANSCRIPTS").reshape(-1)]
+    ignored = [json.loads(v) for v in result.as_numpy("BOOST_IGNORED").reshape(-1)]
+    assert phrase in texts[0] and phrase not in texts[1]
+    assert ignored == [["xyzzyqx"], []]
+
+
+def test_streaming_boosting_applies_to_the_final(client: grpcclient.InferenceServerClient) -> None:
+    """Phrases boosted on START reach the final transcript, word times split per word."""
+    sentence, phrase = BOOSTED[1]
+    audio = speech(sentence)
+    plain = stream(client, 500, audio)[-1][0]
+    boosted = stream(client, 501, audio, boosts=[phrase])[-1]
+    assert phrase not in plain and boosted[1] and phrase in boosted[0], boosted[0]
+    assert [w["word"] for w in boosted[2]] == boosted[0].split()
+
+
+@pytest.mark.parametrize("score", [-1.0, float("nan")])
+def test_bad_boost_scores_are_invalid_argument(client: grpcclient.InferenceServerClient, score: float) -> None:
+    """A negative or NaN boost is INVALID_ARG for that request, and the model keeps serving."""
+    audio = speech("hello world")
+    with pytest.raises(InferenceServerException) as excinfo:
+        client.infer("asr_am_ensemble", _unary_inputs([audio], boosts=[["hello"]], scores=[[score]]))
+    assert_invalid_argument(excinfo)
+    assert recognize(client, [audio])[0][0]

@@ -12,6 +12,10 @@ exactly as asr_am_ensemble does (WER 0.24), at the cost of one decode of the utt
 (about a third of its duration on one core). Streams longer than max_rescore_seconds end on
 the live hypothesis instead. Decoders are
 costly to build (about 0.8 s and 80 MB), so closed streams hand theirs back to a pool.
+
+Word boosting: BOOST_PHRASES / BOOST_SCORES on the START request boost phrases for the whole
+stream, live decoder and second pass alike (asr_sphinx.Booster); the START response's
+BOOST_IGNORED lists the phrases that could not be boosted.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import time
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-from asr_sphinx import decode_text, to_pcm16, words_of
+from asr_sphinx import Booster, boost_inputs, decode_text, to_pcm16, unboost_text, words_of
 from pocketsphinx import Decoder
 
 _SAMPLE_RATE = 16000
@@ -36,11 +40,14 @@ def _param(config: dict, key: str) -> str:
 @dataclasses.dataclass
 class _Stream:
     decoder: Decoder
+    booster: Booster
     language: str
     rng: np.random.Generator
     last_used: float
     pcm: list[np.ndarray] = dataclasses.field(default_factory=list)
     samples: int = 0
+    boosts: list[tuple[str, float]] = dataclasses.field(default_factory=list)
+    ignored: list[str] = dataclasses.field(default_factory=list)
 
 
 class _InvalidChunk(ValueError):
@@ -61,15 +68,16 @@ class TritonPythonModel:
         # Triton never runs more sequences at once on an instance than it has candidate slots.
         self.capacity = int(batching.get("oldest", {}).get("max_candidate_sequences") or 8)
         self.streams: dict[int, _Stream] = {}
-        self.pool: list[Decoder] = [self._new_decoder()]  # one ready, so the first stream starts fast
-        self.frame_rate = int(self.pool[0].config["frate"])
+        first = self._new_decoder()
+        self.pool: list[Booster] = [Booster(first)]  # one ready, so the first stream starts fast
+        self.frame_rate = int(first.config["frate"])
         # The second pass runs on a decoder of its own that only ever decodes whole utterances,
         # as asr_am_ensemble's does: a live decoder's noise estimate would leak into it.
-        self.rescorer = self._new_decoder()
+        self.rescorer = Booster(self._new_decoder())
         # A decoder carries its cepstral mean and noise estimate from one utterance to the
         # next; every stream starts from the model's own, so a pooled decoder leaks nothing
         # of the stream it served before into the next one.
-        self.initial_cmn = self.pool[0].get_cmn(False)
+        self.initial_cmn = first.get_cmn(False)
 
     def _new_decoder(self) -> Decoder:
         return Decoder(loglevel="FATAL", samprate=self.rate)
@@ -82,10 +90,16 @@ class TritonPythonModel:
             stream.decoder.end_utt()
         except RuntimeError:
             pass  # already ended
-        if len(self.pool) < self.capacity:
-            self.pool.append(stream.decoder)
+        self._release(stream)
 
-    def _open(self, corrid: int, language: str) -> _Stream:
+    def _release(self, stream: _Stream) -> None:
+        """Hands a closed stream's decoder back to the pool, on its default search (a boosted
+        search holds a copy of the language model: it is not kept for the next stream)."""
+        stream.booster.reset(drop=True)
+        if len(self.pool) < self.capacity:
+            self.pool.append(stream.booster)
+
+    def _open(self, corrid: int, language: str, boosts: list[tuple[str, float]]) -> _Stream:
         self._close(corrid)  # a START on an open id restarts that stream
         now = time.monotonic()
         # Triton drops idle sequences without telling the model: drop their decoders too, and
@@ -94,14 +108,18 @@ class TritonPythonModel:
             self._close(stale)
         while len(self.streams) >= self.capacity:
             self._close(min(self.streams, key=lambda cid: self.streams[cid].last_used))
-        decoder = self.pool.pop() if self.pool else self._new_decoder()
+        booster = self.pool.pop() if self.pool else Booster(self._new_decoder())
+        ignored = booster.apply(boosts)
+        decoder = booster.decoder
+        decoder.reinit_feat()  # the noise estimate too, as asr_am_ensemble does
         decoder.set_cmn(self.initial_cmn)
         decoder.start_utt()
-        stream = _Stream(decoder, language, np.random.default_rng(_SEED), now)
+        stream = _Stream(decoder, booster, language, np.random.default_rng(_SEED), now, boosts=boosts,
+                         ignored=ignored)
         self.streams[corrid] = stream
         return stream
 
-    def _chunk(self, request: object) -> tuple[int, bool, bool, str, np.ndarray]:
+    def _chunk(self, request: object) -> tuple[int, bool, bool, str, np.ndarray, list[tuple[str, float]]]:
         corrid = int(_scalar(request, "CORRID"))
         start = bool(_scalar(request, "START"))
         end = bool(_scalar(request, "END"))
@@ -114,11 +132,13 @@ class TritonPythonModel:
             raise _InvalidChunk(f"a chunk of {len(samples)} samples is longer than the {self.max_chunk} accepted")
         if not np.isfinite(samples).all():
             raise _InvalidChunk("AUDIO_CHUNK holds NaN or infinite samples")
-        return corrid, start, end, decode_text(langs[0]).strip().lower(), samples
+        # Boosting is fixed by the START request; later requests' are ignored.
+        boosts = boost_inputs(request, pb_utils.get_input_tensor_by_name, 1)[0] if start else []
+        return corrid, start, end, decode_text(langs[0]).strip().lower(), samples, boosts
 
     def _step(self, request: object) -> object:
         try:
-            corrid, start, end, language, samples = self._chunk(request)
+            corrid, start, end, language, samples, boosts = self._chunk(request)
         except (ValueError, UnicodeDecodeError, AttributeError) as exc:
             # END closes the stream even when its chunk is bad, so no decoder is left behind.
             try:
@@ -131,7 +151,7 @@ class TritonPythonModel:
             if language not in self.languages:
                 return _error(f"language '{language}' is not served (serves {','.join(sorted(self.languages))})",
                               pb_utils.TritonError.INVALID_ARG)
-            stream = self._open(corrid, language)
+            stream = self._open(corrid, language, boosts)
         else:
             stream = self.streams.get(corrid)
             if stream is None:
@@ -152,14 +172,17 @@ class TritonPythonModel:
                     stream.pcm.append(pcm)
                 else:
                     stream.pcm.clear()
+            ignored = json.dumps(stream.ignored) if start or end else "[]"
             if not end:
                 hyp = stream.decoder.hyp()
-                return _response(hyp.hypstr if hyp is not None else "", False, "[]")
+                return _response(unboost_text(hyp.hypstr) if hyp is not None else "", False, "[]", ignored)
             stream.decoder.end_utt()
             final = stream.decoder
             if stream.pcm and stream.samples <= self.max_rescore:
-                # Second pass over the whole utterance (see the module docstring).
-                final = self.rescorer
+                # Second pass over the whole utterance (see the module docstring), boosted alike.
+                self.rescorer.apply(stream.boosts)
+                final = self.rescorer.decoder
+                final.reinit_feat()
                 final.set_cmn(self.initial_cmn)
                 final.start_utt()
                 final.process_raw(np.concatenate(stream.pcm).tobytes(), False, True)
@@ -167,9 +190,8 @@ class TritonPythonModel:
             hyp = final.hyp()
             words = words_of(final, self.frame_rate)
             self.streams.pop(corrid, None)
-            if len(self.pool) < self.capacity:
-                self.pool.append(stream.decoder)
-            return _response(hyp.hypstr if hyp is not None else "", True, json.dumps(words))
+            self._release(stream)
+            return _response(unboost_text(hyp.hypstr) if hyp is not None else "", True, json.dumps(words), ignored)
         except RuntimeError as exc:  # the decoder's failure, not the caller's: close the stream
             self.streams.pop(corrid, None)
             return _error(f"recognition failed: {exc}", pb_utils.TritonError.INTERNAL)
@@ -190,11 +212,12 @@ def _scalar(request: object, name: str) -> object:
     return tensor.as_numpy().reshape(-1)[0]
 
 
-def _response(transcript: str, final: bool, word_times: str) -> object:
+def _response(transcript: str, final: bool, word_times: str, ignored: str) -> object:
     return pb_utils.InferenceResponse(output_tensors=[
         pb_utils.Tensor("TRANSCRIPT", np.array([[transcript.encode("utf-8")]], dtype=np.object_)),
         pb_utils.Tensor("IS_FINAL", np.array([[final]], dtype=np.bool_)),
         pb_utils.Tensor("WORD_TIMES", np.array([[word_times.encode("utf-8")]], dtype=np.object_)),
+        pb_utils.Tensor("BOOST_IGNORED", np.array([[ignored.encode("utf-8")]], dtype=np.object_)),
     ])
 
 

@@ -32,7 +32,7 @@ SPEECH_EVENT_TYPE_END_OF_SINGLE_UTTERANCE: SpeechEventType
 SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_TIMEOUT: SpeechEventType
 
 class RecognitionConfig(_message.Message):
-    __slots__ = ("language_code", "model", "audio_config", "max_alternatives", "enable_word_time_offsets", "enable_word_confidence", "enable_automatic_punctuation", "profanity_filter", "subtitle_formats", "store_audio", "enable_inverse_text_normalization")
+    __slots__ = ("language_code", "model", "audio_config", "max_alternatives", "enable_word_time_offsets", "enable_word_confidence", "enable_automatic_punctuation", "profanity_filter", "subtitle_formats", "store_audio", "enable_inverse_text_normalization", "speech_contexts")
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class RecognitionConfig(_message.Message):
     SUBTITLE_FORMATS_FIELD_NUMBER: _ClassVar[int]
     STORE_AUDIO_FIELD_NUMBER: _ClassVar[int]
     ENABLE_INVERSE_TEXT_NORMALIZATION_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_CONTEXTS_FIELD_NUMBER: _ClassVar[int]
     language_code: str
     model: str
     audio_config: _audio_pb2.AudioConfig
@@ -55,7 +56,26 @@ class RecognitionConfig(_message.Message):
     subtitle_formats: _containers.RepeatedScalarFieldContainer[SubtitleFormat]
     store_audio: bool
     enable_inverse_text_normalization: bool
-    def __init__(self, language_code: _Optional[str] = ..., model: _Optional[str] = ..., audio_config: _Optional[_Union[_audio_pb2.AudioConfig, _Mapping]] = ..., max_alternatives: _Optional[int] = ..., enable_word_time_offsets: bool = ..., enable_word_confidence: bool = ..., enable_automatic_punctuation: bool = ..., profanity_filter: bool = ..., subtitle_formats: _Optional[_Iterable[_Union[SubtitleFormat, str]]] = ..., store_audio: bool = ..., enable_inverse_text_normalization: bool = ...) -> None: ...
+    speech_contexts: _containers.RepeatedCompositeFieldContainer[SpeechContext]
+    def __init__(self, language_code: _Optional[str] = ..., model: _Optional[str] = ..., audio_config: _Optional[_Union[_audio_pb2.AudioConfig, _Mapping]] = ..., max_alternatives: _Optional[int] = ..., enable_word_time_offsets: bool = ..., enable_word_confidence: bool = ..., enable_automatic_punctuation: bool = ..., profanity_filter: bool = ..., subtitle_formats: _Optional[_Iterable[_Union[SubtitleFormat, str]]] = ..., store_audio: bool = ..., enable_inverse_text_normalization: bool = ..., speech_contexts: _Optional[_Iterable[_Union[SpeechContext, _Mapping]]] = ...) -> None: ...
+
+class SpeechContext(_message.Message):
+    __slots__ = ("phrases", "boost")
+    PHRASES_FIELD_NUMBER: _ClassVar[int]
+    BOOST_FIELD_NUMBER: _ClassVar[int]
+    phrases: _containers.RepeatedScalarFieldContainer[str]
+    boost: float
+    def __init__(self, phrases: _Optional[_Iterable[str]] = ..., boost: _Optional[float] = ...) -> None: ...
+
+class RecognitionWarning(_message.Message):
+    __slots__ = ("reason", "field", "message")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    field: str
+    message: str
+    def __init__(self, reason: _Optional[str] = ..., field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RecognizeRequest(_message.Message):
     __slots__ = ("config", "content")
@@ -66,16 +86,18 @@ class RecognizeRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[RecognitionConfig, _Mapping]] = ..., content: _Optional[bytes] = ...) -> None: ...
 
 class RecognizeResponse(_message.Message):
-    __slots__ = ("results", "audio_duration", "model", "subtitles")
+    __slots__ = ("results", "audio_duration", "model", "subtitles", "warnings")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     AUDIO_DURATION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SUBTITLES_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[SpeechRecognitionResult]
     audio_duration: _duration_pb2.Duration
     model: str
     subtitles: _containers.RepeatedCompositeFieldContainer[Subtitle]
-    def __init__(self, results: _Optional[_Iterable[_Union[SpeechRecognitionResult, _Mapping]]] = ..., audio_duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., model: _Optional[str] = ..., subtitles: _Optional[_Iterable[_Union[Subtitle, _Mapping]]] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[RecognitionWarning]
+    def __init__(self, results: _Optional[_Iterable[_Union[SpeechRecognitionResult, _Mapping]]] = ..., audio_duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., model: _Optional[str] = ..., subtitles: _Optional[_Iterable[_Union[Subtitle, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[RecognitionWarning, _Mapping]]] = ...) -> None: ...
 
 class SpeechRecognitionResult(_message.Message):
     __slots__ = ("alternatives", "language_code", "result_end_offset")
@@ -158,16 +180,18 @@ class StreamingRecognizeRequest(_message.Message):
     def __init__(self, streaming_config: _Optional[_Union[StreamingRecognitionConfig, _Mapping]] = ..., audio: _Optional[bytes] = ...) -> None: ...
 
 class StreamingRecognizeResponse(_message.Message):
-    __slots__ = ("results", "speech_event_type", "speech_event_offset", "audio_processed")
+    __slots__ = ("results", "speech_event_type", "speech_event_offset", "audio_processed", "warnings")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     SPEECH_EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     SPEECH_EVENT_OFFSET_FIELD_NUMBER: _ClassVar[int]
     AUDIO_PROCESSED_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[StreamingRecognitionResult]
     speech_event_type: SpeechEventType
     speech_event_offset: _duration_pb2.Duration
     audio_processed: _duration_pb2.Duration
-    def __init__(self, results: _Optional[_Iterable[_Union[StreamingRecognitionResult, _Mapping]]] = ..., speech_event_type: _Optional[_Union[SpeechEventType, str]] = ..., speech_event_offset: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., audio_processed: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[RecognitionWarning]
+    def __init__(self, results: _Optional[_Iterable[_Union[StreamingRecognitionResult, _Mapping]]] = ..., speech_event_type: _Optional[_Union[SpeechEventType, str]] = ..., speech_event_offset: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., audio_processed: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[RecognitionWarning, _Mapping]]] = ...) -> None: ...
 
 class StreamingRecognitionResult(_message.Message):
     __slots__ = ("alternatives", "is_final", "stability", "result_end_offset", "utterance_index", "language_code")
@@ -204,7 +228,7 @@ class ListModelsResponse(_message.Message):
     def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("name", "description", "language_codes", "supports_streaming", "sample_rate_hertz", "supports_automatic_punctuation", "supports_word_time_offsets", "backend", "inverse_text_normalization_language_codes")
+    __slots__ = ("name", "description", "language_codes", "supports_streaming", "sample_rate_hertz", "supports_automatic_punctuation", "supports_word_time_offsets", "backend", "inverse_text_normalization_language_codes", "supports_word_boosting")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +238,7 @@ class Model(_message.Message):
     SUPPORTS_WORD_TIME_OFFSETS_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     INVERSE_TEXT_NORMALIZATION_LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
+    SUPPORTS_WORD_BOOSTING_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     language_codes: _containers.RepeatedScalarFieldContainer[str]
@@ -223,4 +248,5 @@ class Model(_message.Message):
     supports_word_time_offsets: bool
     backend: str
     inverse_text_normalization_language_codes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., language_codes: _Optional[_Iterable[str]] = ..., supports_streaming: bool = ..., sample_rate_hertz: _Optional[int] = ..., supports_automatic_punctuation: bool = ..., supports_word_time_offsets: bool = ..., backend: _Optional[str] = ..., inverse_text_normalization_language_codes: _Optional[_Iterable[str]] = ...) -> None: ...
+    supports_word_boosting: bool
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., language_codes: _Optional[_Iterable[str]] = ..., supports_streaming: bool = ..., sample_rate_hertz: _Optional[int] = ..., supports_automatic_punctuation: bool = ..., supports_word_time_offsets: bool = ..., backend: _Optional[str] = ..., inverse_text_normalization_language_codes: _Optional[_Iterable[str]] = ..., supports_word_boosting: bool = ...) -> None: ...

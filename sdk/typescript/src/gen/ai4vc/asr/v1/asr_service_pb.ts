@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ai4vc/asr/v1/asr_service.proto.
  */
 export const file_ai4vc_asr_v1_asr_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5haTR2Yy9hc3IvdjEvYXNyX3NlcnZpY2UucHJvdG8SDGFpNHZjLmFzci52MSKrAwoRUmVjb2duaXRpb25Db25maWcSFQoNbGFuZ3VhZ2VfY29kZRgBIAEoCRINCgVtb2RlbBgCIAEoCRIxCgxhdWRpb19jb25maWcYAyABKAsyGy5haTR2Yy5hdWRpby52MS5BdWRpb0NvbmZpZxIYChBtYXhfYWx0ZXJuYXRpdmVzGAQgASgFEiAKGGVuYWJsZV93b3JkX3RpbWVfb2Zmc2V0cxgFIAEoCBIeChZlbmFibGVfd29yZF9jb25maWRlbmNlGAYgASgIEiQKHGVuYWJsZV9hdXRvbWF0aWNfcHVuY3R1YXRpb24YByABKAgSGAoQcHJvZmFuaXR5X2ZpbHRlchgIIAEoCBI2ChBzdWJ0aXRsZV9mb3JtYXRzGAkgAygOMhwuYWk0dmMuYXNyLnYxLlN1YnRpdGxlRm9ybWF0EhMKC3N0b3JlX2F1ZGlvGAogASgIEi4KIWVuYWJsZV9pbnZlcnNlX3RleHRfbm9ybWFsaXphdGlvbhgPIAEoCEgAiAEBQiQKIl9lbmFibGVfaW52ZXJzZV90ZXh0X25vcm1hbGl6YXRpb24iVAoQUmVjb2duaXplUmVxdWVzdBIvCgZjb25maWcYASABKAsyHy5haTR2Yy5hc3IudjEuUmVjb2duaXRpb25Db25maWcSDwoHY29udGVudBgCIAEoDCK4AQoRUmVjb2duaXplUmVzcG9uc2USNgoHcmVzdWx0cxgBIAMoCzIlLmFpNHZjLmFzci52MS5TcGVlY2hSZWNvZ25pdGlvblJlc3VsdBIxCg5hdWRpb19kdXJhdGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhINCgVtb2RlbBgDIAEoCRIpCglzdWJ0aXRsZXMYBCADKAsyFi5haTR2Yy5hc3IudjEuU3VidGl0bGUiqAEKF1NwZWVjaFJlY29nbml0aW9uUmVzdWx0EkAKDGFsdGVybmF0aXZlcxgBIAMoCzIqLmFpNHZjLmFzci52MS5TcGVlY2hSZWNvZ25pdGlvbkFsdGVybmF0aXZlEhUKDWxhbmd1YWdlX2NvZGUYAiABKAkSNAoRcmVzdWx0X2VuZF9vZmZzZXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iqQEKHFNwZWVjaFJlY29nbml0aW9uQWx0ZXJuYXRpdmUSEgoKdHJhbnNjcmlwdBgBIAEoCRISCgpjb25maWRlbmNlGAIgASgCEiUKBXdvcmRzGAMgAygLMhYuYWk0dmMuYXNyLnYxLldvcmRJbmZvEh8KF2ludmVyc2VfdGV4dF9ub3JtYWxpemVkGA8gASgIEhkKEXNwb2tlbl90cmFuc2NyaXB0GBAgASgJIqEBCghXb3JkSW5mbxIvCgxzdGFydF9vZmZzZXQYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLQoKZW5kX29mZnNldBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR3b3JkGAMgASgJEhIKCmNvbmZpZGVuY2UYBCABKAISEwoLc3Bva2VuX3dvcmQYDyABKAkiSQoIU3VidGl0bGUSLAoGZm9ybWF0GAEgASgOMhwuYWk0dmMuYXNyLnYxLlN1YnRpdGxlRm9ybWF0Eg8KB2NvbnRlbnQYAiABKAkiiAIKGlN0cmVhbWluZ1JlY29nbml0aW9uQ29uZmlnEi8KBmNvbmZpZxgBIAEoCzIfLmFpNHZjLmFzci52MS5SZWNvZ25pdGlvbkNvbmZpZxIXCg9pbnRlcmltX3Jlc3VsdHMYAiABKAgSGAoQc2luZ2xlX3V0dGVyYW5jZRgDIAEoCBIkChxlbmFibGVfdm9pY2VfYWN0aXZpdHlfZXZlbnRzGAQgASgIEjQKC2VuZHBvaW50aW5nGAUgASgLMh8uYWk0dmMuYXNyLnYxLkVuZHBvaW50aW5nQ29uZmlnEioKImludGVyaW1faW52ZXJzZV90ZXh0X25vcm1hbGl6YXRpb24YDyABKAgixAEKEUVuZHBvaW50aW5nQ29uZmlnEjcKFHNwZWVjaF9zdGFydF90aW1lb3V0GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjsKGGVuZF9vZl91dHRlcmFuY2Vfc2lsZW5jZRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI5ChZtYXhfdXR0ZXJhbmNlX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIocBChlTdHJlYW1pbmdSZWNvZ25pemVSZXF1ZXN0EkQKEHN0cmVhbWluZ19jb25maWcYASABKAsyKC5haTR2Yy5hc3IudjEuU3RyZWFtaW5nUmVjb2duaXRpb25Db25maWdIABIPCgVhdWRpbxgCIAEoDEgAQhMKEXN0cmVhbWluZ19yZXF1ZXN0Iv0BChpTdHJlYW1pbmdSZWNvZ25pemVSZXNwb25zZRI5CgdyZXN1bHRzGAEgAygLMiguYWk0dmMuYXNyLnYxLlN0cmVhbWluZ1JlY29nbml0aW9uUmVzdWx0EjgKEXNwZWVjaF9ldmVudF90eXBlGAIgASgOMh0uYWk0dmMuYXNyLnYxLlNwZWVjaEV2ZW50VHlwZRI2ChNzcGVlY2hfZXZlbnRfb2Zmc2V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjIKD2F1ZGlvX3Byb2Nlc3NlZBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLpAQoaU3RyZWFtaW5nUmVjb2duaXRpb25SZXN1bHQSQAoMYWx0ZXJuYXRpdmVzGAEgAygLMiouYWk0dmMuYXNyLnYxLlNwZWVjaFJlY29nbml0aW9uQWx0ZXJuYXRpdmUSEAoIaXNfZmluYWwYAiABKAgSEQoJc3RhYmlsaXR5GAMgASgCEjQKEXJlc3VsdF9lbmRfb2Zmc2V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhcKD3V0dGVyYW5jZV9pbmRleBgFIAEoBRIVCg1sYW5ndWFnZV9jb2RlGAYgASgJIlEKEUxpc3RNb2RlbHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhUKDWxhbmd1YWdlX2NvZGUYAyABKAkiUgoSTGlzdE1vZGVsc1Jlc3BvbnNlEiMKBm1vZGVscxgBIAMoCzITLmFpNHZjLmFzci52MS5Nb2RlbBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiiQIKBU1vZGVsEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSFgoObGFuZ3VhZ2VfY29kZXMYAyADKAkSGgoSc3VwcG9ydHNfc3RyZWFtaW5nGAQgASgIEhkKEXNhbXBsZV9yYXRlX2hlcnR6GAUgASgFEiYKHnN1cHBvcnRzX2F1dG9tYXRpY19wdW5jdHVhdGlvbhgGIAEoCBIiChpzdXBwb3J0c193b3JkX3RpbWVfb2Zmc2V0cxgHIAEoCBIPCgdiYWNrZW5kGAggASgJEjEKKWludmVyc2VfdGV4dF9ub3JtYWxpemF0aW9uX2xhbmd1YWdlX2NvZGVzGA8gAygJKmYKDlN1YnRpdGxlRm9ybWF0Eh8KG1NVQlRJVExFX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhcKE1NVQlRJVExFX0ZPUk1BVF9TUlQQARIaChZTVUJUSVRMRV9GT1JNQVRfV0VCVlRUEAIq6gEKD1NwZWVjaEV2ZW50VHlwZRIhCh1TUEVFQ0hfRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEisKJ1NQRUVDSF9FVkVOVF9UWVBFX1NQRUVDSF9BQ1RJVklUWV9CRUdJThABEikKJVNQRUVDSF9FVkVOVF9UWVBFX1NQRUVDSF9BQ1RJVklUWV9FTkQQAhItCilTUEVFQ0hfRVZFTlRfVFlQRV9FTkRfT0ZfU0lOR0xFX1VUVEVSQU5DRRADEi0KKVNQRUVDSF9FVkVOVF9UWVBFX1NQRUVDSF9BQ1RJVklUWV9USU1FT1VUEAQyzQIKCkFzclNlcnZpY2USbQoJUmVjb2duaXplEh4uYWk0dmMuYXNyLnYxLlJlY29nbml6ZVJlcXVlc3QaHy5haTR2Yy5hc3IudjEuUmVjb2duaXplUmVzcG9uc2UiH4LT5JMCGToBKiIUL3YxL3NwZWVjaDpyZWNvZ25pemUSawoSU3RyZWFtaW5nUmVjb2duaXplEicuYWk0dmMuYXNyLnYxLlN0cmVhbWluZ1JlY29nbml6ZVJlcXVlc3QaKC5haTR2Yy5hc3IudjEuU3RyZWFtaW5nUmVjb2duaXplUmVzcG9uc2UoATABEmMKCkxpc3RNb2RlbHMSHy5haTR2Yy5hc3IudjEuTGlzdE1vZGVsc1JlcXVlc3QaIC5haTR2Yy5hc3IudjEuTGlzdE1vZGVsc1Jlc3BvbnNlIhKC0+STAgwSCi92MS9tb2RlbHNCpwEKEG9yZy5haTR2Yy5hc3IudjFCD0FzclNlcnZpY2VQcm90b1ABWjBnaXRodWIuY29tL2FpNHZjL2FpNHZjL3Nkay9nby9haTR2Yy9hc3IvdjE7YXNydjGiAgNBQViqAgxBaTR2Yy5Bc3IuVjHKAgxBaTR2Y1xBc3JcVjHiAhhBaTR2Y1xBc3JcVjFcR1BCTWV0YWRhdGHqAg5BaTR2Yzo6QXNyOjpWMWIGcHJvdG8z", [file_ai4vc_audio_v1_audio, file_google_api_annotations, file_google_protobuf_duration]);
+  fileDesc("Ch5haTR2Yy9hc3IvdjEvYXNyX3NlcnZpY2UucHJvdG8SDGFpNHZjLmFzci52MSLhAwoRUmVjb2duaXRpb25Db25maWcSFQoNbGFuZ3VhZ2VfY29kZRgBIAEoCRINCgVtb2RlbBgCIAEoCRIxCgxhdWRpb19jb25maWcYAyABKAsyGy5haTR2Yy5hdWRpby52MS5BdWRpb0NvbmZpZxIYChBtYXhfYWx0ZXJuYXRpdmVzGAQgASgFEiAKGGVuYWJsZV93b3JkX3RpbWVfb2Zmc2V0cxgFIAEoCBIeChZlbmFibGVfd29yZF9jb25maWRlbmNlGAYgASgIEiQKHGVuYWJsZV9hdXRvbWF0aWNfcHVuY3R1YXRpb24YByABKAgSGAoQcHJvZmFuaXR5X2ZpbHRlchgIIAEoCBI2ChBzdWJ0aXRsZV9mb3JtYXRzGAkgAygOMhwuYWk0dmMuYXNyLnYxLlN1YnRpdGxlRm9ybWF0EhMKC3N0b3JlX2F1ZGlvGAogASgIEi4KIWVuYWJsZV9pbnZlcnNlX3RleHRfbm9ybWFsaXphdGlvbhgPIAEoCEgAiAEBEjQKD3NwZWVjaF9jb250ZXh0cxgUIAMoCzIbLmFpNHZjLmFzci52MS5TcGVlY2hDb250ZXh0QiQKIl9lbmFibGVfaW52ZXJzZV90ZXh0X25vcm1hbGl6YXRpb24iLwoNU3BlZWNoQ29udGV4dBIPCgdwaHJhc2VzGAEgAygJEg0KBWJvb3N0GAIgASgCIkQKElJlY29nbml0aW9uV2FybmluZxIOCgZyZWFzb24YASABKAkSDQoFZmllbGQYAiABKAkSDwoHbWVzc2FnZRgDIAEoCSJUChBSZWNvZ25pemVSZXF1ZXN0Ei8KBmNvbmZpZxgBIAEoCzIfLmFpNHZjLmFzci52MS5SZWNvZ25pdGlvbkNvbmZpZxIPCgdjb250ZW50GAIgASgMIuwBChFSZWNvZ25pemVSZXNwb25zZRI2CgdyZXN1bHRzGAEgAygLMiUuYWk0dmMuYXNyLnYxLlNwZWVjaFJlY29nbml0aW9uUmVzdWx0EjEKDmF1ZGlvX2R1cmF0aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBW1vZGVsGAMgASgJEikKCXN1YnRpdGxlcxgEIAMoCzIWLmFpNHZjLmFzci52MS5TdWJ0aXRsZRIyCgh3YXJuaW5ncxgUIAMoCzIgLmFpNHZjLmFzci52MS5SZWNvZ25pdGlvbldhcm5pbmciqAEKF1NwZWVjaFJlY29nbml0aW9uUmVzdWx0EkAKDGFsdGVybmF0aXZlcxgBIAMoCzIqLmFpNHZjLmFzci52MS5TcGVlY2hSZWNvZ25pdGlvbkFsdGVybmF0aXZlEhUKDWxhbmd1YWdlX2NvZGUYAiABKAkSNAoRcmVzdWx0X2VuZF9vZmZzZXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iqQEKHFNwZWVjaFJlY29nbml0aW9uQWx0ZXJuYXRpdmUSEgoKdHJhbnNjcmlwdBgBIAEoCRISCgpjb25maWRlbmNlGAIgASgCEiUKBXdvcmRzGAMgAygLMhYuYWk0dmMuYXNyLnYxLldvcmRJbmZvEh8KF2ludmVyc2VfdGV4dF9ub3JtYWxpemVkGA8gASgIEhkKEXNwb2tlbl90cmFuc2NyaXB0GBAgASgJIqEBCghXb3JkSW5mbxIvCgxzdGFydF9vZmZzZXQYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLQoKZW5kX29mZnNldBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR3b3JkGAMgASgJEhIKCmNvbmZpZGVuY2UYBCABKAISEwoLc3Bva2VuX3dvcmQYDyABKAkiSQoIU3VidGl0bGUSLAoGZm9ybWF0GAEgASgOMhwuYWk0dmMuYXNyLnYxLlN1YnRpdGxlRm9ybWF0Eg8KB2NvbnRlbnQYAiABKAkiiAIKGlN0cmVhbWluZ1JlY29nbml0aW9uQ29uZmlnEi8KBmNvbmZpZxgBIAEoCzIfLmFpNHZjLmFzci52MS5SZWNvZ25pdGlvbkNvbmZpZxIXCg9pbnRlcmltX3Jlc3VsdHMYAiABKAgSGAoQc2luZ2xlX3V0dGVyYW5jZRgDIAEoCBIkChxlbmFibGVfdm9pY2VfYWN0aXZpdHlfZXZlbnRzGAQgASgIEjQKC2VuZHBvaW50aW5nGAUgASgLMh8uYWk0dmMuYXNyLnYxLkVuZHBvaW50aW5nQ29uZmlnEioKImludGVyaW1faW52ZXJzZV90ZXh0X25vcm1hbGl6YXRpb24YDyABKAgixAEKEUVuZHBvaW50aW5nQ29uZmlnEjcKFHNwZWVjaF9zdGFydF90aW1lb3V0GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjsKGGVuZF9vZl91dHRlcmFuY2Vfc2lsZW5jZRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI5ChZtYXhfdXR0ZXJhbmNlX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIocBChlTdHJlYW1pbmdSZWNvZ25pemVSZXF1ZXN0EkQKEHN0cmVhbWluZ19jb25maWcYASABKAsyKC5haTR2Yy5hc3IudjEuU3RyZWFtaW5nUmVjb2duaXRpb25Db25maWdIABIPCgVhdWRpbxgCIAEoDEgAQhMKEXN0cmVhbWluZ19yZXF1ZXN0IrECChpTdHJlYW1pbmdSZWNvZ25pemVSZXNwb25zZRI5CgdyZXN1bHRzGAEgAygLMiguYWk0dmMuYXNyLnYxLlN0cmVhbWluZ1JlY29nbml0aW9uUmVzdWx0EjgKEXNwZWVjaF9ldmVudF90eXBlGAIgASgOMh0uYWk0dmMuYXNyLnYxLlNwZWVjaEV2ZW50VHlwZRI2ChNzcGVlY2hfZXZlbnRfb2Zmc2V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjIKD2F1ZGlvX3Byb2Nlc3NlZBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCgh3YXJuaW5ncxgUIAMoCzIgLmFpNHZjLmFzci52MS5SZWNvZ25pdGlvbldhcm5pbmci6QEKGlN0cmVhbWluZ1JlY29nbml0aW9uUmVzdWx0EkAKDGFsdGVybmF0aXZlcxgBIAMoCzIqLmFpNHZjLmFzci52MS5TcGVlY2hSZWNvZ25pdGlvbkFsdGVybmF0aXZlEhAKCGlzX2ZpbmFsGAIgASgIEhEKCXN0YWJpbGl0eRgDIAEoAhI0ChFyZXN1bHRfZW5kX29mZnNldBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIXCg91dHRlcmFuY2VfaW5kZXgYBSABKAUSFQoNbGFuZ3VhZ2VfY29kZRgGIAEoCSJRChFMaXN0TW9kZWxzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIVCg1sYW5ndWFnZV9jb2RlGAMgASgJIlIKEkxpc3RNb2RlbHNSZXNwb25zZRIjCgZtb2RlbHMYASADKAsyEy5haTR2Yy5hc3IudjEuTW9kZWwSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqkCCgVNb2RlbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhYKDmxhbmd1YWdlX2NvZGVzGAMgAygJEhoKEnN1cHBvcnRzX3N0cmVhbWluZxgEIAEoCBIZChFzYW1wbGVfcmF0ZV9oZXJ0ehgFIAEoBRImCh5zdXBwb3J0c19hdXRvbWF0aWNfcHVuY3R1YXRpb24YBiABKAgSIgoac3VwcG9ydHNfd29yZF90aW1lX29mZnNldHMYByABKAgSDwoHYmFja2VuZBgIIAEoCRIxCilpbnZlcnNlX3RleHRfbm9ybWFsaXphdGlvbl9sYW5ndWFnZV9jb2RlcxgPIAMoCRIeChZzdXBwb3J0c193b3JkX2Jvb3N0aW5nGBQgASgIKmYKDlN1YnRpdGxlRm9ybWF0Eh8KG1NVQlRJVExFX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhcKE1NVQlRJVExFX0ZPUk1BVF9TUlQQARIaChZTVUJUSVRMRV9GT1JNQVRfV0VCVlRUEAIq6gEKD1NwZWVjaEV2ZW50VHlwZRIhCh1TUEVFQ0hfRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEisKJ1NQRUVDSF9FVkVOVF9UWVBFX1NQRUVDSF9BQ1RJVklUWV9CRUdJThABEikKJVNQRUVDSF9FVkVOVF9UWVBFX1NQRUVDSF9BQ1RJVklUWV9FTkQQAhItCilTUEVFQ0hfRVZFTlRfVFlQRV9FTkRfT0ZfU0lOR0xFX1VUVEVSQU5DRRADEi0KKVNQRUVDSF9FVkVOVF9UWVBFX1NQRUVDSF9BQ1RJVklUWV9USU1FT1VUEAQyzQIKCkFzclNlcnZpY2USbQoJUmVjb2duaXplEh4uYWk0dmMuYXNyLnYxLlJlY29nbml6ZVJlcXVlc3QaHy5haTR2Yy5hc3IudjEuUmVjb2duaXplUmVzcG9uc2UiH4LT5JMCGToBKiIUL3YxL3NwZWVjaDpyZWNvZ25pemUSawoSU3RyZWFtaW5nUmVjb2duaXplEicuYWk0dmMuYXNyLnYxLlN0cmVhbWluZ1JlY29nbml6ZVJlcXVlc3QaKC5haTR2Yy5hc3IudjEuU3RyZWFtaW5nUmVjb2duaXplUmVzcG9uc2UoATABEmMKCkxpc3RNb2RlbHMSHy5haTR2Yy5hc3IudjEuTGlzdE1vZGVsc1JlcXVlc3QaIC5haTR2Yy5hc3IudjEuTGlzdE1vZGVsc1Jlc3BvbnNlIhKC0+STAgwSCi92MS9tb2RlbHNCpwEKEG9yZy5haTR2Yy5hc3IudjFCD0FzclNlcnZpY2VQcm90b1ABWjBnaXRodWIuY29tL2FpNHZjL2FpNHZjL3Nkay9nby9haTR2Yy9hc3IvdjE7YXNydjGiAgNBQViqAgxBaTR2Yy5Bc3IuVjHKAgxBaTR2Y1xBc3JcVjHiAhhBaTR2Y1xBc3JcVjFcR1BCTWV0YWRhdGHqAg5BaTR2Yzo6QXNyOjpWMWIGcHJvdG8z", [file_ai4vc_audio_v1_audio, file_google_api_annotations, file_google_protobuf_duration]);
 
 /**
  * How to recognize audio; shared by Recognize and StreamingRecognize.
@@ -128,6 +128,18 @@ export type RecognitionConfig = Message<"ai4vc.asr.v1.RecognitionConfig"> & {
    * @generated from field: optional bool enable_inverse_text_normalization = 15;
    */
   enableInverseTextNormalization?: boolean | undefined;
+
+  /**
+   * Optional. Phrases to favour (word boosting / phrase hints), as Google's
+   * SpeechContext and Riva's speech_contexts. At most 10 contexts and 100
+   * phrases in all; more is answered with INVALID_ARGUMENT (reason
+   * FIELD_OUT_OF_RANGE). A model that cannot boost (see
+   * Model.supports_word_boosting) ignores them and the response says so in
+   * warnings. Default empty.
+   *
+   * @generated from field: repeated ai4vc.asr.v1.SpeechContext speech_contexts = 20;
+   */
+  speechContexts: SpeechContext[];
 };
 
 /**
@@ -136,6 +148,80 @@ export type RecognitionConfig = Message<"ai4vc.asr.v1.RecognitionConfig"> & {
  */
 export const RecognitionConfigSchema: GenMessage<RecognitionConfig> = /*@__PURE__*/
   messageDesc(file_ai4vc_asr_v1_asr_service, 0);
+
+/**
+ * Phrases the recognizer should favour, and how strongly.
+ *
+ * @generated from message ai4vc.asr.v1.SpeechContext
+ */
+export type SpeechContext = Message<"ai4vc.asr.v1.SpeechContext"> & {
+  /**
+   * Required. Words or short phrases, e.g. "taj mahal". 1 to 100 per
+   * context, each 1 to 100 characters and at most 5 words; an empty list or
+   * phrase is answered with INVALID_ARGUMENT (reason FIELD_REQUIRED), a longer
+   * one with FIELD_OUT_OF_RANGE. A phrase with a word the model does not know
+   * is ignored, with a warning.
+   *
+   * @generated from field: repeated string phrases = 1;
+   */
+  phrases: string[];
+
+  /**
+   * Optional. How strongly to favour the phrases, 0 to 20; 0 means the
+   * model's default (15 for the reference models). Outside the range (or
+   * NaN) is answered with INVALID_ARGUMENT (reason FIELD_OUT_OF_RANGE). Too
+   * high a boost makes the recognizer hear the phrases where they were not
+   * said. Default 0.
+   *
+   * @generated from field: float boost = 2;
+   */
+  boost: number;
+};
+
+/**
+ * Describes the message ai4vc.asr.v1.SpeechContext.
+ * Use `create(SpeechContextSchema)` to create a new message.
+ */
+export const SpeechContextSchema: GenMessage<SpeechContext> = /*@__PURE__*/
+  messageDesc(file_ai4vc_asr_v1_asr_service, 1);
+
+/**
+ * Something the server did not do as asked, without failing the request.
+ *
+ * @generated from message ai4vc.asr.v1.RecognitionWarning
+ */
+export type RecognitionWarning = Message<"ai4vc.asr.v1.RecognitionWarning"> & {
+  /**
+   * Output only. UPPER_SNAKE reason, e.g. "WORD_BOOSTING_UNSUPPORTED" (the
+   * model cannot boost; speech_contexts were ignored) or "PHRASE_IGNORED"
+   * (the model does not know a word of the phrase).
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * Output only. Path of the request field concerned, e.g.
+   * "config.speech_contexts[0].phrases[1]".
+   *
+   * @generated from field: string field = 2;
+   */
+  field: string;
+
+  /**
+   * Output only. Human-readable explanation.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message ai4vc.asr.v1.RecognitionWarning.
+ * Use `create(RecognitionWarningSchema)` to create a new message.
+ */
+export const RecognitionWarningSchema: GenMessage<RecognitionWarning> = /*@__PURE__*/
+  messageDesc(file_ai4vc_asr_v1_asr_service, 2);
 
 /**
  * Request for AsrService.Recognize.
@@ -168,7 +254,7 @@ export type RecognizeRequest = Message<"ai4vc.asr.v1.RecognizeRequest"> & {
  * Use `create(RecognizeRequestSchema)` to create a new message.
  */
 export const RecognizeRequestSchema: GenMessage<RecognizeRequest> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 1);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 3);
 
 /**
  * Response of AsrService.Recognize.
@@ -204,6 +290,14 @@ export type RecognizeResponse = Message<"ai4vc.asr.v1.RecognizeResponse"> & {
    * @generated from field: repeated ai4vc.asr.v1.Subtitle subtitles = 4;
    */
   subtitles: Subtitle[];
+
+  /**
+   * Output only. Parts of the request the server ignored (e.g. speech_contexts
+   * on a model that cannot boost); empty when everything was applied.
+   *
+   * @generated from field: repeated ai4vc.asr.v1.RecognitionWarning warnings = 20;
+   */
+  warnings: RecognitionWarning[];
 };
 
 /**
@@ -211,7 +305,7 @@ export type RecognizeResponse = Message<"ai4vc.asr.v1.RecognizeResponse"> & {
  * Use `create(RecognizeResponseSchema)` to create a new message.
  */
 export const RecognizeResponseSchema: GenMessage<RecognizeResponse> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 2);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 4);
 
 /**
  * One recognized utterance.
@@ -248,7 +342,7 @@ export type SpeechRecognitionResult = Message<"ai4vc.asr.v1.SpeechRecognitionRes
  * Use `create(SpeechRecognitionResultSchema)` to create a new message.
  */
 export const SpeechRecognitionResultSchema: GenMessage<SpeechRecognitionResult> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 3);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 5);
 
 /**
  * One hypothesis of what was said.
@@ -307,7 +401,7 @@ export type SpeechRecognitionAlternative = Message<"ai4vc.asr.v1.SpeechRecogniti
  * Use `create(SpeechRecognitionAlternativeSchema)` to create a new message.
  */
 export const SpeechRecognitionAlternativeSchema: GenMessage<SpeechRecognitionAlternative> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 4);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 6);
 
 /**
  * Timing and confidence of one recognized word.
@@ -362,7 +456,7 @@ export type WordInfo = Message<"ai4vc.asr.v1.WordInfo"> & {
  * Use `create(WordInfoSchema)` to create a new message.
  */
 export const WordInfoSchema: GenMessage<WordInfo> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 5);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 7);
 
 /**
  * A rendered subtitle file.
@@ -390,7 +484,7 @@ export type Subtitle = Message<"ai4vc.asr.v1.Subtitle"> & {
  * Use `create(SubtitleSchema)` to create a new message.
  */
 export const SubtitleSchema: GenMessage<Subtitle> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 6);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 8);
 
 /**
  * Configuration of a StreamingRecognize call.
@@ -455,7 +549,7 @@ export type StreamingRecognitionConfig = Message<"ai4vc.asr.v1.StreamingRecognit
  * Use `create(StreamingRecognitionConfigSchema)` to create a new message.
  */
 export const StreamingRecognitionConfigSchema: GenMessage<StreamingRecognitionConfig> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 7);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 9);
 
 /**
  * When an utterance starts and ends in a stream (voice activity detection).
@@ -497,7 +591,7 @@ export type EndpointingConfig = Message<"ai4vc.asr.v1.EndpointingConfig"> & {
  * Use `create(EndpointingConfigSchema)` to create a new message.
  */
 export const EndpointingConfigSchema: GenMessage<EndpointingConfig> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 8);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 10);
 
 /**
  * Request message of AsrService.StreamingRecognize. The first message carries
@@ -542,7 +636,7 @@ export type StreamingRecognizeRequest = Message<"ai4vc.asr.v1.StreamingRecognize
  * Use `create(StreamingRecognizeRequestSchema)` to create a new message.
  */
 export const StreamingRecognizeRequestSchema: GenMessage<StreamingRecognizeRequest> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 9);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 11);
 
 /**
  * Response message of AsrService.StreamingRecognize. Carries results, an
@@ -581,6 +675,15 @@ export type StreamingRecognizeResponse = Message<"ai4vc.asr.v1.StreamingRecogniz
    * @generated from field: google.protobuf.Duration audio_processed = 4;
    */
   audioProcessed?: Duration | undefined;
+
+  /**
+   * Output only. Parts of the streaming config the server ignored (e.g.
+   * speech_contexts on a model that cannot boost); each warning is sent once,
+   * on the first response after the server knows of it.
+   *
+   * @generated from field: repeated ai4vc.asr.v1.RecognitionWarning warnings = 20;
+   */
+  warnings: RecognitionWarning[];
 };
 
 /**
@@ -588,7 +691,7 @@ export type StreamingRecognizeResponse = Message<"ai4vc.asr.v1.StreamingRecogniz
  * Use `create(StreamingRecognizeResponseSchema)` to create a new message.
  */
 export const StreamingRecognizeResponseSchema: GenMessage<StreamingRecognizeResponse> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 10);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 12);
 
 /**
  * A hypothesis for one utterance of a stream.
@@ -648,7 +751,7 @@ export type StreamingRecognitionResult = Message<"ai4vc.asr.v1.StreamingRecognit
  * Use `create(StreamingRecognitionResultSchema)` to create a new message.
  */
 export const StreamingRecognitionResultSchema: GenMessage<StreamingRecognitionResult> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 11);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 13);
 
 /**
  * Request for AsrService.ListModels.
@@ -688,7 +791,7 @@ export type ListModelsRequest = Message<"ai4vc.asr.v1.ListModelsRequest"> & {
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 12);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 14);
 
 /**
  * Response of AsrService.ListModels.
@@ -716,7 +819,7 @@ export type ListModelsResponse = Message<"ai4vc.asr.v1.ListModelsResponse"> & {
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 13);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 15);
 
 /**
  * A recognition model this deployment serves.
@@ -791,6 +894,14 @@ export type Model = Message<"ai4vc.asr.v1.Model"> & {
    * @generated from field: repeated string inverse_text_normalization_language_codes = 15;
    */
   inverseTextNormalizationLanguageCodes: string[];
+
+  /**
+   * Output only. Whether RecognitionConfig.speech_contexts has an effect
+   * (word boosting); a model without it ignores them with a warning.
+   *
+   * @generated from field: bool supports_word_boosting = 20;
+   */
+  supportsWordBoosting: boolean;
 };
 
 /**
@@ -798,7 +909,7 @@ export type Model = Message<"ai4vc.asr.v1.Model"> & {
  * Use `create(ModelSchema)` to create a new message.
  */
 export const ModelSchema: GenMessage<Model> = /*@__PURE__*/
-  messageDesc(file_ai4vc_asr_v1_asr_service, 14);
+  messageDesc(file_ai4vc_asr_v1_asr_service, 16);
 
 /**
  * Subtitle file formats Recognize can render its result as.
