@@ -2,6 +2,7 @@
 
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { audio, pipeline } from "@ai4vc/sdk/web";
 import { useClients } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
@@ -35,30 +36,26 @@ export default function PipelinePage() {
 
   const run = useMutation({
     mutationFn: async () => {
+      // Built with create(): fields the contract adds later take their defaults.
       const tasks: pipeline.PipelineTask[] = [];
-      const task = (t: pipeline.PipelineTask["task"]) => tasks.push({ $typeName: "ai4vc.pipeline.v1.PipelineTask", task: t });
-      let input: pipeline.PipelineInput["inputSource"];
+      const task = (t: MessageInitShape<typeof pipeline.PipelineTaskSchema>["task"]) =>
+        tasks.push(create(pipeline.PipelineTaskSchema, { task: t }));
+      let input: MessageInitShape<typeof pipeline.PipelineInputSchema>["inputSource"];
       if (fromAudio) {
-        task({ case: "asr", value: { $typeName: "ai4vc.asr.v1.RecognitionConfig", languageCode: asrLanguage || languages[0] || "",
-          model: "", audioConfig: { $typeName: "ai4vc.audio.v1.AudioConfig", encoding: audio.AudioEncoding.WAV,
-                                    sampleRateHertz: 0, audioChannelCount: 0 },
-          maxAlternatives: 0, enableWordTimeOffsets: false, enableWordConfidence: false,
-          enableAutomaticPunctuation: true, profanityFilter: false, subtitleFormats: [], storeAudio: false } });
-        input = { case: "audio", value: { $typeName: "ai4vc.pipeline.v1.AudioInput",
-                                          content: new Uint8Array(await file!.arrayBuffer()) } };
+        // No audioConfig: the service reads the file's container header (WAV, FLAC, Ogg, MP3, WebM).
+        task({ case: "asr", value: { languageCode: asrLanguage || languages[0] || "", enableAutomaticPunctuation: true } });
+        input = { case: "audio", value: { content: new Uint8Array(await file!.arrayBuffer()) } };
       } else {
-        input = { case: "text", value: { $typeName: "ai4vc.pipeline.v1.TextInput", text, languageCode: source ?? "" } };
+        input = { case: "text", value: { text, languageCode: source ?? "" } };
       }
       if (translate) {
-        task({ case: "translation", value: { $typeName: "ai4vc.pipeline.v1.TranslationConfig",
-          sourceLanguageCode: fromAudio ? "" : source ?? "", targetLanguageCode: target ?? "", model: "" } });
+        task({ case: "translation", value: { sourceLanguageCode: fromAudio ? "" : source ?? "",
+                                             targetLanguageCode: target ?? "" } });
       }
       if (speak) {
-        task({ case: "tts", value: { $typeName: "ai4vc.pipeline.v1.SynthesisConfig",
-          voice: { $typeName: "ai4vc.tts.v1.VoiceSelectionParams", name: chosenVoice, ssmlGender: 0,
-                   languageCode: fitting.find((v) => v.name === chosenVoice)?.languageCodes[0] ?? spoken ?? "" },
-          audioConfig: { $typeName: "ai4vc.tts.v1.AudioOutputConfig", encoding: audio.AudioEncoding.WAV,
-                         sampleRateHertz: 0, speakingRate: 0, pitchSemitones: 0, volumeGainDb: 0 } } });
+        task({ case: "tts", value: {
+          voice: { name: chosenVoice, languageCode: fitting.find((v) => v.name === chosenVoice)?.languageCodes[0] ?? spoken ?? "" },
+          audioConfig: { encoding: audio.AudioEncoding.WAV } } });
       }
       const answer = await api!.pipeline.runPipeline({ tasks, input: { inputSource: input } });
       const wav = answer.outputs.find((o) => o.output.case === "audio");
@@ -76,11 +73,11 @@ export default function PipelinePage() {
         <h1>Pipeline</h1>
         <p className="muted">One RunPipeline call: (speech →) text → translation → speech, each stage&apos;s output below.</p>
         <label><input type="radio" checked={!fromAudio} onChange={() => setFromAudio(false)} /> Text</label>
-        <label><input id="from-audio" type="radio" checked={fromAudio} onChange={() => setFromAudio(true)} /> Speech (WAV)</label>
+        <label><input id="from-audio" type="radio" checked={fromAudio} onChange={() => setFromAudio(true)} /> Speech (an audio file)</label>
         {fromAudio ? (
           <div className="row">
             <div><label htmlFor="pipe-file">Audio</label>
-              <input id="pipe-file" type="file" accept="audio/wav,.wav" onChange={(e) => setFile(e.target.files?.[0] ?? null)} /></div>
+              <input id="pipe-file" type="file" accept="audio/*,.wav,.flac,.ogg,.opus,.mp3,.webm" onChange={(e) => setFile(e.target.files?.[0] ?? null)} /></div>
             <div><label htmlFor="pipe-asr">Spoken language</label>
               <select id="pipe-asr" value={asrLanguage || languages[0] || ""} onChange={(e) => setAsrLanguage(e.target.value)}>
                 {languages.map((l) => <option key={l} value={l}>{l}</option>)}</select></div>
