@@ -102,7 +102,7 @@ def alternative(ours: asr_pb.SpeechRecognitionAlternative, language: str) -> ras
 
 def _check_features(config: rasr.RecognitionConfig, prefix: str) -> None:
     """Riva options that would change the answer and that our services do not offer: refused,
-    never silently dropped (word boosting, a hint, is ignored)."""
+    never silently dropped."""
     if config.diarization_config.enable_speaker_diarization:
         field = f"{prefix}diarization_config.enable_speaker_diarization"
         raise InvalidArgument(f"{field}: speaker diarization is not offered here", reason=Reason.UNSUPPORTED_FEATURE,
@@ -115,11 +115,16 @@ def _check_features(config: rasr.RecognitionConfig, prefix: str) -> None:
 
 def recognition_config(config: rasr.RecognitionConfig, audio_config: audio_pb2.AudioConfig, prefix: str
                        ) -> asr_pb.RecognitionConfig:
+    """Riva's RecognitionConfig as ours. Word boosting (speech_contexts) goes on as ours (a boost
+    outside 0..20 is refused on Riva's field); verbatim_transcripts is Riva's switch for inverse
+    text normalization (false, its default: written forms, as ours)."""
     _check_features(config, prefix)
     return asr_pb.RecognitionConfig(
         language_code=config.language_code or DEFAULT_LANGUAGE, model=config.model, audio_config=audio_config,
         max_alternatives=config.max_alternatives, enable_word_time_offsets=config.enable_word_time_offsets,
-        enable_automatic_punctuation=config.enable_automatic_punctuation, profanity_filter=config.profanity_filter)
+        enable_automatic_punctuation=config.enable_automatic_punctuation, profanity_filter=config.profanity_filter,
+        enable_inverse_text_normalization=not config.verbatim_transcripts,
+        speech_contexts=[asr_pb.SpeechContext(phrases=list(c.phrases), boost=c.boost) for c in config.speech_contexts])
 
 
 def audio_config(config: rasr.RecognitionConfig) -> audio_pb2.AudioConfig:

@@ -25,8 +25,10 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out]
 
 
+@pytest.mark.timeout(420)  # up to 120 s for the first answer, then the whole mesh's health checks
 async def test_killed_triton_is_unavailable_then_recovers(mesh):
-    """SIGKILL tritonserver: calls answer UNAVAILABLE, then succeed again once the supervisor restarted it."""
+    """SIGKILL tritonserver: calls answer UNAVAILABLE, then succeed again once the supervisor restarted it,
+    and every upstream Envoy checks is healthy again."""
     supervisor = mesh.triton.proc.pid()
     [server] = [p for p in _children(supervisor) if "tritonserver" in "".join(_read(f"/proc/{p}/cmdline"))]
     stubs_before = {p for p in _children(server)}
@@ -50,6 +52,11 @@ async def test_killed_triton_is_unavailable_then_recovers(mesh):
             await asyncio.sleep(0.2)
     assert recovered_at is not None, f"mesh did not recover; codes seen: {set(codes)}"
     assert codes and set(codes) <= {grpc.StatusCode.UNAVAILABLE}, set(codes)
+    # All of it serves again: every replica Envoy health-checks (those whose readiness follows their
+    # models', and the facades and pipeline, whose readiness follows those services') is healthy —
+    # and the tests after this one find the mesh as they would have.
+    await asyncio.to_thread(mesh.envoy.wait_healthy, 180)
+    assert mesh.envoy.unhealthy_hosts() == []
     # The old stubs went with their server, and no stale shared-memory region is left behind.
     assert not any(pid_alive(p) for p in stubs_before)
     live = {line.split()[-1] for maps in glob.glob("/proc/[0-9]*/maps")

@@ -8,7 +8,6 @@ import dataclasses
 import io
 import json
 import re
-from pathlib import Path
 
 import asyncpg
 import grpc
@@ -22,6 +21,7 @@ from grpc_health.v1 import health_pb2
 from ai4vc.asr.v1 import asr_service_pb2 as pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as pb_grpc
 from ai4vc.audio.v1 import audio_pb2
+from deploy.local.mesh import GRAMMAR_CACHE_DIR
 from services.asr import app as asr_app
 from services.asr.settings import AsrSettings
 from services.common import audio
@@ -495,7 +495,7 @@ async def test_streaming_header_contradictions_are_invalid_argument(settings, ca
 
 # -- inverse text normalization (NeMo's English grammar, from the checkout's grammar cache) --
 
-GRAMMARS = Path(__file__).resolve().parents[2] / ".run" / "grammars"
+GRAMMARS = GRAMMAR_CACHE_DIR  # where bootstrap compiled them (the user's cache)
 PRICE = "the price is twenty five dollars"  # what PocketSphinx hears exactly from eSpeak
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
-from pathlib import Path
 
 import asyncpg
 import grpc
@@ -18,6 +17,7 @@ from grpc_health.v1 import health_pb2
 from ai4vc.audio.v1 import audio_pb2
 from ai4vc.tts.v1 import tts_service_pb2 as pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as pb_grpc
+from deploy.local.mesh import GRAMMAR_CACHE_DIR
 from services.tts import app as tts_app
 from services.tts.settings import TtsSettings
 from tests.errors_util import error_info
@@ -297,7 +297,7 @@ async def test_concurrent_streams_are_independent(settings):
 
 # -- text normalization (NeMo's Hindi grammar, from the checkout's grammar cache) -----------
 
-GRAMMARS = Path(__file__).resolve().parents[2] / ".run" / "grammars"
+GRAMMARS = GRAMMAR_CACHE_DIR  # where bootstrap compiled them (the user's cache)
 
 
 @pytest.fixture

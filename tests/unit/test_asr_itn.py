@@ -3,16 +3,15 @@ word timings re-aligned to the written tokens, spoken form kept, and the switch 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from deploy.local.mesh import GRAMMAR_CACHE_DIR
 from services.asr.core import AsrCore, Options, Word, Written, written_words
 from services.asr.settings import AsrSettings
 from services.common import textnorm
 from services.common.audio import E
 
-CACHE = Path(__file__).resolve().parents[2] / ".run" / "grammars"
+CACHE = GRAMMAR_CACHE_DIR  # where bootstrap compiled them (the user's cache)
 
 
 @pytest.fixture(scope="module")

@@ -60,6 +60,19 @@ def test_recognize_passes_the_audio_on_with_riva_encoding_or_none():
     assert default.config.language_code == core.DEFAULT_LANGUAGE
 
 
+def test_word_boosting_and_verbatim_transcripts_map_onto_ours():
+    """Riva's speech_contexts become ours (phrases and boost as sent); verbatim_transcripts turns ITN off,
+    its default (false) leaves it on."""
+    config = rasr.RecognitionConfig(speech_contexts=[rasr.SpeechContext(phrases=["taj mahal", "agra"], boost=4.0)])
+    ours = core.recognize_request(rasr.RecognizeRequest(config=config, audio=wav_bytes())).config
+    assert [(list(c.phrases), c.boost) for c in ours.speech_contexts] == [(["taj mahal", "agra"], 4.0)]
+    assert ours.HasField("enable_inverse_text_normalization") and ours.enable_inverse_text_normalization
+    config.verbatim_transcripts = True
+    assert not core.recognize_request(rasr.RecognizeRequest(config=config, audio=wav_bytes())).config \
+        .enable_inverse_text_normalization
+    assert core.RECOGNIZE_FIELDS("config.speech_contexts[0].boost") == "config.speech_contexts[0].boost"
+
+
 def test_recognize_refuses_diarization_on_riva_field():
     """Speaker diarization is UNSUPPORTED_FEATURE, named by Riva's field."""
     config = rasr.RecognitionConfig(diarization_config=rasr.SpeakerDiarizationConfig(enable_speaker_diarization=True))

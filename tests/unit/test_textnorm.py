@@ -66,7 +66,7 @@ def test_english_itn_writes_numbers_money_and_times(itn):
 
 def test_itn_cache_is_reused(itn):
     """A second load of the same grammar reads the cached .far file instead of compiling, also when
-    the cache is named by a relative path (the services' default, `.run/grammars`)."""
+    the cache is named by a relative path."""
     relative = os.path.relpath(CACHE)
     assert textnorm.cache_root(relative).is_absolute()  # the build directory's links must not dangle
     again = textnorm.Grammars("itn", ["en"], relative)
