@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from "react";
 import { useClients, type ShownError } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
 import { openMicrophone, type Microphone } from "../../lib/mic";
-import { pcm16ToFloat } from "../../lib/pcm";
+import { ChunkPlayer } from "../../lib/player";
 import { AsrStream, streamError } from "../../lib/wsasr";
 
 /** One utterance of the stream, as its events arrive (StreamingSpeechToSpeechResponse). */
@@ -26,32 +26,6 @@ interface S2sEvent {
 }
 
 const EMPTY: Utterance = { interim: "", stability: 0, final: null, translation: null, audioBytes: 0, voice: "" };
-
-/** Plays 16-bit PCM chunks back to back as they arrive (each scheduled after the one before). */
-class ChunkPlayer {
-  private context: AudioContext | null = null;
-  private next = 0;
-
-  play(pcm: Uint8Array, rate: number): void {
-    if (pcm.length < 2 || !(rate > 0)) return;
-    this.context ??= new AudioContext();
-    const samples = pcm16ToFloat(pcm);
-    const buffer = this.context.createBuffer(1, samples.length, rate);
-    buffer.copyToChannel(samples, 0);
-    const source = this.context.createBufferSource();
-    source.buffer = buffer;
-    source.connect(this.context.destination);
-    this.next = Math.max(this.next, this.context.currentTime + 0.05);
-    source.start(this.next);
-    this.next += buffer.duration;
-  }
-
-  close(): void {
-    void this.context?.close();
-    this.context = null;
-    this.next = 0;
-  }
-}
 
 /** The live speech-to-speech stream (/v1/ws/speech-to-speech → PipelineService.StreamingSpeechToSpeech):
  * the microphone in; per utterance its interim and final transcripts, its translation and its speech,

@@ -5,8 +5,9 @@ import { useEffect, useState } from "react";
 import { audio, tts } from "@ai4vc/sdk/web";
 import { useClients, type ShownError } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
-import { pcm16ToFloat, wavFile } from "../../lib/pcm";
-import { AsrStream, type StreamError } from "../../lib/wsasr";
+import { wavFile } from "../../lib/pcm";
+import { ChunkPlayer } from "../../lib/player";
+import { AsrStream, streamError as shownStreamError, type StreamError } from "../../lib/wsasr";
 
 const GENDERS: Record<number, string> = { 1: "male", 2: "female", 3: "neutral" };
 
@@ -38,9 +39,8 @@ export default function TtsPage() {
     const chosen = voices.data?.find((v) => v.name === voice) ?? voices.data?.[0];
     if (!chosen) return;
     setStreaming(true); setChunks(0); setStreamError(null); setUrl(""); setStreamed(true);
-    const context = new AudioContext();
+    const player = new ChunkPlayer();
     let sampleRate = chosen.naturalSampleRateHertz || 22_050;
-    let next = 0;
     const parts: Uint8Array[] = [];
     const s = AsrStream.connect(settings.edgeUrl, settings.apiKey, {
       voice: { name: chosen.name },
@@ -54,21 +54,10 @@ export default function TtsPage() {
       onAudio: (bytes) => {
         parts.push(bytes);
         setChunks((n) => n + 1);
-        const samples = pcm16ToFloat(bytes);
-        if (samples.length === 0) return;
-        const buffer = context.createBuffer(1, samples.length, sampleRate);
-        buffer.copyToChannel(samples, 0);
-        const source = context.createBufferSource();
-        source.buffer = buffer;
-        source.connect(context.destination);
-        next = Math.max(next, context.currentTime);
-        source.start(next);
-        next += buffer.duration;
+        player.play(bytes, sampleRate);
       },
       onError: (e: StreamError) => {
-        const info = e.details?.find((d) => d.reason);
-        setStreamError({ code: String(e.code ?? "stream"), message: e.message ?? "", reason: info?.reason,
-                         fields: e.details?.find((d) => d.fieldViolations)?.fieldViolations ?? [] });
+        setStreamError(shownStreamError(e));
         setStreaming(false);
       },
       onDone: () => {
