@@ -238,7 +238,8 @@ def pod_template(name: str, component: str, containers: list[dict[str, Any]], vo
         "securityContext": POD_SECURITY,
         "terminationGracePeriodSeconds": grace_s + 15,
         "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-                                       "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector(name)}}],
+                                       "whenUnsatisfiable": "ScheduleAnyway",
+                                       "labelSelector": {"matchLabels": selector(name)}}],
         "containers": containers,
         "volumes": volumes,
     }
@@ -469,7 +470,8 @@ def network_policies() -> list[dict[str, Any]]:
     """Default deny both ways; then each pod may be reached by the pods that call it (Envoy for
     every routed service) and reach only what it calls, PostgreSQL/Redis/Kafka and DNS; Prometheus
     (monitoring namespace) scrapes every pod's metrics port."""
-    def policy(name: str, pod_selector: dict[str, Any], ingress: list[Any] | None, egress: list[Any] | None) -> dict[str, Any]:
+    def policy(name: str, pod_selector: dict[str, Any], ingress: list[Any] | None,
+               egress: list[Any] | None) -> dict[str, Any]:
         types = [t for t, rules in (("Ingress", ingress), ("Egress", egress)) if rules is not None]
         spec: dict[str, Any] = {"podSelector": pod_selector, "policyTypes": types}
         if ingress:
@@ -550,7 +552,8 @@ class _Dumper(yaml.SafeDumper):
 def render() -> dict[str, str]:
     """Relative path under base/ → file text."""
     files: dict[str, list[dict[str, Any]]] = {
-        "namespace.yaml": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": PART_OF}}],
+        "namespace.yaml": [{"apiVersion": "v1", "kind": "Namespace",
+                            "metadata": {"name": NAMESPACE, "labels": PART_OF}}],
         "env.yaml": [shared_config()],
         "networkpolicies.yaml": network_policies(),
         "edge.yaml": edge_documents(),
