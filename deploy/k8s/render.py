@@ -72,7 +72,8 @@ class Profile:
 
 
 INFERENCE = frozenset({"asr", "tts", "nmt"})
-# Targets from bench/README.md (capacity plan: deploy/k8s/README.md). One ASR process kept up
+# Targets from bench/README.md (capacity plan: deploy/k8s/README.md; asr/tts at most 80 pods = the
+# 10,000-stream plan at 150 a pod, with room). One ASR process kept up
 # with 200 trivial-model streams at 0.69 of a core and failed at 250: 150 per pod with one core
 # requested leaves the margin a real model's heavier interims need. TTS streams are shorter and
 # lighter on the service (the model does the work): the same target until measured.
@@ -80,13 +81,15 @@ PROFILES: dict[str, Profile] = {
     "auth": Profile(),
     "telemetry": Profile(cpu="500m", memory="512Mi", memory_limit="1Gi"),
     "config": Profile(),
-    "metrics": Profile(uses=frozenset({"postgres", "redis", "kafka"})),
+    # Every replica ingests every partition (assign, offsets in PostgreSQL); the processed-event ids
+    # keep the counts right (services/metrics/ingest.py) but the work is repeated: few replicas.
+    "metrics": Profile(uses=frozenset({"postgres", "redis", "kafka"}), max_replicas=3),
     "gateway": Profile(),  # the control plane, a container of the edge pod (see edge())
     # Hindi ITN compiles in ~3 min at a 2.1 GB peak when no cached grammar is found (bench/README.md
     # "Text-normalization grammars"): the limit allows it; the request is the loaded size.
-    "asr": Profile(cpu="1", cpu_limit="2", memory="768Mi", memory_limit="3Gi", min_replicas=2, max_replicas=40,
+    "asr": Profile(cpu="1", cpu_limit="2", memory="768Mi", memory_limit="3Gi", min_replicas=2, max_replicas=80,
                    streams_per_pod=150, grace_s=120, uses=frozenset({"postgres", "redis", "triton"})),
-    "tts": Profile(cpu="1", cpu_limit="2", memory="768Mi", memory_limit="2Gi", min_replicas=2, max_replicas=40,
+    "tts": Profile(cpu="1", cpu_limit="2", memory="768Mi", memory_limit="2Gi", min_replicas=2, max_replicas=80,
                    streams_per_pod=150, grace_s=120, uses=frozenset({"postgres", "redis", "triton"})),
     "nmt": Profile(cpu="1", cpu_limit="2", memory="512Mi", memory_limit="1Gi", min_replicas=2, max_replicas=40,
                    uses=frozenset({"postgres", "redis", "triton"})),
@@ -97,7 +100,9 @@ PROFILES: dict[str, Profile] = {
                         calls=frozenset({"asr", "tts", "pipeline"})),
     # One relay is enough (it batches the outbox); two for availability, it claims rows with locks.
     "events": Profile(uses=frozenset({"postgres", "kafka"}), max_replicas=2),
-    "alerting": Profile(uses=frozenset({"postgres", "redis", "kafka", "monitoring"}), max_replicas=2,
+    # One replica: its failed-login rules count in memory over the audit topic, which every replica
+    # reads whole (assign, no consumer group): a second one would post each alert twice.
+    "alerting": Profile(uses=frozenset({"postgres", "redis", "kafka", "monitoring"}), min_replicas=1, max_replicas=1,
                         extra_ports=(("webhook", 8097),)),
     "dashboard": Profile(uses=frozenset({"postgres", "redis", "triton", "monitoring"}), max_replicas=3,
                          calls=frozenset(n for n in SERVICES if n not in {"dashboard", "gateway"}) | {"edge"},
@@ -357,7 +362,9 @@ def edge_documents() -> list[dict[str, Any]]:
     Envoy's admin on 127.0.0.1 whether a publish is applied — all of which assume one host. Each
     edge pod thus has its own control plane, all reading the same PostgreSQL and Redis."""
     gateway = SERVICES["gateway"]
-    profile = Profile(cpu="500m", cpu_limit="2", memory="256Mi", memory_limit="1Gi", min_replicas=2, max_replicas=10)
+    # 10,000 streams through Envoy ≈ 5 cores (0.0005 a stream, bench/README.md): 8 pods at 70 %
+    # of a core each; the maximum leaves room for unary traffic beside them (deploy/k8s/README.md).
+    profile = Profile(cpu="1", cpu_limit="2", memory="256Mi", memory_limit="1Gi", min_replicas=2, max_replicas=20)
     edge_mount = {"name": "edge", "mountPath": EDGE_DIR}
     render = {
         "name": "render-config", "image": IMAGE,
