@@ -7,6 +7,8 @@ images; no secret values committed. No cluster is involved: nothing here has bee
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import re
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from deploy.k8s import edge, render
 from deploy.local.mesh import SERVICES
 from gateway.ws.bridge import _Metrics as WsBridgeMetrics
 from services.common.metrics import RpcMetrics
+from services.common.settings import CommonSettings, load
 
 K8S = Path(render.__file__).resolve().parent
 KUBECTL = Path(sys.executable).parent / "kubectl"
@@ -327,3 +330,38 @@ def test_edge_config_routes_every_service_by_headless_name_and_envoy_accepts_it(
     result = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def settings_class(name: str) -> type[CommonSettings]:
+    """The settings dataclass the process `name` loads at start (its `__main__`'s)."""
+    module = importlib.import_module("gateway.ws.bridge" if name == "wsbridge" else f"{SERVICES[name].module}.settings")
+    [cls] = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, CommonSettings)
+             and v is not CommonSettings and v.__module__ == module.__name__]
+    return cls
+
+
+def test_every_process_loads_its_settings_from_the_manifests(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Each container's environment (the shared ConfigMap, the Secret template's keys, its own env) is
+    accepted by that service's settings loader and checks, gives the port the probes and Services
+    use, and names only settings that exist — a misspelt variable would be silently ignored."""
+    docs = rendered["gpu"]
+    shared = of_kind(docs, "ConfigMap")["ai4vc-env"]["data"]
+    template = [d for d in yaml.safe_load_all((K8S / "secrets.example.yaml").read_text()) if d]
+    secret = next(s for s in template if s["metadata"]["name"] == "ai4vc-secrets")["stringData"]
+    every_field = set()
+    for name, spec in SERVICES.items():
+        cls = settings_class(name)
+        prefix = render.env_prefix(name)
+        fields = {f.name.upper() for f in dataclasses.fields(cls)}
+        every_field |= fields
+        [container] = [c for d in of_kind(docs, "Deployment").values() for c in containers(d, init=False)
+                       if c["name"] == name]
+        own = {e["name"]: e["value"] for e in container["env"]}
+        unknown = [k for k in own if k.startswith("AI4VC_")
+                   and k.removeprefix(f"{prefix}_") not in fields and k.removeprefix("AI4VC_") not in fields]
+        assert not unknown, (name, unknown)
+        settings = load(cls, prefix, {**shared, **secret, **own})
+        if hasattr(settings, "check"):
+            settings.check()
+        assert (settings.host, settings.port, settings.metrics_port) == ("0.0.0.0", spec.port, render.METRICS_PORT)
+    assert not [k for k in shared if k.startswith("AI4VC_") and k.removeprefix("AI4VC_") not in every_field]
