@@ -96,6 +96,8 @@ PROFILES: dict[str, Profile] = {
     "pipeline": Profile(cpu="500m", grace_s=120, calls=INFERENCE),
     "ulca": Profile(calls=INFERENCE),
     "riva": Profile(cpu="500m", grace_s=120, calls=INFERENCE),
+    # 300 sessions a pod is assumed, not measured: a session only relays frames (no decoding, no
+    # VAD), so twice the ASR process's target; bench the bridge before relying on it.
     "wsbridge": Profile(cpu="500m", sessions_per_pod=300, grace_s=120, max_replicas=20,
                         calls=frozenset({"asr", "tts", "pipeline"})),
     # One relay is enough (it batches the outbox); two for availability, it claims rows with locks.
