@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -365,3 +366,50 @@ def test_every_process_loads_its_settings_from_the_manifests(rendered: dict[str,
             settings.check()
         assert (settings.host, settings.port, settings.metrics_port) == ("0.0.0.0", spec.port, render.METRICS_PORT)
     assert not [k for k in shared if k.startswith("AI4VC_") and k.removeprefix("AI4VC_") not in every_field]
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian prometheus, installed by bootstrap) is missing")
+def test_adapter_queries_count_only_streaming_calls_per_pod(tmp_path: Path) -> None:
+    """The Prometheus Adapter's queries, expanded as the adapter expands them for one pod, run in the
+    real Prometheus engine (`promtool test rules`): open streams counts a pod's client, server and
+    bidi streams and not its unary calls in flight; sessions sums the bridge's routes."""
+    adapter = yaml.safe_load((K8S / "external" / "values-prometheus-adapter.yaml").read_text())
+    rules = []
+    for rule in adapter["rules"]["custom"]:
+        series = re.match(r"([a-z_]+)\{", rule["seriesQuery"])
+        assert series
+        query = (rule["metricsQuery"].replace("<<.Series>>", series.group(1))
+                 .replace("<<.LabelMatchers>>", f'namespace="{NAMESPACE}",pod="p1"').replace("<<.GroupBy>>", "pod"))
+        rules.append({"record": rule["name"]["as"], "expr": query})
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": [{"name": "adapter", "rules": rules}]}))
+
+    def gauge(name: str, value: int, pod: str = "p1", **labels: str) -> dict[str, str]:
+        text = ",".join(f'{k}="{v}"' for k, v in {"namespace": NAMESPACE, "pod": pod, **labels}.items())
+        return {"series": f"{name}{{{text}}}", "values": f"{value}x5"}
+
+    streams = "grpc_server_in_flight"
+    test = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [
+            gauge(streams, 7, grpc_type="bidi_stream", grpc_method="/ai4vc.asr.v1.AsrService/StreamingRecognize"),
+            gauge(streams, 2, grpc_type="server_stream", grpc_method="/ai4vc.tts.v1.TtsService/StreamingSynthesize"),
+            gauge(streams, 1, grpc_type="client_stream", grpc_method="/x.Y/Upload"),
+            gauge(streams, 40, grpc_type="unary", grpc_method="/ai4vc.asr.v1.AsrService/Recognize"),
+            gauge(streams, 99, pod="p2", grpc_type="bidi_stream", grpc_method="/ai4vc.asr.v1.AsrService/StreamingRecognize"),
+            gauge("ws_bridge_sessions_in_flight", 3, route="asr"),
+            gauge("ws_bridge_sessions_in_flight", 4, route="tts"),
+        ],
+        "promql_expr_test": [
+            {"expr": render.STREAMS_METRIC, "eval_time": "2m",
+             "exp_samples": [{"labels": f'{render.STREAMS_METRIC}{{pod="p1"}}', "value": 10}]},
+            {"expr": render.WS_SESSIONS_METRIC, "eval_time": "2m",
+             "exp_samples": [{"labels": f'{render.WS_SESSIONS_METRIC}{{pod="p1"}}', "value": 7}]},
+        ],
+    }]}
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(test))
+    result = subprocess.run([str(PROMTOOL), "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
