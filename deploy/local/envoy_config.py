@@ -86,6 +86,27 @@ class Upstream:
     # Further gRPC services the same endpoints serve (routed to this cluster; its health check
     # asks for `grpc_service`).
     also_serves: tuple[str, ...] = ()
+    # Called over mTLS when `render` is given an UpstreamTls (gRPC upstreams only: the chassis
+    # server is what requires the client certificate); False keeps this one plaintext.
+    mtls: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeTls:
+    """The public listener's certificate chain and key (PEM files Envoy reads at start)."""
+
+    cert: Path
+    key: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class UpstreamTls:
+    """Mesh mTLS from Envoy to the services: Envoy's client certificate and key, and the CA the
+    services' certificates come from (each must also name its cluster, see envoy/envoy.yaml.j2)."""
+
+    cert: Path
+    key: Path
+    ca: Path
 
 
 # Services whose unary calls have side effects: retried only when never sent.
@@ -118,8 +139,11 @@ def render(
     jwks_path: Path = Path("/etc/envoy/jwks.json"),
     node_id: str = "edge",
     tracing_sample_ratio: float = 0.1,
+    edge_tls: EdgeTls | None = None,
+    upstream_tls: UpstreamTls | None = None,
 ) -> str:
-    """The bootstrap (listener, filters, clusters); routes come by RDS from `routes_dir`."""
+    """The bootstrap (listener, filters, clusters); routes come by RDS from `routes_dir`. With
+    `edge_tls` the listener speaks TLS only; with `upstream_tls` the gRPC clusters use mTLS."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     template = env.from_string(TEMPLATE.read_text())
     clusters = [
@@ -130,6 +154,7 @@ def render(
             "health_service": u.grpc_service,
             "endpoints": [{"host": host, "port": port} for host, port in u.endpoints],
             "kind": u.kind,
+            "mtls": upstream_tls is not None and u.kind == "grpc" and u.mtls,
         }
         for u in upstreams
     ]
@@ -138,6 +163,8 @@ def render(
     nobody = "ai4vc-nobody:{SHA}" + base64.b64encode(hashlib.sha1(secrets.token_bytes(32)).digest()).decode()
     return template.render(
         node_id=node_id,
+        edge_tls=edge_tls,
+        upstream_tls=upstream_tls,
         listen_address=listen_address,
         listen_port=listen_port,
         admin_address=admin_address,
@@ -312,7 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     `--upstream ai4vc.nmt.v1.NmtService=nmt:8089` per service, and the gateway (the control plane,
     which also answers reflection) as `--upstream ai4vc.gateway.ControlPlane=gateway:8086`. A process
     serving several gRPC services names them joined by "+", health-checked on the first
-    (`nvidia.riva.asr.RivaSpeechRecognition+nvidia.riva.tts.RivaSpeechSynthesis+...=riva:8098`)."""
+    (`nvidia.riva.asr.RivaSpeechRecognition+nvidia.riva.tts.RivaSpeechSynthesis+...=riva:8098`).
+
+    TLS on the public listener: `--tls-cert/--tls-key` (or AI4VC_EDGE_TLS_CERT / AI4VC_EDGE_TLS_KEY).
+    mTLS to the gRPC services: `--upstream-tls-cert/-key/-ca` (or AI4VC_ENVOY_MTLS_CERT / _KEY / _CA);
+    each service's certificate must then name its cluster (the upstream's second name part: nmt, riva)."""
     parser = argparse.ArgumentParser(prog="python -m deploy.local.envoy_config")
     parser.add_argument("--upstream", action="append", required=True,
                         help="GRPC_SERVICE[+GRPC_SERVICE...]=HOST:PORT[,HOST:PORT]")
@@ -322,7 +353,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--descriptor", default=str(DESCRIPTOR))
     parser.add_argument("--config-dir", default="/etc/envoy",
                         help="where envoy.yaml, jwks.json and the routes go (the gateway publishes into <dir>/routes)")
+    parser.add_argument("--tls-cert", default=os.environ.get("AI4VC_EDGE_TLS_CERT", ""),
+                        help="PEM certificate chain: the listener speaks TLS only")
+    parser.add_argument("--tls-key", default=os.environ.get("AI4VC_EDGE_TLS_KEY", ""))
+    parser.add_argument("--upstream-tls-cert", default=os.environ.get("AI4VC_ENVOY_MTLS_CERT", ""),
+                        help="Envoy's client certificate for mTLS to the gRPC services")
+    parser.add_argument("--upstream-tls-key", default=os.environ.get("AI4VC_ENVOY_MTLS_KEY", ""))
+    parser.add_argument("--upstream-tls-ca", default=os.environ.get("AI4VC_ENVOY_MTLS_CA", ""),
+                        help="the CA of the services' certificates")
     args = parser.parse_args(argv)
+    edge_tls = upstream_tls = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            parser.error("--tls-cert and --tls-key go together (AI4VC_EDGE_TLS_CERT / AI4VC_EDGE_TLS_KEY)")
+        edge_tls = EdgeTls(Path(args.tls_cert), Path(args.tls_key))
+    mtls = (args.upstream_tls_cert, args.upstream_tls_key, args.upstream_tls_ca)
+    if any(mtls):
+        if not all(mtls):
+            parser.error("--upstream-tls-cert, --upstream-tls-key and --upstream-tls-ca go together")
+        upstream_tls = UpstreamTls(*(Path(p) for p in mtls))
     jwt_secret = os.environ.get("AI4VC_JWT_SECRET", "")
     if len(jwt_secret) < 32:
         parser.error("AI4VC_JWT_SECRET (at least 32 characters) is needed: jwt_authn verifies tokens with it")
@@ -338,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     admin_host, admin_port = args.admin.rsplit(":", 1)
     path = write_edge(upstreams, Path(args.config_dir), jwt_secret, listen_port=int(listen_port),
                       admin_port=int(admin_port), access_log_path=Path(args.access_log), listen_address=listen_host,
-                      admin_address=admin_host, descriptor_path=Path(args.descriptor))
+                      admin_address=admin_host, descriptor_path=Path(args.descriptor), edge_tls=edge_tls,
+                      upstream_tls=upstream_tls)
     sys.stdout.write(f"{path}\n")
     return 0
 
