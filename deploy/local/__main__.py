@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             mesh.down()
             return 1
         p = mesh.ports
-        edge = "Envoy (gRPC, gRPC-Web, REST" + (", TLS)" if mesh.edge_tls else ")")
+        tls = " (TLS only)" if mesh.edge_tls else ""
         lines = [f"\nAI4V-C is up (logs in {run_dir / 'logs'}; `make down` stops it all).\n",
-                 f"  {edge:<31}127.0.0.1:{p.envoy}   admin http://127.0.0.1:{p.envoy_admin}"]
+                 f"  {'Envoy (gRPC, gRPC-Web, REST)':<31}127.0.0.1:{p.envoy}{tls}   admin http://127.0.0.1:{p.envoy_admin}"]
         services: dict[str, dict[str, int]] = state["services"]  # type: ignore[assignment]
         for name, info in services.items():
             lines.append(f"  {name:<31}127.0.0.1:{info['port']}   metrics http://127.0.0.1:{info['metrics_port']}/metrics")

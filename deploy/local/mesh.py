@@ -324,6 +324,11 @@ class Mesh:
                 service.tls_files = (service.env[f"AI4VC_{name.upper()}_MESH_TLS_CERT"],
                                      service.env[f"AI4VC_{name.upper()}_MESH_TLS_KEY"], str(self.ca.cert_path))
             services.append(service)
+        if self.mesh_mtls:
+            # Every process dials the services of MTLS_PLAINTEXT in the clear, the rest over mTLS.
+            plaintext = ",".join(f"127.0.0.1:{s.port}" for s in services if s.name in MTLS_PLAINTEXT)
+            for service in services:
+                service.env["AI4VC_MESH_TLS_PLAINTEXT"] = plaintext
         self._dashboard_env(services, spare)
         return services
 

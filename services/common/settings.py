@@ -68,6 +68,9 @@ class CommonSettings:
     # False: the certificate is used on this process's own calls only and its server stays
     # plaintext (a service whose callers do not all present certificates yet).
     mesh_tls_server: bool = True
+    # host:port targets this process dials in the clear all the same: services whose port is not
+    # on mTLS yet (comma-separated), so a mesh can move to mTLS one service at a time.
+    mesh_tls_plaintext: tuple[str, ...] = ()
 
 
 class LiveValues(Protocol):

@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry, Gauge
 from ai4vc.dashboard.v1 import dashboard_service_pb2 as pb
 from ai4vc.dashboard.v1 import dashboard_service_pb2_grpc as pb_grpc
 from services.common.backends.triton import TritonAdapter
-from services.common.rpc import tls
 from services.common.settings import CommonSettings
 from services.dashboard import sources
 from services.dashboard.core import DashboardCore
@@ -51,7 +50,7 @@ async def create(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     http = httpx.AsyncClient()
     stack.push_async_callback(http.aclose)
-    channels = sources.Channels(tls.channel_credentials(settings))
+    channels = sources.Channels(settings)
     stack.push_async_callback(channels.close)
     triton: sources.TritonModels | None = None
     if settings.triton:

@@ -28,14 +28,15 @@ MAX_USAGE_PAGES = 10
 class Channels:
     """One gRPC channel per address, kept for the service's life."""
 
-    def __init__(self, credentials: grpc.ChannelCredentials | None = None) -> None:
+    def __init__(self, mesh_tls: tls.MeshTlsSettings | None = None) -> None:
         # Mesh mTLS: the dashboard's own certificate, for services that take no other (rpc/tls.py).
-        self.credentials = credentials
+        self.mesh_tls = mesh_tls
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def get(self, address: str) -> grpc.aio.Channel:
         if address not in self._channels:
-            self._channels[address] = tls.secure_or_insecure(address, self.credentials)
+            self._channels[address] = (tls.aio_channel(address, self.mesh_tls) if self.mesh_tls is not None
+                                       else grpc.aio.insecure_channel(address))
         return self._channels[address]
 
     async def close(self) -> None:

@@ -58,7 +58,7 @@ async def create(
                              registry_overrides(settings), events)
     # Live "nmt" settings from the config service (off when config_target is empty).
     live = LiveConfig(settings.config_target, "nmt", service=settings.service_name,
-                      credentials=tls.channel_credentials(settings))
+                      credentials=tls.channel_credentials(settings, settings.config_target))
     live.start()
     stack.push_async_callback(live.close)
     return NmtApp(settings, backends, live)

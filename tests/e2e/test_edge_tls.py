@@ -22,6 +22,8 @@ from websockets.asyncio.client import connect
 
 from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as auth_grpc
+from ai4vc.dashboard.v1 import dashboard_service_pb2 as dashboard_pb
+from ai4vc.dashboard.v1 import dashboard_service_pb2_grpc as dashboard_grpc
 from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
 from ai4vc.sdk import Client
@@ -225,3 +227,19 @@ def test_every_upstream_outside_the_plaintext_set_is_called_over_tls(tls_mesh: M
                 and int(line.rsplit(" ", 1)[1]) > 0}
     assert {"auth", "config", "gateway", "metrics", "telemetry", "alerting", "riva", "ulca", "dashboard"} <= over_tls
     assert not over_tls & MTLS_PLAINTEXT
+
+
+async def test_dashboard_reaches_every_replica_under_mtls_and_relays_over_https(tls_mesh: Mesh, ca: bytes) -> None:
+    """The dashboard's health checks (its own certificate for mTLS services, plaintext for the
+    MTLS_PLAINTEXT ones) find every service SERVING; its page relays GetOverview to the https edge."""
+    async with grpc.aio.secure_channel(edge(tls_mesh), grpc.ssl_channel_credentials(ca)) as channel:
+        overview = await dashboard_grpc.DashboardServiceStub(channel).GetOverview(
+            dashboard_pb.GetOverviewRequest(), metadata=(("x-api-key", tls_mesh.admin_key()),), timeout=30)
+    states = {s.service: dashboard_pb.ServingState.Name(s.state) for s in overview.services}
+    assert states and all(state == "SERVING_STATE_SERVING" for state in states.values()), states
+    [page] = [s for s in tls_mesh.services if s.name == "dashboard"]
+    request = urllib.request.Request(f"http://127.0.0.1:{page.web_port}/v1/dashboard:overview",
+                                     headers={"x-api-key": tls_mesh.admin_key()})
+    with await asyncio.to_thread(urllib.request.urlopen, request, timeout=30) as answer:
+        assert answer.status == 200
+        assert json.loads(answer.read())["services"]

@@ -64,7 +64,8 @@ async def build_server(
 ) -> ServerHandle:
     """Builds (does not start) a server for the servicers that `register` adds."""
     tracing.configure(settings.service_name, settings.tracing_exporter, settings.otlp_endpoint,
-                      settings.tracing_sample_ratio, credentials=tls.channel_credentials(settings))
+                      settings.tracing_sample_ratio,
+                      credentials=tls.channel_credentials(settings, settings.otlp_endpoint))
     from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
     metrics = metrics or RpcMetrics(settings.service_name)
@@ -145,7 +146,7 @@ async def serve(
     """Runs one service until SIGTERM/SIGINT, then shuts it down gracefully."""
     logs.configure(settings.service_name, settings.log_level, settings.log_json,
                    settings.otlp_endpoint if settings.log_exporter == "otlp" else "",
-                   credentials=tls.channel_credentials(settings))
+                   credentials=tls.channel_credentials(settings, settings.otlp_endpoint))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

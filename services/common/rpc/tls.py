@@ -35,6 +35,9 @@ class MeshTlsSettings(Protocol):
     @property
     def mesh_tls_server(self) -> bool: ...
 
+    @property
+    def mesh_tls_plaintext(self) -> tuple[str, ...]: ...
+
 
 def enabled(settings: MeshTlsSettings) -> bool:
     """Whether mesh TLS is configured (settings.load has checked that all three files are there)."""
@@ -53,9 +56,10 @@ def server_credentials(settings: MeshTlsSettings) -> grpc.ServerCredentials | No
     )
 
 
-def channel_credentials(settings: MeshTlsSettings) -> grpc.ChannelCredentials | None:
-    """TLS to another service: the mesh CA to verify it, this process's certificate to show; None: plaintext."""
-    if not enabled(settings):
+def channel_credentials(settings: MeshTlsSettings, target: str = "") -> grpc.ChannelCredentials | None:
+    """TLS to another service (at `target`, when known): the mesh CA to verify it, this process's
+    certificate to show; None: plaintext (no mesh TLS, or `target` in `mesh_tls_plaintext`)."""
+    if not enabled(settings) or (target and target in settings.mesh_tls_plaintext):
         return None
     return grpc.ssl_channel_credentials(
         root_certificates=Path(settings.mesh_tls_ca).read_bytes(),
@@ -82,9 +86,9 @@ def sync_secure_or_insecure(target: str, credentials: grpc.ChannelCredentials | 
 
 def aio_channel(target: str, settings: MeshTlsSettings, options: Options = ()) -> grpc.aio.Channel:
     """The asyncio channel an internal caller opens to a service."""
-    return secure_or_insecure(target, channel_credentials(settings), options)
+    return secure_or_insecure(target, channel_credentials(settings, target), options)
 
 
 def channel(target: str, settings: MeshTlsSettings, options: Options = ()) -> grpc.Channel:
     """The blocking channel an internal caller opens to a service."""
-    return sync_secure_or_insecure(target, channel_credentials(settings), options)
+    return sync_secure_or_insecure(target, channel_credentials(settings, target), options)
