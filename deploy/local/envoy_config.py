@@ -361,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upstream-tls-key", default=os.environ.get("AI4VC_ENVOY_MTLS_KEY", ""))
     parser.add_argument("--upstream-tls-ca", default=os.environ.get("AI4VC_ENVOY_MTLS_CA", ""),
                         help="the CA of the services' certificates")
+    parser.add_argument("--plaintext-upstream", action="append", default=[], metavar="CLUSTER",
+                        help="a cluster (nmt, asr...) called in the clear all the same (its port is not on mTLS yet)")
     args = parser.parse_args(argv)
     edge_tls = upstream_tls = None
     if args.tls_cert or args.tls_key:
@@ -382,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         endpoints = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts.split(",")]
         cluster = service.split(".")[1] if service.count(".") >= 2 else service
         upstreams.append(Upstream(service, cluster, endpoints, routed=service != GATEWAY_SERVICE,
-                                  idempotent=idempotent(service), also_serves=tuple(also)))
+                                  idempotent=idempotent(service), also_serves=tuple(also),
+                                  mtls=cluster not in args.plaintext_upstream))
     listen_host, listen_port = args.listen.rsplit(":", 1)
     admin_host, admin_port = args.admin.rsplit(":", 1)
     path = write_edge(upstreams, Path(args.config_dir), jwt_secret, listen_port=int(listen_port),

@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import ipaddress
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -166,3 +167,24 @@ class LocalCa:
         """A service's certificate: its name (the compose / Kubernetes host name, and what Envoy
         checks), and the loopback addresses the local mesh dials; client use too, for its calls."""
         return self.issue(f"services/{name}", [name, *EDGE_NAMES], server=True, client=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m deploy.local.tls DIR [--edge-name NAME]... [--service NAME]...`: the CA, the edge's
+    certificate, Envoy's client certificate and one per service, in DIR (for compose: mount it)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.tls")
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--edge-name", action="append", default=[], help="a further name of the edge")
+    parser.add_argument("--service", action="append", default=[], help="a service to issue a certificate for")
+    args = parser.parse_args(argv)
+    ca = LocalCa(args.directory)
+    for pair in (ca.edge(args.edge_name), ca.envoy_client(), *(ca.service(name) for name in args.service)):
+        sys.stdout.write(f"{pair.cert} {pair.key}\n")
+    sys.stdout.write(f"{ca.cert_path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -110,6 +110,19 @@ def test_cli_takes_the_edge_certificate_from_the_environment(tmp_path: Path, mon
     assert nmt["validation_context"]["trusted_ca"]["filename"] == "/run/secrets/envoy.ca"
 
 
+def test_cli_keeps_named_upstreams_plaintext(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--plaintext-upstream nmt keeps that cluster in the clear while the others use mTLS."""
+    monkeypatch.setenv("AI4VC_JWT_SECRET", "s" * 40)
+    for part in ("CERT", "KEY", "CA"):
+        monkeypatch.setenv(f"AI4VC_ENVOY_MTLS_{part}", f"/run/secrets/envoy.{part.lower()}")
+    assert envoy_config.main(["--config-dir", str(tmp_path), "--upstream", "ai4vc.nmt.v1.NmtService=nmt:8089",
+                              "--upstream", "ai4vc.auth.v1.AuthService=auth:8081",
+                              "--plaintext-upstream", "nmt"]) == 0
+    clusters = _clusters(yaml.safe_load((tmp_path / "envoy.yaml").read_text()))
+    assert "transport_socket" not in clusters["nmt"]
+    assert "transport_socket" in clusters["auth"]
+
+
 def test_cli_refuses_half_a_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A certificate without its key is an error at render time, not a plaintext edge."""
     monkeypatch.setenv("AI4VC_JWT_SECRET", "s" * 40)

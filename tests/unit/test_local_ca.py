@@ -96,3 +96,13 @@ def test_a_new_ca_drops_what_the_old_one_issued(tmp_path: Path) -> None:
     (tmp_path / "ca.key").unlink()
     leaf = _load(ca.edge().cert)
     leaf.verify_directly_issued_by(_load(tmp_path / "ca.pem"))
+
+
+def test_cli_issues_what_compose_mounts(tmp_path: Path) -> None:
+    """`python -m deploy.local.tls DIR --edge-name … --service …` writes the CA, edge, Envoy and service files."""
+    from deploy.local.tls import main
+
+    assert main([str(tmp_path), "--edge-name", "ai4vc.example.test", "--service", "nmt", "--service", "auth"]) == 0
+    assert "ai4vc.example.test" in names_of(_load(tmp_path / "edge.pem"))
+    assert names_of(_load(tmp_path / "services" / "auth.pem")) >= {"auth"}
+    assert (tmp_path / "envoy-client.key").is_file() and (tmp_path / "services" / "nmt.key").is_file()
