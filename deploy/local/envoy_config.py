@@ -141,6 +141,7 @@ def render(
     tracing_sample_ratio: float = 0.1,
     edge_tls: EdgeTls | None = None,
     upstream_tls: UpstreamTls | None = None,
+    secrets_dir: Path = Path("/etc/envoy/secrets"),
 ) -> str:
     """The bootstrap (listener, filters, clusters); routes come by RDS from `routes_dir`. With
     `edge_tls` the listener speaks TLS only; with `upstream_tls` the gRPC clusters use mTLS."""
@@ -165,6 +166,7 @@ def render(
         node_id=node_id,
         edge_tls=edge_tls,
         upstream_tls=upstream_tls,
+        secrets_dir=str(secrets_dir),
         listen_address=listen_address,
         listen_port=listen_port,
         admin_address=admin_address,
@@ -271,6 +273,21 @@ def docs_routes() -> list[dict[str, object]]:
     return out
 
 
+def edge_secret(edge_tls: EdgeTls) -> dict[str, Any]:
+    """The SDS document the listener reads its certificate from: the PEM files' paths, and their
+    directory watched, so replacing them (by rename, as deploy/local/tls.py and Kubernetes secret
+    mounts do) reloads the pair for new connections."""
+    return {"version_info": "0", "resources": [{
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+        "name": "edge",
+        "tls_certificate": {
+            "certificate_chain": {"filename": str(edge_tls.cert)},
+            "private_key": {"filename": str(edge_tls.key)},
+            "watched_directory": {"path": str(edge_tls.cert.parent)},
+        },
+    }]}
+
+
 def write_edge(upstreams: Sequence[Upstream], config_dir: Path, jwt_secret: str, **kwargs: object) -> Path:
     """Writes everything Envoy starts from into `config_dir`: envoy.yaml, jwks.json (0600), the route
     skeleton (routes.base.json, which the control plane completes) and — only when none is
@@ -289,6 +306,13 @@ def write_edge(upstreams: Sequence[Upstream], config_dir: Path, jwt_secret: str,
             {"@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", **skeleton}]}
         (routes_dir / ".routes.json.tmp").write_text(json.dumps(document))
         os.replace(routes_dir / ".routes.json.tmp", routes_dir / "routes.json")
+    edge_tls = kwargs.get("edge_tls")
+    if isinstance(edge_tls, EdgeTls):
+        secrets_dir = config_dir / "secrets"
+        secrets_dir.mkdir(parents=True, exist_ok=True)
+        (secrets_dir / ".edge.json.tmp").write_text(json.dumps(edge_secret(edge_tls)))
+        os.replace(secrets_dir / ".edge.json.tmp", secrets_dir / "edge.json")
+        kwargs["secrets_dir"] = secrets_dir
     path = config_dir / "envoy.yaml"
     path.write_text(render(upstreams, routes_dir=routes_dir, jwks_path=config_dir / "jwks.json",
                            **kwargs))  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cryptography import x509
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from websockets.asyncio.client import connect
 
@@ -28,7 +29,7 @@ from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
 from ai4vc.sdk import Client
 from deploy.local.mesh import MTLS_PLAINTEXT, Mesh, Ports
-from deploy.local.tls import LocalCa
+from deploy.local.tls import LocalCa, names_of
 
 pytestmark = pytest.mark.e2e
 
@@ -68,6 +69,12 @@ def other_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCa:
 def _admin(mesh: Mesh, path: str) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{mesh.ports.envoy_admin}{path}", timeout=5) as answer:
         return str(answer.read().decode())
+
+
+def _stat(stats: str, suffix: str = "") -> int:
+    """The sum of the admin /stats lines whose name ends with `suffix` (any line when empty)."""
+    return sum(int(line.rsplit(" ", 1)[1]) for line in stats.splitlines()
+               if ": " in line and line.split(":", 1)[0].endswith(suffix))
 
 
 def edge(mesh: Mesh) -> str:
@@ -243,3 +250,26 @@ async def test_dashboard_reaches_every_replica_under_mtls_and_relays_over_https(
     with await asyncio.to_thread(urllib.request.urlopen, request, timeout=30) as answer:
         assert answer.status == 200
         assert json.loads(answer.read())["services"]
+
+
+async def test_a_renewed_edge_certificate_is_served_without_a_restart(tls_mesh: Mesh, ca: bytes) -> None:
+    """Issuing the edge's certificate again (other names) reaches Envoy by SDS: new connections get
+    the new certificate, and a connection opened before keeps working — no restart, no cut stream."""
+    async with grpc.aio.secure_channel(edge(tls_mesh), grpc.ssl_channel_credentials(ca)) as channel:
+        stub = nmt_grpc.NmtServiceStub(channel)
+        metadata = (("x-api-key", tls_mesh.admin_key()),)
+        await stub.ListLanguagePairs(nmt_pb.ListLanguagePairsRequest(), metadata=metadata, timeout=30)
+        uptime = _stat(await asyncio.to_thread(_admin, tls_mesh, "/stats?filter=^server.uptime$"))
+        tls_mesh.ca.edge(["renewed.ai4vc.test"])
+        names: set[str] = set()
+        for _ in range(100):
+            pem = await asyncio.to_thread(ssl.get_server_certificate, ("127.0.0.1", tls_mesh.ports.envoy))
+            names = names_of(x509.load_pem_x509_certificate(pem.encode()))
+            if "renewed.ai4vc.test" in names:
+                break
+            await asyncio.sleep(0.1)
+        assert "renewed.ai4vc.test" in names
+        stats = await asyncio.to_thread(_admin, tls_mesh, "/stats?filter=(^server.uptime$|ssl_context_update_by_sds)")
+        assert _stat(stats, "server.uptime") >= uptime  # the same Envoy: a restart would start it at 0
+        assert _stat(stats, "server_ssl_socket_factory.ssl_context_update_by_sds") >= 1
+        await stub.ListLanguagePairs(nmt_pb.ListLanguagePairsRequest(), metadata=metadata, timeout=30)

@@ -5,6 +5,7 @@ Envoy's own validation of a TLS config on the real binary."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -64,8 +65,10 @@ def test_listener_speaks_tls_only_with_h2_and_http11(tmp_path: Path) -> None:
     common = context["common_tls_context"]
     assert common["alpn_protocols"] == ["h2", "http/1.1"]
     assert common["tls_params"]["tls_minimum_protocol_version"] == "TLSv1_2"
-    assert common["tls_certificates"] == [{"certificate_chain": {"filename": str(EDGE.cert)},
-                                           "private_key": {"filename": str(EDGE.key)}}]
+    [sds] = common["tls_certificate_sds_secret_configs"]
+    assert sds["name"] == "edge"
+    assert sds["sds_config"]["path_config_source"] == {"path": "/etc/envoy/secrets/edge.json",
+                                                       "watched_directory": {"path": "/etc/envoy/secrets"}}
     # The same HTTP filters as in the clear: TLS changes the socket, not the policy.
     def filters(chain: dict[str, Any]) -> list[str]:
         return [f["name"] for f in chain["filters"][0]["typed_config"]["http_filters"]]
@@ -104,8 +107,10 @@ def test_cli_takes_the_edge_certificate_from_the_environment(tmp_path: Path, mon
         monkeypatch.setenv(f"AI4VC_ENVOY_MTLS_{part}", f"/run/secrets/envoy.{part.lower()}")
     assert envoy_config.main(["--config-dir", str(tmp_path), "--upstream", "ai4vc.nmt.v1.NmtService=nmt:8089"]) == 0
     config = yaml.safe_load((tmp_path / "envoy.yaml").read_text())
-    context = _chain(config)["transport_socket"]["typed_config"]["common_tls_context"]
-    assert context["tls_certificates"][0]["certificate_chain"]["filename"] == "/run/secrets/edge.pem"
+    assert "transport_socket" in _chain(config)
+    secret = json.loads((tmp_path / "secrets" / "edge.json").read_text())["resources"][0]["tls_certificate"]
+    assert secret["certificate_chain"]["filename"] == "/run/secrets/edge.pem"
+    assert secret["private_key"]["filename"] == "/run/secrets/edge.key"
     nmt = _clusters(config)["nmt"]["transport_socket"]["typed_config"]["common_tls_context"]
     assert nmt["validation_context"]["trusted_ca"]["filename"] == "/run/secrets/envoy.ca"
 
@@ -143,3 +148,12 @@ def test_real_envoy_accepts_the_tls_config(tmp_path: Path) -> None:
     result = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_edge_secret_names_the_files_and_watches_their_directory() -> None:
+    """The SDS document: one Secret `edge` with the PEM files, their directory watched (renewal by rename)."""
+    [secret] = envoy_config.edge_secret(EDGE)["resources"]
+    assert secret["@type"].endswith("tls.v3.Secret") and secret["name"] == "edge"
+    assert secret["tls_certificate"] == {"certificate_chain": {"filename": "/certs/edge.pem"},
+                                         "private_key": {"filename": "/certs/edge.key"},
+                                         "watched_directory": {"path": "/certs"}}
