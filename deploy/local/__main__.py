@@ -69,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         mesh = Mesh(run_dir, ports, _replicas(os.environ.get("REPLICAS", "")),
                     external_triton=os.environ.get("AI4VC_TRITON_URL", ""), edge_tls=_on("AI4VC_EDGE_TLS"),
                     edge_cert=_edge_cert(), edge_tls_names=names, mesh_mtls=_on("AI4VC_MESH_MTLS"))
+        if (run_dir / "mesh.json").exists():
+            # Running parts are left as they are by `up`: Envoy would keep its old listener and the
+            # services their old ports' security, whatever this run printed.
+            before = json.loads((run_dir / "mesh.json").read_text())
+            if (bool(before.get("edge_tls")), bool(before.get("mesh_mtls"))) != (mesh.edge_tls, mesh.mesh_mtls):
+                print(f"the mesh in {run_dir} runs with TLS={int(bool(before.get('edge_tls')))} "
+                      f"MTLS={int(bool(before.get('mesh_mtls')))}: `make down` first to change that", file=sys.stderr)
+                return 1
         try:
             state = mesh.up()
         except PartError as exc:

@@ -85,3 +85,17 @@ def test_state_file_brings_the_tls_choice_back(tmp_path: Path, kwargs: dict[str,
     (tmp_path / "mesh.json").write_text(json.dumps(mesh.describe()))
     again = Mesh.from_state(tmp_path)
     assert (again.edge_tls, again.mesh_mtls, again.edge_url) == (mesh.edge_tls, mesh.mesh_mtls, mesh.edge_url)
+
+
+def test_up_refuses_to_change_tls_on_a_running_mesh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`make up TLS=1` over a mesh started without TLS says `make down` first and starts nothing
+    (a running Envoy would keep its plaintext listener while the printout said TLS)."""
+    from deploy.local.__main__ import main
+
+    (tmp_path / "mesh.json").write_text(json.dumps({"edge_tls": False, "mesh_mtls": False}))
+    monkeypatch.setenv("AI4VC_RUN_DIR", str(tmp_path))
+    monkeypatch.setenv("AI4VC_EDGE_TLS", "1")
+    assert main(["up"]) == 1
+    assert "make down` first" in capsys.readouterr().err
+    assert not (tmp_path / "tls").exists() and not (tmp_path / "logs").exists()
