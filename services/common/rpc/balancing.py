@@ -46,11 +46,14 @@ _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 # for a keepalive answer (measured with grpcio 1.85). Pings while nothing else is sent are
 # allowed: every service's server (services/common/rpc/server.py) takes a ping per 10 s, with or
 # without calls, so it never answers GOAWAY "too_many_pings".
-KEEPALIVE_OPTIONS: tuple[tuple[str, Any], ...] = (
+CONNECTION_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.keepalive_time_ms", 20_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.ping_timeout_ms", 10_000),
     ("grpc.http2.max_pings_without_data", 0),
+    # A replica that was away is tried again at least every 5 s (gRPC's default backoff grows to
+    # 120 s), so one the supervisor restarts gets calls again within seconds.
+    ("grpc.max_reconnect_backoff_ms", 5_000),
 )
 
 
@@ -149,7 +152,7 @@ def service_config(service_name: str) -> str:
 
 def channel_options(service_name: str, options: Options = ()) -> list[tuple[str, Any]]:
     """`options` plus the balancing and keepalive options (the caller's win on a clash)."""
-    mine = dict(KEEPALIVE_OPTIONS)
+    mine = dict(CONNECTION_OPTIONS)
     mine["grpc.service_config"] = service_config(service_name)
     # Ours, not one a DNS TXT record might carry.
     mine["grpc.service_config_disable_resolution"] = 1
