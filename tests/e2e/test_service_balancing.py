@@ -2,14 +2,17 @@
 pipeline's speech → text → speech runs go to both of each, a pipeline run survives the SIGKILL of
 either ASR replica (the pipeline's channel skips the dead one; calls in flight at the kill are
 retried by its own retry), a replica started again on its port gets calls again, and the
-WebSocket bridge's live ASR opens a new stream on the survivor."""
+WebSocket bridge's live ASR opens a new stream on the survivor, while a stream on the replica
+that dies ends UNAVAILABLE."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 import time
 import urllib.request
 
@@ -17,6 +20,7 @@ import grpc
 import numpy as np
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from ai4vc.asr.v1 import asr_service_pb2 as asr_pb
 from ai4vc.audio.v1 import audio_pb2
@@ -49,10 +53,10 @@ REQUEST = pb.RunPipelineRequest(
 
 
 def handled(service: Service, method: str) -> int:
-    """Calls of `method` the replica answered OK, from its own metrics port."""
+    """Calls of `method` ("Service/Method") the replica answered OK, from its own metrics port."""
     body = urllib.request.urlopen(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=5).read().decode()
     return int(sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
-                   if line.startswith("grpc_server_handled_total{") and f'grpc_method="{method}"' in line
+                   if line.startswith("grpc_server_handled_total{") and f'.{method}"' in line
                    and 'grpc_code="OK"' in line))
 
 
@@ -123,11 +127,20 @@ async def live_asr(mesh: Mesh) -> tuple[list[dict], int | None]:
 
 
 def kill(service: Service) -> float:
-    """SIGKILL of the replica and its supervisor (it stays dead); when it happened."""
+    """SIGKILL of the replica and its supervisor (it stays dead); returns when it happened, once its
+    port refuses connections. (A SIGKILLed process keeps its sockets open, accepting, while the
+    kernel tears its memory down: calls started then are calls in flight at the kill.)"""
     pid = service.proc.pid()
     assert pid is not None
     os.killpg(pid, signal.SIGKILL)
-    return time.monotonic()
+    killed_at = time.monotonic()
+    for _ in range(400):
+        try:
+            socket.create_connection(("127.0.0.1", service.port), timeout=1).close()
+        except OSError:
+            return killed_at
+        time.sleep(0.025)
+    raise AssertionError(f"{service.proc.name} still accepts connections after SIGKILL")
 
 
 async def test_pipeline_runs_spread_over_replicas_and_survive_either_asr_dying(balanced_mesh):
@@ -141,35 +154,36 @@ async def test_pipeline_runs_spread_over_replicas_and_survive_either_asr_dying(b
         runs = Runs(mesh, pb_grpc.PipelineServiceStub(channel))
         try:
             await runs.until(8)
-            asr_served = [await asyncio.to_thread(handled, s, "Recognize") for s in asr]
-            tts_served = [await asyncio.to_thread(handled, s, "Synthesize") for s in tts]
+            asr_served = [await asyncio.to_thread(handled, s, "AsrService/Recognize") for s in asr]
+            tts_served = [await asyncio.to_thread(handled, s, "TtsService/Synthesize") for s in tts]
             assert all(asr_served) and all(tts_served), f"not spread: asr {asr_served}, tts {tts_served}"
             assert runs.failures == []
 
             for victim, survivor in ((asr[0], asr[1]), (asr[1], asr[0])):
                 killed_at = kill(victim)
-                before = await asyncio.to_thread(handled, survivor, "Recognize")
+                before = await asyncio.to_thread(handled, survivor, "AsrService/Recognize")
                 await runs.until(6)
                 while time.monotonic() < killed_at + SETTLE_S:
                     await runs.until(1)
                 await runs.until(4)
                 late = [why for started, why in runs.failures if started > killed_at + SETTLE_S]
                 assert late == [], f"runs failed after {victim.proc.name} died: {late}"
-                assert await asyncio.to_thread(handled, survivor, "Recognize") >= before + 10
+                assert await asyncio.to_thread(handled, survivor, "AsrService/Recognize") >= before + 10
                 if victim is asr[0]:
                     # Back on the same port (as the supervisor would restart it): calls reach it again.
                     victim.start()
                     await asyncio.to_thread(victim.wait_serving)
-                    back = await asyncio.to_thread(handled, victim, "Recognize")
+                    back = await asyncio.to_thread(handled, victim, "AsrService/Recognize")
                     for _ in range(60):
                         await runs.until(2)
-                        if await asyncio.to_thread(handled, victim, "Recognize") > back:
+                        if await asyncio.to_thread(handled, victim, "AsrService/Recognize") > back:
                             break
                     else:
                         raise AssertionError(f"{victim.proc.name} restarted but gets no calls")
         finally:
             await runs.close()
-    # Failures at all: only runs in flight at a kill (each started before it).
+    # Failures at all: only runs in flight at a kill (two workers, two kills).
+    print(f"{runs.done} runs, failures: {runs.failures}")
     assert len(runs.failures) <= 4, runs.failures
 
 
@@ -182,19 +196,62 @@ async def test_bridge_live_asr_survives_the_loss_of_replica_0(balanced_mesh):
         if not replica.proc.alive():
             replica.start()
             await asyncio.to_thread(replica.wait_serving)
-    first = await asyncio.to_thread(handled, asr[1], "StreamingRecognize")
+    first = await asyncio.to_thread(handled, asr[1], "AsrService/StreamingRecognize")
     for _ in range(20):
         received, code = await live_asr(mesh)
         assert code == 1000 and received[-1] == {"event": "done"}, received[-3:]
-        if await asyncio.to_thread(handled, asr[1], "StreamingRecognize") > first:
+        if await asyncio.to_thread(handled, asr[1], "AsrService/StreamingRecognize") > first:
             break
     else:
         raise AssertionError("the bridge's sessions never reached ASR replica 1")
-    before = await asyncio.to_thread(handled, asr[1], "StreamingRecognize")
-    kill(asr[0])
+    before = await asyncio.to_thread(handled, asr[1], "AsrService/StreamingRecognize")
+    killed_at = kill(asr[0])
+    print(f"replica 0 refused connections {time.monotonic() - killed_at:.3f} s after SIGKILL")
     for attempt in range(3):
         received, code = await live_asr(mesh)
         assert code == 1000 and received[-1] == {"event": "done"}, (attempt, received[-3:])
         finals = [r for f in received for r in f.get("results", []) if r.get("isFinal")]
         assert finals and finals[0]["alternatives"][0]["transcript"], received
-    assert await asyncio.to_thread(handled, asr[1], "StreamingRecognize") >= before + 3
+    assert await asyncio.to_thread(handled, asr[1], "AsrService/StreamingRecognize") >= before + 3
+
+
+def in_flight(service: Service, method: str) -> int:
+    """Calls of `method` ("Service/Method") open on the replica now, from its metrics port."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=5).read().decode()
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+                   if line.startswith("grpc_server_in_flight{") and f'.{method}"' in line))
+
+
+async def test_bridge_stream_on_a_replica_that_dies_ends_unavailable(balanced_mesh):
+    """A live ASR session whose stream is on the replica that is SIGKILLed ends with an UNAVAILABLE
+    error frame and close 1011 (it does not hang); the next session succeeds on the other replica."""
+    mesh = balanced_mesh
+    asr = [s for s in mesh.services if s.name == "asr"]
+    for replica in asr:
+        if not replica.proc.alive():
+            replica.start()
+            await asyncio.to_thread(replica.wait_serving)
+    config = {"config": {"config": {"languageCode": "en", "audioConfig": {
+        "encoding": "AUDIO_ENCODING_LINEAR16", "sampleRateHertz": RATE}}, "interimResults": True}}
+    async with connect(f"ws://127.0.0.1:{mesh.ports.envoy}/v1/ws/asr",
+                       subprotocols=["ai4vc.v1", f"ai4vc-key.{mesh.admin_key()}"]) as ws:
+        await ws.send(json.dumps(config))
+        await ws.send(AUDIO[:RATE // 10 * 2])
+        holder = None
+        for _ in range(200):  # which replica holds the stream
+            open_now = [await asyncio.to_thread(in_flight, s, "AsrService/StreamingRecognize") for s in asr]
+            if sum(open_now) == 1:
+                holder = asr[open_now.index(1)]
+                break
+            await asyncio.sleep(0.05)
+        assert holder is not None, "the session's stream never showed on a replica"
+        kill(holder)
+        frames = []
+        with contextlib.suppress(ConnectionClosed):
+            async with asyncio.timeout(60):  # a bound, so a hang fails the test instead of stalling it
+                async for frame in ws:
+                    frames.append(frame if isinstance(frame, bytes) else json.loads(frame))
+        assert ws.close_code == 1011, (ws.close_code, frames[-2:])
+        assert frames and frames[-1]["error"]["code"] == "UNAVAILABLE", frames[-2:]
+    received, code = await live_asr(mesh)
+    assert code == 1000 and received[-1] == {"event": "done"}, received[-3:]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -121,7 +121,7 @@ def grpc_target(value: str, env_var: str) -> str:
     return "ipv6:" + ",".join(f"[{host}]:{port}" for host, port in parsed)
 
 
-def _check_uri(scheme: str, rest: str, bad: Any) -> str:
+def _check_uri(scheme: str, rest: str, bad: Callable[[str], SettingsError]) -> str:
     target = f"{scheme}:{rest}"
     if scheme == "dns":
         # dns:host:port, dns:///host:port or dns://authority/host:port; a name without a port
@@ -132,12 +132,12 @@ def _check_uri(scheme: str, rest: str, bad: Any) -> str:
             raise bad("a dns target needs host:port")
         return target
     if scheme in ("ipv4", "ipv6"):
-        entries = rest.split(",")
+        entries = [entry.strip() for entry in rest.split(",")]
         for entry in entries:
-            host_port = _split_host_port(entry.strip())
+            host_port = _split_host_port(entry)
             if host_port is None or _ip_family(host_port[0]) != int(scheme[-1]):
                 raise bad(f"{entry!r} is not an {scheme} address with a port")
-        return target
+        return f"{scheme}:{','.join(entries)}"
     if not rest.strip("/"):
         raise bad("a unix target needs a path")
     return target
