@@ -93,6 +93,7 @@ class Runs:
                 self.done += 1
             except grpc.aio.AioRpcError as err:
                 self.failures.append((started, f"{err.code().name}: {err.details()}"))
+                await asyncio.sleep(0.1)  # a fast failure must not become a busy loop
 
     async def until(self, more: int) -> None:
         """Waits for `more` successful runs (bounded: a stuck mesh fails the test, it does not hang it)."""
@@ -187,23 +188,29 @@ async def test_pipeline_runs_spread_over_replicas_and_survive_either_asr_dying(b
     assert len(runs.failures) <= 4, runs.failures
 
 
+async def both_replicas_used_by_the_bridge(mesh: Mesh, asr: list[Service]) -> None:
+    """Starts a replica an earlier test left dead, then runs live ASR sessions until each replica
+    has served one since (the bridge's channel reconnects to a restarted one within its backoff)."""
+    for replica in asr:
+        if not replica.proc.alive():
+            replica.start()
+            await asyncio.to_thread(replica.wait_serving)
+    first = [await asyncio.to_thread(handled, s, "AsrService/StreamingRecognize") for s in asr]
+    for _ in range(40):
+        received, code = await live_asr(mesh)
+        assert code == 1000 and received[-1] == {"event": "done"}, received[-3:]
+        now = [await asyncio.to_thread(handled, s, "AsrService/StreamingRecognize") for s in asr]
+        if all(n > f for n, f in zip(now, first, strict=True)):
+            return
+    raise AssertionError(f"the bridge's sessions did not reach both ASR replicas: {first} → {now}")
+
+
 async def test_bridge_live_asr_survives_the_loss_of_replica_0(balanced_mesh):
     """Once the bridge's sessions reach both ASR replicas, SIGKILL of replica 0 (its supervisor too)
     leaves new live ASR WebSocket sessions whole: a final transcript and {"event": "done"}, from replica 1."""
     mesh = balanced_mesh
     asr = [s for s in mesh.services if s.name == "asr"]
-    for replica in asr:  # the test above may have left one dead
-        if not replica.proc.alive():
-            replica.start()
-            await asyncio.to_thread(replica.wait_serving)
-    first = await asyncio.to_thread(handled, asr[1], "AsrService/StreamingRecognize")
-    for _ in range(20):
-        received, code = await live_asr(mesh)
-        assert code == 1000 and received[-1] == {"event": "done"}, received[-3:]
-        if await asyncio.to_thread(handled, asr[1], "AsrService/StreamingRecognize") > first:
-            break
-    else:
-        raise AssertionError("the bridge's sessions never reached ASR replica 1")
+    await both_replicas_used_by_the_bridge(mesh, asr)
     before = await asyncio.to_thread(handled, asr[1], "AsrService/StreamingRecognize")
     killed_at = kill(asr[0])
     print(f"replica 0 refused connections {time.monotonic() - killed_at:.3f} s after SIGKILL")
@@ -227,10 +234,7 @@ async def test_bridge_stream_on_a_replica_that_dies_ends_unavailable(balanced_me
     error frame and close 1011 (it does not hang); the next session succeeds on the other replica."""
     mesh = balanced_mesh
     asr = [s for s in mesh.services if s.name == "asr"]
-    for replica in asr:
-        if not replica.proc.alive():
-            replica.start()
-            await asyncio.to_thread(replica.wait_serving)
+    await both_replicas_used_by_the_bridge(mesh, asr)
     config = {"config": {"config": {"languageCode": "en", "audioConfig": {
         "encoding": "AUDIO_ENCODING_LINEAR16", "sampleRateHertz": RATE}}, "interimResults": True}}
     async with connect(f"ws://127.0.0.1:{mesh.ports.envoy}/v1/ws/asr",
