@@ -236,14 +236,8 @@ class Mesh:
         return self.admin_key_file.read_text().strip()
 
     def service_env(self) -> dict[str, str]:
-        # Internal calls (pipeline, bridge → AI services) go to the services directly: the
-        # caller was authenticated at the edge and its identity headers are forwarded.
-        direct = {name: f"127.0.0.1:{self.ports.services[name]}" for name in ("asr", "tts", "nmt", "pipeline")}
+        # (the callers' targets of the AI services are added per replica: _downstream_env)
         return {
-            **{f"AI4VC_PIPELINE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
-            **{f"AI4VC_RIVA_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
-            **{f"AI4VC_WSBRIDGE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "pipeline")},
-            **{f"AI4VC_ULCA_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
             # getModelsPipeline's callbackUrl: the edge, as clients reach it.
             "AI4VC_ULCA_PUBLIC_URL": self.edge_url,
             # Live settings: services watch their namespace on the config service (stage 1).
@@ -330,7 +324,23 @@ class Mesh:
             for service in services:
                 service.env["AI4VC_MESH_TLS_PLAINTEXT"] = plaintext
         self._dashboard_env(services, spare)
+        self._downstream_env(services)
         return services
+
+    def _downstream_env(self, services: list[Service]) -> None:
+        """Internal calls (pipeline, facades, bridge → AI services) go to the services directly,
+        not through Envoy (the caller was authenticated at the edge; its identity headers are
+        forwarded), balanced by the caller's channel over every replica (rpc/balancing.py)."""
+        every = {name: ",".join(f"127.0.0.1:{s.port}" for s in services if s.name == name)
+                 for name in ("asr", "tts", "nmt", "pipeline")}
+        env = {
+            **{f"AI4VC_PIPELINE_{n.upper()}_TARGET": every[n] for n in ("asr", "tts", "nmt")},
+            **{f"AI4VC_RIVA_{n.upper()}_TARGET": every[n] for n in ("asr", "tts", "nmt")},
+            **{f"AI4VC_WSBRIDGE_{n.upper()}_TARGET": every[n] for n in ("asr", "tts", "pipeline")},
+            **{f"AI4VC_ULCA_{n.upper()}_TARGET": every[n] for n in ("asr", "tts", "nmt")},
+        }
+        for service in services:
+            service.env.update(env)
 
     def _dashboard_env(self, services: list[Service], spare: Iterator[int]) -> None:
         """The dashboard is told every replica the mesh runs (to health-check), Prometheus, the

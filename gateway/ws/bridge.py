@@ -35,6 +35,8 @@ from gateway.ws import protocol as proto
 from services.common import logs
 from services.common.errors import Internal, InvalidArgument, Reason
 from services.common.metrics import RpcMetrics
+from services.common.rpc.balancing import balanced_channel, grpc_target
+from services.common.rpc.downstream import SERVICE_NAMES
 from services.common.rpc.identity import IDENTITY_HEADERS, PRINCIPAL_HEADER
 from services.common.rpc.interceptors import REQUEST_ID_KEY
 from services.common.settings import CommonSettings, SettingsError
@@ -44,13 +46,22 @@ FORWARDED_HEADERS = (*IDENTITY_HEADERS, REQUEST_ID_KEY, "traceparent", "tracesta
 HEALTH_PATH = "/healthz"
 
 
+# The gRPC service behind each route, whose health picks the replicas a session may go to.
+HEALTH_NAMES = {**SERVICE_NAMES, "pipeline": "ai4vc.pipeline.v1.PipelineService"}
+
+
+def target_env(route: proto.Route) -> str:
+    return f"AI4VC_WSBRIDGE_{route.name.upper()}_TARGET"
+
+
 def _select_subprotocol(_connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
     return Subprotocol(proto.WS_PROTOCOL) if proto.WS_PROTOCOL in offered else None
 
 
 @dataclasses.dataclass(frozen=True)
 class WsBridgeSettings(CommonSettings):
-    """Environment prefix `AI4VC_WSBRIDGE_`. Targets are host:port of the gRPC services."""
+    """Environment prefix `AI4VC_WSBRIDGE_`. Targets name every replica of the gRPC services
+    (host:port, IP:port,IP:port,… or a gRPC target URI: services/common/rpc/balancing.py)."""
 
     service_name: str = "ws-bridge"
     port: int = 8092
@@ -65,10 +76,8 @@ class WsBridgeSettings(CommonSettings):
 
     def check(self) -> WsBridgeSettings:
         for route in proto.ROUTES.values():
-            target = getattr(self, f"{route.name}_target")
-            host, _, port = target.rpartition(":")
-            if not host or not port.isdigit():
-                raise SettingsError(f"AI4VC_WSBRIDGE_{route.name.upper()}_TARGET={target!r}: use host:port")
+            if not grpc_target(getattr(self, f"{route.name}_target"), target_env(route)):
+                raise SettingsError(f"{target_env(route)} is empty: the bridge needs every route's service")
         if self.max_frame_bytes < proto.MAX_AUDIO_CHUNK_BYTES:
             raise SettingsError(f"AI4VC_WSBRIDGE_MAX_FRAME_BYTES must be at least {proto.MAX_AUDIO_CHUNK_BYTES}")
         return self
@@ -104,9 +113,10 @@ class WsBridge:
         self.settings = settings.check()
         options = [("grpc.max_receive_message_length", settings.max_message_bytes),
                    ("grpc.max_send_message_length", settings.max_message_bytes)]
-        self.channels = {route.name: grpc.aio.insecure_channel(getattr(settings, f"{route.name}_target"),
-                                                               options=options)
-                         for route in proto.ROUTES.values()}
+        # Each balanced over the service's healthy replicas: a new session goes to a live one.
+        self.channels = {route.name: balanced_channel(
+            grpc_target(getattr(settings, f"{route.name}_target"), target_env(route)), HEALTH_NAMES[route.name],
+            options=options) for route in proto.ROUTES.values()}
         self.metrics = _Metrics(registry)
         self.server: Server | None = None
         self.draining = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from services.common.rpc.balancing import check_targets
 from services.common.settings import CommonSettings, SettingsError
 
 
@@ -11,8 +12,9 @@ from services.common.settings import CommonSettings, SettingsError
 class PipelineSettings(CommonSettings):
     service_name: str = "pipeline"
     port: int = 8091
-    # Where the downstream services answer, host:port: each service directly, or Envoy (which
-    # must then route grpc.health.v1 to them for readiness). Empty: that kind of task is
+    # Where the downstream services answer: every replica of each, balanced round-robin over the
+    # healthy ones (services/common/rpc/balancing.py): host:port (DNS, every address of the
+    # name), IP:port,IP:port,… or a gRPC target URI (dns:///…). Empty: that kind of task is
     # unavailable and does not gate readiness.
     asr_target: str = "127.0.0.1:8087"
     nmt_target: str = "127.0.0.1:8089"
@@ -33,6 +35,7 @@ class PipelineSettings(CommonSettings):
     health_timeout_s: float = 1.0
 
     def __post_init__(self) -> None:
+        check_targets(self, "AI4VC_PIPELINE", ("asr", "nmt", "tts"))
         if self.retry_max_attempts < 1:
             raise SettingsError("retry_max_attempts must be at least 1")
         if self.max_pending_utterances < 1 or self.max_pending_events < 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from services.common.rpc.balancing import check_targets
 from services.common.settings import CommonSettings, SettingsError
 
 
@@ -11,8 +12,9 @@ from services.common.settings import CommonSettings, SettingsError
 class RivaSettings(CommonSettings):
     service_name: str = "riva"
     port: int = 8098
-    # Where our asr, tts and nmt services answer (host:port), each directly. Empty: that Riva
-    # service answers UNAVAILABLE and does not gate readiness.
+    # Where our asr, tts and nmt services answer, every replica (host:port, IP:port,IP:port,… or
+    # a gRPC target URI: services/common/rpc/balancing.py). Empty: that Riva service answers
+    # UNAVAILABLE and does not gate readiness.
     asr_target: str = "127.0.0.1:8087"
     tts_target: str = "127.0.0.1:8088"
     nmt_target: str = "127.0.0.1:8089"
@@ -28,6 +30,7 @@ class RivaSettings(CommonSettings):
     max_chunk_bytes: int = 32_768
 
     def __post_init__(self) -> None:
+        check_targets(self, "AI4VC_RIVA", ("asr", "tts", "nmt"))
         if self.retry_max_attempts < 1:
             raise SettingsError("retry_max_attempts must be at least 1")
         if self.max_chunk_bytes < 2 or self.max_chunk_bytes % 2:

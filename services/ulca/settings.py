@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from services.common.rpc.balancing import check_targets
 from services.common.settings import CommonSettings, SettingsError
 
 TASKS = ("asr", "translation", "transliteration", "tts")
@@ -31,7 +32,8 @@ DHRUVA_SERVICE_IDS = (
 class UlcaSettings(CommonSettings):
     service_name: str = "ulca"
     port: int = 8099
-    # Where the services behind the facade answer (host:port), directly or through Envoy.
+    # Where the services behind the facade answer, every replica (host:port, IP:port,IP:port,…
+    # or a gRPC target URI: services/common/rpc/balancing.py).
     asr_target: str = "127.0.0.1:8087"
     nmt_target: str = "127.0.0.1:8089"
     tts_target: str = "127.0.0.1:8088"
@@ -56,6 +58,7 @@ class UlcaSettings(CommonSettings):
     health_timeout_s: float = 1.0
 
     def __post_init__(self) -> None:
+        check_targets(self, "AI4VC_ULCA", ("asr", "nmt", "tts"))
         if self.retry_max_attempts < 1:
             raise SettingsError("retry_max_attempts must be at least 1")
         if self.segment_above_s <= 0:

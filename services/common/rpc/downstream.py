@@ -1,8 +1,9 @@
 """Calling our own services from a service (the pipeline, the Riva and ULCA facades): one channel
-per downstream service with a readiness check over their health, the metadata every downstream
-call carries, unary calls retried on UNAVAILABLE, streams read to their end, and a
-downstream failure turned into the domain error of the same code and ErrorInfo reason, its
-field moved into the caller's request.
+per downstream service, balanced over its replicas (`rpc.balancing`), with a readiness check
+over their health, the metadata every downstream call carries, unary calls retried on
+UNAVAILABLE (a retry lands on another replica), streams read to their end, and a downstream
+failure turned into the domain error of the same code and ErrorInfo reason, its field moved
+into the caller's request.
 
 Every call carries the caller's request id, trace context and identity metadata and a
 deadline from the caller's remaining time. Unary calls that answer UNAVAILABLE are retried
@@ -40,6 +41,7 @@ from services.common.errors import (
     Unavailable,
 )
 from services.common.logs import request_id_var
+from services.common.rpc.balancing import balanced_channel, grpc_target
 from services.common.rpc.identity import identity_of
 from services.common.rpc.interceptors import REQUEST_ID_KEY
 
@@ -54,18 +56,23 @@ SERVICE_NAMES = {
 
 
 class Channels:
-    """One channel per configured downstream service (name → target; an empty target is not
-    configured), closed together; ready when every one answers its health check SERVING. A call
-    to a service that is not configured is UNAVAILABLE naming the setting (`env_prefix`)."""
+    """One channel per configured downstream service (name → target setting, see
+    `balancing.grpc_target`; an empty target is not configured), each balanced over the
+    service's healthy replicas, closed together; ready when every service has a replica that
+    answers its health check SERVING. A call to a service that is not configured is UNAVAILABLE
+    naming the setting (`env_prefix`)."""
 
     def __init__(self, targets: dict[str, str], *, max_message_bytes: int, health_timeout_s: float,
                  env_prefix: str) -> None:
         self.health_timeout_s = health_timeout_s
         self.env_prefix = env_prefix
-        self.channels = {name: grpc.aio.insecure_channel(target, options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-        ]) for name, target in targets.items() if target}
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes)]
+        # Balanced over every replica the target names, healthy ones only (rpc/balancing.py).
+        self.channels = {
+            name: balanced_channel(grpc_target(target, f"{env_prefix}_{name.upper()}_TARGET"), SERVICE_NAMES[name],
+                                   options=options)
+            for name, target in targets.items() if target.strip()}
 
     def __contains__(self, name: str) -> bool:
         return name in self.channels

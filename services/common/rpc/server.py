@@ -83,6 +83,11 @@ async def build_server(
             ("grpc.so_reuseport", 0),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            # Callers balance over the replicas their target resolves to (rpc/balancing.py) and
+            # resolve again only when a connection ends: a GOAWAY every ~5 min (calls in flight
+            # finish; no grace limit) lets them find replicas added since (compose --scale, a
+            # Kubernetes headless Service).
+            ("grpc.max_connection_age_ms", 300_000),
         ],
     )
     register(server)
