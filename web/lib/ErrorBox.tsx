@@ -21,7 +21,9 @@ export function ErrorBox({ error }: { error: unknown }) {
           <List className="fields" mt={1}>
             {shown.fields.map((f) => (
               <ListItem key={f.field} data-field={f.field}>
-                <Code>{f.field}</Code>: <span dir="auto">{f.description}</span>
+                <Code>{f.field}</Code>
+                {/* Many services put the same sentence in the message and the violation: say it once. */}
+                {f.description && f.description !== shown.message ? <>: <span dir="auto">{f.description}</span></> : null}
               </ListItem>
             ))}
           </List>

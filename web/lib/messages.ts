@@ -1,7 +1,8 @@
 // The console's own words, per interface language: a typed dictionary (English is the reference;
 // `Dictionary` makes a missing key a compile error, tests/messages.test.ts checks the same at run
 // time plus placeholders). `{name}` marks a value filled in by `format`. Technical names (WAV,
-// JWT, gRPC method names, BCP-47 codes) stay as they are in every language.
+// JWT, gRPC method names, BCP-47 codes) stay as they are in every language; in Urdu, numbers
+// with Latin units sit in left-to-right isolates (U+2066 … U+2069, see `ltr`).
 
 export const LOCALES = {
   en: { name: "English", dir: "ltr" },
@@ -411,7 +412,7 @@ const ur: Dictionary = {
   "asr.punctuation": "رموزِ اوقاف",
   "asr.fileTitle": "فائل کو تحریر میں بدلیں",
   "asr.fileNote": "کوئی بھی آڈیو فائل: WAV، FLAC، Ogg (Opus، Vorbis)، MP3 یا WebM — سروس فائل کے ہیڈر سے فارمیٹ پڑھتی ہے۔",
-  "asr.fileInfo": "{name} · {type} · {kib} KiB",
+  "asr.fileInfo": "\u2066{name}\u2069 · {type} · \u2066{kib} KiB\u2069",
   "asr.transcribe": "تحریر کریں",
   "asr.transcribing": "تحریر ہو رہی ہے…",
   "asr.resultInfo": "ماڈل {model} · {seconds} سیکنڈ آڈیو · اعتماد {confidence}",
@@ -420,7 +421,7 @@ const ur: Dictionary = {
   "asr.end": "اختتام",
   "asr.confidence": "اعتماد",
   "asr.liveTitle": "براہِ راست مائیکروفون",
-  "asr.liveNote": "AudioWorklet سے 16 kHz PCM، WebSocket پل (/v1/ws/asr) کے ذریعے۔",
+  "asr.liveNote": "AudioWorklet سے \u206616 kHz PCM\u2069، WebSocket پل (/v1/ws/asr) کے ذریعے۔",
   "nmt.title": "ترجمہ",
   "nmt.from": "ماخذ زبان",
   "nmt.to": "ہدف زبان",
@@ -439,8 +440,8 @@ const ur: Dictionary = {
   "tts.female": "خاتون",
   "tts.neutral": "غیر جانبدار",
   "tts.rate": "رفتار {v}",
-  "tts.pitch": "سُر {v} st",
-  "tts.volume": "آواز کی سطح {v} dB",
+  "tts.pitch": "سُر \u2066{v} st\u2069",
+  "tts.volume": "آواز کی سطح \u2066{v} dB\u2069",
   "tts.encoding": "انکوڈنگ (ڈاؤن لوڈ)",
   "tts.encodingNote": "تقریر منتخب انکوڈنگ میں واپس آتی ہے (جہاں اس کا انکوڈر نہ ہو وہاں جواب UNSUPPORTED_ENCODING ہوتا ہے)؛ اسٹریم LINEAR16 آتے ہی چلاتی ہے اور WAV کے طور پر ڈاؤن لوڈ ہوتی ہے۔",
   "tts.synthesize": "تقریر بنائیں",
@@ -453,7 +454,7 @@ const ur: Dictionary = {
   "tts.waveformInfo": "لہر: {seconds} سیکنڈ، چوٹی {peak}",
   "tts.waveformFailed": "یہ براؤزر آڈیو ڈی کوڈ کر کے لہر نہیں بنا سکتا: {error}",
   "tts.download": "{file} ڈاؤن لوڈ کریں",
-  "tts.resultInfo": "آواز {voice} · {encoding} · {rate} Hz · {kib} KiB",
+  "tts.resultInfo": "آواز {voice} · {encoding} · \u2066{rate} Hz\u2069 · \u2066{kib} KiB\u2069",
   "pipe.title": "پائپ لائن",
   "pipe.note": "ایک RunPipeline کال: (تقریر ←) متن ← ترجمہ ← تقریر، ہر مرحلے کا نتیجہ نیچے۔",
   "pipe.fromAudio": "تقریر (آڈیو فائل)",
@@ -473,7 +474,7 @@ const ur: Dictionary = {
   "s2s.noTranslation": "ترجمہ نہیں",
   "s2s.noVoice": "یہاں کوئی آواز {language} نہیں بولتی۔",
   "s2s.utterance": "جملہ {n}",
-  "s2s.played": "{kib} KiB تقریر چلائی گئی",
+  "s2s.played": "\u2066{kib} KiB\u2069 تقریر چلائی گئی",
   "settings.title": "ترتیبات",
   "settings.edgeUrl": "ایج URL",
   "settings.apiKey": "API کلید (صرف اس براؤزر کے localStorage میں محفوظ)",
@@ -504,6 +505,12 @@ const ur: Dictionary = {
 };
 
 export const MESSAGES: Record<Locale, Dictionary> = { en, hi, ta, ur };
+
+/** `text` as a left-to-right island (U+2066 … U+2069): a number with its unit ("22050 Hz") keeps
+ * its order inside right-to-left Urdu instead of reading "Hz 22050". */
+export function ltr(text: string): string {
+  return `\u2066${text}\u2069`;
+}
 
 /** `{name}` placeholders filled from `values`; a placeholder without a value stays as written. */
 export function format(template: string, values?: Record<string, string | number>): string {

@@ -59,16 +59,17 @@ export function Keys({ api, cacheKey }: { api: Clients; cacheKey: string }) {
         ) : null}
         <ErrorBox error={keys.error} />
         <ErrorBox error={revoke.error} />
-        <TableContainer mt={4}>
+        {/* Wrapping cells (not TableContainer's nowrap + scroll): the Revoke column stays in view. */}
+        <TableContainer mt={4} whiteSpace="normal">
           <Table id="keys" size="sm">
             <Thead><Tr><Th>{t("keys.name")}</Th><Th>id</Th><Th>{t("keys.owner")}</Th><Th>{t("keys.scopesShort")}</Th>
               <Th>{t("keys.created")}</Th><Th /></Tr></Thead>
             <Tbody>
               {(keys.data ?? []).map((k) => (
                 <Tr key={k.keyId} data-key={k.keyId} data-revoked={k.revokeTime ? "true" : "false"}>
-                  <Td dir="auto">{k.displayName}</Td><Td><Code>{k.keyId}</Code></Td><Td>{k.owner}</Td>
+                  <Td dir="auto" wordBreak="break-word">{k.displayName}</Td><Td><Code>{k.keyId}</Code></Td><Td>{k.owner}</Td>
                   <Td>{k.scopes.map((s) => <Badge key={s} me={1} textTransform="none">{s}</Badge>)}</Td>
-                  <Td>{k.createTime ? new Date(Number(k.createTime.seconds) * 1000).toISOString().slice(0, 16) : ""}</Td>
+                  <Td>{k.createTime ? new Date(Number(k.createTime.seconds) * 1000).toISOString().slice(0, 16).replace("T", " ") : ""}</Td>
                   <Td>{k.revokeTime ? <Badge colorScheme="gray">{t("keys.revoked")}</Badge> : (
                     <Button className="revoke" size="xs" colorScheme="red" variant="outline" onClick={() => revoke.mutate(k.keyId)}>
                       {t("keys.revoke")}</Button>)}</Td>

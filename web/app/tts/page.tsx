@@ -9,6 +9,7 @@ import { useClients, wsCredential, type ShownError } from "../../lib/api";
 import { ENCODINGS, FORMATS, downloadMime, playable, type EncodingName } from "../../lib/audioformat";
 import { ErrorBox } from "../../lib/ErrorBox";
 import { useI18n } from "../../lib/i18n";
+import { ltr } from "../../lib/messages";
 import { wavFile } from "../../lib/pcm";
 import { ChunkPlayer } from "../../lib/player";
 import { Field, Muted, Section } from "../../lib/ui";
@@ -136,7 +137,7 @@ export default function TtsPage() {
         <Select value={voice} onChange={(e) => setVoice(e.target.value)}>
           {(voices.data ?? []).map((v: tts.Voice) => (
             <option key={v.name} value={v.name}>
-              {v.name} — {v.languageCodes.join(", ")} · {GENDERS[v.ssmlGender] ? t(GENDERS[v.ssmlGender]) : "?"} · {v.naturalSampleRateHertz} Hz
+              {v.name} — {v.languageCodes.join(", ")} · {GENDERS[v.ssmlGender] ? t(GENDERS[v.ssmlGender]) : "?"} · {ltr(`${v.naturalSampleRateHertz} Hz`)}
             </option>
           ))}
         </Select>
