@@ -306,7 +306,7 @@ try {
     expected = [];
     seen.refreshedTranslation = await page.textContent("#translation");
     seen.tokenReplaced = await page.evaluate((old) => JSON.parse(sessionStorage.getItem("ai4vc.session")).accessToken !== old, spoiled);
-    seen.jwtRequests = sent;
+    seen.jwtRequests = [...sent]; // a copy: later steps translate with the API key
 
     // The WebSocket bridge with the JWT (sub-protocol ai4vc-bearer.<token>): TTS streamed.
     await page.goto(url("tts/"), { waitUntil: "load" });

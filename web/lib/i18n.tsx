@@ -44,7 +44,10 @@ export function I18nProvider({ children }: { children: ReactNode }) {
   }, []);
   const value = useMemo<I18n>(() => ({
     locale, dir, setLocale,
-    t: (key, values) => format(MESSAGES[locale][key] || MESSAGES.en[key], values),
+    // Right to left, each filled-in value is its own bidi island (U+2068 … U+2069): a voice name
+    // next to an encoding name would otherwise run together left to right and read backwards.
+    t: (key, values) => format(MESSAGES[locale][key] || MESSAGES.en[key],
+      values && dir === "rtl" ? Object.fromEntries(Object.entries(values).map(([k, v]) => [k, `\u2068${v}\u2069`])) : values),
   }), [locale, dir, setLocale]);
   return <Context.Provider value={value}>{children}</Context.Provider>;
 }
