@@ -372,8 +372,15 @@ try {
     await page.click("#synthesize");
     await page.waitForSelector("[data-testid=waveform][data-ready=true]", { timeout: 60000 });
     await page.screenshot({ path: join(shots, "ui-urdu-tts.png"), fullPage: true });
+    // Tamil, on the home page.
+    await page.goto(url(""), { waitUntil: "load" });
+    await page.selectOption("#locale", "ta");
+    await page.waitForFunction(() => document.documentElement.lang === "ta" && document.documentElement.dir === "ltr",
+      null, { timeout: 10000 });
+    seen.tamilNav = await page.textContent("[data-testid=nav-settings]");
+    await page.screenshot({ path: join(shots, "ui-tamil-home.png"), fullPage: true });
     await page.selectOption("#locale", "en");
-    await page.waitForFunction(() => document.documentElement.dir === "ltr", null, { timeout: 10000 });
+    await page.waitForFunction(() => document.documentElement.lang === "en", null, { timeout: 10000 });
   });
   seen.errors = errors;
   process.stdout.write(JSON.stringify(seen) + "\n");

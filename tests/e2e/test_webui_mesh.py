@@ -217,7 +217,9 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     assert seen["hindi"] == hindi, seen["hindi"]
     urdu = {"nav": "ترتیبات", "button": "ترجمہ کریں", "lang": "ur", "dir": "rtl", "stored": "ur"}
     assert seen["urdu"] == urdu, seen["urdu"]
+    assert seen["tamilNav"] == "அமைப்புகள்", seen["tamilNav"]
     for page in ("settings", "settings-keys", "nmt", "nmt-transliterate", "tts-error", "tts", "tts-waveform",
                  "tts-encoding", "tts-stream", "asr-upload", "asr-upload-flac-ogg", "asr-upload-error", "asr-live",
-                 "pipeline", "speech-to-speech", "signin", "signed-in", "ui-hindi", "ui-urdu", "ui-urdu-tts"):
+                 "pipeline", "speech-to-speech", "signin", "signed-in", "ui-hindi", "ui-urdu", "ui-urdu-tts",
+                 "ui-tamil-home"):
         assert (shots / f"{page}.png").stat().st_size > 0
