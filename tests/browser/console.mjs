@@ -374,6 +374,8 @@ try {
     await page.screenshot({ path: join(shots, "ui-urdu-tts.png"), fullPage: true });
     // Tamil, on the home page.
     await page.goto(url(""), { waitUntil: "load" });
+    // The stored choice (Urdu) applies after hydration; switch only once it has.
+    await page.waitForFunction(() => document.documentElement.lang === "ur", null, { timeout: 10000 });
     await page.selectOption("#locale", "ta");
     await page.waitForFunction(() => document.documentElement.lang === "ta" && document.documentElement.dir === "ltr",
       null, { timeout: 10000 });

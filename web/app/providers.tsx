@@ -17,7 +17,12 @@ function Themed({ children }: { children: ReactNode }) {
     direction: dir,
     config: { initialColorMode: "light", useSystemColorMode: false },
     fonts: { heading: FONTS, body: FONTS },
-    styles: { global: { body: { bg: "gray.50", color: "gray.800" } } },
+    styles: { global: {
+      body: { bg: "gray.50", color: "gray.800" },
+      // Nastaliq (Urdu) rises and falls far beyond Latin's line box: more room, or headings clip.
+      "html[dir=rtl] body": { lineHeight: 1.9 },
+      "html[dir=rtl] :is(h1, h2, h3)": { lineHeight: 1.7 },
+    } },
   }), [dir]);
   return <ChakraProvider theme={theme}>{children}</ChakraProvider>;
 }
