@@ -264,8 +264,8 @@ const hi: Dictionary = {
 
 const ta: Dictionary = {
   "app.title": "AI4V-C கட்டுப்பாட்டகம்",
-  "nav.asr": "பேச்சிலிருந்து உரை",
-  "nav.tts": "உரையிலிருந்து பேச்சு",
+  "nav.asr": "பேச்சறிதல்",
+  "nav.tts": "பேச்சாக்கம்",
   "nav.nmt": "மொழிபெயர்ப்பு",
   "nav.pipeline": "பைப்லைன்",
   "nav.settings": "அமைப்புகள்",
