@@ -2,10 +2,12 @@
 (public, Next's hashed files cached for a year, everything else under the edge's credential
 rules as before), and used in a real browser (Debian chromium, playwright-core, no download):
 translate (and detect), transliterate as you type, an error with its reason, synthesize and
-play, upload a WAV and read the transcript, text → translation → speech in one pipeline call, live
-speech to speech from the microphone,
-keys created and revoked, and the live microphone — Chromium's fake capture
-device playing a WAV over the WebSocket bridge — showing interim text, then a final.
+play, its waveform, downloads in other encodings, upload a WAV, a FLAC and an Ogg and read the
+transcripts (and the service's error for a file that is no audio), text → translation → speech in
+one pipeline call, live speech to speech from the microphone, keys created and revoked, the live
+microphone — Chromium's fake capture device playing a WAV over the WebSocket bridge — showing
+interim text, then a final; sign-in with a user and password (JWT calls and streams, a refused
+token refreshed, sign-out) and the interface in Hindi and Urdu (right to left).
 Screenshots in .run/webui-{edge,web-port}/."""
 
 from __future__ import annotations
@@ -14,16 +16,20 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import urllib.request
 from email.message import Message
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 import soundfile
 
+from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
+from ai4vc.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from tests.audio_util import RATE, speech
 from tests.e2e.test_edge_auth import create_key
 from tests.e2e.test_nmt_mesh import HINDI
@@ -100,34 +106,48 @@ def test_the_ui_prefix_opens_nothing_else(mesh, served) -> None:
 
 
 @pytest.fixture(scope="module")
-def wavs(tmp_path_factory) -> tuple[Path, Path]:
-    """An utterance to upload, and the microphone's: speech then 1.5 s of quiet (Chromium loops
-    the file), so the stream's endpointing closes the utterance with a final."""
+def wavs(tmp_path_factory) -> tuple[Path, Path, Path, Path]:
+    """An utterance to upload (as WAV, FLAC and Ogg Vorbis), and the microphone's: speech then
+    1.5 s of quiet (Chromium loops the file), so the stream's endpointing closes the utterance with
+    a final."""
     folder = tmp_path_factory.mktemp("console-speech")
-    upload, mic = folder / "upload.wav", folder / "mic.wav"
+    upload, mic, flac, ogg = folder / "upload.wav", folder / "mic.wav", folder / "upload.flac", folder / "upload.ogg"
     voiced = speech(SENTENCE)
     soundfile.write(upload, voiced, RATE, subtype="PCM_16")
+    soundfile.write(flac, voiced, RATE, format="FLAC", subtype="PCM_16")
+    soundfile.write(ogg, voiced, RATE, format="OGG", subtype="VORBIS")
     quiet = np.random.default_rng(1).normal(0.0, 3e-3, int(RATE * 1.5)).astype(np.float32)
     soundfile.write(mic, np.concatenate([voiced, quiet]), RATE, subtype="PCM_16")
-    return upload, mic
+    return upload, mic, flac, ogg
+
+
+async def create_user(mesh, scopes: list[str]) -> tuple[str, str]:
+    """A user who signs in with a password (AuthService CreateUser, with the admin key)."""
+    username, password = f"console-{secrets.token_hex(4)}", f"pw-{secrets.token_hex(8)}"
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        await auth_grpc.AuthServiceStub(channel).CreateUser(
+            auth_pb.CreateUserRequest(username=username, password=password, scopes=scopes),
+            timeout=10, metadata=(("x-api-key", mesh.admin_key()),))
+    return username, password
 
 
 @pytest.mark.parametrize("via", ["edge", "web-port"])
-@pytest.mark.timeout(480)  # a browser through every page, on 2 shared cores (the run itself is capped at 400 s)
+@pytest.mark.timeout(660)  # a browser through every page, on 2 shared cores (the run itself is capped at 580 s)
 async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     """Chromium uses every page of the console through the edge (or from its own port) and sees
     each service answer: text, audio, transcripts, live streams, keys."""
     if not Path(CHROMIUM).exists() or not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
         pytest.skip("needs Debian chromium and tests/browser/node_modules (deploy/local/bootstrap.sh installs both)")
     _key_id, key = await create_key(mesh, ["nmt", "tts", "asr", "pipeline"])
+    user, password = await create_user(mesh, ["nmt", "tts"])
     shots = ROOT / ".run" / f"webui-{via}"
     shots.mkdir(parents=True, exist_ok=True)
     port = mesh.ports.envoy if via == "edge" else mesh.ports.web_ui
-    upload, mic = wavs
+    upload, mic, flac, ogg = wavs
     run = await asyncio.to_thread(
         subprocess.run, [shutil.which("node") or "node", "console.mjs", f"http://127.0.0.1:{port}/ui/", key,
-                         str(shots), str(upload), str(mic), HINDI],
-        cwd=BROWSER_DIR, capture_output=True, text=True, timeout=400, env={**os.environ, "CHROMIUM": CHROMIUM})
+                         str(shots), str(upload), str(mic), HINDI, str(flac), str(ogg), user, password],
+        cwd=BROWSER_DIR, capture_output=True, text=True, timeout=580, env={**os.environ, "CHROMIUM": CHROMIUM})
     assert run.returncode == 0, run.stderr[-3000:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert seen["errors"] == [], seen["errors"]
@@ -145,10 +165,27 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     # TTS: an error shows its reason and field (no text); then the <audio> holds seconds of speech.
     assert seen["ttsErrorReason"] == "FIELD_REQUIRED" and seen["ttsErrorFields"], seen
     assert seen["audioDuration"] > 0.5
+    # Its waveform is drawn from the decoded samples: as long as the audio, not flat.
+    assert abs(seen["waveform"]["seconds"] - seen["audioDuration"]) < 0.1 and seen["waveform"]["peak"] > 0.05, seen
+    # Other encodings: each downloads as the service encoded it, under its own extension, and plays.
+    magic = {"MP3": ("speech.mp3", ("ID3", "\xff\xfb", "\xff\xf3")), "OGG_OPUS": ("speech.opus", ("OggS",)),
+             "FLAC": ("speech.flac", ("fLaC",)), "MULAW": ("speech.ulaw", None)}
+    for encoding, (name, heads) in magic.items():
+        got = seen["downloads"][encoding]
+        assert got["file"] == name and got["size"] > 1000, (encoding, got)
+        assert heads is None or got["head"].startswith(heads), (encoding, got)
+        assert got["duration"] > 0.5 and got["waveformSeconds"] > 0.5, (encoding, got)
+    # G.711 downloads as the raw samples the service sent (the WAV header is only for playing it here).
+    assert seen["downloads"]["MULAW"]["head"][:4] != "RIFF"
+    assert seen["webmReason"] == "UNSUPPORTED_ENCODING", seen["webmReason"]
     # ... and streamed over /v1/ws/tts: chunks, then about as many seconds.
     assert seen["streamChunks"] >= 1 and seen["streamDuration"] > 0.5, seen
     # ASR: the uploaded sentence's words, and live: interim text first, then a final.
     assert len(set(SENTENCE.split()) & set(seen["transcript"].lower().split())) >= 3, seen["transcript"]
+    for container in ("flac", "ogg"):  # no encoding sent: the service read the container's header
+        text = seen["otherTranscripts"][container]
+        assert text and len(set(SENTENCE.split()) & set(text.lower().split())) >= 3, (container, text)
+    assert seen["notAudio"]["reason"] and not seen["notAudio"]["transcript"], seen["notAudio"]
     assert seen["interims"], seen
     assert seen["finals"] and any(f for f in seen["finals"]), seen
     assert len(set(SENTENCE.split()) & set(" ".join(seen["finals"]).lower().split())) >= 2, seen["finals"]
@@ -164,6 +201,25 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     # Settings: today's usage of the key; a key created (its secret shown once) and revoked.
     assert re.match(r"\d+ requests", seen["usage"]) and int(seen["usage"].split()[0]) > 0, seen["usage"]
     assert seen["newKey"] and seen["newKeyId"] and seen["revoked"] is True, seen
-    for page in ("settings", "settings-keys", "nmt", "nmt-transliterate", "tts-error", "tts", "tts-stream",
-                 "asr-upload", "asr-live", "pipeline", "speech-to-speech"):
+    # Sign-in: the user's JWT (in this tab's sessionStorage only) on the calls instead of the API key;
+    # a refused token is refreshed once and the call goes through; the WebSocket takes the JWT;
+    # sign-out ends the refresh token at the service.
+    assert seen["signedInUser"] == user and user in seen["headerUser"], seen
+    assert seen["tokenInSessionStorage"] is True and seen["tokenInLocalStorage"] is False, seen
+    assert re.search("[\u0600-\u06ff]", seen["jwtTranslation"])
+    assert seen["refreshedTranslation"] == seen["jwtTranslation"]
+    assert all(r["bearer"] and not r["apiKey"] for r in seen["jwtRequests"]), seen["jwtRequests"]
+    assert len(seen["jwtRequests"]) >= 3 and seen["tokenReplaced"] is True, seen  # first, refused, resent
+    assert seen["jwtStreamChunks"] >= 1, seen
+    assert seen["sessionAfterSignOut"] is None and seen["refreshAfterSignOut"] == 401, seen
+    # The interface in Hindi and in Urdu (right to left, kept across a reload).
+    hindi = {"nav": "सेटिंग्स", "label": "स्रोत भाषा", "button": "अनुवाद करें", "dir": "ltr"}
+    assert seen["hindi"] == hindi, seen["hindi"]
+    urdu = {"nav": "ترتیبات", "button": "ترجمہ کریں", "lang": "ur", "dir": "rtl", "stored": "ur"}
+    assert seen["urdu"] == urdu, seen["urdu"]
+    assert seen["tamilNav"] == "அமைப்புகள்", seen["tamilNav"]
+    for page in ("settings", "settings-keys", "nmt", "nmt-transliterate", "tts-error", "tts", "tts-waveform",
+                 "tts-encoding", "tts-stream", "asr-upload", "asr-upload-flac-ogg", "asr-upload-error", "asr-live",
+                 "pipeline", "speech-to-speech", "signin", "signed-in", "ui-hindi", "ui-urdu", "ui-urdu-tts",
+                 "ui-tamil-home"):
         assert (shots / f"{page}.png").stat().st_size > 0

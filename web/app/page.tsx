@@ -1,17 +1,23 @@
-import Link from "next/link";
+"use client";
+
+import { Link, ListItem, Text, UnorderedList } from "@chakra-ui/react";
+import NextLink from "next/link";
+import { useI18n } from "../lib/i18n";
+import { Section } from "../lib/ui";
 
 export default function Home() {
+  const { t } = useI18n();
+  const pages = [["/asr/", "nav.asr", "home.asr"], ["/tts/", "nav.tts", "home.tts"], ["/nmt/", "nav.nmt", "home.nmt"],
+                 ["/pipeline/", "nav.pipeline", "home.pipeline"]] as const;
   return (
-    <section className="card">
-      <h1>AI4V-C console</h1>
-      <p>Try the platform&apos;s services in the browser. Set the edge URL and your API key in{" "}
-        <Link href="/settings/">Settings</Link> first (kept in this browser only).</p>
-      <ul>
-        <li><Link href="/asr/">ASR</Link>: transcribe a file, or speak into the microphone (live, over the WebSocket bridge)</li>
-        <li><Link href="/tts/">TTS</Link>: synthesize text with a voice and play it</li>
-        <li><Link href="/nmt/">NMT</Link>: translate between the deployment&apos;s language pairs, transliterate as you type</li>
-        <li><Link href="/pipeline/">Pipeline</Link>: (speech →) text → translation → speech in one call</li>
-      </ul>
-    </section>
+    <Section title={t("app.title")} level={1}>
+      <Text>{t("home.intro")}{" "}<Link as={NextLink} href="/settings/" color="blue.600">{t("nav.settings")}</Link></Text>
+      <UnorderedList mt={3} spacing={1}>
+        {pages.map(([href, label, what]) => (
+          <ListItem key={href}><Link as={NextLink} href={href} color="blue.600" fontWeight="semibold">{t(label)}</Link>
+            : {t(what)}</ListItem>
+        ))}
+      </UnorderedList>
+    </Section>
   );
 }

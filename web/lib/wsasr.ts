@@ -1,5 +1,7 @@
 // The WebSocket bridge's ASR stream (/v1/ws/asr, gateway/ws/protocol.py): the API key goes as the
-// sub-protocol `ai4vc-key.<key>` beside `ai4vc.v1` (browsers cannot set headers on a WebSocket);
+// sub-protocol `ai4vc-key.<key>` beside `ai4vc.v1` (browsers cannot set headers on a WebSocket), a
+// signed-in user's JWT as `ai4vc-bearer.<token>` (the edge's guard.lua turns either into the
+// authorization header and answers with `ai4vc.v1` alone);
 // first frame {"config": StreamingRecognitionConfig JSON}, then binary PCM frames, then
 // {"event": "end"}; the bridge answers StreamingRecognizeResponse JSON frames, then
 // {"event": "done"} (close 1000) or {"error": {...}} (close 1008 / 1011).
@@ -50,8 +52,13 @@ export function wsUrl(edgeUrl: string, path: string): string {
   return url.toString();
 }
 
-export function protocols(apiKey: string): string[] {
-  return apiKey ? [WS_PROTOCOL, `ai4vc-key.${apiKey}`] : [WS_PROTOCOL];
+/** How a WebSocket proves who it is: an API key, or a JWT access token. */
+export type WsCredential = { apiKey: string } | { bearer: string };
+
+export function protocols(credential: string | WsCredential): string[] {
+  const c: WsCredential = typeof credential === "string" ? { apiKey: credential } : credential;
+  if ("bearer" in c) return c.bearer ? [WS_PROTOCOL, `ai4vc-bearer.${c.bearer}`] : [WS_PROTOCOL];
+  return c.apiKey ? [WS_PROTOCOL, `ai4vc-key.${c.apiKey}`] : [WS_PROTOCOL];
 }
 
 type SocketLike = Pick<WebSocket, "send" | "close" | "readyState" | "binaryType"> & {
@@ -98,9 +105,9 @@ export class AsrStream {
     socket.onerror = () => undefined; // onclose follows with the code
   }
 
-  static connect(edgeUrl: string, apiKey: string, config: object, handlers: AsrStreamHandlers,
+  static connect(edgeUrl: string, credential: string | WsCredential, config: object, handlers: AsrStreamHandlers,
                  path = "v1/ws/asr"): AsrStream {
-    return new AsrStream(new WebSocket(wsUrl(edgeUrl, path), protocols(apiKey)), config, handlers);
+    return new AsrStream(new WebSocket(wsUrl(edgeUrl, path), protocols(credential)), config, handlers);
   }
 
   /** A {"text": ...} frame (/v1/ws/tts). */

@@ -94,5 +94,9 @@ describe("wsUrl and protocols", () => {
     expect(wsUrl("https://api.example/", "v1/ws/asr")).toBe("wss://api.example/v1/ws/asr");
     expect(protocols("k1")).toEqual(["ai4vc.v1", "ai4vc-key.k1"]);
     expect(protocols("")).toEqual(["ai4vc.v1"]);
+    expect(protocols({ apiKey: "k1" })).toEqual(["ai4vc.v1", "ai4vc-key.k1"]);
+    // A signed-in user's JWT (the edge's guard.lua turns it into authorization: Bearer).
+    expect(protocols({ bearer: "h.p.s" })).toEqual(["ai4vc.v1", "ai4vc-bearer.h.p.s"]);
+    expect(protocols({ bearer: "" })).toEqual(["ai4vc.v1"]);
   });
 });

@@ -1,11 +1,15 @@
 "use client";
 
+import { Badge, Box, Button, HStack, Input, Select, SimpleGrid, Table, TableContainer, Tbody, Td, Th, Thead, Tr,
+  Wrap } from "@chakra-ui/react";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { asr } from "@ai4vc/sdk/web";
-import { useClients, type ShownError } from "../../lib/api";
+import { useClients, wsCredential, type ShownError } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
+import { useI18n } from "../../lib/i18n";
 import { openMicrophone, type Microphone } from "../../lib/mic";
+import { Field, Muted, Output, Section } from "../../lib/ui";
 import { AsrStream, streamError, type StreamMessage } from "../../lib/wsasr";
 
 function seconds(d?: { seconds: bigint; nanos: number }): string {
@@ -27,12 +31,13 @@ interface Live {
 }
 
 export default function AsrPage() {
-  const { settings, api } = useClients();
+  const { t } = useI18n();
+  const { settings, api, cacheKey } = useClients();
   const [language, setLanguage] = useState("");
   const [model, setModel] = useState("");
   const [file, setFile] = useState<File | null>(null);
   const models = useQuery({
-    queryKey: ["asr-models", settings?.edgeUrl, settings?.apiKey],
+    queryKey: ["asr-models", cacheKey],
     enabled: !!api,
     queryFn: async () => (await api!.asr.listModels({ pageSize: 1000 })).models,
   });
@@ -44,7 +49,9 @@ export default function AsrPage() {
     mutationFn: async () => {
       const content = new Uint8Array(await file!.arrayBuffer());
       return api!.asr.recognize({
-        // No audioConfig: the server reads the file's container header (WAV, FLAC, Ogg, MP3, WebM).
+        // Any audio file, WAV or not: no audioConfig, so the encoding is unspecified and the
+        // service reads the container from the file's header (WAV, FLAC, Ogg, MP3, WebM); what
+        // it cannot decode comes back INVALID_ARGUMENT and is shown.
         config: { languageCode: lang, model,
                   enableWordTimeOffsets: true, enableWordConfidence: true, enableAutomaticPunctuation: true,
                   subtitleFormats: [asr.SubtitleFormat.SRT, asr.SubtitleFormat.WEBVTT] },
@@ -70,7 +77,7 @@ export default function AsrPage() {
     if (!settings) return;
     setFinals([]); setInterim(null); setEvents([]); setLiveError(null);
     try {
-      const stream = AsrStream.connect(settings.edgeUrl, settings.apiKey, {
+      const stream = AsrStream.connect(settings.edgeUrl, await wsCredential(settings), {
         config: { languageCode: lang, model, audioConfig: { encoding: "AUDIO_ENCODING_LINEAR16", sampleRateHertz: 16000,
                                                              audioChannelCount: 1 }, enableAutomaticPunctuation: true },
         interimResults: true,
@@ -121,79 +128,88 @@ export default function AsrPage() {
   const vtt = result?.subtitles.find((s) => s.format === asr.SubtitleFormat.WEBVTT);
   return (
     <>
-      <section className="card">
-        <h1>Speech recognition</h1>
+      <Section title={t("asr.title")} level={1}>
         <ErrorBox error={models.error} />
-        <div className="row">
-          <div>
-            <label htmlFor="language">Language</label>
-            <select id="language" value={lang} onChange={(e) => { setLanguage(e.target.value); setModel(""); }}>
+        <SimpleGrid columns={{ base: 1, md: 2 }} spacing={4}>
+          <Field id="language" label={t("common.language")}>
+            <Select value={lang} onChange={(e) => { setLanguage(e.target.value); setModel(""); }}>
               {languages.map((code) => <option key={code} value={code}>{code}</option>)}
-            </select>
-          </div>
-          <div>
-            <label htmlFor="model">Model</label>
-            <select id="model" value={model} onChange={(e) => setModel(e.target.value)}>
-              <option value="">default for the language</option>
+            </Select>
+          </Field>
+          <Field id="model" label={t("asr.model")}>
+            <Select value={model} onChange={(e) => setModel(e.target.value)}>
+              <option value="">{t("asr.defaultModel")}</option>
               {forLanguage.map((m) => <option key={m.name} value={m.name}>{m.name}</option>)}
-            </select>
-          </div>
-        </div>
-        <div id="models">
+            </Select>
+          </Field>
+        </SimpleGrid>
+        <Box id="models" mt={3}>
           {forLanguage.map((m) => (
-            <div key={m.name} className="muted" data-model={m.name}>
-              <code>{m.name}</code> {m.supportsStreaming ? <span className="badge">streaming</span> : null}
-              {m.supportsWordTimeOffsets ? <span className="badge">word timings</span> : null}
-              {m.supportsAutomaticPunctuation ? <span className="badge">punctuation</span> : null}
-              <span className="badge">{m.sampleRateHertz} Hz</span> {m.description}
-            </div>
+            <Wrap key={m.name} className="muted" data-model={m.name} fontSize="sm" color="gray.600" spacing={1} align="center" mt={1}>
+              <code>{m.name}</code>
+              {m.supportsStreaming ? <Badge colorScheme="blue" className="badge">{t("asr.streaming")}</Badge> : null}
+              {m.supportsWordTimeOffsets ? <Badge colorScheme="blue" className="badge">{t("asr.wordTimings")}</Badge> : null}
+              {m.supportsAutomaticPunctuation ? <Badge colorScheme="blue" className="badge">{t("asr.punctuation")}</Badge> : null}
+              <Badge className="badge">{m.sampleRateHertz} Hz</Badge> <span>{m.description}</span>
+            </Wrap>
           ))}
-        </div>
-      </section>
+        </Box>
+      </Section>
 
-      <section className="card">
-        <h2>Transcribe a file</h2>
-        <input id="file" type="file" accept="audio/*,.wav,.flac,.ogg,.opus,.mp3,.webm" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
-        <br />
-        <button id="recognize" disabled={!api || !file || recognize.isPending} onClick={() => recognize.mutate()}>
-          {recognize.isPending ? "Transcribing…" : "Transcribe"}
-        </button>
+      <Section title={t("asr.fileTitle")}>
+        <Muted mt={0}>{t("asr.fileNote")}</Muted>
+        <Input id="file" data-testid="asr-file" type="file" accept="audio/*,.wav,.flac,.ogg,.opus,.mp3,.webm" p={1} mt={2}
+               onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+        {file ? <Muted data-testid="asr-file-info">{t("asr.fileInfo", { name: file.name, type: file.type || "?",
+                                                                     kib: (file.size / 1024).toFixed(1) })}</Muted> : null}
+        <Button id="recognize" colorScheme="blue" mt={3} isDisabled={!api || !file || recognize.isPending}
+                onClick={() => recognize.mutate()}>
+          {recognize.isPending ? t("asr.transcribing") : t("asr.transcribe")}
+        </Button>
         <ErrorBox error={recognize.error} />
-        {result ? (
+        {result && !recognize.isPending && !recognize.error ? (
           <>
-            <div id="transcript" className="output" dir="auto">
+            <Output id="transcript">
               {result.results.map((r) => r.alternatives[0]?.transcript ?? "").join(" ")}
-            </div>
-            <p className="muted">model {result.model} · {seconds(result.audioDuration)} s of audio ·
-              confidence {result.results[0]?.alternatives[0]?.confidence.toFixed(2)}</p>
-            {srt ? <button className="secondary" onClick={() => download("transcript.srt", srt.content, "application/x-subrip")}>SRT</button> : null}{" "}
-            {vtt ? <button className="secondary" onClick={() => download("transcript.vtt", vtt.content, "text/vtt")}>WebVTT</button> : null}
-            <table id="words">
-              <thead><tr><th>word</th><th>start</th><th>end</th><th>confidence</th></tr></thead>
-              <tbody>
-                {result.results.flatMap((r) => r.alternatives[0]?.words ?? []).map((w, i) => (
-                  <tr key={i}><td dir="auto">{w.word}</td><td>{seconds(w.startOffset)}</td><td>{seconds(w.endOffset)}</td>
-                    <td>{w.confidence.toFixed(2)}</td></tr>
-                ))}
-              </tbody>
-            </table>
+            </Output>
+            <Muted>{t("asr.resultInfo", { model: result.model, seconds: seconds(result.audioDuration),
+                                         confidence: result.results[0]?.alternatives[0]?.confidence.toFixed(2) ?? "" })}</Muted>
+            <HStack mt={2}>
+              {srt ? <Button size="sm" onClick={() => download("transcript.srt", srt.content, "application/x-subrip")}>SRT</Button> : null}
+              {vtt ? <Button size="sm" onClick={() => download("transcript.vtt", vtt.content, "text/vtt")}>WebVTT</Button> : null}
+            </HStack>
+            <TableContainer mt={3}>
+              <Table id="words" size="sm">
+                <Thead><Tr><Th>{t("asr.word")}</Th><Th>{t("asr.start")}</Th><Th>{t("asr.end")}</Th><Th>{t("asr.confidence")}</Th></Tr></Thead>
+                <Tbody>
+                  {result.results.flatMap((r) => r.alternatives[0]?.words ?? []).map((w, i) => (
+                    <Tr key={i}><Td dir="auto">{w.word}</Td><Td>{seconds(w.startOffset)}</Td><Td>{seconds(w.endOffset)}</Td>
+                      <Td>{w.confidence.toFixed(2)}</Td></Tr>
+                  ))}
+                </Tbody>
+              </Table>
+            </TableContainer>
           </>
         ) : null}
-      </section>
+      </Section>
 
-      <section className="card">
-        <h2>Live microphone</h2>
-        <p className="muted">16 kHz PCM from an AudioWorklet over the WebSocket bridge (/v1/ws/asr).</p>
-        <button id="mic-start" disabled={!settings || recording} onClick={() => void start()}>Start</button>{" "}
-        <button id="mic-stop" className="secondary" disabled={!recording} onClick={stop}>Stop</button>
-        <div className="meter"><div id="level" style={{ width: `${Math.round(level * 100)}%` }} /></div>
-        <div id="live" className="output" dir="auto">
-          {finals.map((t, i) => <span key={i} className="final">{t} </span>)}
-          {interim ? <span className="interim" data-stability={interim.stability.toFixed(2)}>{interim.text}</span> : null}
-        </div>
-        <p id="vad" className="muted">{events.length ? `VAD: ${events.join(" → ")}` : ""}</p>
+      <Section title={t("asr.liveTitle")}>
+        <Muted mt={0}>{t("asr.liveNote")}</Muted>
+        <HStack mt={3}>
+          <Button id="mic-start" colorScheme="blue" isDisabled={!settings || recording} onClick={() => void start()}>{t("common.start")}</Button>
+          <Button id="mic-stop" isDisabled={!recording} onClick={stop}>{t("common.stop")}</Button>
+        </HStack>
+        <Box className="meter" h="10px" bg="gray.200" borderRadius="full" overflow="hidden" mt={2}>
+          <Box id="level" h="100%" bg="green.400" transition="width 80ms linear" style={{ width: `${Math.round(level * 100)}%` }} />
+        </Box>
+        <Output id="live">
+          {finals.map((text, i) => <span key={i} className="final">{text} </span>)}
+          {interim ? <Box as="span" className="interim" color="gray.500" fontStyle="italic"
+                          data-stability={interim.stability.toFixed(2)}>{interim.text}</Box> : null}
+        </Output>
+        <Muted id="vad">{events.length ? `VAD: ${events.join(" → ")}` : ""}</Muted>
         <ErrorBox error={liveError} />
-      </section>
+      </Section>
     </>
   );
 }

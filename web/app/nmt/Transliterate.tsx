@@ -1,9 +1,12 @@
 "use client";
 
+import { Button, Input, Select, Wrap, WrapItem } from "@chakra-ui/react";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import type { Clients } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
+import { useI18n } from "../../lib/i18n";
+import { Field, Section } from "../../lib/ui";
 
 /** The word being typed: the text after the last whitespace. */
 export function lastWord(text: string): string {
@@ -13,6 +16,7 @@ export function lastWord(text: string): string {
 
 /** Transliteration as you type: word-level candidates for the word at the caret's end. */
 export function Transliterate({ api, cacheKey }: { api: Clients | null; cacheKey: string }) {
+  const { t } = useI18n();
   const [pair, setPair] = useState("");
   const [text, setText] = useState("");
   const [word, setWord] = useState("");
@@ -35,30 +39,33 @@ export function Transliterate({ api, cacheKey }: { api: Clients | null; cacheKey
     })).transliterations[0]?.candidates ?? [],
   });
   const accept = (candidate: string) => {
-    setText((t) => t.slice(0, t.length - lastWord(t).length) + candidate + " ");
+    setText((s) => s.slice(0, s.length - lastWord(s).length) + candidate + " ");
     setWord("");
   };
   return (
-    <section className="card">
-      <h2>Transliterate as you type</h2>
+    <Section title={t("translit.title")}>
       <ErrorBox error={pairs.error} />
-      <label htmlFor="translit-pair">Script pair</label>
-      <select id="translit-pair" value={chosen} onChange={(e) => setPair(e.target.value)}>
-        {(pairs.data ?? []).map((p) => {
-          const value = `${p.sourceLanguageCode}>${p.targetLanguageCode}`;
-          return <option key={value} value={value}>{p.sourceLanguageCode} → {p.targetLanguageCode}
-            {p.supportsCandidates ? " (candidates)" : ""}</option>;
-        })}
-      </select>
-      <label htmlFor="translit-text">Text</label>
-      <input id="translit-text" type="text" dir="auto" value={text} onChange={(e) => setText(e.target.value)} />
-      <div id="candidates" style={{ marginTop: ".5rem" }}>
+      <Field id="translit-pair" label={t("translit.pair")}>
+        <Select value={chosen} onChange={(e) => setPair(e.target.value)}>
+          {(pairs.data ?? []).map((p) => {
+            const value = `${p.sourceLanguageCode}>${p.targetLanguageCode}`;
+            return <option key={value} value={value}>{p.sourceLanguageCode} → {p.targetLanguageCode}
+              {p.supportsCandidates ? ` (${t("translit.candidates")})` : ""}</option>;
+          })}
+        </Select>
+      </Field>
+      <Field id="translit-text" label={t("common.text")}>
+        <Input type="text" dir="auto" value={text} onChange={(e) => setText(e.target.value)} />
+      </Field>
+      <Wrap id="candidates" mt={2} spacing={2}>
         {(candidates.data ?? []).map((c) => (
-          <button key={c} className="secondary candidate" dir="auto" style={{ marginRight: ".5rem" }}
-                  onClick={() => accept(c)}>{c}</button>
+          <WrapItem key={c}>
+            <Button className="candidate" size="sm" variant="outline" colorScheme="gray" dir="auto"
+                    onClick={() => accept(c)}>{c}</Button>
+          </WrapItem>
         ))}
-      </div>
+      </Wrap>
       <ErrorBox error={candidates.error} />
-    </section>
+    </Section>
   );
 }

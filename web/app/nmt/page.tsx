@@ -1,18 +1,22 @@
 "use client";
 
+import { Button, Select, SimpleGrid, Textarea } from "@chakra-ui/react";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useClients } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
+import { useI18n } from "../../lib/i18n";
+import { Field, Muted, Output, Section } from "../../lib/ui";
 import { Transliterate } from "./Transliterate";
 
 export default function NmtPage() {
-  const { settings, api } = useClients();
+  const { t } = useI18n();
+  const { api, cacheKey } = useClients();
   const [source, setSource] = useState("");
   const [target, setTarget] = useState("");
   const [text, setText] = useState("");
   const pairs = useQuery({
-    queryKey: ["nmt-pairs", settings?.edgeUrl, settings?.apiKey],
+    queryKey: ["nmt-pairs", cacheKey],
     enabled: !!api,
     queryFn: async () => (await api!.nmt.listLanguagePairs({ pageSize: 1000 })).languagePairs,
   });
@@ -28,41 +32,40 @@ export default function NmtPage() {
   });
   return (
     <>
-    <section className="card">
-      <h1>Translate</h1>
-      <ErrorBox error={pairs.error} />
-      <div className="row">
-        <div>
-          <label htmlFor="source">From</label>
-          <select id="source" value={source} onChange={(e) => setSource(e.target.value)}>
-            <option value="">Detect language</option>
-            {sources.map((code) => <option key={code} value={code}>{code}</option>)}
-          </select>
-        </div>
-        <div>
-          <label htmlFor="target">To</label>
-          <select id="target" value={target} onChange={(e) => setTarget(e.target.value)}>
-            {targets.map((code) => <option key={code} value={code}>{code}</option>)}
-          </select>
-        </div>
-      </div>
-      <label htmlFor="text">Text</label>
-      <textarea id="text" dir="auto" value={text} onChange={(e) => setText(e.target.value)} />
-      <button id="translate" disabled={!api || translate.isPending} onClick={() => translate.mutate()}>
-        {translate.isPending ? "Translating…" : "Translate"}
-      </button>
-      <ErrorBox error={translate.error} />
-      {translate.data ? (
-        <>
-          <label>Translation{translate.data.detectedLanguageCode
-            ? <span id="detected"> (detected: {translate.data.detectedLanguageCode})</span> : null}</label>
-          <div id="translation" className="output" dir="auto">{translate.data.translatedText}</div>
-          <p className="muted">model {translate.data.model}</p>
-        </>
-      ) : null}
-      <p className="muted">{pairs.data ? `${pairs.data.length} language pairs served` : pairs.isLoading ? "loading pairs…" : ""}</p>
-    </section>
-    <Transliterate api={api} cacheKey={`${settings?.edgeUrl}|${settings?.apiKey}`} />
+      <Section title={t("nmt.title")} level={1}>
+        <ErrorBox error={pairs.error} />
+        <SimpleGrid columns={{ base: 1, md: 2 }} spacing={4}>
+          <Field id="source" label={t("nmt.from")}>
+            <Select value={source} onChange={(e) => setSource(e.target.value)}>
+              <option value="">{t("nmt.detect")}</option>
+              {sources.map((code) => <option key={code} value={code}>{code}</option>)}
+            </Select>
+          </Field>
+          <Field id="target" label={t("nmt.to")}>
+            <Select value={target} onChange={(e) => setTarget(e.target.value)}>
+              {targets.map((code) => <option key={code} value={code}>{code}</option>)}
+            </Select>
+          </Field>
+        </SimpleGrid>
+        <Field id="text" label={t("common.text")}>
+          <Textarea dir="auto" minH="6rem" value={text} onChange={(e) => setText(e.target.value)} />
+        </Field>
+        <Button id="translate" colorScheme="blue" mt={3} isDisabled={!api || translate.isPending}
+                onClick={() => translate.mutate()}>
+          {translate.isPending ? t("nmt.translating") : t("nmt.translate")}
+        </Button>
+        <ErrorBox error={translate.error} />
+        {translate.data ? (
+          <>
+            <Muted>{t("nmt.translation")}{translate.data.detectedLanguageCode
+              ? <span id="detected"> ({t("nmt.detected", { code: translate.data.detectedLanguageCode })})</span> : null}</Muted>
+            <Output id="translation">{translate.data.translatedText}</Output>
+            <Muted>{t("common.model", { name: translate.data.model })}</Muted>
+          </>
+        ) : null}
+        <Muted>{pairs.data ? t("nmt.pairsServed", { n: pairs.data.length }) : pairs.isLoading ? t("nmt.loadingPairs") : ""}</Muted>
+      </Section>
+      <Transliterate api={api} cacheKey={cacheKey} />
     </>
   );
 }

@@ -1,9 +1,12 @@
 "use client";
 
+import { Box, Button, HStack, Select, SimpleGrid, Text } from "@chakra-ui/react";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
-import { useClients, type ShownError } from "../../lib/api";
+import { useClients, wsCredential, type ShownError } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
+import { useI18n } from "../../lib/i18n";
+import { Field, Muted, Output, Section } from "../../lib/ui";
 import { openMicrophone, type Microphone } from "../../lib/mic";
 import { ChunkPlayer } from "../../lib/player";
 import { AsrStream, streamError } from "../../lib/wsasr";
@@ -31,8 +34,8 @@ const EMPTY: Utterance = { interim: "", stability: 0, final: null, translation: 
  * the microphone in; per utterance its interim and final transcripts, its translation and its speech,
  * played as the chunks arrive. */
 export function LiveSpeech() {
-  const { settings, api } = useClients();
-  const cacheKey = `${settings?.edgeUrl}|${settings?.apiKey}`;
+  const { t } = useI18n();
+  const { settings, api, cacheKey } = useClients();
   const models = useQuery({ queryKey: ["asr-models", cacheKey], enabled: !!api,
     queryFn: async () => (await api!.asr.listModels({ pageSize: 1000 })).models });
   const pairs = useQuery({ queryKey: ["nmt-pairs", cacheKey], enabled: !!api,
@@ -79,7 +82,7 @@ export function LiveSpeech() {
     // Audio arrives as a JSON frame (utterance index, settings on the first chunk) then the bytes.
     let audioFor = 0;
     let rate = 0;
-    const stream = AsrStream.connect(settings.edgeUrl, settings.apiKey, {
+    const stream = AsrStream.connect(settings.edgeUrl, await wsCredential(settings), {
       recognitionConfig: {
         config: { languageCode: spoken, audioConfig: { encoding: "AUDIO_ENCODING_LINEAR16", sampleRateHertz: 16000,
                                                        audioChannelCount: 1 } },
@@ -132,42 +135,48 @@ export function LiveSpeech() {
   useEffect(() => () => { live.current?.stream.close(); live.current?.mic?.stop(); live.current?.player.close(); }, []);
 
   return (
-    <section className="card">
-      <h2>Live speech to speech</h2>
-      <p className="muted">Speak: each utterance is recognized (interim text as you speak), translated when a
-        target is chosen, and spoken back as its audio streams in — one StreamingSpeechToSpeech over
-        the WebSocket bridge (/v1/ws/speech-to-speech).</p>
-      <div className="row">
-        <div><label htmlFor="s2s-spoken">Spoken language</label>
-          <select id="s2s-spoken" value={spoken} onChange={(e) => setSpoken(e.target.value)} disabled={running}>
-            {languages.map((l) => <option key={l} value={l}>{l}</option>)}</select></div>
-        <div><label htmlFor="s2s-target">Translate into</label>
-          <select id="s2s-target" value={target} onChange={(e) => setTarget(e.target.value)} disabled={running}>
-            <option value="">no translation</option>
-            {targets.map((l) => <option key={l} value={l}>{l}</option>)}</select></div>
-        <div><label htmlFor="s2s-voice">Voice</label>
-          <select id="s2s-voice" value={voice?.name ?? ""} onChange={(e) => setVoice(e.target.value)} disabled={running}>
-            {fitting.map((v) => <option key={v.name} value={v.name}>{v.name}</option>)}</select></div>
-      </div>
-      <button id="s2s-start" disabled={!settings || running || !voice || !spoken} onClick={() => void start()}>Start</button>{" "}
-      <button id="s2s-stop" className="secondary" disabled={!running} onClick={stop}>Stop</button>
-      <div className="meter"><div id="s2s-level" style={{ width: `${Math.round(level * 100)}%` }} /></div>
-      {!voice && voices.data ? <p className="muted">No voice speaks {speakIn || "this language"} here.</p> : null}
+    <Section title={t("s2s.title")}>
+      <Muted mt={0}>{t("s2s.note")}</Muted>
+      <SimpleGrid columns={{ base: 1, md: 3 }} spacing={4}>
+        <Field id="s2s-spoken" label={t("pipe.spoken")}>
+          <Select value={spoken} onChange={(e) => setSpoken(e.target.value)} isDisabled={running}>
+            {languages.map((l) => <option key={l} value={l}>{l}</option>)}</Select>
+        </Field>
+        <Field id="s2s-target" label={t("s2s.target")}>
+          <Select value={target} onChange={(e) => setTarget(e.target.value)} isDisabled={running}>
+            <option value="">{t("s2s.noTranslation")}</option>
+            {targets.map((l) => <option key={l} value={l}>{l}</option>)}</Select>
+        </Field>
+        <Field id="s2s-voice" label={t("common.voice")}>
+          <Select value={voice?.name ?? ""} onChange={(e) => setVoice(e.target.value)} isDisabled={running}>
+            {fitting.map((v) => <option key={v.name} value={v.name}>{v.name}</option>)}</Select>
+        </Field>
+      </SimpleGrid>
+      <HStack mt={3}>
+        <Button id="s2s-start" colorScheme="blue" isDisabled={!settings || running || !voice || !spoken}
+                onClick={() => void start()}>{t("common.start")}</Button>
+        <Button id="s2s-stop" isDisabled={!running} onClick={stop}>{t("common.stop")}</Button>
+      </HStack>
+      <Box className="meter" h="10px" bg="gray.200" borderRadius="full" overflow="hidden" mt={2}>
+        <Box id="s2s-level" h="100%" bg="green.400" transition="width 80ms linear" style={{ width: `${Math.round(level * 100)}%` }} />
+      </Box>
+      {!voice && voices.data ? <Muted>{t("s2s.noVoice", { language: speakIn || "?" })}</Muted> : null}
       <ErrorBox error={models.error ?? pairs.error ?? voices.error} />
       <div id="s2s-error"><ErrorBox error={error} /></div>
       <div id="s2s">
         {utterances.map((u, i) => (
-          <div key={i} className="stage utterance" data-index={i} data-audio-bytes={u.audioBytes}>
-            <label>Utterance {i + 1}{u.voice ? ` · ${u.voice}` : ""}</label>
-            <div className="output" dir="auto">
+          <Box key={i} className="stage utterance" data-index={i} data-audio-bytes={u.audioBytes} mt={4}>
+            <Text fontSize="sm" color="gray.600">{t("s2s.utterance", { n: i + 1 })}{u.voice ? ` · ${u.voice}` : ""}</Text>
+            <Output>
               {u.final !== null ? <span className="final">{u.final}</span>
-                : <span className="interim" data-stability={u.stability.toFixed(2)}>{u.interim}</span>}
-            </div>
-            {u.translation !== null ? <div className="output translation" dir="auto">{u.translation}</div> : null}
-            {u.audioBytes ? <p className="muted spoken">{(u.audioBytes / 1024).toFixed(1)} KiB of speech played</p> : null}
-          </div>
+                : <Box as="span" className="interim" color="gray.500" fontStyle="italic"
+                       data-stability={u.stability.toFixed(2)}>{u.interim}</Box>}
+            </Output>
+            {u.translation !== null ? <Output className="output translation">{u.translation}</Output> : null}
+            {u.audioBytes ? <Muted className="muted spoken">{t("s2s.played", { kib: (u.audioBytes / 1024).toFixed(1) })}</Muted> : null}
+          </Box>
         ))}
       </div>
-    </section>
+    </Section>
   );
 }

@@ -1,17 +1,20 @@
 "use client";
 
+import { Box, Button, Checkbox, Input, Radio, RadioGroup, Select, SimpleGrid, Stack, Text, Textarea } from "@chakra-ui/react";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { audio, pipeline } from "@ai4vc/sdk/web";
 import { useClients } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
+import { useI18n } from "../../lib/i18n";
+import { Field, Muted, Output, Section } from "../../lib/ui";
 import { LiveSpeech } from "./LiveSpeech";
 
 /** RunPipeline in one click: (speech →) text → translation (→ speech), each stage's output shown. */
 export default function PipelinePage() {
-  const { settings, api } = useClients();
-  const cacheKey = `${settings?.edgeUrl}|${settings?.apiKey}`;
+  const { t } = useI18n();
+  const { api, cacheKey } = useClients();
   const [fromAudio, setFromAudio] = useState(false);
   const [file, setFile] = useState<File | null>(null);
   const [asrLanguage, setAsrLanguage] = useState("");
@@ -67,57 +70,67 @@ export default function PipelinePage() {
       return answer.outputs;
     },
   });
+  const stageName = (c: string | undefined) =>
+    c === "transcript" ? t("pipe.stageTranscript") : c === "translation" ? t("pipe.stageTranslation")
+      : c === "audio" ? t("pipe.stageAudio") : c ?? "";
   return (
     <>
-      <section className="card">
-        <h1>Pipeline</h1>
-        <p className="muted">One RunPipeline call: (speech →) text → translation → speech, each stage&apos;s output below.</p>
-        <label><input type="radio" checked={!fromAudio} onChange={() => setFromAudio(false)} /> Text</label>
-        <label><input id="from-audio" type="radio" checked={fromAudio} onChange={() => setFromAudio(true)} /> Speech (an audio file)</label>
+      <Section title={t("pipe.title")} level={1}>
+        <Muted mt={0}>{t("pipe.note")}</Muted>
+        <RadioGroup mt={3} value={fromAudio ? "audio" : "text"} onChange={(v) => setFromAudio(v === "audio")}>
+          <Stack direction="row" spacing={6}>
+            <Radio id="from-text" value="text">{t("common.text")}</Radio>
+            <Radio id="from-audio" value="audio">{t("pipe.fromAudio")}</Radio>
+          </Stack>
+        </RadioGroup>
         {fromAudio ? (
-          <div className="row">
-            <div><label htmlFor="pipe-file">Audio</label>
-              <input id="pipe-file" type="file" accept="audio/*,.wav,.flac,.ogg,.opus,.mp3,.webm" onChange={(e) => setFile(e.target.files?.[0] ?? null)} /></div>
-            <div><label htmlFor="pipe-asr">Spoken language</label>
-              <select id="pipe-asr" value={asrLanguage || languages[0] || ""} onChange={(e) => setAsrLanguage(e.target.value)}>
-                {languages.map((l) => <option key={l} value={l}>{l}</option>)}</select></div>
-          </div>
+          <SimpleGrid columns={{ base: 1, md: 2 }} spacing={4}>
+            <Field id="pipe-file" label={t("pipe.audio")}>
+              <Input type="file" p={1} accept="audio/*,.wav,.flac,.ogg,.opus,.mp3,.webm" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+            </Field>
+            <Field id="pipe-asr" label={t("pipe.spoken")}>
+              <Select value={asrLanguage || languages[0] || ""} onChange={(e) => setAsrLanguage(e.target.value)}>
+                {languages.map((l) => <option key={l} value={l}>{l}</option>)}</Select>
+            </Field>
+          </SimpleGrid>
         ) : (
-          <>
-            <label htmlFor="pipe-text">Text</label>
-            <textarea id="pipe-text" dir="auto" value={text} onChange={(e) => setText(e.target.value)} />
-          </>
+          <Field id="pipe-text" label={t("common.text")}>
+            <Textarea dir="auto" minH="6rem" value={text} onChange={(e) => setText(e.target.value)} />
+          </Field>
         )}
-        <div className="row">
-          <div>
-            <label><input id="pipe-translate" type="checkbox" checked={translate} onChange={(e) => setTranslate(e.target.checked)} /> Translate</label>
-            <select id="pipe-pair" value={chosenPair} onChange={(e) => setPair(e.target.value)} disabled={!translate}>
+        <SimpleGrid columns={{ base: 1, md: 2 }} spacing={4} mt={3}>
+          <Box>
+            <Checkbox id="pipe-translate" isChecked={translate} onChange={(e) => setTranslate(e.target.checked)}>{t("pipe.translate")}</Checkbox>
+            <Select id="pipe-pair" mt={1} value={chosenPair} onChange={(e) => setPair(e.target.value)} isDisabled={!translate}
+                    aria-label={t("pipe.translate")}>
               {(pairs.data ?? []).map((p) => {
                 const value = `${p.sourceLanguageCode}>${p.targetLanguageCode}`;
                 return <option key={value} value={value}>{p.sourceLanguageCode} → {p.targetLanguageCode}</option>;
               })}
-            </select>
-          </div>
-          <div>
-            <label><input id="pipe-speak" type="checkbox" checked={speak} onChange={(e) => setSpeak(e.target.checked)} /> Speak</label>
-            <select id="pipe-voice" value={chosenVoice} onChange={(e) => setVoice(e.target.value)} disabled={!speak}>
+            </Select>
+          </Box>
+          <Box>
+            <Checkbox id="pipe-speak" isChecked={speak} onChange={(e) => setSpeak(e.target.checked)}>{t("pipe.speak")}</Checkbox>
+            <Select id="pipe-voice" mt={1} value={chosenVoice} onChange={(e) => setVoice(e.target.value)} isDisabled={!speak}
+                    aria-label={t("common.voice")}>
               {fitting.map((v) => <option key={v.name} value={v.name}>{v.name}</option>)}
-            </select>
-          </div>
-        </div>
-        <button id="pipe-run" disabled={!api || run.isPending || (fromAudio ? !file : !text)} onClick={() => run.mutate()}>
-          {run.isPending ? "Running…" : "Run"}</button>
+            </Select>
+          </Box>
+        </SimpleGrid>
+        <Button id="pipe-run" colorScheme="blue" mt={4} isDisabled={!api || run.isPending || (fromAudio ? !file : !text)}
+                onClick={() => run.mutate()}>
+          {run.isPending ? t("pipe.running") : t("pipe.run")}</Button>
         <ErrorBox error={models.error ?? pairs.error ?? voices.error} />
         <ErrorBox error={run.error} />
         {(run.data ?? []).map((o) => (
-          <div key={o.taskIndex} className="stage" data-stage={o.output.case}>
-            <label>Stage {o.taskIndex + 1}: {o.output.case}</label>
-            {o.output.case === "transcript" ? <div className="output" dir="auto">{o.output.value.transcript}</div> : null}
-            {o.output.case === "translation" ? <div className="output" dir="auto">{o.output.value.translatedText}</div> : null}
-            {o.output.case === "audio" && url ? <audio id="pipe-player" controls src={url} style={{ width: "100%" }} /> : null}
-          </div>
+          <Box key={o.taskIndex} className="stage" data-stage={o.output.case} mt={4}>
+            <Text fontSize="sm" color="gray.600">{t("pipe.stage", { n: o.taskIndex + 1, name: stageName(o.output.case) })}</Text>
+            {o.output.case === "transcript" ? <Output>{o.output.value.transcript}</Output> : null}
+            {o.output.case === "translation" ? <Output>{o.output.value.translatedText}</Output> : null}
+            {o.output.case === "audio" && url ? <audio id="pipe-player" controls src={url} style={{ width: "100%", marginTop: "0.5rem" }} /> : null}
+          </Box>
         ))}
-      </section>
+      </Section>
       <LiveSpeech />
     </>
   );

@@ -1,13 +1,17 @@
 "use client";
 
+import { Badge, Button, Code, Input, SimpleGrid, Table, TableContainer, Tbody, Td, Text, Th, Thead, Tr } from "@chakra-ui/react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import type { Clients } from "../../lib/api";
 import { ErrorBox } from "../../lib/ErrorBox";
+import { useI18n } from "../../lib/i18n";
+import { Field, Output, Section } from "../../lib/ui";
 
 /** API keys of the caller (an admin sees everyone's): create — the secret shown once — list, revoke;
- * and today's usage of the key in use. */
+ * and today's usage of the credential in use. */
 export function Keys({ api, cacheKey }: { api: Clients; cacheKey: string }) {
+  const { t } = useI18n();
   const queries = useQueryClient();
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState("nmt");
@@ -30,45 +34,51 @@ export function Keys({ api, cacheKey }: { api: Clients; cacheKey: string }) {
   });
   return (
     <>
-      <section className="card">
-        <h2>Usage today (this key)</h2>
+      <Section title={t("keys.usageTitle")}>
         <ErrorBox error={usage.error} />
         {usage.data ? (
-          <p id="usage">{String(usage.data.requestCount)} requests · {String(usage.data.errorCount)} errors ·{" "}
-            {String(usage.data.characters)} characters · {usage.data.audioSeconds.toFixed(1)} s of audio</p>
+          <Text id="usage">{t("keys.usage", { requests: String(usage.data.requestCount), errors: String(usage.data.errorCount),
+                                             characters: String(usage.data.characters),
+                                             seconds: usage.data.audioSeconds.toFixed(1) })}</Text>
         ) : null}
-      </section>
-      <section className="card">
-        <h2>API keys</h2>
-        <div className="row">
-          <div><label htmlFor="key-name">Name</label>
-            <input id="key-name" type="text" value={name} onChange={(e) => setName(e.target.value)} /></div>
-          <div><label htmlFor="key-scopes">Scopes (comma-separated)</label>
-            <input id="key-scopes" type="text" value={scopes} onChange={(e) => setScopes(e.target.value)} /></div>
-        </div>
-        <button id="key-create" disabled={!name || create.isPending} onClick={() => create.mutate()}>Create key</button>
+      </Section>
+      <Section title={t("keys.title")}>
+        <SimpleGrid columns={{ base: 1, md: 2 }} spacing={4}>
+          <Field id="key-name" label={t("keys.name")}>
+            <Input type="text" value={name} onChange={(e) => setName(e.target.value)} />
+          </Field>
+          <Field id="key-scopes" label={t("keys.scopes")}>
+            <Input type="text" value={scopes} onChange={(e) => setScopes(e.target.value)} />
+          </Field>
+        </SimpleGrid>
+        <Button id="key-create" colorScheme="blue" mt={3} isDisabled={!name || create.isPending} onClick={() => create.mutate()}>
+          {t("keys.create")}</Button>
         <ErrorBox error={create.error} />
         {create.data ? (
-          <p className="output">New key (shown once; copy it now): <code id="new-key">{create.data.key}</code></p>
+          <Output fontSize="md">{t("keys.newKey")} <Code id="new-key" wordBreak="break-all">{create.data.key}</Code></Output>
         ) : null}
         <ErrorBox error={keys.error} />
         <ErrorBox error={revoke.error} />
-        <table id="keys">
-          <thead><tr><th>name</th><th>id</th><th>owner</th><th>scopes</th><th>created</th><th /></tr></thead>
-          <tbody>
-            {(keys.data ?? []).map((k) => (
-              <tr key={k.keyId} data-key={k.keyId} data-revoked={k.revokeTime ? "true" : "false"}>
-                <td dir="auto">{k.displayName}</td><td><code>{k.keyId}</code></td><td>{k.owner}</td>
-                <td>{k.scopes.join(", ")}</td>
-                <td>{k.createTime ? new Date(Number(k.createTime.seconds) * 1000).toISOString().slice(0, 16) : ""}</td>
-                <td>{k.revokeTime ? <span className="muted">revoked</span> : (
-                  <button className="secondary revoke" style={{ marginTop: 0 }} onClick={() => revoke.mutate(k.keyId)}>
-                    Revoke</button>)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+        {/* Wrapping cells (not TableContainer's nowrap + scroll): the Revoke column stays in view. */}
+        <TableContainer mt={4} whiteSpace="normal">
+          <Table id="keys" size="sm">
+            <Thead><Tr><Th>{t("keys.name")}</Th><Th>id</Th><Th>{t("keys.owner")}</Th><Th>{t("keys.scopesShort")}</Th>
+              <Th>{t("keys.created")}</Th><Th /></Tr></Thead>
+            <Tbody>
+              {(keys.data ?? []).map((k) => (
+                <Tr key={k.keyId} data-key={k.keyId} data-revoked={k.revokeTime ? "true" : "false"}>
+                  <Td dir="auto" wordBreak="break-word">{k.displayName}</Td><Td><Code>{k.keyId}</Code></Td><Td>{k.owner}</Td>
+                  <Td>{k.scopes.map((s) => <Badge key={s} me={1} textTransform="none">{s}</Badge>)}</Td>
+                  <Td>{k.createTime ? new Date(Number(k.createTime.seconds) * 1000).toISOString().slice(0, 16).replace("T", " ") : ""}</Td>
+                  <Td>{k.revokeTime ? <Badge colorScheme="gray">{t("keys.revoked")}</Badge> : (
+                    <Button className="revoke" size="xs" colorScheme="red" variant="outline" onClick={() => revoke.mutate(k.keyId)}>
+                      {t("keys.revoke")}</Button>)}</Td>
+                </Tr>
+              ))}
+            </Tbody>
+          </Table>
+        </TableContainer>
+      </Section>
     </>
   );
 }
