@@ -535,3 +535,38 @@ def test_compose_config_accepts_the_combination(layers: str, tmp_path: Path):
     refused = subprocess.run([*client, "-p", "ai4vc", *files, "config", "-q"], capture_output=True, text=True,
                              env=without, timeout=120)
     assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr
+
+
+@pytest.mark.parametrize("layers", list(LAYERS))
+def test_compose_client_merges_the_layers_as_these_tests_do(layers: str, tmp_path: Path):
+    """What the compose client makes of a combination (`config`) is the model the invariants above
+    are checked on: the same services, environment, dependencies, probes, images, commands and host
+    ports — so they hold for what compose would run."""
+    client = _compose_client()
+    if client is None:
+        pytest.skip("no compose client here (.ci/run installs Debian's docker-compose)")
+    copy = tmp_path / "repo" / "deploy" / "compose"
+    shutil.copytree(COMPOSE, copy, ignore=shutil.ignore_patterns("__pycache__", "secrets.env"))
+    shutil.copy(COMPOSE / "secrets.env.example", copy / "secrets.env")
+    files = [arg for name in LAYERS[layers] for arg in ("-f", str(copy / name))]
+    env = {k: v for k, v in os.environ.items() if k not in SHELL_ENV} | SHELL_ENV
+    done = subprocess.run([*client, "-p", "ai4vc", *files, "config"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    theirs = yaml.safe_load(done.stdout)["services"]
+    ours = stack(layers)["services"]
+    assert set(theirs) == set(ours)
+    from_file = {line.split("=", 1)[0] for line in (COMPOSE / "secrets.env.example").read_text().splitlines()
+                 if line and not line.startswith("#")}
+    for name, service in ours.items():
+        other = theirs[name]
+        their_env = {k: "" if v is None else str(v) for k, v in (other.get("environment") or {}).items()
+                     if k not in from_file}
+        assert their_env == _env(service), name
+        assert (other.get("depends_on") or {}) == (service.get("depends_on") or {}), name
+        assert other["healthcheck"]["test"] == service["healthcheck"]["test"], name
+        assert other["image"] == service["image"], name
+        assert other.get("command") == service.get("command"), name
+        ports = [f"{p['published']}:{p['target']}" if isinstance(p, dict) else str(p) for p in other.get("ports") or []]
+        assert ports == (service.get("ports") or []), name
+        assert set(other.get("networks") or {}) == set(service.get("networks") or []), name
