@@ -570,3 +570,23 @@ def test_compose_client_merges_the_layers_as_these_tests_do(layers: str, tmp_pat
         ports = [f"{p['published']}:{p['target']}" if isinstance(p, dict) else str(p) for p in other.get("ports") or []]
         assert ports == (service.get("ports") or []), name
         assert set(other.get("networks") or {}) == set(service.get("networks") or []), name
+
+
+def test_prometheus_and_alertmanager_accept_their_compose_files(tmp_path: Path):
+    """The real promtool and amtool (Debian prometheus, prometheus-alertmanager: bootstrap.sh installs
+    them) accept observability.yaml's files, laid out where its volumes put them."""
+    promtool, amtool = shutil.which("promtool"), shutil.which("amtool")
+    if not promtool or not amtool:
+        pytest.skip("promtool/amtool not installed (deploy/local/bootstrap.sh installs Prometheus and Alertmanager)")
+    etc = tmp_path / "etc" / "prometheus"
+    (etc / "alerting").mkdir(parents=True)
+    shutil.copy(COMPOSE / "prometheus" / "rules.yml", etc / "rules.yml")
+    config = render.PROMETHEUS_FILE.read_text().replace("/etc/prometheus/", f"{etc}/")
+    (etc / "prometheus.yml").write_text(config)
+    for argv in ([promtool, "check", "config", str(etc / "prometheus.yml")],
+                 [amtool, "check-config", str(render.ALERTMANAGER_FILE)]):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+    prometheus = stack("core+observability")["services"]["prometheus"]
+    assert "./prometheus/rules.yml:/etc/prometheus/rules.yml:ro" in prometheus["volumes"]
+    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
