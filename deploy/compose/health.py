@@ -2,9 +2,12 @@
 binary is needed: the chassis serves gRPC health on every process, the WebSocket bridge and the
 pages answer HTTP.
 
-    python -m deploy.compose.health asr                  # a platform service, by its name in deploy.local.mesh.SERVICES
-    python -m deploy.compose.health grpc 127.0.0.1:8087 ai4vc.asr.v1.AsrService
+    python -m deploy.compose.health grpc 127.0.0.1:8087 ai4vc.asr.v1.AsrService   # what core.yaml runs
     python -m deploy.compose.health http http://127.0.0.1:3000/healthz
+    python -m deploy.compose.health asr     # by name in deploy.local.mesh.SERVICES (by hand: `docker compose exec`)
+
+core.yaml names each target outright: looking a name up imports the launcher's service list,
+which doubles the probe's CPU (~0.2 → ~0.4 CPU-s, measured here), every 10 s in every container.
 
 Exit status 0 when SERVING (HTTP 200), 1 otherwise, with one line saying why on stderr (docker
 keeps the last lines of a failing probe in `docker inspect`). A service's port is its

@@ -174,10 +174,18 @@ def test_every_container_has_a_healthcheck(model: dict[str, Any]):
 
 
 def test_platform_services_probe_their_own_health(core: dict[str, Any]):
-    """Each platform container's probe names that service (deploy.compose.health looks up its gRPC
-    health service or HTTP path in SERVICES)."""
-    for name in SERVICES:
-        assert core["services"][name]["healthcheck"]["test"] == ["CMD", "python", "-m", "deploy.compose.health", name]
+    """Each platform container's probe asks for that service's health the way Envoy and the launcher
+    do (SERVICES: its gRPC health service on its port; the WebSocket bridge's /healthz; the relay's
+    server as a whole) — the same as `deploy.compose.health <name>` would look up."""
+    probe_argv = ["CMD", "python", "-m", "deploy.compose.health"]
+    for name, spec in SERVICES.items():
+        if spec.kind == "websocket":
+            expected = [*probe_argv, "http", f"http://127.0.0.1:{spec.port}/healthz"]
+        elif spec.kind == "grpc":
+            expected = [*probe_argv, "grpc", f"127.0.0.1:{spec.port}", spec.grpc_service]
+        else:
+            expected = [*probe_argv, "grpc", f"127.0.0.1:{spec.port}"]
+        assert core["services"][name]["healthcheck"]["test"] == expected, name
 
 
 def test_one_bridge_network_with_the_seed_subnet(model: dict[str, Any]):
