@@ -9,7 +9,9 @@ bootstrap:  ## venv + system packages + Python packages (idempotent, fast when d
 	@bash deploy/local/bootstrap.sh
 
 up: bootstrap  ## start PostgreSQL, Redis, Triton, the services and Envoy; return when all are healthy
-	@$(PY) -m deploy.local up
+	@$(if $(TLS),AI4VC_EDGE_TLS=$(TLS) )$(if $(MTLS),AI4VC_MESH_MTLS=$(MTLS) )$(PY) -m deploy.local up
+# TLS=1: Envoy's public listener speaks TLS only (local CA and certificate in .run/tls/, made once);
+# MTLS=1: mTLS from Envoy to the services (README, "TLS").
 
 down:  ## stop everything `make up` started
 	@if [ -x $(PY) ]; then $(PY) -m deploy.local down; fi

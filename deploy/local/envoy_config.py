@@ -86,6 +86,27 @@ class Upstream:
     # Further gRPC services the same endpoints serve (routed to this cluster; its health check
     # asks for `grpc_service`).
     also_serves: tuple[str, ...] = ()
+    # Called over mTLS when `render` is given an UpstreamTls (gRPC upstreams only: the chassis
+    # server is what requires the client certificate); False keeps this one plaintext.
+    mtls: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeTls:
+    """The public listener's certificate chain and key (PEM files Envoy reads at start)."""
+
+    cert: Path
+    key: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class UpstreamTls:
+    """Mesh mTLS from Envoy to the services: Envoy's client certificate and key, and the CA the
+    services' certificates come from (each must also name its cluster, see envoy/envoy.yaml.j2)."""
+
+    cert: Path
+    key: Path
+    ca: Path
 
 
 # Services whose unary calls have side effects: retried only when never sent.
@@ -118,8 +139,12 @@ def render(
     jwks_path: Path = Path("/etc/envoy/jwks.json"),
     node_id: str = "edge",
     tracing_sample_ratio: float = 0.1,
+    edge_tls: EdgeTls | None = None,
+    upstream_tls: UpstreamTls | None = None,
+    secrets_dir: Path = Path("/etc/envoy/secrets"),
 ) -> str:
-    """The bootstrap (listener, filters, clusters); routes come by RDS from `routes_dir`."""
+    """The bootstrap (listener, filters, clusters); routes come by RDS from `routes_dir`. With
+    `edge_tls` the listener speaks TLS only; with `upstream_tls` the gRPC clusters use mTLS."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     template = env.from_string(TEMPLATE.read_text())
     clusters = [
@@ -130,6 +155,7 @@ def render(
             "health_service": u.grpc_service,
             "endpoints": [{"host": host, "port": port} for host, port in u.endpoints],
             "kind": u.kind,
+            "mtls": upstream_tls is not None and u.kind == "grpc" and u.mtls,
         }
         for u in upstreams
     ]
@@ -138,6 +164,9 @@ def render(
     nobody = "ai4vc-nobody:{SHA}" + base64.b64encode(hashlib.sha1(secrets.token_bytes(32)).digest()).decode()
     return template.render(
         node_id=node_id,
+        edge_tls=edge_tls,
+        upstream_tls=upstream_tls,
+        secrets_dir=str(secrets_dir),
         listen_address=listen_address,
         listen_port=listen_port,
         admin_address=admin_address,
@@ -244,6 +273,21 @@ def docs_routes() -> list[dict[str, object]]:
     return out
 
 
+def edge_secret(edge_tls: EdgeTls) -> dict[str, Any]:
+    """The SDS document the listener reads its certificate from: the PEM files' paths, and their
+    directory watched, so replacing them (by rename, as deploy/local/tls.py and Kubernetes secret
+    mounts do) reloads the pair for new connections."""
+    return {"version_info": "0", "resources": [{
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+        "name": "edge",
+        "tls_certificate": {
+            "certificate_chain": {"filename": str(edge_tls.cert)},
+            "private_key": {"filename": str(edge_tls.key)},
+            "watched_directory": {"path": str(edge_tls.cert.parent)},
+        },
+    }]}
+
+
 def write_edge(upstreams: Sequence[Upstream], config_dir: Path, jwt_secret: str, **kwargs: object) -> Path:
     """Writes everything Envoy starts from into `config_dir`: envoy.yaml, jwks.json (0600), the route
     skeleton (routes.base.json, which the control plane completes) and — only when none is
@@ -262,6 +306,13 @@ def write_edge(upstreams: Sequence[Upstream], config_dir: Path, jwt_secret: str,
             {"@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", **skeleton}]}
         (routes_dir / ".routes.json.tmp").write_text(json.dumps(document))
         os.replace(routes_dir / ".routes.json.tmp", routes_dir / "routes.json")
+    edge_tls = kwargs.get("edge_tls")
+    if isinstance(edge_tls, EdgeTls):
+        secrets_dir = config_dir / "secrets"
+        secrets_dir.mkdir(parents=True, exist_ok=True)
+        (secrets_dir / ".edge.json.tmp").write_text(json.dumps(edge_secret(edge_tls)))
+        os.replace(secrets_dir / ".edge.json.tmp", secrets_dir / "edge.json")
+        kwargs["secrets_dir"] = secrets_dir
     path = config_dir / "envoy.yaml"
     path.write_text(render(upstreams, routes_dir=routes_dir, jwks_path=config_dir / "jwks.json",
                            **kwargs))  # type: ignore[arg-type]
@@ -312,7 +363,11 @@ def main(argv: list[str] | None = None) -> int:
     `--upstream ai4vc.nmt.v1.NmtService=nmt:8089` per service, and the gateway (the control plane,
     which also answers reflection) as `--upstream ai4vc.gateway.ControlPlane=gateway:8086`. A process
     serving several gRPC services names them joined by "+", health-checked on the first
-    (`nvidia.riva.asr.RivaSpeechRecognition+nvidia.riva.tts.RivaSpeechSynthesis+...=riva:8098`)."""
+    (`nvidia.riva.asr.RivaSpeechRecognition+nvidia.riva.tts.RivaSpeechSynthesis+...=riva:8098`).
+
+    TLS on the public listener: `--tls-cert/--tls-key` (or AI4VC_EDGE_TLS_CERT / AI4VC_EDGE_TLS_KEY).
+    mTLS to the gRPC services: `--upstream-tls-cert/-key/-ca` (or AI4VC_ENVOY_MTLS_CERT / _KEY / _CA);
+    each service's certificate must then name its cluster (the upstream's second name part: nmt, riva)."""
     parser = argparse.ArgumentParser(prog="python -m deploy.local.envoy_config")
     parser.add_argument("--upstream", action="append", required=True,
                         help="GRPC_SERVICE[+GRPC_SERVICE...]=HOST:PORT[,HOST:PORT]")
@@ -322,7 +377,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--descriptor", default=str(DESCRIPTOR))
     parser.add_argument("--config-dir", default="/etc/envoy",
                         help="where envoy.yaml, jwks.json and the routes go (the gateway publishes into <dir>/routes)")
+    parser.add_argument("--tls-cert", default=os.environ.get("AI4VC_EDGE_TLS_CERT", ""),
+                        help="PEM certificate chain: the listener speaks TLS only")
+    parser.add_argument("--tls-key", default=os.environ.get("AI4VC_EDGE_TLS_KEY", ""))
+    parser.add_argument("--upstream-tls-cert", default=os.environ.get("AI4VC_ENVOY_MTLS_CERT", ""),
+                        help="Envoy's client certificate for mTLS to the gRPC services")
+    parser.add_argument("--upstream-tls-key", default=os.environ.get("AI4VC_ENVOY_MTLS_KEY", ""))
+    parser.add_argument("--upstream-tls-ca", default=os.environ.get("AI4VC_ENVOY_MTLS_CA", ""),
+                        help="the CA of the services' certificates")
+    parser.add_argument("--plaintext-upstream", action="append", default=[], metavar="CLUSTER",
+                        help="a cluster (nmt, asr...) called in the clear all the same (its port is not on mTLS yet)")
     args = parser.parse_args(argv)
+    edge_tls = upstream_tls = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            parser.error("--tls-cert and --tls-key go together (AI4VC_EDGE_TLS_CERT / AI4VC_EDGE_TLS_KEY)")
+        edge_tls = EdgeTls(Path(args.tls_cert), Path(args.tls_key))
+    mtls = (args.upstream_tls_cert, args.upstream_tls_key, args.upstream_tls_ca)
+    if any(mtls):
+        if not all(mtls):
+            parser.error("--upstream-tls-cert, --upstream-tls-key and --upstream-tls-ca go together")
+        upstream_tls = UpstreamTls(*(Path(p) for p in mtls))
     jwt_secret = os.environ.get("AI4VC_JWT_SECRET", "")
     if len(jwt_secret) < 32:
         parser.error("AI4VC_JWT_SECRET (at least 32 characters) is needed: jwt_authn verifies tokens with it")
@@ -333,12 +408,14 @@ def main(argv: list[str] | None = None) -> int:
         endpoints = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts.split(",")]
         cluster = service.split(".")[1] if service.count(".") >= 2 else service
         upstreams.append(Upstream(service, cluster, endpoints, routed=service != GATEWAY_SERVICE,
-                                  idempotent=idempotent(service), also_serves=tuple(also)))
+                                  idempotent=idempotent(service), also_serves=tuple(also),
+                                  mtls=cluster not in args.plaintext_upstream))
     listen_host, listen_port = args.listen.rsplit(":", 1)
     admin_host, admin_port = args.admin.rsplit(":", 1)
     path = write_edge(upstreams, Path(args.config_dir), jwt_secret, listen_port=int(listen_port),
                       admin_port=int(admin_port), access_log_path=Path(args.access_log), listen_address=listen_host,
-                      admin_address=admin_host, descriptor_path=Path(args.descriptor))
+                      admin_address=admin_host, descriptor_path=Path(args.descriptor), edge_tls=edge_tls,
+                      upstream_tls=upstream_tls)
     sys.stdout.write(f"{path}\n")
     return 0
 

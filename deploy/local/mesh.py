@@ -30,6 +30,7 @@ from deploy.local.parts import (
     clean_shm,
     free_ports,
 )
+from deploy.local.tls import LocalCa
 from services.common.settings import DEFAULT_GRAMMAR_CACHE_DIR
 
 log = logging.getLogger("ai4vc.mesh")
@@ -88,6 +89,11 @@ SERVICES: dict[str, ServiceSpec] = {
 DASHBOARD_PAGE_PREFIX = "/dashboard/"
 # ... and this one to the web console (public too: it calls the edge with the user's key).
 WEB_UI_PREFIX = "/ui/"
+# Under mesh mTLS these serve plaintext still (their certificates are used on their own calls
+# only): their callers open channels that cannot present a certificate yet — pipeline, riva and
+# ulca through services/common/rpc/downstream.py (Channels), the WebSocket bridge through
+# gateway/ws/bridge.py. Once those dial with services.common.rpc.tls, this set goes.
+MTLS_PLAINTEXT = frozenset({"asr", "tts", "nmt", "pipeline"})
 
 
 @dataclasses.dataclass
@@ -133,8 +139,17 @@ def metrics_port(port: int) -> int:
 class Mesh:
     def __init__(self, run_dir: Path, ports: Ports | None = None, replicas: dict[str, int] | None = None,
                  durable: bool = True, free_metrics_ports: bool = False, external_triton: str = "",
-                 model_repository: Path | None = None) -> None:
+                 model_repository: Path | None = None, edge_tls: bool = False,
+                 edge_cert: envoy_config.EdgeTls | None = None, edge_tls_names: tuple[str, ...] = (),
+                 mesh_mtls: bool = False) -> None:
         self.run_dir = run_dir
+        # TLS on Envoy's public listener: `edge_cert` (the operator's), else one the local CA issues.
+        self.edge_tls = edge_tls or edge_cert is not None
+        self.edge_cert = edge_cert
+        self.edge_tls_names = edge_tls_names
+        # mTLS from Envoy (and between services) with certificates of the local CA.
+        self.mesh_mtls = mesh_mtls
+        self.ca = LocalCa(run_dir / "tls")
         self.ports = ports or Ports()
         self.replicas = {name: 1 for name in SERVICES} | (replicas or {})
         self.durable = durable
@@ -152,10 +167,47 @@ class Mesh:
         self.envoy = Envoy(run_dir, self.ports.envoy, self.ports.envoy_admin)
         self.prometheus = Prometheus(run_dir, self.ports.prometheus)
         self.alertmanager = Alertmanager(run_dir, self.ports.alertmanager)
-        self.web_ui = WebConsole(run_dir, self.ports.web_ui, f"http://127.0.0.1:{self.ports.envoy}")
+        self.web_ui = WebConsole(run_dir, self.ports.web_ui, self.edge_url)
         # Without web/node_modules (bootstrap.sh installs it) the mesh runs without the console.
         self.serve_web_ui = WebConsole.installed()
         self.services: list[Service] = []
+
+    @property
+    def edge_url(self) -> str:
+        """The edge as clients (the dashboard's relay, the web console, ULCA's callbackUrl) reach it."""
+        return f"{'https' if self.edge_tls else 'http'}://127.0.0.1:{self.ports.envoy}"
+
+    @property
+    def edge_ca(self) -> Path | None:
+        """The CA that verifies the edge: the local CA's, or none known (the operator's certificate)."""
+        return self.ca.cert_path if self.edge_tls and self.edge_cert is None else None
+
+    def edge_tls_files(self) -> envoy_config.EdgeTls | None:
+        """The listener's certificate and key: the operator's, or issued (once) by the local CA."""
+        if not self.edge_tls:
+            return None
+        if self.edge_cert is not None:
+            return self.edge_cert
+        pair = self.ca.edge(self.edge_tls_names)
+        return envoy_config.EdgeTls(pair.cert, pair.key)
+
+    def upstream_tls_files(self) -> envoy_config.UpstreamTls | None:
+        """Envoy's client certificate for mesh mTLS, and the CA of the services' certificates."""
+        if not self.mesh_mtls:
+            return None
+        pair = self.ca.envoy_client()
+        return envoy_config.UpstreamTls(pair.cert, pair.key, self.ca.cert_path)
+
+    def mtls_env(self, name: str) -> dict[str, str]:
+        """A service's mesh TLS settings: its certificate (per service, shared by its replicas), key,
+        the CA; a service in MTLS_PLAINTEXT uses them on its own calls only."""
+        if not self.mesh_mtls:
+            return {}
+        pair = self.ca.service(name)
+        prefix = f"AI4VC_{name.upper()}_MESH_TLS"
+        return {f"{prefix}_CERT": str(pair.cert), f"{prefix}_KEY": str(pair.key),
+                f"{prefix}_CA": str(self.ca.cert_path),
+                f"{prefix}_SERVER": "false" if name in MTLS_PLAINTEXT else "true"}
 
     @property
     def state_file(self) -> Path:
@@ -193,7 +245,7 @@ class Mesh:
             **{f"AI4VC_WSBRIDGE_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "pipeline")},
             **{f"AI4VC_ULCA_{n.upper()}_TARGET": direct[n] for n in ("asr", "tts", "nmt")},
             # getModelsPipeline's callbackUrl: the edge, as clients reach it.
-            "AI4VC_ULCA_PUBLIC_URL": f"http://127.0.0.1:{self.ports.envoy}",
+            "AI4VC_ULCA_PUBLIC_URL": self.edge_url,
             # Live settings: services watch their namespace on the config service (stage 1).
             "AI4VC_CONFIG_TARGET": f"127.0.0.1:{self.ports.services['config']}",
             "AI4VC_TRITON_URL": self.external_triton or self.triton.url,
@@ -264,9 +316,19 @@ class Mesh:
             else:
                 port = replica_port(self.ports.services[name], replica)
                 metrics = metrics_port(port)
-            services.append(Service(name, self.run_dir, port, metrics, env, replica,
-                                    spec.grpc_service if spec.kind == "grpc" else "", module=spec.module,
-                                    http_health_path="/healthz" if spec.kind == "websocket" else ""))
+            service = Service(name, self.run_dir, port, metrics, {**env, **self.mtls_env(name)}, replica,
+                              spec.grpc_service if spec.kind == "grpc" else "", module=spec.module,
+                              http_health_path="/healthz" if spec.kind == "websocket" else "")
+            if self.mesh_mtls and spec.kind != "websocket" and name not in MTLS_PLAINTEXT:
+                # The launcher's readiness probe needs a certificate too (the service's own will do).
+                service.tls_files = (service.env[f"AI4VC_{name.upper()}_MESH_TLS_CERT"],
+                                     service.env[f"AI4VC_{name.upper()}_MESH_TLS_KEY"], str(self.ca.cert_path))
+            services.append(service)
+        if self.mesh_mtls:
+            # Every process dials the services of MTLS_PLAINTEXT in the clear, the rest over mTLS.
+            plaintext = ",".join(f"127.0.0.1:{s.port}" for s in services if s.name in MTLS_PLAINTEXT)
+            for service in services:
+                service.env["AI4VC_MESH_TLS_PLAINTEXT"] = plaintext
         self._dashboard_env(services, spare)
         return services
 
@@ -285,7 +347,9 @@ class Mesh:
                 "AI4VC_DASHBOARD_PROMETHEUS_URL": self.prometheus.url,
                 "AI4VC_DASHBOARD_METRICS_TARGET": f"127.0.0.1:{self.ports.services['metrics']}",
                 "AI4VC_DASHBOARD_WEB_PORT": str(web),
-                "AI4VC_DASHBOARD_EDGE_URL": f"http://127.0.0.1:{self.ports.envoy}",
+                "AI4VC_DASHBOARD_EDGE_URL": self.edge_url,
+                # Its page relays GetOverview to the edge with httpx, which trusts SSL_CERT_FILE.
+                **({"SSL_CERT_FILE": str(self.edge_ca)} if self.edge_ca else {}),
                 "AI4VC_DASHBOARD_ALERTMANAGER_URL": self.alertmanager.url,
             })
             service.web_port = web
@@ -299,7 +363,7 @@ class Mesh:
             upstreams.append(envoy_config.Upstream(spec.grpc_service, name, endpoints, routed=spec.routed,
                                                    kind=spec.kind,
                                                    idempotent=envoy_config.idempotent(spec.grpc_service),
-                                                   also_serves=spec.also_serves))
+                                                   also_serves=spec.also_serves, mtls=name not in MTLS_PLAINTEXT))
         pages = [("127.0.0.1", s.web_port) for s in self.services if s.name == "dashboard" and s.web_port]
         if pages:
             upstreams.append(envoy_config.Upstream(DASHBOARD_PAGE_PREFIX, "dashboard-web", pages, kind="http"))
@@ -362,7 +426,8 @@ class Mesh:
             self.upstreams(), self.envoy.config_dir, self.secrets()["AI4VC_JWT_SECRET"],
             listen_port=self.ports.envoy, admin_port=self.ports.envoy_admin, access_log_path=self.access_log,
             listen_address=os.environ.get("AI4VC_LISTEN_ADDRESS", "127.0.0.1"), node_id=f"edge-{self.ports.envoy}",
-            tracing_sample_ratio=float(os.environ.get("AI4VC_TRACING_SAMPLE_RATIO", "0.1"))))
+            tracing_sample_ratio=float(os.environ.get("AI4VC_TRACING_SAMPLE_RATIO", "0.1")),
+            edge_tls=self.edge_tls_files(), upstream_tls=self.upstream_tls_files()))
         first_run = not self.admin_key_file.exists()
         # Stage by stage; the services of one stage start side by side.
         for stage in sorted({spec.stage for spec in SERVICES.values()}):
@@ -394,6 +459,11 @@ class Mesh:
             "ports": dataclasses.asdict(self.ports),
             "replicas": self.replicas,
             "envoy": f"127.0.0.1:{self.ports.envoy}",
+            "edge_url": self.edge_url,
+            "edge_tls": self.edge_tls,
+            "edge_cert": [str(self.edge_cert.cert), str(self.edge_cert.key)] if self.edge_cert else [],
+            "edge_ca": str(self.edge_ca or ""),
+            "mesh_mtls": self.mesh_mtls,
             "envoy_admin": f"http://127.0.0.1:{self.ports.envoy_admin}",
             "triton_grpc": self.external_triton or self.triton.url,
             "external_triton": self.external_triton,
@@ -413,8 +483,11 @@ class Mesh:
         state = json.loads((run_dir / "mesh.json").read_text())
         ports = state["ports"]
         services = {**Ports().services, **ports.pop("services", {})}
+        edge_cert = state.get("edge_cert") or []
         mesh = cls(run_dir, Ports(**ports, services=services), state.get("replicas"),
-                   external_triton=state.get("external_triton", ""))
+                   external_triton=state.get("external_triton", ""), edge_tls=state.get("edge_tls", False),
+                   edge_cert=envoy_config.EdgeTls(Path(edge_cert[0]), Path(edge_cert[1])) if edge_cert else None,
+                   mesh_mtls=state.get("mesh_mtls", False))
         mesh.services = mesh._build_services()
         return mesh
 

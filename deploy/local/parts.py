@@ -520,6 +520,8 @@ class Service:
         self.metrics_port = metrics_port
         self.health_service = health_service
         self.web_port = 0  # an HTTP page beside the gRPC port (the dashboard's), 0: none
+        # Mesh mTLS: (certificate, key, CA) the readiness probe dials with; empty: plaintext.
+        self.tls_files: tuple[str, str, str] | tuple[()] = ()
         self.proc = Process(f"{name}-{replica}" if replica else name, run_dir)
         prefix = f"AI4VC_{name.upper()}"
         self.env = {
@@ -540,10 +542,17 @@ class Service:
             url = f"http://127.0.0.1:{self.port}{self.http_health_path}"
             with urllib.request.urlopen(url, timeout=1) as answer:
                 return bool(answer.status == 200)
-        import grpc
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
+        from services.common.rpc import tls
+        from services.common.settings import CommonSettings
+
+        if self.tls_files:
+            cert, key, ca = self.tls_files
+            probe = CommonSettings(mesh_tls_cert=cert, mesh_tls_key=key, mesh_tls_ca=ca)
+        else:
+            probe = CommonSettings()
+        with tls.channel(f"127.0.0.1:{self.port}", probe) as channel:
             answer = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=self.health_service), timeout=1)
             return answer.status == health_pb2.HealthCheckResponse.SERVING

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 import time
+from typing import Any
 
 from opentelemetry import trace
 
@@ -46,7 +47,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(service: str, level: str = "INFO", json_format: bool = True, otlp_endpoint: str = "") -> None:
+def configure(service: str, level: str = "INFO", json_format: bool = True, otlp_endpoint: str = "",
+              credentials: Any = None) -> None:
     """Routes the root logger to stderr, as JSON unless `json_format` is false, and, with
     `otlp_endpoint`, to the telemetry service over OTLP (batched, off the caller's path)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -59,7 +61,7 @@ def configure(service: str, level: str = "INFO", json_format: bool = True, otlp_
     if otlp_endpoint:
         from services.common.otlp import OtlpLogHandler
 
-        handlers.append(OtlpLogHandler(service, otlp_endpoint))
+        handlers.append(OtlpLogHandler(service, otlp_endpoint, credentials=credentials))
     for old in root.handlers:
         if old not in handlers and hasattr(old, "flush"):
             old.close()

@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from services.common.logs import request_id_var
+from services.common.rpc import tls
 
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
@@ -122,12 +123,14 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> trace_service_pb2.ExportTrace
 class OtlpSpanExporter(SpanExporter):
     """Sends span batches to an OTLP/gRPC collector; a batch that fails is dropped and counted."""
 
-    def __init__(self, endpoint: str, timeout_s: float = 2.0) -> None:
+    def __init__(self, endpoint: str, timeout_s: float = 2.0,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         self.endpoint = endpoint
         self.timeout_s = timeout_s
         self.exported = 0
         self.dropped = 0
-        self._channel = grpc.insecure_channel(endpoint)
+        # Over TLS with this process's certificate when the mesh runs mTLS (services/common/rpc/tls.py).
+        self._channel = tls.sync_secure_or_insecure(endpoint, credentials)
         self._export = self._channel.unary_unary(
             TRACE_EXPORT, request_serializer=trace_service_pb2.ExportTraceServiceRequest.SerializeToString,
             response_deserializer=trace_service_pb2.ExportTraceServiceResponse.FromString)
@@ -159,7 +162,8 @@ class OtlpLogHandler(logging.Handler):
     """Exports log records over OTLP/gRPC from a background thread; `emit` never blocks."""
 
     def __init__(self, service: str, endpoint: str, *, max_queue: int = 10_000, batch_size: int = 512,
-                 interval_s: float = 0.5, timeout_s: float = 2.0, resource: Mapping[str, Any] | None = None) -> None:
+                 interval_s: float = 0.5, timeout_s: float = 2.0, resource: Mapping[str, Any] | None = None,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         super().__init__()
         self.service = service
         self.endpoint = endpoint
@@ -173,7 +177,7 @@ class OtlpLogHandler(logging.Handler):
         self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
         self._wake = threading.Event()
         self._stopping = False
-        self._channel = grpc.insecure_channel(endpoint)
+        self._channel = tls.sync_secure_or_insecure(endpoint, credentials)
         self._export = self._channel.unary_unary(
             LOGS_EXPORT, request_serializer=logs_service_pb2.ExportLogsServiceRequest.SerializeToString,
             response_deserializer=logs_service_pb2.ExportLogsServiceResponse.FromString)

@@ -58,6 +58,19 @@ class CommonSettings:
     # host:port of the config service, whose values override some settings live
     # (`services.common.rpc.live_config`); empty: none, the environment's values stay.
     config_target: str = ""
+    # Mesh mTLS (services/common/rpc/tls.py): PEM files of this process's certificate, its key and
+    # the CA its peers' certificates come from. All three set: the server accepts TLS only, from
+    # clients with a certificate of that CA (Envoy, other services), and this process presents
+    # its certificate on its own calls to services. None set: plaintext, as before.
+    mesh_tls_cert: str = ""
+    mesh_tls_key: str = ""
+    mesh_tls_ca: str = ""
+    # False: the certificate is used on this process's own calls only and its server stays
+    # plaintext (a service whose callers do not all present certificates yet).
+    mesh_tls_server: bool = True
+    # host:port targets this process dials in the clear all the same: services whose port is not
+    # on mTLS yet (comma-separated), so a mesh can move to mTLS one service at a time.
+    mesh_tls_plaintext: tuple[str, ...] = ()
 
 
 class LiveValues(Protocol):
@@ -113,4 +126,13 @@ def load(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None, **
         raise SettingsError(f"{prefix}_LOG_EXPORTER={settings.log_exporter!r}: use none or otlp")
     if not 0.0 <= settings.tracing_sample_ratio <= 1.0:
         raise SettingsError(f"{prefix}_TRACING_SAMPLE_RATIO={settings.tracing_sample_ratio!r}: use 0 to 1")
+    tls_files = {f"{prefix}_MESH_TLS_{name.upper()}": getattr(settings, f"mesh_tls_{name}")
+                 for name in ("cert", "key", "ca")}
+    if any(tls_files.values()):
+        missing = [name for name, value in tls_files.items() if not value]
+        if missing:
+            raise SettingsError(f"{', '.join(missing)} missing: mesh TLS needs a certificate, its key and a CA")
+        for name, value in tls_files.items():
+            if not os.access(value, os.R_OK):
+                raise SettingsError(f"{name}={value!r} is not a readable file")
     return settings

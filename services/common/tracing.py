@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -24,8 +25,10 @@ log = logging.getLogger(__name__)
 MAX_QUEUE = 8192
 
 
-def configure(service: str, exporter: str, endpoint: str = "", sample_ratio: float = 1.0) -> TracerProvider:
-    """Installs a global tracer provider for `service` (once per process) and returns it."""
+def configure(service: str, exporter: str, endpoint: str = "", sample_ratio: float = 1.0,
+              credentials: Any = None) -> TracerProvider:
+    """Installs a global tracer provider for `service` (once per process) and returns it;
+    `credentials` (grpc.ChannelCredentials, mesh mTLS) for the OTLP channel, None: plaintext."""
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current
@@ -41,7 +44,7 @@ def configure(service: str, exporter: str, endpoint: str = "", sample_ratio: flo
         else:
             from services.common.otlp import OtlpSpanExporter
 
-            span_exporter = OtlpSpanExporter(target)
+            span_exporter = OtlpSpanExporter(target, credentials=credentials)
     if span_exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(span_exporter, max_queue_size=MAX_QUEUE,
                                                        max_export_batch_size=512, schedule_delay_millis=500))

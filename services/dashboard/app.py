@@ -50,7 +50,7 @@ async def create(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     http = httpx.AsyncClient()
     stack.push_async_callback(http.aclose)
-    channels = sources.Channels()
+    channels = sources.Channels(settings)
     stack.push_async_callback(channels.close)
     triton: sources.TritonModels | None = None
     if settings.triton:

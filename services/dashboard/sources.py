@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ai4vc.metrics.v1 import metrics_service_pb2 as metrics_pb
 from ai4vc.metrics.v1 import metrics_service_pb2_grpc as metrics_grpc
 from services.common.backends.triton import TritonAdapter
+from services.common.rpc import tls
 from services.dashboard.core import NOT_SERVING, SERVING, UNREACHABLE, Alert, KeyUsage, Model
 from services.dashboard.settings import Target
 
@@ -27,12 +28,15 @@ MAX_USAGE_PAGES = 10
 class Channels:
     """One gRPC channel per address, kept for the service's life."""
 
-    def __init__(self) -> None:
+    def __init__(self, mesh_tls: tls.MeshTlsSettings | None = None) -> None:
+        # Mesh mTLS: the dashboard's own certificate, for services that take no other (rpc/tls.py).
+        self.mesh_tls = mesh_tls
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def get(self, address: str) -> grpc.aio.Channel:
         if address not in self._channels:
-            self._channels[address] = grpc.aio.insecure_channel(address)
+            self._channels[address] = (tls.aio_channel(address, self.mesh_tls) if self.mesh_tls is not None
+                                       else grpc.aio.insecure_channel(address))
         return self._channels[address]
 
     async def close(self) -> None:

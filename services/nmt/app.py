@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
 from services.common.backends.inference import InferenceApp, InferenceBackends, open_backends
+from services.common.rpc import tls
 from services.common.rpc.live_config import LiveConfig
 from services.common.settings import CommonSettings
 from services.nmt.core import NmtCore
@@ -56,7 +57,8 @@ async def create(
     backends = open_backends("nmt", settings, write_records, MIGRATIONS, registry, stack,
                              registry_overrides(settings), events)
     # Live "nmt" settings from the config service (off when config_target is empty).
-    live = LiveConfig(settings.config_target, "nmt", service=settings.service_name)
+    live = LiveConfig(settings.config_target, "nmt", service=settings.service_name,
+                      credentials=tls.channel_credentials(settings, settings.config_target))
     live.start()
     stack.push_async_callback(live.close)
     return NmtApp(settings, backends, live)

@@ -23,6 +23,7 @@ from google.protobuf import json_format
 
 from ai4vc.config.v1 import config_service_pb2 as pb
 from ai4vc.config.v1 import config_service_pb2_grpc as pb_grpc
+from services.common.rpc import tls
 from services.common.rpc.identity import PRINCIPAL_HEADER
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,10 @@ class LiveConfig:
     """The latest values of one config namespace, kept by a background watch."""
 
     def __init__(self, target: str, namespace: str, *, service: str, backoff_initial_s: float = 0.2,
-                 backoff_max_s: float = 10.0) -> None:
+                 backoff_max_s: float = 10.0, credentials: grpc.ChannelCredentials | None = None) -> None:
         self.target = target
+        # Mesh mTLS: the config service takes only clients with a mesh certificate (rpc/tls.py).
+        self.credentials = credentials
         self.namespace = namespace
         self.service = service
         self.backoff_initial_s = backoff_initial_s
@@ -89,7 +92,7 @@ class LiveConfig:
     def start(self) -> None:
         if not self.target or self._task is not None:
             return
-        self._channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
+        self._channel = tls.secure_or_insecure(self.target, self.credentials, _CHANNEL_OPTIONS)
         self._task = asyncio.create_task(self._run(), name=f"live-config-{self.namespace}")
 
     async def close(self) -> None:

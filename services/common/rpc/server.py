@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common import logs, tracing
 from services.common.metrics import RpcMetrics
+from services.common.rpc import tls
 from services.common.rpc.interceptors import ServerInterceptor
 from services.common.settings import CommonSettings
 
@@ -63,7 +64,8 @@ async def build_server(
 ) -> ServerHandle:
     """Builds (does not start) a server for the servicers that `register` adds."""
     tracing.configure(settings.service_name, settings.tracing_exporter, settings.otlp_endpoint,
-                      settings.tracing_sample_ratio)
+                      settings.tracing_sample_ratio,
+                      credentials=tls.channel_credentials(settings, settings.otlp_endpoint))
     from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
     metrics = metrics or RpcMetrics(settings.service_name)
@@ -94,7 +96,11 @@ async def build_server(
     reflection.enable_server_reflection(
         (*described, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    # Mesh mTLS (settings.mesh_tls_*): TLS only, and only for clients with a certificate of the
+    # mesh CA (Envoy, other services) — one place, so every service binds the same way.
+    credentials = tls.server_credentials(settings)
+    address = f"{settings.host}:{settings.port}"
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind {settings.host}:{settings.port}")
     handle = ServerHandle(server, port, health_servicer, metrics, names)
@@ -139,7 +145,8 @@ async def serve(
 ) -> None:
     """Runs one service until SIGTERM/SIGINT, then shuts it down gracefully."""
     logs.configure(settings.service_name, settings.log_level, settings.log_json,
-                   settings.otlp_endpoint if settings.log_exporter == "otlp" else "")
+                   settings.otlp_endpoint if settings.log_exporter == "otlp" else "",
+                   credentials=tls.channel_credentials(settings, settings.otlp_endpoint))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
