@@ -469,7 +469,27 @@ def test_probe_over_http():
 # -- the images ------------------------------------------------------------------------------------
 
 def _dockerfiles() -> list[Path]:
-    return sorted(p for p in DOCKER.iterdir() if p.name == "Dockerfile" or p.name.endswith(".Dockerfile"))
+    """Every Dockerfile of the repository (a new one is linted too)."""
+    skip = {".git", "node_modules", ".venv", ".venv-riva", ".run", "__pycache__", ".mypy_cache", "gen", "sdk"}
+    found = []
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [d for d in subfolders if d not in skip]  # pruned, not walked (node_modules is large)
+        found += [Path(folder) / f for f in files if f.endswith("Dockerfile")]
+    return sorted(found)
+
+
+# Known findings in a Dockerfile this work does not own (strict: fixing it fails this marker, so it
+# is removed): DL3066 ×2 (USER by name), DL3008 (unpinned apt packages without a reason), DL3045
+# (COPY to a relative path without WORKDIR). deploy/docker/Dockerfile's `triton-cpu` stage builds
+# the same image.
+KNOWN_HADOLINT_FINDINGS = {"deploy/k8s/docker/triton-cpu.Dockerfile"}
+
+
+def _lint_params() -> list[Any]:
+    return [pytest.param(p, id=str(p.relative_to(ROOT)), marks=[pytest.mark.xfail(
+                strict=True, reason="known hadolint findings; see KNOWN_HADOLINT_FINDINGS")]
+            if str(p.relative_to(ROOT)) in KNOWN_HADOLINT_FINDINGS else [])
+            for p in _dockerfiles()]
 
 
 def _hadolint() -> str:
@@ -478,7 +498,13 @@ def _hadolint() -> str:
     return found
 
 
-@pytest.mark.parametrize("dockerfile", _dockerfiles(), ids=lambda p: p.name)
+def test_every_dockerfile_is_linted():
+    """The lint below covers deploy/docker's Dockerfiles (the compose images) at least."""
+    names = {str(p.relative_to(ROOT)) for p in _dockerfiles()}
+    assert {"deploy/docker/Dockerfile", "deploy/docker/triton-gpu.Dockerfile"} <= names
+
+
+@pytest.mark.parametrize("dockerfile", _lint_params())
 def test_dockerfile_passes_hadolint(dockerfile: Path):
     """hadolint finds nothing in the Dockerfile (a rule ignored inline has its reason in a comment)."""
     done = subprocess.run([_hadolint(), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60)
