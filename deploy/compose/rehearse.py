@@ -42,6 +42,7 @@ INSIDE = "AI4VC_REHEARSE_INSIDE"
 # Started from deploy.local.parts (bound to 127.0.0.1) rather than from their images.
 INFRA = ("postgres", "redis", "kafka", "triton")
 HEALTHY_WITHIN_S = 240.0
+MAX_RESTARTS = 3
 _START = time.monotonic()
 
 
@@ -61,6 +62,7 @@ class Rehearsal:
                       "/run/ai4vc": run_dir / "adminkey", "/var/cache/ai4vc/grammars": GRAMMAR_CACHE_DIR,
                       "/etc/ai4vc-alerting": run_dir / "alertrules", "/app/web/out": web_out}
         self.metrics_ports = {name: 9100 + i for i, name in enumerate(services)}
+        self.restarts: dict[str, int] = {}
 
     def _sub(self, value: str) -> str:
         for container, here in self.paths.items():
@@ -99,22 +101,31 @@ class Rehearsal:
             if not startable and not starting:
                 raise parts.PartError(f"never startable (depends_on): {sorted(pending)}")
             for name in startable:
-                log = (self.run_dir / "logs" / f"{name}.log").open("ab")
-                self.procs[name] = subprocess.Popen(self.argv(name), env=self.env(name), cwd=ROOT, stdout=log,
-                                                    stderr=subprocess.STDOUT, start_new_session=True)
+                self._spawn(name)
                 starting[name] = time.monotonic()
                 pending.discard(name)
                 say(f"start {name}")
             for name in sorted(starting):
                 if self.procs[name].poll() is not None:
+                    # As Docker's restart policy does (every service has one): start it again.
                     code = self.procs[name].returncode
-                    raise parts.PartError(f"{name} exited {code}; see {self.run_dir}/logs/{name}.log")
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    if not self.services[name].get("restart") or self.restarts[name] > MAX_RESTARTS:
+                        raise parts.PartError(f"{name} exited {code}; see {self.run_dir}/logs/{name}.log")
+                    say(f"RESTART {name}: it exited {code} (see {self.run_dir}/logs/{name}.log)")
+                    self._spawn(name)
+                    continue
                 if self.healthy(name):
                     say(f"healthy {name} ({time.monotonic() - starting.pop(name):.1f} s after its start)")
                     healthy.add(name)
                 elif time.monotonic() - starting[name] > HEALTHY_WITHIN_S:
                     raise parts.PartError(f"{name} not healthy in {HEALTHY_WITHIN_S:.0f} s; see {self.run_dir}/logs")
             time.sleep(0.5)
+
+    def _spawn(self, name: str) -> None:
+        log = (self.run_dir / "logs" / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(self.argv(name), env=self.env(name), cwd=ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop_all(self) -> None:
         for proc in reversed(self.procs.values()):
@@ -227,6 +238,8 @@ def rehearse(run_dir: Path, web_out: Path) -> int:
         rehearsal = Rehearsal(run_dir, web_out, yaml.safe_load(rendered)["services"], secrets_env)
         rehearsal.start_all()
         say(f"every container healthy; Envoy: {_edge_clusters_healthy()} clusters, each with a healthy host")
+        if rehearsal.restarts:
+            say(f"containers that exited and were restarted (restart policy): {rehearsal.restarts}")
         failures = smoke((run_dir / "adminkey" / "admin-api-key").read_text().strip())
         for line in failures:
             say(f"FAILED {line}")
