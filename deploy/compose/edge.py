@@ -49,7 +49,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--admin", default="0.0.0.0:9901")
     parser.add_argument("--access-log", type=Path, default=None,
                         help="default <config-dir>/access.log (the gateway tails it for failed logins)")
+    # The variables `python -m deploy.local.envoy_config` and `make up` read (README "TLS"): TLS on
+    # the public listener; mTLS from Envoy to the gRPC services (each service then needs its own
+    # certificate, which core.yaml does not mount).
+    parser.add_argument("--tls-cert", default=os.environ.get("AI4VC_EDGE_TLS_CERT", ""))
+    parser.add_argument("--tls-key", default=os.environ.get("AI4VC_EDGE_TLS_KEY", ""))
+    parser.add_argument("--upstream-tls-cert", default=os.environ.get("AI4VC_ENVOY_MTLS_CERT", ""))
+    parser.add_argument("--upstream-tls-key", default=os.environ.get("AI4VC_ENVOY_MTLS_KEY", ""))
+    parser.add_argument("--upstream-tls-ca", default=os.environ.get("AI4VC_ENVOY_MTLS_CA", ""))
     args = parser.parse_args(argv)
+    edge_tls = upstream_tls = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            parser.error("--tls-cert and --tls-key go together (AI4VC_EDGE_TLS_CERT / AI4VC_EDGE_TLS_KEY)")
+        edge_tls = envoy_config.EdgeTls(Path(args.tls_cert), Path(args.tls_key))
+    mtls = (args.upstream_tls_cert, args.upstream_tls_key, args.upstream_tls_ca)
+    if any(mtls):
+        if not all(mtls):
+            parser.error("AI4VC_ENVOY_MTLS_CERT, _KEY and _CA go together")
+        upstream_tls = envoy_config.UpstreamTls(*(Path(p) for p in mtls))
     jwt_secret = os.environ.get("AI4VC_JWT_SECRET", "")
     if len(jwt_secret) < 32:
         parser.error("AI4VC_JWT_SECRET (at least 32 characters) is needed: jwt_authn verifies tokens with it")
@@ -59,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         upstreams(), args.config_dir, jwt_secret, listen_port=int(listen_port), admin_port=int(admin_port),
         listen_address=listen_host, admin_address=admin_host,
         access_log_path=args.access_log or args.config_dir / "access.log",
-        tracing_sample_ratio=float(os.environ.get("AI4VC_TRACING_SAMPLE_RATIO", "0.1")))
+        tracing_sample_ratio=float(os.environ.get("AI4VC_TRACING_SAMPLE_RATIO", "0.1")),
+        edge_tls=edge_tls, upstream_tls=upstream_tls)
     sys.stdout.write(f"{path}\n")
     return 0
 

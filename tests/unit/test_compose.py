@@ -17,6 +17,7 @@ import dataclasses
 import http.server
 import importlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -394,6 +395,29 @@ def test_edge_config_for_compose_passes_envoy_validation(tmp_path: Path):
     done = subprocess.run([str(VENV_BIN / "envoy"), "--mode", "validate", "-c", str(tmp_path / "envoy.yaml")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_edge_config_for_compose_takes_tls_from_the_environment(tmp_path: Path):
+    """AI4VC_EDGE_TLS_CERT / _KEY (as for `make up` and envoy_config's CLI) put the compose edge's
+    listener on TLS with those files, and the real Envoy accepts the result."""
+    from deploy.local.tls import main as issue
+
+    assert issue([str(tmp_path / "tls"), "--edge-name", "ai4vc.example.test"]) == 0
+    env = {**os.environ, **SECRETS, "PYTHONPATH": f"{ROOT / 'gen' / 'python'}:{ROOT}",
+           "AI4VC_EDGE_TLS_CERT": str(tmp_path / "tls" / "edge.pem"),
+           "AI4VC_EDGE_TLS_KEY": str(tmp_path / "tls" / "edge.key")}
+    subprocess.run([sys.executable, "-m", "deploy.compose.edge", "--config-dir", str(tmp_path / "edge")], env=env,
+                   check=True, capture_output=True, cwd=ROOT, timeout=60)
+    assert "transport_socket" in (tmp_path / "edge" / "envoy.yaml").read_text()
+    secret = json.loads((tmp_path / "edge" / "secrets" / "edge.json").read_text())["resources"][0]
+    assert secret["tls_certificate"]["certificate_chain"]["filename"] == str(tmp_path / "tls" / "edge.pem")
+    done = subprocess.run([str(VENV_BIN / "envoy"), "--mode", "validate", "-c", str(tmp_path / "edge" / "envoy.yaml")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    half = {**env, "AI4VC_EDGE_TLS_KEY": ""}
+    refused = subprocess.run([sys.executable, "-m", "deploy.compose.edge", "--config-dir", str(tmp_path / "x")],
+                             env=half, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert refused.returncode == 2 and "go together" in refused.stderr
 
 
 def test_edge_upstreams_follow_the_mesh():
