@@ -89,11 +89,11 @@ SERVICES: dict[str, ServiceSpec] = {
 DASHBOARD_PAGE_PREFIX = "/dashboard/"
 # ... and this one to the web console (public too: it calls the edge with the user's key).
 WEB_UI_PREFIX = "/ui/"
-# Under mesh mTLS these serve plaintext still (their certificates are used on their own calls
-# only): their callers open channels that cannot present a certificate yet — pipeline, riva and
-# ulca through services/common/rpc/downstream.py (Channels), the WebSocket bridge through
-# gateway/ws/bridge.py. Once those dial with services.common.rpc.tls, this set goes.
-MTLS_PLAINTEXT = frozenset({"asr", "tts", "nmt", "pipeline"})
+# Under mesh mTLS these would serve plaintext still (their certificates used on their own calls
+# only), for a mesh moving to mTLS one service at a time. Empty: every caller — Envoy, the
+# downstream Channels of pipeline/riva/ulca, the WebSocket bridge, the dashboard — presents a
+# certificate (services.common.rpc.tls), so every service's port takes mTLS only.
+MTLS_PLAINTEXT: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass

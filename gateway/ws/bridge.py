@@ -35,6 +35,7 @@ from gateway.ws import protocol as proto
 from services.common import logs
 from services.common.errors import Internal, InvalidArgument, Reason
 from services.common.metrics import RpcMetrics
+from services.common.rpc import tls
 from services.common.rpc.balancing import balanced_channel, grpc_target
 from services.common.rpc.downstream import SERVICE_NAMES
 from services.common.rpc.identity import IDENTITY_HEADERS, PRINCIPAL_HEADER
@@ -113,10 +114,12 @@ class WsBridge:
         self.settings = settings.check()
         options = [("grpc.max_receive_message_length", settings.max_message_bytes),
                    ("grpc.max_send_message_length", settings.max_message_bytes)]
+        # Mesh mTLS: the bridge's certificate, every replica's checked against the service's name.
+        credentials = tls.channel_credentials(settings)
         # Each balanced over the service's healthy replicas: a new session goes to a live one.
         self.channels = {route.name: balanced_channel(
             grpc_target(getattr(settings, f"{route.name}_target"), target_env(route)), HEALTH_NAMES[route.name],
-            options=options) for route in proto.ROUTES.values()}
+            options=options, credentials=credentials, tls_name=route.name) for route in proto.ROUTES.values()}
         self.metrics = _Metrics(registry)
         self.server: Server | None = None
         self.draining = False

@@ -36,7 +36,7 @@ class GrpcBackends:
         self.channels = downstream.Channels(
             {"asr": settings.asr_target, "nmt": settings.nmt_target, "tts": settings.tts_target},
             max_message_bytes=settings.max_message_bytes, health_timeout_s=settings.health_timeout_s,
-            env_prefix="AI4VC_PIPELINE")
+            env_prefix="AI4VC_PIPELINE", mesh_tls=settings)
         found = self.channels.channels
         self.asr = asr_grpc.AsrServiceStub(found["asr"]) if "asr" in found else None
         self.nmt = nmt_grpc.NmtServiceStub(found["nmt"]) if "nmt" in found else None

@@ -28,7 +28,7 @@ class GrpcBackends:
         self.channels = downstream.Channels(
             {"asr": settings.asr_target, "tts": settings.tts_target, "nmt": settings.nmt_target},
             max_message_bytes=settings.max_message_bytes, health_timeout_s=settings.health_timeout_s,
-            env_prefix="AI4VC_RIVA")
+            env_prefix="AI4VC_RIVA", mesh_tls=settings)
         self.stubs = {name: _STUBS[name](channel) for name, channel in self.channels.channels.items()}
         self.retry = downstream.RetryPolicy(settings.retry_max_attempts, settings.retry_initial_backoff_s,
                                             settings.retry_max_backoff_s)

@@ -38,7 +38,7 @@ class GrpcBackends:
         self.channels = Channels(
             {"asr": settings.asr_target, "nmt": settings.nmt_target, "tts": settings.tts_target},
             max_message_bytes=settings.max_message_bytes, health_timeout_s=settings.health_timeout_s,
-            env_prefix="AI4VC_ULCA")
+            env_prefix="AI4VC_ULCA", mesh_tls=settings)
         self.policy = RetryPolicy(settings.retry_max_attempts, settings.retry_initial_backoff_s,
                                   settings.retry_max_backoff_s)
 

@@ -21,13 +21,17 @@ from cryptography import x509
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from websockets.asyncio.client import connect
 
+from ai4vc.audio.v1 import audio_pb2
 from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from ai4vc.dashboard.v1 import dashboard_service_pb2 as dashboard_pb
 from ai4vc.dashboard.v1 import dashboard_service_pb2_grpc as dashboard_grpc
 from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
+from ai4vc.pipeline.v1 import pipeline_service_pb2 as pipe_pb
+from ai4vc.pipeline.v1 import pipeline_service_pb2_grpc as pipe_grpc
 from ai4vc.sdk import Client
+from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from deploy.local.mesh import MTLS_PLAINTEXT, Mesh, Ports
 from deploy.local.tls import LocalCa, names_of
 
@@ -155,6 +159,23 @@ async def test_websocket_over_wss(tls_mesh: Mesh) -> None:
     assert len(audio) > 4000
 
 
+async def test_pipeline_calls_its_services_over_mtls(tls_mesh: Mesh, ca: bytes) -> None:
+    """Under mTLS the pipeline's balanced channels present its certificate to nmt and tts (whose
+    ports take mTLS only): text → Urdu translation → speech through the TLS edge."""
+    request = pipe_pb.RunPipelineRequest(
+        tasks=[pipe_pb.PipelineTask(translation=pipe_pb.TranslationConfig(source_language_code="hi",
+                                                                             target_language_code="ur")),
+               pipe_pb.PipelineTask(tts=pipe_pb.SynthesisConfig(
+                   voice=tts_pb.VoiceSelectionParams(language_code="ur", name="ur-male"),
+                   audio_config=tts_pb.AudioOutputConfig(encoding=audio_pb2.AUDIO_ENCODING_WAV)))],
+        input=pipe_pb.PipelineInput(text=pipe_pb.TextInput(text=HINDI, language_code="hi")))
+    async with grpc.aio.secure_channel(edge(tls_mesh), grpc.ssl_channel_credentials(ca)) as channel:
+        answer = await pipe_grpc.PipelineServiceStub(channel).RunPipeline(
+            request, metadata=(("x-api-key", tls_mesh.admin_key()),), timeout=60)
+    assert urdu(answer.outputs[0].translation.translated_text)
+    assert len(answer.outputs[1].audio.audio_content) > 10_000
+
+
 async def test_plaintext_grpc_to_the_tls_port_is_refused(tls_mesh: Mesh) -> None:
     """An insecure channel to the TLS listener gets no answer: UNAVAILABLE, nothing served in the clear."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{tls_mesh.ports.envoy}") as channel:
@@ -232,7 +253,8 @@ def test_every_upstream_outside_the_plaintext_set_is_called_over_tls(tls_mesh: M
     stats = _admin(tls_mesh, "/stats?filter=ssl.handshake$")
     over_tls = {line.split(".")[1] for line in stats.splitlines() if line.startswith("cluster.")
                 and int(line.rsplit(" ", 1)[1]) > 0}
-    assert {"auth", "config", "gateway", "metrics", "telemetry", "alerting", "riva", "ulca", "dashboard"} <= over_tls
+    assert {"auth", "config", "gateway", "metrics", "telemetry", "alerting", "riva", "ulca", "dashboard",
+            "asr", "tts", "nmt", "pipeline"} <= over_tls
     assert not over_tls & MTLS_PLAINTEXT
 
 

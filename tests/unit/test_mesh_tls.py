@@ -70,12 +70,14 @@ def test_mtls_gives_each_service_its_certificate_and_the_plaintext_list(tmp_path
         assert service.env[f"{prefix}_CERT"] == str(tmp_path / "tls" / "services" / f"{service.name}.pem")
         assert service.env[f"{prefix}_CA"] == str(tmp_path / "tls" / "ca.pem")
         assert service.env[f"{prefix}_SERVER"] == ("false" if service.name in MTLS_PLAINTEXT else "true")
-        assert set(service.env["AI4VC_MESH_TLS_PLAINTEXT"].split(",")) == plaintext
+        assert set(filter(None, service.env["AI4VC_MESH_TLS_PLAINTEXT"].split(","))) == plaintext
         probes_with_tls = bool(service.tls_files)
         assert probes_with_tls == (service.name not in MTLS_PLAINTEXT and SERVICES[service.name].kind != "websocket")
     clusters = {u.cluster: u.mtls for u in mesh.upstreams()}
     assert all(clusters[name] is False for name in MTLS_PLAINTEXT)
-    assert clusters["auth"] is True
+    assert all(clusters[name] is True for name in set(clusters) - MTLS_PLAINTEXT
+               if SERVICES.get(name) and SERVICES[name].kind == "grpc")
+    assert clusters["auth"] is True and clusters["asr"] is True
 
 
 @pytest.mark.parametrize("kwargs", [{"edge_tls": True, "mesh_mtls": True}, {}])

@@ -161,13 +161,17 @@ def channel_options(service_name: str, options: Options = ()) -> list[tuple[str,
 
 
 def balanced_channel(target: str, service_name: str, *, options: Options = (),
-                     credentials: grpc.ChannelCredentials | None = None) -> grpc.aio.Channel:
+                     credentials: grpc.ChannelCredentials | None = None, tls_name: str = "") -> grpc.aio.Channel:
     """An asyncio channel to every replica behind `target` (a gRPC target, see `grpc_target`),
     balanced round-robin over the healthy ones (health asked for `service_name`, the full gRPC
-    service name). `credentials`: TLS; None: plaintext."""
+    service name). `credentials`: TLS; None: plaintext. `tls_name`: the name every replica's
+    certificate carries (the service's short name, deploy/local/tls.py), checked instead of the
+    target's authority — an `ipv4:` list or a headless Service's DNS name is no certificate name."""
     opts = channel_options(service_name, options)
     if credentials is None:
         return grpc.aio.insecure_channel(target, options=opts)
+    if tls_name:
+        opts = [*opts, ("grpc.ssl_target_name_override", tls_name)]
     return grpc.aio.secure_channel(target, credentials, options=opts)
 
 

@@ -41,6 +41,7 @@ from services.common.errors import (
     Unavailable,
 )
 from services.common.logs import request_id_var
+from services.common.rpc import tls
 from services.common.rpc.balancing import balanced_channel, grpc_target
 from services.common.rpc.identity import identity_of
 from services.common.rpc.interceptors import REQUEST_ID_KEY
@@ -63,15 +64,17 @@ class Channels:
     naming the setting (`env_prefix`)."""
 
     def __init__(self, targets: dict[str, str], *, max_message_bytes: int, health_timeout_s: float,
-                 env_prefix: str) -> None:
+                 env_prefix: str, mesh_tls: tls.MeshTlsSettings | None = None) -> None:
         self.health_timeout_s = health_timeout_s
         self.env_prefix = env_prefix
         options = [("grpc.max_receive_message_length", max_message_bytes),
                    ("grpc.max_send_message_length", max_message_bytes)]
         # Balanced over every replica the target names, healthy ones only (rpc/balancing.py).
+        # Mesh mTLS: this process's certificate, every replica's checked against the service's name.
+        credentials = tls.channel_credentials(mesh_tls) if mesh_tls is not None else None
         self.channels = {
             name: balanced_channel(grpc_target(target, f"{env_prefix}_{name.upper()}_TARGET"), SERVICE_NAMES[name],
-                                   options=options)
+                                   options=options, credentials=credentials, tls_name=name)
             for name, target in targets.items() if target.strip()}
 
     def __contains__(self, name: str) -> bool:
