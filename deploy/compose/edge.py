@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deploy.local import envoy_config
-from deploy.local.mesh import DASHBOARD_PAGE_PREFIX, SERVICES, WEB_UI_PREFIX, Ports
+from deploy.local.mesh import Ports, edge_upstreams
 
 # The compose service names of the two HTTP pages (deploy/compose/core.yaml).
 DASHBOARD_HOST = "dashboard"
@@ -29,15 +29,9 @@ WEB_UI_HOST = "webui"
 def upstreams(ports: Ports | None = None) -> list[envoy_config.Upstream]:
     """The edge's upstreams, as `deploy.local.mesh.Mesh.upstreams` builds them, by compose name."""
     ports = ports or Ports()
-    out = [envoy_config.Upstream(spec.grpc_service, name, [(name, ports.services[name])], routed=spec.routed,
-                                 kind=spec.kind, idempotent=envoy_config.idempotent(spec.grpc_service),
-                                 also_serves=spec.also_serves)
-           for name, spec in SERVICES.items() if spec.kind != "worker"]
-    out.append(envoy_config.Upstream(DASHBOARD_PAGE_PREFIX, "dashboard-web",
-                                     [(DASHBOARD_HOST, ports.dashboard_web)], kind="http"))
-    out.append(envoy_config.Upstream(WEB_UI_PREFIX, "webui", [(WEB_UI_HOST, ports.web_ui)], kind="http",
-                                     cached=True))
-    return out
+    return edge_upstreams(lambda name: [(name, ports.services[name])],
+                          dashboard_pages=[(DASHBOARD_HOST, ports.dashboard_web)],
+                          web_ui=[(WEB_UI_HOST, ports.web_ui)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,25 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The variables `python -m deploy.local.envoy_config` and `make up` read (README "TLS"): TLS on
     # the public listener; mTLS from Envoy to the gRPC services (each service then needs its own
     # certificate, which core.yaml does not mount).
-    parser.add_argument("--tls-cert", default=os.environ.get("AI4VC_EDGE_TLS_CERT", ""))
-    parser.add_argument("--tls-key", default=os.environ.get("AI4VC_EDGE_TLS_KEY", ""))
-    parser.add_argument("--upstream-tls-cert", default=os.environ.get("AI4VC_ENVOY_MTLS_CERT", ""))
-    parser.add_argument("--upstream-tls-key", default=os.environ.get("AI4VC_ENVOY_MTLS_KEY", ""))
-    parser.add_argument("--upstream-tls-ca", default=os.environ.get("AI4VC_ENVOY_MTLS_CA", ""))
+    envoy_config.add_tls_arguments(parser)
     args = parser.parse_args(argv)
-    edge_tls = upstream_tls = None
-    if args.tls_cert or args.tls_key:
-        if not (args.tls_cert and args.tls_key):
-            parser.error("--tls-cert and --tls-key go together (AI4VC_EDGE_TLS_CERT / AI4VC_EDGE_TLS_KEY)")
-        edge_tls = envoy_config.EdgeTls(Path(args.tls_cert), Path(args.tls_key))
-    mtls = (args.upstream_tls_cert, args.upstream_tls_key, args.upstream_tls_ca)
-    if any(mtls):
-        if not all(mtls):
-            parser.error("AI4VC_ENVOY_MTLS_CERT, _KEY and _CA go together")
-        upstream_tls = envoy_config.UpstreamTls(*(Path(p) for p in mtls))
-    jwt_secret = os.environ.get("AI4VC_JWT_SECRET", "")
-    if len(jwt_secret) < 32:
-        parser.error("AI4VC_JWT_SECRET (at least 32 characters) is needed: jwt_authn verifies tokens with it")
+    edge_tls, upstream_tls = envoy_config.tls_from_arguments(parser, args)
+    jwt_secret = envoy_config.jwt_secret_from_env(parser)
     listen_host, listen_port = args.listen.rsplit(":", 1)
     admin_host, admin_port = args.admin.rsplit(":", 1)
     path = envoy_config.write_edge(

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from deploy.local import envoy_config
-from deploy.local.mesh import DASHBOARD_PAGE_PREFIX, SERVICES
+from deploy.local.mesh import SERVICES, edge_upstreams
 
 EDGE_PORT = 8080
 ADMIN_PORT = 9901
@@ -28,18 +28,11 @@ DASHBOARD_WEB_PORT = 8090
 
 def upstreams(namespace: str) -> list[envoy_config.Upstream]:
     """Every process Envoy routes to (or, for the gateway, calls), by headless DNS name."""
-    out = []
-    for name, spec in SERVICES.items():
-        if spec.kind == "worker":
-            continue
-        host = "127.0.0.1" if name == "gateway" else f"{name}-headless.{namespace}.svc.cluster.local"
-        out.append(envoy_config.Upstream(spec.grpc_service, name, [(host, spec.port)], routed=spec.routed,
-                                         kind=spec.kind, idempotent=envoy_config.idempotent(spec.grpc_service),
-                                         also_serves=spec.also_serves))
-    out.append(envoy_config.Upstream(DASHBOARD_PAGE_PREFIX, "dashboard-web",
-                                     [(f"dashboard-headless.{namespace}.svc.cluster.local", DASHBOARD_WEB_PORT)],
-                                     kind="http"))
-    return out
+    def host(name: str) -> str:
+        return "127.0.0.1" if name == "gateway" else f"{name}-headless.{namespace}.svc.cluster.local"
+
+    return edge_upstreams(lambda name: [(host(name), SERVICES[name].port)],
+                          dashboard_pages=[(host("dashboard"), DASHBOARD_WEB_PORT)], web_ui=[])
 
 
 def write(config_dir: Path, namespace: str, jwt_secret: str, node_id: str = "edge") -> Path:
@@ -55,9 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-dir", default="/etc/ai4vc-edge")
     parser.add_argument("--namespace", default="ai4vc")
     args = parser.parse_args(argv)
-    secret = os.environ.get("AI4VC_JWT_SECRET", "")
-    if len(secret) < 32:
-        parser.error("AI4VC_JWT_SECRET (at least 32 characters) is needed: jwt_authn verifies tokens with it")
+    secret = envoy_config.jwt_secret_from_env(parser)
     # HOSTNAME is the pod's name: Envoy's node id in its logs and admin.
     path = write(Path(args.config_dir), args.namespace, secret, node_id=os.environ.get("HOSTNAME", "edge"))
     sys.stdout.write(f"{path}\n")

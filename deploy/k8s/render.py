@@ -37,7 +37,7 @@ DATA_NAMESPACE = "ai4vc-data"
 # Adapter (serves the streams metric to the HPAs) are installed here.
 MONITORING_NAMESPACE = "monitoring"
 IMAGE = "ai4vc:0.1.0"  # deploy/docker/Dockerfile; overlays set the registry and tag (kustomize images)
-TRITON_CPU_IMAGE = "ai4vc-triton-cpu:0.1.0"  # deploy/k8s/docker/triton-cpu.Dockerfile
+TRITON_CPU_IMAGE = "ai4vc-triton-cpu:0.1.0"  # deploy/docker/Dockerfile, target triton-cpu (compose's too)
 METRICS_PORT = 9100
 TRITON_GRPC, TRITON_HTTP, TRITON_METRICS = 8001, 8000, 8002
 POSTGRES_PORT, REDIS_PORT, KAFKA_PORT = 5432, 6379, 9092

@@ -358,6 +358,45 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """The TLS options of every edge renderer (this CLI, compose's, Kubernetes'), defaulting to the
+    variables `make up` reads (README "TLS")."""
+    parser.add_argument("--tls-cert", default=os.environ.get("AI4VC_EDGE_TLS_CERT", ""),
+                        help="PEM certificate chain: the listener speaks TLS only")
+    parser.add_argument("--tls-key", default=os.environ.get("AI4VC_EDGE_TLS_KEY", ""))
+    parser.add_argument("--upstream-tls-cert", default=os.environ.get("AI4VC_ENVOY_MTLS_CERT", ""),
+                        help="Envoy's client certificate for mTLS to the gRPC services")
+    parser.add_argument("--upstream-tls-key", default=os.environ.get("AI4VC_ENVOY_MTLS_KEY", ""))
+    parser.add_argument("--upstream-tls-ca", default=os.environ.get("AI4VC_ENVOY_MTLS_CA", ""),
+                        help="the CA of the services' certificates")
+
+
+def tls_from_arguments(parser: argparse.ArgumentParser,
+                       args: argparse.Namespace) -> tuple[EdgeTls | None, UpstreamTls | None]:
+    """The listener's TLS and Envoy's mTLS to the services from `add_tls_arguments`' options; half a
+    pair is a usage error."""
+    edge_tls = upstream_tls = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            parser.error("--tls-cert and --tls-key go together (AI4VC_EDGE_TLS_CERT / AI4VC_EDGE_TLS_KEY)")
+        edge_tls = EdgeTls(Path(args.tls_cert), Path(args.tls_key))
+    mtls = (args.upstream_tls_cert, args.upstream_tls_key, args.upstream_tls_ca)
+    if any(mtls):
+        if not all(mtls):
+            parser.error("--upstream-tls-cert, --upstream-tls-key and --upstream-tls-ca go together "
+                         "(AI4VC_ENVOY_MTLS_CERT / _KEY / _CA)")
+        upstream_tls = UpstreamTls(*(Path(p) for p in mtls))
+    return edge_tls, upstream_tls
+
+
+def jwt_secret_from_env(parser: argparse.ArgumentParser) -> str:
+    """AI4VC_JWT_SECRET, which jwt_authn verifies tokens with (a usage error when missing or short)."""
+    secret = os.environ.get("AI4VC_JWT_SECRET", "")
+    if len(secret) < 32:
+        parser.error("AI4VC_JWT_SECRET (at least 32 characters) is needed: jwt_authn verifies tokens with it")
+    return secret
+
+
 def main(argv: list[str] | None = None) -> int:
     """Renders the config for a deployment whose services are reached by name (compose, k8s):
     `--upstream ai4vc.nmt.v1.NmtService=nmt:8089` per service, and the gateway (the control plane,
@@ -377,30 +416,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--descriptor", default=str(DESCRIPTOR))
     parser.add_argument("--config-dir", default="/etc/envoy",
                         help="where envoy.yaml, jwks.json and the routes go (the gateway publishes into <dir>/routes)")
-    parser.add_argument("--tls-cert", default=os.environ.get("AI4VC_EDGE_TLS_CERT", ""),
-                        help="PEM certificate chain: the listener speaks TLS only")
-    parser.add_argument("--tls-key", default=os.environ.get("AI4VC_EDGE_TLS_KEY", ""))
-    parser.add_argument("--upstream-tls-cert", default=os.environ.get("AI4VC_ENVOY_MTLS_CERT", ""),
-                        help="Envoy's client certificate for mTLS to the gRPC services")
-    parser.add_argument("--upstream-tls-key", default=os.environ.get("AI4VC_ENVOY_MTLS_KEY", ""))
-    parser.add_argument("--upstream-tls-ca", default=os.environ.get("AI4VC_ENVOY_MTLS_CA", ""),
-                        help="the CA of the services' certificates")
+    add_tls_arguments(parser)
     parser.add_argument("--plaintext-upstream", action="append", default=[], metavar="CLUSTER",
                         help="a cluster (nmt, asr...) called in the clear all the same (its port is not on mTLS yet)")
     args = parser.parse_args(argv)
-    edge_tls = upstream_tls = None
-    if args.tls_cert or args.tls_key:
-        if not (args.tls_cert and args.tls_key):
-            parser.error("--tls-cert and --tls-key go together (AI4VC_EDGE_TLS_CERT / AI4VC_EDGE_TLS_KEY)")
-        edge_tls = EdgeTls(Path(args.tls_cert), Path(args.tls_key))
-    mtls = (args.upstream_tls_cert, args.upstream_tls_key, args.upstream_tls_ca)
-    if any(mtls):
-        if not all(mtls):
-            parser.error("--upstream-tls-cert, --upstream-tls-key and --upstream-tls-ca go together")
-        upstream_tls = UpstreamTls(*(Path(p) for p in mtls))
-    jwt_secret = os.environ.get("AI4VC_JWT_SECRET", "")
-    if len(jwt_secret) < 32:
-        parser.error("AI4VC_JWT_SECRET (at least 32 characters) is needed: jwt_authn verifies tokens with it")
+    edge_tls, upstream_tls = tls_from_arguments(parser, args)
+    jwt_secret = jwt_secret_from_env(parser)
     upstreams = []
     for spec in args.upstream:
         names, _, hosts = spec.partition("=")

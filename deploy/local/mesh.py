@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from deploy.local import alertmanager_config, envoy_config, prometheus_config
@@ -126,6 +126,23 @@ class Ports:
         ports = free_ports(len(names) + len(SERVICES))
         return cls(**dict(zip(names, ports, strict=False)),
                    services=dict(zip(SERVICES, ports[len(names):], strict=True)))
+
+
+def edge_upstreams(endpoints: Callable[[str], list[tuple[str, int]]], *, dashboard_pages: list[tuple[str, int]],
+                   web_ui: list[tuple[str, int]]) -> list[envoy_config.Upstream]:
+    """Everything Envoy routes to (or, for the gateway, calls), from SERVICES: the one list the
+    laptop mesh, compose (`deploy/compose/edge.py`) and Kubernetes (`deploy/k8s/edge.py`) render,
+    each naming its own endpoints (`endpoints(service name)`: loopback ports, compose names,
+    headless Services). An empty `dashboard_pages` / `web_ui` leaves that page unrouted."""
+    upstreams = [envoy_config.Upstream(spec.grpc_service, name, endpoints(name), routed=spec.routed, kind=spec.kind,
+                                       idempotent=envoy_config.idempotent(spec.grpc_service),
+                                       also_serves=spec.also_serves, mtls=name not in MTLS_PLAINTEXT)
+                 for name, spec in SERVICES.items() if spec.kind != "worker"]
+    if dashboard_pages:
+        upstreams.append(envoy_config.Upstream(DASHBOARD_PAGE_PREFIX, "dashboard-web", dashboard_pages, kind="http"))
+    if web_ui:
+        upstreams.append(envoy_config.Upstream(WEB_UI_PREFIX, "webui", web_ui, kind="http", cached=True))
+    return upstreams
 
 
 def replica_port(port: int, replica: int) -> int:
@@ -365,22 +382,10 @@ class Mesh:
             service.web_port = web
 
     def upstreams(self) -> list[envoy_config.Upstream]:
-        upstreams = []
-        for name, spec in SERVICES.items():
-            if spec.kind == "worker":
-                continue
-            endpoints = [("127.0.0.1", s.port) for s in self.services if s.name == name]
-            upstreams.append(envoy_config.Upstream(spec.grpc_service, name, endpoints, routed=spec.routed,
-                                                   kind=spec.kind,
-                                                   idempotent=envoy_config.idempotent(spec.grpc_service),
-                                                   also_serves=spec.also_serves, mtls=name not in MTLS_PLAINTEXT))
         pages = [("127.0.0.1", s.web_port) for s in self.services if s.name == "dashboard" and s.web_port]
-        if pages:
-            upstreams.append(envoy_config.Upstream(DASHBOARD_PAGE_PREFIX, "dashboard-web", pages, kind="http"))
-        if self.serve_web_ui:
-            upstreams.append(envoy_config.Upstream(WEB_UI_PREFIX, "webui", [("127.0.0.1", self.ports.web_ui)],
-                                                   kind="http", cached=True))
-        return upstreams
+        return edge_upstreams(lambda name: [("127.0.0.1", s.port) for s in self.services if s.name == name],
+                              dashboard_pages=pages,
+                              web_ui=[("127.0.0.1", self.ports.web_ui)] if self.serve_web_ui else [])
 
     def scrape_targets(self) -> list[prometheus_config.Target]:
         """What Prometheus scrapes: every replica's metrics port (the ports actually given out,

@@ -506,7 +506,7 @@ def _dockerfiles() -> list[Path]:
 # is removed): DL3066 ×2 (USER by name), DL3008 (unpinned apt packages without a reason), DL3045
 # (COPY to a relative path without WORKDIR). deploy/docker/Dockerfile's `triton-cpu` stage builds
 # the same image.
-KNOWN_HADOLINT_FINDINGS = {"deploy/k8s/docker/triton-cpu.Dockerfile"}
+KNOWN_HADOLINT_FINDINGS: set[str] = set()
 
 
 def _lint_params() -> list[Any]:
