@@ -155,3 +155,24 @@ async def test_nmt_writer_is_idempotent_and_takes_records_spooled_before_methods
     assert requests[old]["method"] == "TranslateText" and requests[new]["method"] == "Transliterate"
     assert requests[new]["total_characters"] == len("namaste")
     assert sorted(json.loads(r["alternatives"]) for r in results) == [[], ["नमस्ते", "नमस्तें"]]
+
+
+async def test_components_migrating_together_on_a_fresh_schema_all_succeed(pg_schema, tmp_path):
+    """Several components (each under its own migration lock) migrating at once on a fresh schema
+    all succeed: the schema_migrations table they share is created under the mesh-wide lock (a race
+    on it crashed a service's first start under compose)."""
+    url, schema = pg_schema
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_t.sql").write_text("SELECT 1")
+    pools = [await db.create_pool(url, schema) for _ in range(6)]
+    try:
+        for _ in range(3):  # each round starts without the table
+            async with pools[0].acquire() as conn:
+                await conn.execute("DROP TABLE IF EXISTS schema_migrations")
+            results = await asyncio.gather(*(db.migrate(pool, folder, f"c{i}") for i, pool in enumerate(pools)),
+                                           return_exceptions=True)
+            assert results == [[1]] * len(pools)
+    finally:
+        for pool in pools:
+            await pool.close()

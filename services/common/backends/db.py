@@ -105,11 +105,16 @@ async def migrate(pool: asyncpg.Pool, folder: Path, component: str) -> list[int]
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
         try:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " component text NOT NULL, version integer NOT NULL, name text NOT NULL,"
-                " applied_time timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
-            )
+            # Shared by every component of a schema: two of them starting on a fresh database
+            # (compose starts them together) would race on creating it — IF NOT EXISTS does not
+            # guard pg_type's unique index — so its creation takes the mesh-wide lock too.
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_ID)
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " component text NOT NULL, version integer NOT NULL, name text NOT NULL,"
+                    " applied_time timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
+                )
             done = {r["version"] for r in await conn.fetch(
                 "SELECT version FROM schema_migrations WHERE component = $1", component)}
             for path in files:
