@@ -24,6 +24,7 @@ from deploy.local.mesh import SERVICES, edge_upstreams
 EDGE_PORT = 8080
 ADMIN_PORT = 9901
 DASHBOARD_WEB_PORT = 8090
+WEB_UI_PORT = 3000  # render.WEB_UI_PORT: the web console's Deployment
 
 
 def upstreams(namespace: str) -> list[envoy_config.Upstream]:
@@ -32,7 +33,8 @@ def upstreams(namespace: str) -> list[envoy_config.Upstream]:
         return "127.0.0.1" if name == "gateway" else f"{name}-headless.{namespace}.svc.cluster.local"
 
     return edge_upstreams(lambda name: [(host(name), SERVICES[name].port)],
-                          dashboard_pages=[(host("dashboard"), DASHBOARD_WEB_PORT)], web_ui=[])
+                          dashboard_pages=[(host("dashboard"), DASHBOARD_WEB_PORT)],
+                          web_ui=[(host("webui"), WEB_UI_PORT)])
 
 
 def write(config_dir: Path, namespace: str, jwt_secret: str, node_id: str = "edge") -> Path:

@@ -403,6 +403,35 @@ def edge_documents() -> list[dict[str, Any]]:
     return [deployment("edge", template), public, headless, pdb("edge"), hpa("edge", profile)]
 
 
+WEB_UI_PORT = 3000
+PUBLIC_URL = "https://ai4vc.example.org"  # the edge's public URL; set it in an overlay
+
+
+def webui_documents() -> list[dict[str, Any]]:
+    """The web console: the Next.js static export baked into the image (`web/out`), served by the
+    same static server as `make up` (`deploy/local/webui.py`), behind Envoy at /ui/ (Envoy's cache
+    filter in front of the hashed files). It holds no state and calls the edge from the browser."""
+    name = "webui"
+    profile = Profile(cpu="50m", cpu_limit="500m", memory="64Mi", memory_limit="256Mi", min_replicas=2, max_replicas=6)
+    http_probe = {"httpGet": {"path": "/healthz", "port": WEB_UI_PORT}}
+    container = {
+        "name": name, "image": IMAGE,
+        "args": ["deploy.local.webui", "--host", "0.0.0.0", "--port", str(WEB_UI_PORT), "--out-dir", "/app/web/out",
+                 "--edge-url", PUBLIC_URL],
+        "ports": [{"name": "http", "containerPort": WEB_UI_PORT}],
+        "resources": resources(profile),
+        "readinessProbe": {**http_probe, "periodSeconds": 5},
+        "livenessProbe": {**http_probe, "periodSeconds": 10, "failureThreshold": 6},
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
+        "securityContext": CONTAINER_SECURITY,
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    template = pod_template(name, "web", [container], [{"name": "tmp", "emptyDir": {}}], grace_s=5)
+    # No metrics port: the static server exports none (the pod template's scrape annotation is dropped).
+    template["metadata"].pop("annotations")
+    return [deployment(name, template), *services_for(name, [("http", WEB_UI_PORT)]), pdb(name), hpa(name, profile)]
+
+
 def triton_documents() -> list[dict[str, Any]]:
     """Triton serving the reference CPU models (`models/`, baked into the CPU image); the gpu
     overlay swaps in NGC's image, a GPU and the model repository volume."""
@@ -448,7 +477,8 @@ DATA_PEERS = {"postgres": ("postgresql", POSTGRES_PORT), "redis": ("redis", REDI
 
 def callers() -> dict[str, set[str]]:
     """Who opens connections to whom (pod names; "edge" is Envoy + the gateway)."""
-    out: dict[str, set[str]] = {n: set() for n in [*SERVICES, "edge", "triton"]}
+    out: dict[str, set[str]] = {n: set() for n in [*SERVICES, "edge", "triton", "webui"]}
+    out["webui"].add("edge")  # /ui/
     for name, spec in SERVICES.items():
         if spec.routed and spec.kind != "worker":
             out[name].add("edge")
@@ -470,6 +500,8 @@ def pod_ports(pod: str) -> list[int]:
         return [EDGE_PORT, SERVICES["gateway"].port]
     if pod == "triton":
         return [TRITON_GRPC]
+    if pod == "webui":
+        return [WEB_UI_PORT]
     if pod == "dashboard":  # its gRPC API and its page, both behind Envoy
         return [SERVICES[pod].port, 8090]
     return [SERVICES[pod].port]
@@ -567,6 +599,7 @@ def render() -> dict[str, str]:
         "networkpolicies.yaml": network_policies(),
         "edge.yaml": edge_documents(),
         "triton.yaml": triton_documents(),
+        "webui.yaml": webui_documents(),
     }
     for name in SERVICES:
         if name != "gateway":

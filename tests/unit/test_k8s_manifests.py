@@ -414,3 +414,23 @@ def test_adapter_queries_count_only_streaming_calls_per_pod(tmp_path: Path) -> N
     result = subprocess.run([str(PROMTOOL), "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_web_console_runs_behind_the_edge_only(rendered: dict[str, list[dict[str, Any]]], tmp_path: Path) -> None:
+    """The web console has its Deployment (probed on /healthz), PDB and HPA; Envoy routes /ui/ to its
+    headless name; only the edge may reach it, and the edge may reach it."""
+    docs = rendered["cpu"]
+    deployment = of_kind(docs, "Deployment")["webui"]
+    [container] = containers(deployment)
+    assert container["args"][0] == "deploy.local.webui"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "webui" in of_kind(docs, "PodDisruptionBudget") and "webui" in of_kind(docs, "HorizontalPodAutoscaler")
+    assert of_kind(docs, "Service")["webui"]["spec"]["type"] == "ClusterIP"
+    policies = of_kind(docs, "NetworkPolicy")
+    assert set().union(*(_peers(r, "from") for r in policies["webui"]["spec"]["ingress"])) == {"edge"}
+    assert "webui" in set().union(*(_peers(r, "to") for r in policies["edge"]["spec"]["egress"]))
+    config = yaml.safe_load(edge.write(tmp_path / "edge", NAMESPACE, "s" * 40).read_text())
+    [cluster] = [c for c in config["static_resources"]["clusters"] if c["name"] == "webui"]
+    [endpoint] = [e["endpoint"]["address"]["socket_address"]
+                  for group in cluster["load_assignment"]["endpoints"] for e in group["lb_endpoints"]]
+    assert (endpoint["address"], endpoint["port_value"]) == (f"webui-headless.{NAMESPACE}.svc.cluster.local", 3000)
