@@ -58,7 +58,9 @@ class ControlPlane:
         self.quota_poll_s, self.log_poll_s, self.resync_s = quota_poll_s, log_poll_s, resync_s
         self.min_publish_interval_s = min_publish_interval_s
         self.envoy_admin = envoy_admin
-        self.keys: dict[str, EdgeKey] = {}
+        # Each key's lines rendered once, when it changes: a publish after one change is a join.
+        self.keys = render.KeyTable(default_rpm)
+        self.files = edge_publish.DataFiles(routes_dir)
         self.revoked: dict[str, float] = {}  # session id → when it stops mattering
         self.failures = edge_blocks.FailureCounter(failure_limit, lambda key_id: key_id in self.keys)
         self.quota: list[render.Block] = []
@@ -75,7 +77,7 @@ class ControlPlane:
 
     async def load(self) -> None:
         rows = await self.pool.fetch(_SELECT_KEYS)
-        self.keys = {row["key_id"]: _key(row) for row in rows}
+        self.keys.replace(_key(row) for row in rows)
         now = time.time()
         for row in await self.pool.fetch(_SELECT_REVOKED, float(self.session_ttl_s)):
             self.revoked[row["session_id"]] = row["revoked"] + self.session_ttl_s
@@ -85,28 +87,32 @@ class ControlPlane:
     async def reload_key(self, key_id: str) -> None:
         row = await self.pool.fetchrow(_SELECT_KEY, key_id)
         if row is None:
-            self.keys.pop(key_id, None)
+            self.keys.discard(key_id)
         else:
-            self.keys[key_id] = _key(row)
+            self.keys.put(_key(row))
         self._dirty.set()
 
     def revoke_session(self, session_id: str) -> None:
         self.revoked[session_id] = time.time() + self.session_ttl_s
         self._dirty.set()
 
-    def document(self, now: float | None = None) -> dict[str, Any]:
+    def document(self, now: float | None = None, keys: render.KeyTexts | None = None) -> dict[str, Any]:
+        """The DiscoveryResponse to publish. `keys`: the key texts taken on the event loop (where
+        the table changes), so a render in a worker thread sees one consistent state."""
         now = time.time() if now is None else now
-        self.revoked = {s: t for s, t in self.revoked.items() if t > now}
+        revoked = [s for s, t in list(self.revoked.items()) if t > now]
         skeleton = json.loads(self.skeleton_path.read_text())
         blocks = [*self.failures.active(now), *self.quota]
-        config = render.routes(skeleton, self.keys.values(), blocks, self.revoked, self.default_rpm)
+        config = render.routes(skeleton, self.keys.texts() if keys is None else keys, blocks, revoked,
+                               self.default_rpm, self.files.source)
         self.version += 1
         return render.discovery_response(config, f"{int(now * 1000)}-{self.version}")
 
     async def publish_now(self) -> None:
         snapshot = time.time()
-        document = await asyncio.to_thread(self.document, snapshot)
-        size, seconds = await asyncio.to_thread(edge_publish.publish, self.routes_dir, document)
+        self.revoked = {s: t for s, t in self.revoked.items() if t > snapshot}
+        document = await asyncio.to_thread(self.document, snapshot, self.keys.texts())
+        size, seconds = await asyncio.to_thread(edge_publish.publish, self.routes_dir, document, self.files)
         self.last_publish = {"bytes": size, "seconds": seconds, "keys": len(self.keys), "time": time.time()}
         log.debug("routes published", extra=self.last_publish)
         self.published.set()

@@ -71,12 +71,17 @@ async def test_gateway_health(gw_settings, auth_settings):
 
 # -- the edge's control plane ----------------------------------------------------------------------
 
+def _text(source: dict[str, str]) -> str:
+    """A DataSource's text: inline, or the data file the control plane wrote beside the routes."""
+    return source["inline_string"] if "inline_string" in source else Path(source["filename"]).read_text()
+
+
 def _published(routes_dir) -> dict[str, str]:
     """The per-key parts of the published routes: users, identity code, guard code."""
     document = json.loads((routes_dir / "routes.json").read_text())
     per_filter = document["resources"][0]["virtual_hosts"][0]["typed_per_filter_config"]
-    return {"users": per_filter["ai4vc.basic_auth"]["users"]["inline_string"],
-            "identity": per_filter["ai4vc.identity"]["source_code"]["inline_string"],
+    return {"users": _text(per_filter["ai4vc.basic_auth"]["users"]),
+            "identity": _text(per_filter["ai4vc.identity"]["source_code"]),
             "guard": per_filter["ai4vc.guard"]["source_code"]["inline_string"]}
 
 

@@ -152,3 +152,41 @@ def test_exhausted_daily_quota_blocks_until_utc_midnight() -> None:
     assert blocks.quota_blocks([key], {"0123456789abcdef": (7, 0.0)}, now) == []
     [block] = blocks.quota_blocks([key], {"0123456789abcdef": (8, 0.0)}, now)
     assert block.reason == "DAILY_QUOTA_EXCEEDED" and block.until == now + 3600
+
+
+def test_data_files_are_named_by_content_written_before_the_routes_and_collected(tmp_path: Path) -> None:
+    """The per-key texts go to content-named files under data/ (not watched) that exist before
+    routes.json names them; a new text is a new file, and files no recent publish names go."""
+    files = publish.DataFiles(tmp_path)
+    first = files.source("users", "a:{SHA}x")
+    assert not Path(first["filename"]).exists()  # naming is no I/O: the render stays pure
+    publish.publish(tmp_path, render.discovery_response({"name": "ai4vc", "n": first}, "1"), files)
+    assert Path(first["filename"]).read_text() == "a:{SHA}x"
+    assert Path(first["filename"]).parent == (tmp_path / publish.DATA_DIR).resolve()
+    assert files.source("users", "a:{SHA}x") == first  # same text, same file, not rewritten
+    publish.publish(tmp_path, render.discovery_response({"name": "ai4vc"}, "2"), files)
+    names = []
+    for i in range(publish.KEEP_PUBLISHES + 1):
+        names.append(files.source("users", f"b{i}:{{SHA}}x")["filename"])
+        publish.publish(tmp_path, render.discovery_response({"name": "ai4vc"}, str(3 + i)), files)
+    assert not Path(first["filename"]).exists() and not Path(names[0]).exists()
+    assert all(Path(n).exists() for n in names[1:])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [publish.DATA_DIR, "routes.json"]
+
+
+def test_routes_name_the_stores_sources_for_users_and_identity() -> None:
+    """With a store, basic_auth's users and the identity code are the store's DataSources; the
+    guard's small block list stays inline."""
+    stored: dict[str, str] = {}
+
+    def store(name: str, content: str) -> dict[str, str]:
+        stored[name] = content
+        return {"filename": f"/d/{name}"}
+
+    [vhost] = render.routes(SKELETON, [KEY], [], [], 600, store)["virtual_hosts"]
+    per_filter = vhost["typed_per_filter_config"]
+    assert per_filter["ai4vc.basic_auth"]["users"] == {"filename": "/d/users"}
+    assert per_filter["ai4vc.identity"]["source_code"] == {"filename": "/d/identity"}
+    assert stored["users"] == f"0123456789abcdef:{KEY.edge_hash}"
+    assert "\n0123456789abcdef devi nmt,tts " in stored["identity"]
+    assert "inline_string" in per_filter["ai4vc.guard"]["source_code"]
