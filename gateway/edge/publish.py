@@ -6,18 +6,19 @@ previous routes in force.
 The big per-key texts (basic_auth's users, the identity code with its key records) do not go
 inside routes.json: Envoy parses a JSON string at ~20 MB/s, and at 100k keys those ~10 MB cost
 ≈ 0.45 s of every publish (bench/README.md). `DataFiles` writes each into `data/` under the
-watched directory, named by its content, before routes.json names it; Envoy reads a DataSource
-file as it is, with no parsing. The subdirectory is not watched (a rename into it does not make
-Envoy re-read routes.json), a file is never rewritten in place (a new content is a new name), and
-the files of the last few publishes are kept, so the routes Envoy is applying always find theirs.
+watched directory before routes.json names it; Envoy reads a DataSource file as it is, with no
+parsing. The subdirectory is not watched (a rename into it does not make Envoy re-read
+routes.json); a file is never rewritten (a new text is a new name, unique to this process — an
+unchanged text keeps its file and is not written again), and the files of the last few publishes
+are kept, so the routes Envoy is applying always find theirs.
 Gateway and Envoy must see the directory at the same absolute path (compose: /etc/ai4vc-edge).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import secrets
 import time
 from collections import deque
 from pathlib import Path
@@ -38,27 +39,31 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 class DataFiles:
-    """The content-named files a publish's routes refer to (render.routes' `store`): `source`
-    names a text's file during the render (no I/O), `write` makes the new ones, `collect` removes
-    those no recent publish names."""
+    """The files a publish's routes refer to (render.routes' `store`): `source` names a text's
+    file during the render (no I/O), `write` makes the new ones, `collect` removes those no recent
+    publish names."""
 
     def __init__(self, routes_dir: Path) -> None:
         self.dir = routes_dir.resolve() / DATA_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
+        # Names unique to this process, so no file a previous gateway left is taken for ours.
+        self._run = f"{int(time.time())}-{secrets.token_hex(4)}"
+        self._serial = 0
         self._pending: dict[Path, str] = {}
         self._named: set[str] = set()
         self._recent: deque[set[str]] = deque(maxlen=KEEP_PUBLISHES)
-        self._last: dict[str, tuple[str, Path]] = {}  # name → (content, its file): skips re-hashing
+        self._last: dict[str, tuple[str, Path]] = {}  # name → (its text, its file)
 
     def source(self, name: str, content: str) -> dict[str, str]:
         last = self._last.get(name)
-        if last is not None and (last[0] is content or last[0] == content):
+        # Identity first: an unchanged KeyTable hands out the same string object.
+        if (last is not None and (last[0] is content or last[0] == content)
+                and (last[1] in self._pending or last[1].exists())):
             path = last[1]
         else:
-            digest = hashlib.blake2b(content.encode(), digest_size=12).hexdigest()
-            path = self.dir / f"{name}-{digest}.txt"
+            self._serial += 1
+            path = self.dir / f"{name}-{self._run}-{self._serial}.txt"
             self._last[name] = (content, path)
-        if not path.exists():
             self._pending[path] = content
         self._named.add(path.name)
         return {"filename": str(path)}

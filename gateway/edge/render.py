@@ -124,7 +124,9 @@ class KeyTable(Mapping[str, EdgeKey]):
         self.default_rpm = default_rpm
         self._keys: dict[str, EdgeKey] = {}
         self._ids: list[str] = []  # sorted (byte order = the identity code's binary search order)
-        self._users: list[str] = []  # parallel to _ids
+        # Parallel to _ids: each key's lines with their newline, "" for a key left out, so a text
+        # is one join.
+        self._users: list[str] = []
         self._lines: list[str] = []
         self._texts: KeyTexts | None = None
         self.replace(keys)
@@ -147,7 +149,7 @@ class KeyTable(Mapping[str, EdgeKey]):
             self._users.insert(at, "")
             self._lines.insert(at, "")
         self._keys[key.key_id] = key
-        self._users[at], self._lines[at] = htpasswd_line(key), identity_line(key, self.default_rpm)
+        self._users[at], self._lines[at] = self._rendered(key)
         self._texts = None
 
     def discard(self, key_id: str) -> None:
@@ -173,21 +175,22 @@ class KeyTable(Mapping[str, EdgeKey]):
         # the keys that did not change are kept.
         old = dict(zip(self._ids, zip(self._users, self._lines, strict=True), strict=True))
         for key in changed:
-            old[key.key_id] = (htpasswd_line(key), identity_line(key, self.default_rpm))
+            old[key.key_id] = self._rendered(key)
         self._ids = sorted(fresh)
         self._keys = {key_id: fresh[key_id] for key_id in self._ids}
         self._users = [old[key_id][0] for key_id in self._ids]
         self._lines = [old[key_id][1] for key_id in self._ids]
         self._texts = None
 
+    def _rendered(self, key: EdgeKey) -> tuple[str, str]:
+        user, line = htpasswd_line(key), identity_line(key, self.default_rpm)
+        return (f"{user}\n" if user else "", f"{line}\n" if line else "")
+
     def texts(self) -> KeyTexts:
         """The texts of the keys as they are now (cached until a key changes). Call it where the
         table changes (the event loop), and render from the result anywhere."""
         if self._texts is None:
-            users = [u for u in self._users if u]
-            lines = [line for line in self._lines if line]
-            self._texts = KeyTexts("\n".join(users) + "\n" if users else "",
-                                   "\n".join(lines) + "\n" if lines else "")
+            self._texts = KeyTexts("".join(self._users), "".join(self._lines))
         return self._texts
 
 

@@ -116,6 +116,28 @@ async def test_control_plane_publishes_created_and_revoked_keys(auth_settings, e
         await _eventually(lambda: key_id not in _published(routes_dir)["users"])
 
 
+async def test_control_plane_does_not_republish_an_unchanged_state(auth_settings, edge_settings):
+    """A full re-read that changed nothing leaves routes.json (and Envoy) alone; the next real change
+    is published, with only the data files whose text changed written anew."""
+    routes_dir = Path(edge_settings.envoy_routes_dir)
+    async with mesh(auth_settings, edge_settings) as (auth, [app]):
+        await asyncio.wait_for(app.edge.published.wait(), 5)
+        key_id = (await new_key(auth, ["nmt"])).split("_")[1]
+        await _eventually(lambda: key_id in _published(routes_dir)["users"])
+        routes = (routes_dir / "routes.json").stat().st_ino
+        data = sorted(p.name for p in (routes_dir / "data").iterdir())
+        await app.edge.load()
+        await app.edge.publish_now()
+        assert (routes_dir / "routes.json").stat().st_ino == routes
+        await auth.CreateUser(pb.CreateUserRequest(username="mira", password="correct horse battery",
+                                                   scopes=["nmt"]), metadata=ADMIN, timeout=10)
+        login = await auth.Login(pb.LoginRequest(username="mira", password="correct horse battery"), timeout=10)
+        await auth.Logout(pb.LogoutRequest(refresh_token=login.refresh_token), timeout=10)
+        await _eventually(lambda: (routes_dir / "routes.json").stat().st_ino != routes)
+        new = sorted(set(p.name for p in (routes_dir / "data").iterdir()) - set(data))
+        assert [name.split("-")[0] for name in new] == ["identity"]  # the users' file is unchanged
+
+
 async def test_control_plane_publishes_logged_out_sessions(auth_settings, edge_settings):
     """Logout publishes the session id as revoked (Envoy then refuses its access tokens)."""
     routes_dir = Path(edge_settings.envoy_routes_dir)

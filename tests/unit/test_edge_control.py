@@ -154,9 +154,10 @@ def test_exhausted_daily_quota_blocks_until_utc_midnight() -> None:
     assert block.reason == "DAILY_QUOTA_EXCEEDED" and block.until == now + 3600
 
 
-def test_data_files_are_named_by_content_written_before_the_routes_and_collected(tmp_path: Path) -> None:
-    """The per-key texts go to content-named files under data/ (not watched) that exist before
-    routes.json names them; a new text is a new file, and files no recent publish names go."""
+def test_data_files_are_written_before_the_routes_never_rewritten_and_collected(tmp_path: Path) -> None:
+    """The per-key texts go to files under data/ (not watched) that exist before routes.json names
+    them; an unchanged text keeps its file, a new text is a new file, and files no recent publish
+    names are removed."""
     files = publish.DataFiles(tmp_path)
     first = files.source("users", "a:{SHA}x")
     assert not Path(first["filename"]).exists()  # naming is no I/O: the render stays pure
