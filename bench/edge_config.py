@@ -9,7 +9,9 @@ real bootstrap, no upstreams; the load average is printed with the table.
         [--concurrency 1] [--changes 5] [--inline]
 
 `--inline` publishes the texts inside routes.json (the design before bench/README.md's fix) for
-a same-run comparison.
+a same-run comparison. `--breakdown N` instead publishes, at N keys, one piece of the per-key data
+at a time (inline and as data files, each between two empty publishes) and prints what Envoy
+takes to apply each: where the time goes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ from gateway.edge import publish, render
 from services.common.credentials import edge_hash
 
 TARGET_S = 1.0
+# What ai4vc.identity did at load before it searched the records string in place.
+TABLE_PARSE = """local keys = {}
+for id, owner, scopes, cost, rpm in string.gmatch(KEYS, "(%S+) (%S+) (%S+) (%d+) (%d+)") do
+  keys[id] = {owner, scopes, cost, rpm}
+end
+"""
 
 
 def _get(url: str) -> str:
@@ -118,13 +126,83 @@ def measure(edge: Edge, count: int, changes: int, inline: bool) -> dict[str, Any
             "block_live": block["render"] + block["write"] + block["apply"], "heap": heap, "allocated": allocated}
 
 
+def breakdown(edge: Edge, count: int, rounds: int) -> list[tuple[str, float, int]]:
+    """(variant, median apply seconds, bytes of routes.json) per piece of the per-key data."""
+    table = render.KeyTable(600, _keys(count))
+    files = publish.DataFiles(edge.routes_dir)
+    full = render.routes(edge.skeleton, table.texts(), [], [], 600)
+    empty = render.routes(edge.skeleton, [], [], [], 600)
+
+    def per_filter(config: dict[str, Any]) -> dict[str, Any]:
+        return dict(config["virtual_hosts"][0]["typed_per_filter_config"])
+
+    def variant(**pieces: Any) -> dict[str, Any]:
+        config = json.loads(json.dumps(empty))
+        config["virtual_hosts"][0]["typed_per_filter_config"].update(pieces)
+        return config
+
+    users, identity = per_filter(full)["ai4vc.basic_auth"], per_filter(full)["ai4vc.identity"]
+    # The design before: the same code, but first the records parsed into a table, as it did.
+    code = identity["source_code"]["inline_string"]
+    at = code.index("DEFAULT_COST, DEFAULT_RPM")
+    at = code.index("\n", at) + 1
+    table_code = code[:at] + TABLE_PARSE + code[at:]
+    old_identity = {**identity, "source_code": {"inline_string": table_code}}
+    text = users["users"]["inline_string"] + identity["source_code"]["inline_string"]
+    padded = variant()
+    # The same bytes in a place no filter reads (a route's metadata): the JSON parse alone.
+    padded["virtual_hosts"][0]["routes"][-1]["metadata"] = {"filter_metadata": {"pad": {"text": text}}}
+    on_file = render.routes(edge.skeleton, table.texts(), [], [], 600, files.source)
+    files.write()
+    variants = {
+        "inline: users + identity parsed into a table (the design before)": variant(
+            **{"ai4vc.basic_auth": users, "ai4vc.identity": old_identity}),
+        "inline: basic_auth users only": variant(**{"ai4vc.basic_auth": users}),
+        "inline: identity, parsed into a table (before)": variant(**{"ai4vc.identity": old_identity}),
+        "inline: identity, searched in place (now)": variant(**{"ai4vc.identity": identity}),
+        "inline: the same bytes as an unused string": padded,
+        "data files: users + identity (now)": on_file,
+        "data files: basic_auth users only": variant(**{"ai4vc.basic_auth": per_filter(on_file)["ai4vc.basic_auth"]}),
+        "data files: identity code only": variant(**{"ai4vc.identity": per_filter(on_file)["ai4vc.identity"]}),
+    }
+    out = []
+    for name, config in variants.items():
+        seconds, size = [], 0
+        for _ in range(rounds):
+            for each in (empty, config):
+                edge.version += 1
+                document = render.discovery_response(each, f"v{edge.version}")
+                size, _ = publish.publish(edge.routes_dir, document)
+                applied = edge.wait_applied(f"v{edge.version}")
+            seconds.append(applied)
+        out.append((name, statistics.median(seconds), size))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keys", default="1000,10000,100000")
     parser.add_argument("--concurrency", type=int, default=1, help="Envoy worker threads")
     parser.add_argument("--changes", type=int, default=5, help="revocations timed per size")
     parser.add_argument("--inline", action="store_true", help="texts inside routes.json (the old design)")
+    parser.add_argument("--breakdown", type=int, default=0, metavar="N", help="apply time per piece at N keys")
+    parser.add_argument("--rounds", type=int, default=3, help="publishes per piece (--breakdown)")
     args = parser.parse_args(argv)
+    if args.breakdown:
+        edge = Edge(Path(tempfile.mkdtemp(prefix="ai4vc-edge-config-")), args.concurrency)
+        try:
+            time.sleep(1.5)
+            pieces = breakdown(edge, args.breakdown, args.rounds)
+        finally:
+            edge.close()
+        load = os.getloadavg()
+        print(f"{args.breakdown:,} keys, Envoy --concurrency {args.concurrency}; load average {load[0]:.1f} / "
+              f"{load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs")
+        print("| published | routes.json | Envoy applies (median) |")
+        print("|---|---:|---:|")
+        for name, seconds, size in pieces:
+            print(f"| {name} | {size / 1e6:.1f} MB | {seconds * 1000:.0f} ms |")
+        return 0
     rows = []
     for count in (int(n) for n in args.keys.split(",")):
         # A fresh Envoy per size: its heap is that size's, not the largest one's so far.

@@ -1,6 +1,7 @@
 -- ai4vc.identity: runs after jwt_authn and basic_auth have authenticated the caller, before rbac
--- and local_ratelimit. The control plane prepends KEYS ("key_id owner scopes cost rpm" lines),
--- REVOKED (logged-out session ids), and DEFAULT_COST/DEFAULT_RPM, published through RDS.
+-- and local_ratelimit. The control plane prepends KEYS_FILE (the file of the "key_id owner scopes
+-- cost rpm" records, gateway/edge/publish.DataFiles) or KEYS (the records themselves), REVOKED
+-- (logged-out session ids), and DEFAULT_COST/DEFAULT_RPM, published through RDS.
 --   - API key (basic_auth set x-ai4vc-key-id): sets x-ai4vc-principal (its owner) and
 --     x-ai4vc-scopes from the key's record;
 --   - access token (jwt_authn set principal, scopes, session): refuses a revoked session (401)
@@ -12,12 +13,20 @@
 --     minute per (subject, method), and a call costs 10^9 / the key's requests_per_minute, so
 --     per-key quotas live here (RDS) and the buckets in the listener survive every publish.
 --
--- KEYS is "\n" .. lines sorted by key id (byte order) .. "\n", and it is searched where it lies
--- (binary search over byte positions, ~25 steps for 100k keys) instead of being parsed into a
--- table: Envoy runs this chunk once to check it, then once per thread, at every publish, and
--- building a 100k-entry table took ~0.25 s each time (bench/README.md "Per-key config cost").
+-- The records are "\n" .. lines sorted by key id (byte order) .. "\n", searched where they lie
+-- (binary search over byte positions, ~25 steps for 100k keys) instead of parsed into a table:
+-- Envoy runs this chunk once to check it, then once per thread, at every publish, and building a
+-- 100k-entry table took ~0.25 s each time; read from a file, not lexed as a 5 MB Lua literal
+-- (~0.05 s each) (bench/README.md "Per-key config cost").
 local KEYS_TEXT = KEYS
-KEYS = nil
+if KEYS_FILE then
+  -- A missing file fails this chunk where Envoy checks it: it refuses these routes and keeps the
+  -- ones it runs. (The control plane writes the file first and keeps it for several publishes.)
+  local file = assert(io.open(KEYS_FILE, "rb"))
+  KEYS_TEXT = file:read("*a")
+  file:close()
+end
+KEYS, KEYS_FILE = nil, nil
 
 -- The record ("owner scopes cost rpm") of key `id`, or nil.
 local function key_record(id)

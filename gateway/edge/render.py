@@ -203,14 +203,20 @@ def _texts(keys: Iterable[EdgeKey] | KeyTable | KeyTexts, default_rpm: int) -> K
 
 
 def identity_source(keys: Iterable[EdgeKey] | KeyTable | KeyTexts, revoked_sessions: Iterable[str],
-                    default_rpm: int) -> str:
-    # One long string searched where it lies (identity.lua): a Lua chunk holds at most 65,536
-    # constants, so a table literal of 100k keys would not load, and parsing the string into a
-    # table costs ~0.25 s per Lua state at 100k. The long bracket drops the newline right after
-    # it, so "\n\n" leaves KEYS starting with the "\n" the search needs.
-    lines = _texts(keys, default_rpm).records
+                    default_rpm: int, store: Callable[[str, str], dict[str, str]] | None = None) -> str:
+    """ai4vc.identity's code. The key records are one string the code searches where it lies (a
+    Lua chunk holds at most 65,536 constants, so a table literal of 100k keys would not load, and
+    parsing the string into a table cost ~0.25 s per Lua state at 100k): in a file the code reads
+    at load when `store` gives one, else a long string literal."""
+    records = "\n" + _texts(keys, default_rpm).records
+    source = (store or inline)("records", records)
+    if "filename" in source:
+        head = f"KEYS_FILE = [==[{source['filename']}]==]\n"
+    else:
+        # The long bracket drops the newline right after it; the records keep their first one.
+        head = f"KEYS = [==[\n{records}]==]\n"
     sessions = "\n".join(s for s in revoked_sessions if _SAFE.match(s))
-    return (f"KEYS = [==[\n\n{lines}]==]\nREVOKED = [==[\n{sessions}\n]==]\n"
+    return (f"{head}REVOKED = [==[\n{sessions}\n]==]\n"
             f'DEFAULT_COST, DEFAULT_RPM = "{cost(default_rpm)}", "{default_rpm}"\n'
             + (LUA_DIR / "identity.lua").read_text())
 
@@ -309,13 +315,13 @@ def routes(skeleton: Mapping[str, Any], keys: Iterable[EdgeKey] | KeyTable | Key
            store: Callable[[str, str], dict[str, str]] = inline) -> dict[str, Any]:
     """The complete RouteConfiguration: `skeleton` (from deploy.local.envoy_config.render_routes) with
     public methods routed past the credential filters and the per-key data in the virtual host.
-    `store(name, content)` gives the DataSource of each big per-key text ("users", "identity"):
-    inline, or a file Envoy reads as it is (gateway.edge.publish.DataFiles)."""
+    `store(name, content)` gives the DataSource of each big per-key text ("users", "records"):
+    inline, or a file read as it is (gateway.edge.publish.DataFiles)."""
     texts = _texts(keys, default_rpm)
     users = texts.users.rstrip("\n")
     # basic_auth refuses an empty list; a user no secret matches stands in.
     users_source = store("users", users or "ai4vc-nobody:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-    identity_code = store("identity", identity_source(texts, revoked_sessions, default_rpm))
+    identity_code = identity_source(texts, revoked_sessions, default_rpm, store)
     guard_code = guard_source(blocks)
     config = copy.deepcopy(dict(skeleton))
     for vhost in config["virtual_hosts"]:
@@ -345,7 +351,7 @@ def routes(skeleton: Mapping[str, Any], keys: Iterable[EdgeKey] | KeyTable | Key
         vhost["routes"] = out
         per_filter = vhost.setdefault("typed_per_filter_config", {})
         per_filter["ai4vc.guard"] = {"@type": LUA_PER_ROUTE, "source_code": {"inline_string": guard_code}}
-        per_filter["ai4vc.identity"] = {"@type": LUA_PER_ROUTE, "source_code": identity_code}
+        per_filter["ai4vc.identity"] = {"@type": LUA_PER_ROUTE, "source_code": {"inline_string": identity_code}}
         per_filter["ai4vc.basic_auth"] = {"@type": BASIC_AUTH_PER_ROUTE, "users": users_source}
         routed = [{"url_path": {"path": {"exact": r["match"]["path"]} if "path" in r["match"]
                                 else {"prefix": r["match"]["prefix"]}}}

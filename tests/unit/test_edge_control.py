@@ -175,19 +175,21 @@ def test_data_files_are_written_before_the_routes_never_rewritten_and_collected(
     assert sorted(p.name for p in tmp_path.iterdir()) == [publish.DATA_DIR, "routes.json"]
 
 
-def test_routes_name_the_stores_sources_for_users_and_identity() -> None:
-    """With a store, basic_auth's users and the identity code are the store's DataSources; the
-    guard's small block list stays inline."""
+def test_routes_name_the_stores_sources_for_users_and_key_records() -> None:
+    """With a store, basic_auth's users are the store's DataSource and the identity code (inline,
+    small) reads the key records from the store's file; the guard's block list stays inline."""
     stored: dict[str, str] = {}
 
     def store(name: str, content: str) -> dict[str, str]:
         stored[name] = content
         return {"filename": f"/d/{name}"}
 
-    [vhost] = render.routes(SKELETON, [KEY], [], [], 600, store)["virtual_hosts"]
+    [vhost] = render.routes(SKELETON, [KEY], [], ["feedbeef"], 600, store)["virtual_hosts"]
     per_filter = vhost["typed_per_filter_config"]
     assert per_filter["ai4vc.basic_auth"]["users"] == {"filename": "/d/users"}
-    assert per_filter["ai4vc.identity"]["source_code"] == {"filename": "/d/identity"}
+    code = per_filter["ai4vc.identity"]["source_code"]["inline_string"]
+    assert code.startswith("KEYS_FILE = [==[/d/records]==]\n") and "0123456789abcdef" not in code
+    assert "feedbeef" in code
     assert stored["users"] == f"0123456789abcdef:{KEY.edge_hash}"
-    assert "\n0123456789abcdef devi nmt,tts " in stored["identity"]
+    assert stored["records"] == f"\n0123456789abcdef devi nmt,tts {render.BUCKET_TOKENS // 3} 3\n"
     assert "inline_string" in per_filter["ai4vc.guard"]["source_code"]

@@ -1,6 +1,6 @@
 """The key lookup of ai4vc.identity (a binary search over the sorted records string, not a table)
-in the real Envoy's Lua, fed from a data file as the control plane publishes it; and the key
-table's incremental render against a render from scratch."""
+in the real Envoy's Lua, with the records in a data file as the control plane publishes them; and
+the key table's incremental render against a render from scratch."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def edge(tmp_path: Path) -> Iterator[tuple[int, list[render.EdgeKey]]]:
     ids = {f"{rng.getrandbits(64):016x}" for _ in range(3000)} | {"0" * 16, "f" * 16, "8" * 16}
     keys = [_key(key_id, i) for i, key_id in enumerate(sorted(ids))]
     files = publish.DataFiles(tmp_path / "routes")
-    source = files.source("identity", render.identity_source(render.KeyTable(600, keys), [], 600))
+    source = {"inline_string": render.identity_source(render.KeyTable(600, keys), [], 600, files.source)}
     files.write()
     port, admin = free_port(), free_port()
     proc = subprocess.Popen([str(ENVOY), "-c", str(_bootstrap(tmp_path, port, admin, source)), "--concurrency", "1",
