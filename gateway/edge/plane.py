@@ -61,6 +61,7 @@ class ControlPlane:
         # Each key's lines rendered once, when it changes: a publish after one change is a join.
         self.keys = render.KeyTable(default_rpm)
         self.files = edge_publish.DataFiles(routes_dir)
+        self._touched: list[set[str]] = []  # one set per full re-read in progress
         self.revoked: dict[str, float] = {}  # session id → when it stops mattering
         self.failures = edge_blocks.FailureCounter(failure_limit, lambda key_id: key_id in self.keys)
         self.quota: list[render.Block] = []
@@ -79,8 +80,20 @@ class ControlPlane:
     # -- state -------------------------------------------------------------------------------
 
     async def load(self) -> None:
-        rows = await self.pool.fetch(_SELECT_KEYS)
-        self.keys.replace(_key(row) for row in rows)
+        # Keys a notification reloaded while the table was being read keep that newer state: the
+        # read may predate a revocation, and must not bring the revoked key back for a resync.
+        touched: set[str] = set()
+        self._touched.append(touched)
+        try:
+            rows = await self.pool.fetch(_SELECT_KEYS)
+            # Off the event loop: at 100k keys turning the rows into keys and comparing them held
+            # the loop (and every revocation behind it) for ~0.3 s or more each resync.
+            changed, gone = await asyncio.to_thread(
+                lambda known: self.keys.changes([_key(row) for row in rows], known), self.keys.copy())
+            self.keys.update([c for c in changed if c[0].key_id not in touched],
+                             [key_id for key_id in gone if key_id not in touched])
+        finally:
+            self._touched.remove(touched)
         now = time.time()
         for row in await self.pool.fetch(_SELECT_REVOKED, float(self.session_ttl_s)):
             self.revoked[row["session_id"]] = row["revoked"] + self.session_ttl_s
@@ -88,6 +101,8 @@ class ControlPlane:
         self._dirty.set()
 
     async def reload_key(self, key_id: str) -> None:
+        for touched in self._touched:
+            touched.add(key_id)
         row = await self.pool.fetchrow(_SELECT_KEY, key_id)
         if row is None:
             self.keys.discard(key_id)
@@ -223,7 +238,7 @@ class ControlPlane:
             return
         while True:
             await asyncio.sleep(self.quota_poll_s)
-            limited = [k for k in self.keys.values() if k.characters_per_day or k.audio_seconds_per_day]
+            limited = self.keys.limited()
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for key in limited:

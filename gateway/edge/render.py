@@ -44,7 +44,7 @@ import copy
 import dataclasses
 import importlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,7 @@ class KeyTable(Mapping[str, EdgeKey]):
         self._users: list[str] = []
         self._lines: list[str] = []
         self._texts: KeyTexts | None = None
+        self._limited: dict[str, EdgeKey] = {}
         self.replace(keys)
 
     def __getitem__(self, key_id: str) -> EdgeKey:
@@ -163,7 +164,28 @@ class KeyTable(Mapping[str, EdgeKey]):
     def __len__(self) -> int:
         return len(self._keys)
 
-    def put(self, key: EdgeKey) -> None:
+    # The dict's own views and lookups: Mapping's would call __getitem__ per key in Python, and the
+    # control plane reads these every quota poll.
+    def __contains__(self, key_id: object) -> bool:
+        return key_id in self._keys
+
+    def get(self, key_id: str, default: Any = None) -> Any:
+        return self._keys.get(key_id, default)
+
+    def values(self) -> ValuesView[EdgeKey]:
+        return self._keys.values()
+
+    def items(self) -> ItemsView[str, EdgeKey]:
+        return self._keys.items()
+
+    def limited(self) -> list[EdgeKey]:
+        """The keys with a daily quota (kept as keys change: the quota poller reads them often)."""
+        return list(self._limited.values())
+
+    def copy(self) -> dict[str, EdgeKey]:
+        return dict(self._keys)
+
+    def put(self, key: EdgeKey, rendered: tuple[str, str] | None = None) -> None:
         if self._keys.get(key.key_id) == key:
             return
         at = bisect.bisect_left(self._ids, key.key_id)
@@ -172,7 +194,8 @@ class KeyTable(Mapping[str, EdgeKey]):
             self._users.insert(at, "")
             self._lines.insert(at, "")
         self._keys[key.key_id] = key
-        self._users[at], self._lines[at] = self._rendered(key)
+        self._users[at], self._lines[at] = rendered or self._rendered(key)
+        self._note_limited(key)
         self._texts = None
 
     def discard(self, key_id: str) -> None:
@@ -180,30 +203,51 @@ class KeyTable(Mapping[str, EdgeKey]):
             return
         at = bisect.bisect_left(self._ids, key_id)
         del self._ids[at], self._users[at], self._lines[at]
+        self._limited.pop(key_id, None)
         self._texts = None
 
-    def replace(self, keys: Iterable[EdgeKey]) -> None:
-        """Makes the table hold exactly `keys` (the periodic full re-read): only the keys that
-        differ are re-rendered."""
+    def _note_limited(self, key: EdgeKey) -> None:
+        if key.characters_per_day or key.audio_seconds_per_day:
+            self._limited[key.key_id] = key
+        else:
+            self._limited.pop(key.key_id, None)
+
+    def changes(self, keys: Iterable[EdgeKey], known: Mapping[str, EdgeKey]
+                ) -> tuple[list[tuple[EdgeKey, tuple[str, str]]], list[str]]:
+        """What turns `known` (a copy of this table) into `keys`: the new or changed keys with
+        their rendered lines, and the ids gone. Reads neither the table nor shared state, so the
+        full re-read runs it in a worker thread (~0.3 s at 100k keys on a loaded machine)."""
         fresh = {k.key_id: k for k in keys}
-        changed = [k for k in fresh.values() if self._keys.get(k.key_id) != k]
-        gone = [key_id for key_id in self._keys if key_id not in fresh]
+        changed = [(k, self._rendered(k)) for k in fresh.values() if known.get(k.key_id) != k]
+        return changed, [key_id for key_id in known if key_id not in fresh]
+
+    def update(self, changed: list[tuple[EdgeKey, tuple[str, str]]], gone: Iterable[str]) -> None:
+        """Applies `changes`: few one by one, many (the first load) with one sort."""
+        gone = list(gone)
         if len(changed) + len(gone) <= 1000:
             for key_id in gone:
                 self.discard(key_id)
-            for key in changed:
-                self.put(key)
+            for key, rendered in changed:
+                self.put(key, rendered)
             return
-        # Many changes (the first load): one sort instead of many list inserts, and the lines of
-        # the keys that did not change are kept.
-        old = dict(zip(self._ids, zip(self._users, self._lines, strict=True), strict=True))
-        for key in changed:
-            old[key.key_id] = self._rendered(key)
-        self._ids = sorted(fresh)
-        self._keys = {key_id: fresh[key_id] for key_id in self._ids}
-        self._users = [old[key_id][0] for key_id in self._ids]
-        self._lines = [old[key_id][1] for key_id in self._ids]
+        lines = dict(zip(self._ids, zip(self._users, self._lines, strict=True), strict=True))
+        keys = dict(self._keys)
+        for key_id in gone:
+            keys.pop(key_id, None)
+        for key, rendered in changed:
+            keys[key.key_id], lines[key.key_id] = key, rendered
+        self._ids = sorted(keys)
+        self._keys = {key_id: keys[key_id] for key_id in self._ids}
+        self._users = [lines[key_id][0] for key_id in self._ids]
+        self._lines = [lines[key_id][1] for key_id in self._ids]
+        self._limited = {}
+        for key in self._keys.values():
+            self._note_limited(key)
         self._texts = None
+
+    def replace(self, keys: Iterable[EdgeKey]) -> None:
+        """Makes the table hold exactly `keys`; only the keys that differ are re-rendered."""
+        self.update(*self.changes(keys, self._keys))
 
     def _rendered(self, key: EdgeKey) -> tuple[str, str]:
         user, line = htpasswd_line(key), identity_line(key, self.default_rpm)

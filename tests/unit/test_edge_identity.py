@@ -138,3 +138,33 @@ def test_key_table_changes_render_as_a_table_made_from_scratch() -> None:
     table.replace([_key(k, i) for k, i in keys.items()])
     assert table.texts() == render.KeyTable(600, [_key(k, i) for k, i in keys.items()]).texts()
     assert set(table) == set(keys) and len(table) == len(keys)
+
+
+def test_key_table_keeps_the_keys_with_daily_quotas() -> None:
+    """limited() follows puts, quota changes, revocations and full re-reads (the quota poller reads
+    it instead of scanning every key)."""
+    plain, quota = _key("00000000000000a1", 1), render.EdgeKey("00000000000000b2", "o", frozenset(), "", 5, 0, 100)
+    table = render.KeyTable(600, [plain, quota])
+    assert table.limited() == [quota]
+    table.put(render.EdgeKey("00000000000000b2", "o", frozenset(), "", 5))  # its quota removed
+    assert table.limited() == []
+    table.put(render.EdgeKey("00000000000000a1", "o", frozenset(), "", 5, 30, 0))
+    assert [k.key_id for k in table.limited()] == ["00000000000000a1"]
+    table.discard("00000000000000a1")
+    assert table.limited() == []
+    table.replace([quota, *(_key(f"1{i:015x}", i) for i in range(1500))])  # the bulk path
+    assert table.limited() == [quota] and "00000000000000a1" not in table and table.get("00000000000000b2") == quota
+
+
+def test_changes_are_computed_from_a_copy_and_applied_later() -> None:
+    """changes() compares against the copy it is given, never the live table; update() then
+    applies the result, lines included, as replace() would."""
+    keys = [_key(f"{i:016x}", i) for i in range(50)]
+    table = render.KeyTable(600, keys)
+    known = table.copy()
+    table.discard(keys[0].key_id)  # a revocation while the re-read runs
+    fresh = [*keys[1:], _key("f" * 16, 99)]
+    changed, gone = table.changes(fresh, known)
+    assert [k.key_id for k, _ in changed] == ["f" * 16] and gone == [keys[0].key_id]
+    table.update(changed, gone)
+    assert table.texts() == render.KeyTable(600, fresh).texts()
