@@ -94,7 +94,7 @@ class ControlPlane:
                 async for row in conn.cursor(_SELECT_KEYS, prefetch=_BATCH):
                     keys.append(_key(row))
             changed, gone = await asyncio.to_thread(self.keys.changes, keys, self.keys.copy())
-            self.keys.update([c for c in changed if c[0].key_id not in touched],
+            self.keys.update([key for key in changed if key.key_id not in touched],
                              [key_id for key_id in gone if key_id not in touched])
         finally:
             self._touched.remove(touched)

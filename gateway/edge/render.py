@@ -42,7 +42,9 @@ import base64
 import bisect
 import copy
 import dataclasses
+import functools
 import importlib
+import itertools
 import re
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from pathlib import Path
@@ -67,6 +69,8 @@ MESSAGES = {
     "DAILY_QUOTA_EXCEEDED": "daily quota exhausted: the key's characters or audio seconds for today (UTC) are used up",
 }
 _SAFE = re.compile(r"^[A-Za-z0-9._:|\[\]-]+$")
+# What the guard accepts as a key id (gateway/edge/guard.lua); no other id can reach the filters.
+_KEY_ID = re.compile(r"^[0-9a-f]{1,64}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +97,7 @@ class Block:
     reason: str
 
 
+@functools.lru_cache(maxsize=4096)
 def cost(requests_per_minute: int) -> int:
     """Tokens one call takes from its minute bucket of BUCKET_TOKENS."""
     return max(1, BUCKET_TOKENS // max(1, requests_per_minute))
@@ -116,17 +121,23 @@ def guard_source(blocks: Iterable[Block]) -> str:
             + (LUA_DIR / "guard.lua").read_text())
 
 
+@functools.lru_cache(maxsize=4096)
+def _scopes_text(scopes: frozenset[str]) -> str:
+    return ",".join(sorted(scopes)) or "-"
+
+
+@functools.lru_cache(maxsize=65536)
+def _safe(text: str) -> bool:
+    return bool(_SAFE.match(text))
+
+
 def identity_line(key: EdgeKey, default_rpm: int) -> str:
     """The key's record for ai4vc.identity ("key_id owner scopes cost rpm"); "" for a key whose
     owner would not survive the Lua string (never such a key in practice: owners are ids)."""
-    if not _SAFE.match(key.owner) or not _SAFE.match(key.key_id):
+    if not _safe(key.owner) or not _KEY_ID.match(key.key_id):
         return ""
     rpm = key.requests_per_minute or default_rpm
-    return f"{key.key_id} {key.owner} {','.join(sorted(key.scopes)) or '-'} {cost(rpm)} {rpm}"
-
-
-def htpasswd_line(key: EdgeKey) -> str:
-    return f"{key.key_id}:{key.edge_hash}" if key.edge_hash.startswith("{SHA}") else ""
+    return f"{key.key_id} {key.owner} {_scopes_text(key.scopes)} {cost(rpm)} {rpm}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,18 +150,20 @@ class KeyTexts:
 
 
 class KeyTable(Mapping[str, EdgeKey]):
-    """The active keys by id, with each key's htpasswd and identity lines made once (when the key
-    changes) and kept in key-id order, so the texts a publish needs are one join of cached lines:
-    after one change, rendering 100k keys costs ~10 ms instead of ~300 ms (bench/README.md)."""
+    """The active keys by id, and the two texts a publish needs (basic_auth's users, identity's
+    records in key-id order, one line per key) kept up to date as keys change: a change splices
+    its key's line into each text (a search and a copy of ~5 MB at 100k keys, a few ms) instead
+    of rendering every key again (~0.2-0.3 s), and a full build is one join, as a render was."""
 
     def __init__(self, default_rpm: int, keys: Iterable[EdgeKey] = ()) -> None:
         self.default_rpm = default_rpm
         self._keys: dict[str, EdgeKey] = {}
         self._ids: list[str] = []  # sorted (byte order = the identity code's binary search order)
-        # Parallel to _ids: each key's lines with their newline, "" for a key left out, so a text
-        # is one join.
-        self._users: list[str] = []
-        self._lines: list[str] = []
+        # "\n" + lines, each ending in "\n": every line starts after a newline, so "\n<id>:" and
+        # "\n<id> " find a key's line (ids are hex: no ":" or " " in them). Only the records need
+        # an order (identity.lua searches them); basic_auth hashes its users, new ones go last.
+        self._users = "\n"
+        self._records = "\n"
         self._texts: KeyTexts | None = None
         self._limited: dict[str, EdgeKey] = {}
         self.replace(keys)
@@ -185,24 +198,75 @@ class KeyTable(Mapping[str, EdgeKey]):
     def copy(self) -> dict[str, EdgeKey]:
         return dict(self._keys)
 
-    def put(self, key: EdgeKey, rendered: tuple[str, str] | None = None) -> None:
-        if self._keys.get(key.key_id) == key:
+    def _user(self, key: EdgeKey) -> str:
+        ok = key.edge_hash.startswith("{SHA}") and _KEY_ID.match(key.key_id)
+        return f"{key.key_id}:{key.edge_hash}\n" if ok else ""
+
+    def _record(self, key: EdgeKey) -> str:
+        line = identity_line(key, self.default_rpm)
+        return f"{line}\n" if line else ""
+
+    def _build(self, keys: Iterable[EdgeKey]) -> tuple[str, str]:
+        """Both texts of `keys`: _user and _record inlined, keys read in the order they were made
+        and the lines sorted after (per-key calls, and reading 100k keys in id order — scattered
+        in memory — each made a build twice as slow as the render it replaces)."""
+        users, records = [], []
+        default_rpm, valid, safe, scopes_text, tokens = self.default_rpm, _KEY_ID.match, _safe, _scopes_text, cost
+        for key in keys:
+            key_id = key.key_id
+            if not valid(key_id):
+                continue
+            if key.edge_hash.startswith("{SHA}"):
+                users.append(f"{key_id}:{key.edge_hash}\n")
+            if safe(key.owner):
+                rpm = key.requests_per_minute or default_rpm
+                records.append(f"{key_id} {key.owner} {scopes_text(key.scopes)} {tokens(rpm)} {rpm}\n")
+        # Line order is id order: " " sorts before every hex digit, so an id that is a prefix of
+        # another sorts first, as in identity.lua's comparison.
+        records.sort()
+        return "\n" + "".join(users), "\n" + "".join(records)
+
+    @staticmethod
+    def _splice(text: str, key_id: str, sep: str, line: str, successors: Iterable[str]) -> str:
+        """`text` with key_id's line (if any) replaced by `line` ("" removes it); a new line goes
+        before the first of `successors` (the ids after key_id, in order) that has one."""
+        at = text.find(f"\n{key_id}{sep}")
+        if at >= 0:
+            end = text.index("\n", at + 1)
+            return text[:at + 1] + line + text[end + 1:]
+        if not line:
+            return text
+        for successor in successors:
+            at = text.find(f"\n{successor}{sep}")
+            if at >= 0:
+                return text[:at + 1] + line + text[at + 1:]
+        return text + line
+
+    def _successors(self, at: int) -> Iterator[str]:
+        return itertools.islice(self._ids, at, None)
+
+    def put(self, key: EdgeKey) -> None:
+        old = self._keys.get(key.key_id)
+        if old == key:
             return
         at = bisect.bisect_left(self._ids, key.key_id)
-        if key.key_id not in self._keys:
+        if old is None:
             self._ids.insert(at, key.key_id)
-            self._users.insert(at, "")
-            self._lines.insert(at, "")
         self._keys[key.key_id] = key
-        self._users[at], self._lines[at] = rendered or self._rendered(key)
+        user, record = self._user(key), self._record(key)
+        if old is None or self._user(old) != user:
+            self._users = self._splice(self._users, key.key_id, ":", user, ())
+        if old is None or self._record(old) != record:
+            self._records = self._splice(self._records, key.key_id, " ", record, self._successors(at + 1))
         self._note_limited(key)
         self._texts = None
 
     def discard(self, key_id: str) -> None:
         if self._keys.pop(key_id, None) is None:
             return
-        at = bisect.bisect_left(self._ids, key_id)
-        del self._ids[at], self._users[at], self._lines[at]
+        del self._ids[bisect.bisect_left(self._ids, key_id)]
+        self._users = self._splice(self._users, key_id, ":", "", ())
+        self._records = self._splice(self._records, key_id, " ", "", ())
         self._limited.pop(key_id, None)
         self._texts = None
 
@@ -212,52 +276,43 @@ class KeyTable(Mapping[str, EdgeKey]):
         else:
             self._limited.pop(key.key_id, None)
 
-    def changes(self, keys: Iterable[EdgeKey], known: Mapping[str, EdgeKey]
-                ) -> tuple[list[tuple[EdgeKey, tuple[str, str]]], list[str]]:
-        """What turns `known` (a copy of this table) into `keys`: the new or changed keys with
-        their rendered lines, and the ids gone. Reads neither the table nor shared state, so the
-        full re-read runs it in a worker thread (~0.3 s at 100k keys on a loaded machine)."""
+    @staticmethod
+    def changes(keys: Iterable[EdgeKey], known: Mapping[str, EdgeKey]) -> tuple[list[EdgeKey], list[str]]:
+        """What turns `known` (a copy of a table's keys) into `keys`: the new or changed keys and
+        the ids gone. Reads no shared state, so the full re-read runs it in a worker thread."""
         fresh = {k.key_id: k for k in keys}
-        changed = [(k, self._rendered(k)) for k in fresh.values() if known.get(k.key_id) != k]
+        changed = [k for k in fresh.values() if known.get(k.key_id) != k]
         return changed, [key_id for key_id in known if key_id not in fresh]
 
-    def update(self, changed: list[tuple[EdgeKey, tuple[str, str]]], gone: Iterable[str]) -> None:
-        """Applies `changes`: few one by one, many (the first load) with one sort."""
-        gone = list(gone)
-        if len(changed) + len(gone) <= 1000:
+    def update(self, changed: Iterable[EdgeKey], gone: Iterable[str]) -> None:
+        """Applies `changes`: a few one by one, many (the first load) by one build of the texts."""
+        changed, gone = list(changed), list(gone)
+        if len(changed) + len(gone) <= 200:
             for key_id in gone:
                 self.discard(key_id)
-            for key, rendered in changed:
-                self.put(key, rendered)
+            for key in changed:
+                self.put(key)
             return
-        lines = dict(zip(self._ids, zip(self._users, self._lines, strict=True), strict=True))
         keys = dict(self._keys)
         for key_id in gone:
             keys.pop(key_id, None)
-        for key, rendered in changed:
-            keys[key.key_id], lines[key.key_id] = key, rendered
+        for key in changed:
+            keys[key.key_id] = key
+        self._keys = keys
         self._ids = sorted(keys)
-        self._keys = {key_id: keys[key_id] for key_id in self._ids}
-        self._users = [lines[key_id][0] for key_id in self._ids]
-        self._lines = [lines[key_id][1] for key_id in self._ids]
-        self._limited = {}
-        for key in self._keys.values():
-            self._note_limited(key)
+        self._users, self._records = self._build(keys.values())
+        self._limited = {k.key_id: k for k in keys.values() if k.characters_per_day or k.audio_seconds_per_day}
         self._texts = None
 
     def replace(self, keys: Iterable[EdgeKey]) -> None:
-        """Makes the table hold exactly `keys`; only the keys that differ are re-rendered."""
+        """Makes the table hold exactly `keys`; only the keys that differ are rendered."""
         self.update(*self.changes(keys, self._keys))
 
-    def _rendered(self, key: EdgeKey) -> tuple[str, str]:
-        user, line = htpasswd_line(key), identity_line(key, self.default_rpm)
-        return (f"{user}\n" if user else "", f"{line}\n" if line else "")
-
     def texts(self) -> KeyTexts:
-        """The texts of the keys as they are now (cached until a key changes). Call it where the
-        table changes (the event loop), and render from the result anywhere."""
+        """The texts of the keys as they are now (the same objects until a key changes). Call it
+        where the table changes (the event loop), and render from the result anywhere."""
         if self._texts is None:
-            self._texts = KeyTexts("".join(self._users), "".join(self._lines))
+            self._texts = KeyTexts(self._users[1:], self._records[1:])
         return self._texts
 
 
