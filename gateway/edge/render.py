@@ -206,14 +206,16 @@ class KeyTable(Mapping[str, EdgeKey]):
         line = identity_line(key, self.default_rpm)
         return f"{line}\n" if line else ""
 
-    def _build(self, keys: Iterable[EdgeKey]) -> tuple[str, str]:
+    def _build(self, keys: Iterable[EdgeKey]) -> tuple[str, str, dict[str, EdgeKey]]:
         """Both texts of `keys`: _user and _record inlined, keys read in the order they were made
         and the lines sorted after (per-key calls, and reading 100k keys in id order — scattered
         in memory — each made a build twice as slow as the render it replaces)."""
-        users, records = [], []
+        users, records, limited = [], [], {}
         default_rpm, valid, safe, scopes_text, tokens = self.default_rpm, _KEY_ID.match, _safe, _scopes_text, cost
         for key in keys:
             key_id = key.key_id
+            if key.characters_per_day or key.audio_seconds_per_day:
+                limited[key_id] = key
             if not valid(key_id):
                 continue
             if key.edge_hash.startswith("{SHA}"):
@@ -224,7 +226,7 @@ class KeyTable(Mapping[str, EdgeKey]):
         # Line order is id order: " " sorts before every hex digit, so an id that is a prefix of
         # another sorts first, as in identity.lua's comparison.
         records.sort()
-        return "\n" + "".join(users), "\n" + "".join(records)
+        return "\n" + "".join(users), "\n" + "".join(records), limited
 
     @staticmethod
     def _splice(text: str, key_id: str, sep: str, line: str, successors: Iterable[str]) -> str:
@@ -281,6 +283,8 @@ class KeyTable(Mapping[str, EdgeKey]):
         """What turns `known` (a copy of a table's keys) into `keys`: the new or changed keys and
         the ids gone. Reads no shared state, so the full re-read runs it in a worker thread."""
         fresh = {k.key_id: k for k in keys}
+        if not known:
+            return list(fresh.values()), []
         changed = [k for k in fresh.values() if known.get(k.key_id) != k]
         return changed, [key_id for key_id in known if key_id not in fresh]
 
@@ -300,8 +304,7 @@ class KeyTable(Mapping[str, EdgeKey]):
             keys[key.key_id] = key
         self._keys = keys
         self._ids = sorted(keys)
-        self._users, self._records = self._build(keys.values())
-        self._limited = {k.key_id: k for k in keys.values() if k.characters_per_day or k.audio_seconds_per_day}
+        self._users, self._records, self._limited = self._build(keys.values())
         self._texts = None
 
     def replace(self, keys: Iterable[EdgeKey]) -> None:
