@@ -16,24 +16,26 @@ publish is an RDS update and never drains the listener):
 
 Scale (issue 9: a change live within 1 s at 100k keys; measured by `python -m bench.edge_config`,
 bench/README.md "Per-key config cost"). At 100k keys the old single document (9.9 MB of
-routes.json) took Envoy 0.6-1.4 s to apply, and the breakdown showed where: the JSON parse of the
-two ~5 MB strings (~0.3-0.45 s; the same bytes in an unused field cost as much), the identity
-code turning its records into a 100k-entry Lua table (~0.25 s per Lua state, and Envoy runs the
-chunk once to check it plus once per thread), basic_auth's htpasswd parse (~0.05 s); the render
-itself took 0.2-0.3 s. Hence, instead of sharding:
+routes.json) took Envoy 0.9-1.4 s to apply, and `--breakdown` showed where: the JSON parse of the
+two ~5 MB strings (0.25-0.55 s: the same bytes in an unused field cost as much), the identity
+code turning its records into a 100k-entry Lua table (0.14-1.1 s: Envoy runs the chunk once to
+check it plus once per thread), lexing those records as a 5 MB Lua literal (~0.15 s), basic_auth's
+htpasswd parse (~0.05-0.1 s); the render of every key came on top (0.2-0.3 s). Hence, instead of
+sharding:
 
 - the users and the key records are `store`d (gateway.edge.publish.DataFiles: files beside the
-  routes that Envoy, and the identity code through Lua's io, read as they are — no JSON, no Lua
-  lexing of a 5 MB literal), so routes.json stays a few KB whatever the number of keys;
-- the identity code searches the sorted records where they lie (O(log n) per call, ~25 steps
-  at 100k), so loading it costs a file read per Lua state instead of building a table;
-- `KeyTable` keeps each key's lines, in key-id order, from the change that made them: a publish
-  after one change is a join (~10 ms at 100k), not a render of every key.
+  routes that basic_auth reads as a DataSource and the identity code through Lua's io, as they
+  are — no JSON, no lexing), so routes.json stays a few KB whatever the number of keys;
+- the identity code searches the sorted records where they lie (O(log n), ~1 µs a call at 100k),
+  so loading it costs a file read per Lua state instead of building a table;
+- `KeyTable` keeps both texts and splices a changed key's line in (~10 ms at 100k): a publish
+  after one change renders one key, not all of them.
 
-Measured after: one revocation at 100k keys is live in ~0.1 s (render + write + apply), 10k and
-1k no slower than before. Sharding by key-id prefix (ECDS filters per shard behind a matcher)
-would cut the remaining O(n) parts — basic_auth's parse and the records read — and is the next
-step past ~1M keys (bench/README.md); at 100k it is not needed.
+Measured after: one revocation at 100k keys is live in ~0.1 s (render + write + apply; 0.25-0.4 s
+on the loaded machine), 1k and 10k faster than before too. What stays linear per change is
+basic_auth's parse and the records read; sharding by key-id prefix (an ECDS filter per shard
+behind a matcher on a shard header the guard sets) removes that, and is the step past ~1M keys
+(bench/README.md). At 100k it is not needed.
 """
 
 from __future__ import annotations
