@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -92,6 +93,7 @@ class Edge:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+        shutil.rmtree(self.routes_dir.parent, ignore_errors=True)
 
 
 def _keys(count: int) -> list[render.EdgeKey]:
