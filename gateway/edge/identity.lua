@@ -1,6 +1,7 @@
 -- ai4vc.identity: runs after jwt_authn and basic_auth have authenticated the caller, before rbac
--- and local_ratelimit. The control plane prepends KEYS ("key_id owner scopes cost rpm" lines),
--- REVOKED (logged-out session ids), and DEFAULT_COST/DEFAULT_RPM, published through RDS.
+-- and local_ratelimit. The control plane prepends KEYS_FILE (the file of the "key_id owner scopes
+-- cost rpm" records, gateway/edge/publish.DataFiles) or KEYS (the records themselves), REVOKED
+-- (logged-out session ids), and DEFAULT_COST/DEFAULT_RPM, published through RDS.
 --   - API key (basic_auth set x-ai4vc-key-id): sets x-ai4vc-principal (its owner) and
 --     x-ai4vc-scopes from the key's record;
 --   - access token (jwt_authn set principal, scopes, session): refuses a revoked session (401)
@@ -11,13 +12,58 @@
 --   - sets the rate-limit subject and cost: local_ratelimit holds one bucket of 10^9 tokens a
 --     minute per (subject, method), and a call costs 10^9 / the key's requests_per_minute, so
 --     per-key quotas live here (RDS) and the buckets in the listener survive every publish.
-local keys = {}
-for id, owner, scopes, cost, rpm in string.gmatch(KEYS, "(%S+) (%S+) (%S+) (%d+) (%d+)") do
-  keys[id] = {owner, scopes, cost, rpm}
+--
+-- The records are "\n" .. lines sorted by key id (byte order) .. "\n", searched where they lie
+-- (binary search over byte positions, ~25 steps for 100k keys) instead of parsed into a table:
+-- Envoy runs this chunk once to check it, then once per thread, at every publish, and building a
+-- 100k-entry table took ~0.25 s each time; read from a file, not lexed as a 5 MB Lua literal
+-- (~0.05 s each) (bench/README.md "Per-key config cost").
+local KEYS_TEXT = KEYS
+if KEYS_FILE then
+  -- A missing file fails this chunk where Envoy checks it: it refuses these routes and keeps the
+  -- ones it runs. (The control plane writes the file first and keeps it for several publishes.)
+  local file = assert(io.open(KEYS_FILE, "rb"))
+  KEYS_TEXT = file:read("*a")
+  file:close()
 end
+KEYS, KEYS_FILE = nil, nil
+
+-- The record ("owner scopes cost rpm") of key `id`, or nil.
+local function key_record(id)
+  local text = KEYS_TEXT
+  -- Invariant: the line of `id`, if present, starts right after a newline at a position p with
+  -- lo <= p < hi. Every step moves lo up or hi down, so the loop ends.
+  local lo, hi = 1, #text
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local nl = string.find(text, "\n", mid, true)
+    if nl == nil or nl >= hi then
+      hi = mid                                  -- no line starts in [mid, hi)
+    else
+      local stop = string.find(text, "\n", nl + 1, true)
+      if stop == nil then return nil end        -- nl is the final newline: no line after it
+      local space = string.find(text, " ", nl + 1, true)
+      if space == nil or space > stop then return nil end  -- not a record line: refuse
+      local found = string.sub(text, nl + 1, space - 1)
+      if found == id then
+        return string.sub(text, space + 1, stop - 1)
+      elseif found < id then
+        lo = stop                               -- past this line
+      else
+        hi = nl                                 -- before this line
+      end
+    end
+  end
+  return nil
+end
+
+local function split_record(record)
+  return string.match(record, "^(%S+) (%S+) (%d+) (%d+)$")
+end
+
 local revoked = {}
 for sid in string.gmatch(REVOKED, "%S+") do revoked[sid] = true end
-KEYS, REVOKED = nil, nil
+REVOKED = nil
 
 -- A REST path still here was not mapped by the transcoder (it runs first): no method of ours.
 local function not_found(handle, headers)
@@ -41,18 +87,19 @@ function envoy_on_request(handle)
   local id = headers:get("x-ai4vc-key-id")
   local cost, rpm
   if id then
-    local record = keys[id]
-    if record == nil then
+    local record = key_record(id)
+    local owner, scopes
+    if record then owner, scopes, cost, rpm = split_record(record) end
+    if owner == nil then
       -- basic_auth knew it but this table does not (cannot happen within one publish): refuse.
       headers:remove("x-ai4vc-key-id")
       headers:remove("x-ai4vc-principal")
       headers:remove("x-ai4vc-scopes")
       return
     end
-    headers:replace("x-ai4vc-principal", record[1])
-    headers:replace("x-ai4vc-scopes", record[2] == "-" and "" or record[2])
+    headers:replace("x-ai4vc-principal", owner)
+    headers:replace("x-ai4vc-scopes", scopes == "-" and "" or scopes)
     headers:replace("x-ai4vc-limit-id", "k" .. id)
-    cost, rpm = record[3], record[4]
   else
     local principal = headers:get("x-ai4vc-principal")
     if principal == nil then return end

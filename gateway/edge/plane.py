@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 _SELECT_KEYS = ("SELECT key_id, owner, scopes, edge_hash, requests_per_minute, audio_seconds_per_day,"
                 " characters_per_day FROM api_keys WHERE revoke_time IS NULL")
 _SELECT_KEY = _SELECT_KEYS + " AND key_id = $1"
+_BATCH = 2000  # rows per round trip of the full re-read; the loop runs other work in between
 # Logged-out sessions matter while their access tokens can live (auth's access_token_ttl_s, 900 s).
 _SELECT_REVOKED = ("SELECT session_id, extract(epoch FROM revoke_time)::bigint AS revoked FROM sessions"
                    " WHERE revoke_time > now() - make_interval(secs => $1)")
@@ -58,7 +59,10 @@ class ControlPlane:
         self.quota_poll_s, self.log_poll_s, self.resync_s = quota_poll_s, log_poll_s, resync_s
         self.min_publish_interval_s = min_publish_interval_s
         self.envoy_admin = envoy_admin
-        self.keys: dict[str, EdgeKey] = {}
+        # Each key's lines rendered once, when it changes: a publish after one change is a join.
+        self.keys = render.KeyTable(default_rpm)
+        self.files = edge_publish.DataFiles(routes_dir)
+        self._touched: list[set[str]] = []  # one set per full re-read in progress
         self.revoked: dict[str, float] = {}  # session id → when it stops mattering
         self.failures = edge_blocks.FailureCounter(failure_limit, lambda key_id: key_id in self.keys)
         self.quota: list[render.Block] = []
@@ -66,6 +70,9 @@ class ControlPlane:
         # the `edge_quota_used_ratio` gauge the alerting service's quota rules read.
         self.quota_used: dict[str, tuple[float, float]] = {}
         self.version = 0
+        # What Envoy runs (the last publish it confirmed applying): a render equal to it is not
+        # published again.
+        self._published_resources = ""
         self.published = asyncio.Event()  # set after each publish (tests wait on it)
         self.last_publish: dict[str, float] = {}
         self._dirty = asyncio.Event()
@@ -74,8 +81,23 @@ class ControlPlane:
     # -- state -------------------------------------------------------------------------------
 
     async def load(self) -> None:
-        rows = await self.pool.fetch(_SELECT_KEYS)
-        self.keys = {row["key_id"]: _key(row) for row in rows}
+        # Keys a notification reloaded while the table was being read keep that newer state: the
+        # read may predate a revocation, and must not bring the revoked key back for a resync.
+        touched: set[str] = set()
+        self._touched.append(touched)
+        try:
+            # Read in batches and compared off the event loop: at 100k keys one fetch decoding every
+            # row and the comparison held the loop (and each revocation behind it) for 0.3 s to
+            # over 1 s on a loaded machine, at every resync.
+            keys = []
+            async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+                async for row in conn.cursor(_SELECT_KEYS, prefetch=_BATCH):
+                    keys.append(_key(row))
+            changed, gone = await asyncio.to_thread(self.keys.changes, keys, self.keys.copy())
+            self.keys.update([key for key in changed if key.key_id not in touched],
+                             [key_id for key_id in gone if key_id not in touched])
+        finally:
+            self._touched.remove(touched)
         now = time.time()
         for row in await self.pool.fetch(_SELECT_REVOKED, float(self.session_ttl_s)):
             self.revoked[row["session_id"]] = row["revoked"] + self.session_ttl_s
@@ -83,38 +105,58 @@ class ControlPlane:
         self._dirty.set()
 
     async def reload_key(self, key_id: str) -> None:
+        for touched in self._touched:
+            touched.add(key_id)
         row = await self.pool.fetchrow(_SELECT_KEY, key_id)
         if row is None:
-            self.keys.pop(key_id, None)
+            self.keys.discard(key_id)
         else:
-            self.keys[key_id] = _key(row)
+            self.keys.put(_key(row))
         self._dirty.set()
 
     def revoke_session(self, session_id: str) -> None:
         self.revoked[session_id] = time.time() + self.session_ttl_s
         self._dirty.set()
 
-    def document(self, now: float | None = None) -> dict[str, Any]:
+    def document(self, now: float | None = None, keys: render.KeyTexts | None = None) -> dict[str, Any]:
+        """The DiscoveryResponse to publish. `keys`: the key texts taken on the event loop (where
+        the table changes), so a render in a worker thread sees one consistent state."""
         now = time.time() if now is None else now
-        self.revoked = {s: t for s, t in self.revoked.items() if t > now}
+        revoked = [s for s, t in list(self.revoked.items()) if t > now]
         skeleton = json.loads(self.skeleton_path.read_text())
         blocks = [*self.failures.active(now), *self.quota]
-        config = render.routes(skeleton, self.keys.values(), blocks, self.revoked, self.default_rpm)
+        config = render.routes(skeleton, self.keys.texts() if keys is None else keys, blocks, revoked,
+                               self.default_rpm, self.files.source)
         self.version += 1
         return render.discovery_response(config, f"{int(now * 1000)}-{self.version}")
 
     async def publish_now(self) -> None:
         snapshot = time.time()
-        document = await asyncio.to_thread(self.document, snapshot)
-        size, seconds = await asyncio.to_thread(edge_publish.publish, self.routes_dir, document)
+        self.revoked = {s: t for s, t in self.revoked.items() if t > snapshot}
+        document = await asyncio.to_thread(self.document, snapshot, self.keys.texts())
+        # The resources without the version: unchanged texts keep their data files, so a re-read
+        # that changed nothing renders the same small document. Envoy would rebuild every per-key
+        # filter config for it (~0.1 s of its main thread and each worker at 100k keys); skipped.
+        resources = json.dumps(document["resources"], sort_keys=True)
+        if resources == self._published_resources:
+            self.published.set()
+            if self.envoy_admin and self.redis is not None:
+                with contextlib.suppress(aioredis.RedisError, OSError):
+                    await self.redis.set(key_backend.EDGE_APPLIED, int(snapshot * 1000), ex=3600)
+            return
+        size, seconds = await asyncio.to_thread(edge_publish.publish, self.routes_dir, document, self.files)
+        self._published_resources = ""
         self.last_publish = {"bytes": size, "seconds": seconds, "keys": len(self.keys), "time": time.time()}
         log.debug("routes published", extra=self.last_publish)
         self.published.set()
         if self.envoy_admin and self.redis is not None:
             # Tell the auth service once Envoy runs this version (it holds CreateApiKey until then).
             if await asyncio.to_thread(self._wait_applied, document["version_info"], 2.0):
+                self._published_resources = resources
                 with contextlib.suppress(aioredis.RedisError, OSError):
                     await self.redis.set(key_backend.EDGE_APPLIED, int(snapshot * 1000), ex=3600)
+        else:
+            self._published_resources = resources
 
     def _wait_applied(self, version: str, timeout_s: float) -> bool:
         url = f"http://{self.envoy_admin}/stats?filter=rds%5C.ai4vc%5C.version_text%24&text_readouts"
@@ -200,7 +242,7 @@ class ControlPlane:
             return
         while True:
             await asyncio.sleep(self.quota_poll_s)
-            limited = [k for k in self.keys.values() if k.characters_per_day or k.audio_seconds_per_day]
+            limited = self.keys.limited()
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for key in limited:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import re
 import time
 from pathlib import Path
 
@@ -71,12 +72,20 @@ async def test_gateway_health(gw_settings, auth_settings):
 
 # -- the edge's control plane ----------------------------------------------------------------------
 
+def _text(source: dict[str, str]) -> str:
+    """A DataSource's text: inline, or the data file the control plane wrote beside the routes."""
+    return source["inline_string"] if "inline_string" in source else Path(source["filename"]).read_text()
+
+
 def _published(routes_dir) -> dict[str, str]:
-    """The per-key parts of the published routes: users, identity code, guard code."""
+    """The per-key parts of the published routes: users, identity code (with the key records it
+    reads from their file), guard code."""
     document = json.loads((routes_dir / "routes.json").read_text())
     per_filter = document["resources"][0]["virtual_hosts"][0]["typed_per_filter_config"]
-    return {"users": per_filter["ai4vc.basic_auth"]["users"]["inline_string"],
-            "identity": per_filter["ai4vc.identity"]["source_code"]["inline_string"],
+    identity = _text(per_filter["ai4vc.identity"]["source_code"])
+    records = re.match(r"KEYS_FILE = \[==\[(.*?)\]==\]", identity)
+    return {"users": _text(per_filter["ai4vc.basic_auth"]["users"]),
+            "identity": identity + (Path(records.group(1)).read_text() if records else ""),
             "guard": per_filter["ai4vc.guard"]["source_code"]["inline_string"]}
 
 
@@ -109,6 +118,27 @@ async def test_control_plane_publishes_created_and_revoked_keys(auth_settings, e
         assert f"{key_id} admin nmt " in _published(routes_dir)["identity"]
         await auth.RevokeApiKey(pb.RevokeApiKeyRequest(key_id=key_id), metadata=ADMIN, timeout=10)
         await _eventually(lambda: key_id not in _published(routes_dir)["users"])
+
+
+async def test_control_plane_does_not_republish_an_unchanged_state(auth_settings, edge_settings):
+    """A full re-read that changed nothing leaves routes.json (and Envoy) alone; the next real change
+    (a logout) is published, and no data file is written for it (the key texts did not change)."""
+    routes_dir = Path(edge_settings.envoy_routes_dir)
+    async with mesh(auth_settings, edge_settings) as (auth, [app]):
+        await asyncio.wait_for(app.edge.published.wait(), 5)
+        key_id = (await new_key(auth, ["nmt"])).split("_")[1]
+        await _eventually(lambda: key_id in _published(routes_dir)["users"])
+        routes = (routes_dir / "routes.json").stat().st_ino
+        data = sorted(p.name for p in (routes_dir / "data").iterdir())
+        await app.edge.load()
+        await app.edge.publish_now()
+        assert (routes_dir / "routes.json").stat().st_ino == routes
+        await auth.CreateUser(pb.CreateUserRequest(username="mira", password="correct horse battery",
+                                                   scopes=["nmt"]), metadata=ADMIN, timeout=10)
+        login = await auth.Login(pb.LoginRequest(username="mira", password="correct horse battery"), timeout=10)
+        await auth.Logout(pb.LogoutRequest(refresh_token=login.refresh_token), timeout=10)
+        await _eventually(lambda: (routes_dir / "routes.json").stat().st_ino != routes)
+        assert sorted(p.name for p in (routes_dir / "data").iterdir()) == data
 
 
 async def test_control_plane_publishes_logged_out_sessions(auth_settings, edge_settings):

@@ -152,3 +152,44 @@ def test_exhausted_daily_quota_blocks_until_utc_midnight() -> None:
     assert blocks.quota_blocks([key], {"0123456789abcdef": (7, 0.0)}, now) == []
     [block] = blocks.quota_blocks([key], {"0123456789abcdef": (8, 0.0)}, now)
     assert block.reason == "DAILY_QUOTA_EXCEEDED" and block.until == now + 3600
+
+
+def test_data_files_are_written_before_the_routes_never_rewritten_and_collected(tmp_path: Path) -> None:
+    """The per-key texts go to files under data/ (not watched) that exist before routes.json names
+    them; an unchanged text keeps its file, a new text is a new file, and files no recent publish
+    names are removed."""
+    files = publish.DataFiles(tmp_path)
+    first = files.source("users", "a:{SHA}x")
+    assert not Path(first["filename"]).exists()  # naming is no I/O: the render stays pure
+    publish.publish(tmp_path, render.discovery_response({"name": "ai4vc", "n": first}, "1"), files)
+    assert Path(first["filename"]).read_text() == "a:{SHA}x"
+    assert Path(first["filename"]).parent == (tmp_path / publish.DATA_DIR).resolve()
+    assert files.source("users", "a:{SHA}x") == first  # same text, same file, not rewritten
+    publish.publish(tmp_path, render.discovery_response({"name": "ai4vc"}, "2"), files)
+    names = []
+    for i in range(publish.KEEP_PUBLISHES + 1):
+        names.append(files.source("users", f"b{i}:{{SHA}}x")["filename"])
+        publish.publish(tmp_path, render.discovery_response({"name": "ai4vc"}, str(3 + i)), files)
+    assert not Path(first["filename"]).exists() and not Path(names[0]).exists()
+    assert all(Path(n).exists() for n in names[1:])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [publish.DATA_DIR, "routes.json"]
+
+
+def test_routes_name_the_stores_sources_for_users_and_key_records() -> None:
+    """With a store, basic_auth's users are the store's DataSource and the identity code (inline,
+    small) reads the key records from the store's file; the guard's block list stays inline."""
+    stored: dict[str, str] = {}
+
+    def store(name: str, content: str) -> dict[str, str]:
+        stored[name] = content
+        return {"filename": f"/d/{name}"}
+
+    [vhost] = render.routes(SKELETON, [KEY], [], ["feedbeef"], 600, store)["virtual_hosts"]
+    per_filter = vhost["typed_per_filter_config"]
+    assert per_filter["ai4vc.basic_auth"]["users"] == {"filename": "/d/users"}
+    code = per_filter["ai4vc.identity"]["source_code"]["inline_string"]
+    assert code.startswith("KEYS_FILE = [==[/d/records]==]\n") and "0123456789abcdef" not in code
+    assert "feedbeef" in code
+    assert stored["users"] == f"0123456789abcdef:{KEY.edge_hash}"
+    assert stored["records"] == f"\n0123456789abcdef devi nmt,tts {render.BUCKET_TOKENS // 3} 3\n"
+    assert "inline_string" in per_filter["ai4vc.guard"]["source_code"]
