@@ -60,6 +60,11 @@ PATHS = ("direct", "envoy", "rest", "baseline")
 # client is not the bottleneck; measured when the binaries are installed.
 NATIVE_PATHS = {"direct": "direct (h2load)", "envoy": "envoy (h2load)", "rest": "rest (wrk)",
                 "baseline": "baseline (wrk)"}
+# The control that says why a latency or throughput target is missed: a second Envoy with the
+# router alone (no filter, a static route and cluster to the same NMT port), same binary, same
+# worker count, driven by h2load in the same run. What it adds is the cost of a proxy process on
+# this machine; what the full edge adds beyond it is the filters'.
+ROUTER_ONLY = "envoy router only (h2load)"
 # Targets from the issue (native edge): added p50 ≤ 0.5 ms and p99 ≤ 2 ms at c=1, p50 ≤ 2 ms at c=16.
 ADDED_P50_MS = 0.5
 ADDED_P99_MS = 2.0
@@ -181,6 +186,56 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
+HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+def _socket(port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+
+
+def router_only_config(port: int, admin_port: int, upstream_port: int) -> dict[str, Any]:
+    """A listener whose only HTTP filter is the router, one static HTTP/2 cluster to NMT."""
+    manager = {"@type": HCM, "stat_prefix": "control", "codec_type": "AUTO",
+               "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
+                   {"match": {"prefix": "/"}, "route": {"cluster": "nmt", "timeout": "30s"}}]}]},
+               "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}}]}
+    cluster = {"name": "nmt", "type": "STATIC", "connect_timeout": "1s",
+               "typed_extension_protocol_options": {HTTP_OPTIONS: {
+                   "@type": f"type.googleapis.com/{HTTP_OPTIONS}",
+                   "explicit_http_config": {"http2_protocol_options": {}}}},
+               "load_assignment": {"cluster_name": "nmt", "endpoints": [
+                   {"lb_endpoints": [{"endpoint": {"address": _socket(upstream_port)}}]}]}}
+    listener = {"name": "control", "address": _socket(port), "filter_chains": [{"filters": [
+        {"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}]}
+    return {"admin": {"address": _socket(admin_port)},
+            "static_resources": {"listeners": [listener], "clusters": [cluster]}}
+
+
+def start_router_only(directory: Path, port: int, upstream_port: int, logs: Path) -> subprocess.Popen[bytes]:
+    """The control Envoy: the mesh's binary and worker count (one), `router_only_config`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    admin_port = free_port()
+    path = directory / "envoy.json"
+    path.write_text(json.dumps(router_only_config(port, admin_port, upstream_port)))
+    binary = Path(sys.executable).parent / "envoy"
+    with (logs / "router-only-envoy.log").open("ab") as log:
+        proc = subprocess.Popen([str(binary), "-c", str(path), "--concurrency", "1", "--disable-hot-restart",
+                                 "--log-level", "warn", "--base-id", str(port)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"router-only Envoy exited: see {logs / 'router-only-envoy.log'}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/ready", timeout=1):
+                return proc
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("router-only Envoy not ready within 20 s")
+
+
 # -- report -----------------------------------------------------------------------------------
 
 def verdicts(result: dict[str, Any], names: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -206,8 +261,42 @@ def verdicts(result: dict[str, Any], names: dict[str, str] | None = None) -> lis
             "rest_p99_ms": rest["p99_ms"], "baseline_p99_ms": base["p99_ms"],
             "baseline_p99_met": rest["p99_ms"] <= base["p99_ms"],
             "client": "native" if names["direct"] != "direct" else "python",
+            **_control(by.get(ROUTER_ONLY) if names["direct"] != "direct" else None, direct, envoy),
         })
     return rows
+
+
+def _control(router: dict[str, Any] | None, direct: dict[str, Any], envoy: dict[str, Any]) -> dict[str, Any]:
+    """The router-only Envoy's share of what the full edge adds (native rows only)."""
+    if router is None:
+        return {}
+    return {"router_only_added_p50_ms": router["p50_ms"] - direct["p50_ms"],
+            "router_only_added_p99_ms": router["p99_ms"] - direct["p99_ms"],
+            "router_only_over_direct_throughput": (router["throughput"] / direct["throughput"]
+                                                   if direct["throughput"] else 0.0),
+            "filters_added_p50_ms": envoy["p50_ms"] - router["p50_ms"]}
+
+
+def reason(v: dict[str, Any]) -> str:
+    """Why each latency/throughput target of a row is missed, from the router-only control: a
+    target the bare proxy hop already misses is the hop's (one more process waking per call on the
+    cores that client, Envoy and service share); one it meets and the full edge misses is the
+    filters'."""
+    if "router_only_added_p50_ms" not in v:
+        return "no router-only control (native clients only)"
+    target = ADDED_P50_MS if v["concurrency"] == 1 else ADDED_P50_MS_C16
+    parts = [f"router-only Envoy: {v['router_only_added_p50_ms']:+.2f} ms p50, "
+             f"{v['router_only_added_p99_ms']:+.2f} ms p99, {v['router_only_over_direct_throughput']:.2f} of direct "
+             f"req/s; filters {v['filters_added_p50_ms']:+.2f} ms p50 on top"]
+    checks = [("p50", v["added_p50_met"], v["router_only_added_p50_ms"] <= target)]
+    if v["concurrency"] == 1:
+        checks.append(("p99", v["added_p99_met"], v["router_only_added_p99_ms"] <= ADDED_P99_MS))
+    checks.append(("req/s", v["envoy_throughput_met"],
+                   v["router_only_over_direct_throughput"] >= ENVOY_THROUGHPUT_SHARE))
+    for name, met, hop_met in checks:
+        if not met:
+            parts.append(f"{name}: {'the filters (the bare hop meets it)' if hop_met else 'the proxy hop itself'}")
+    return "; ".join(parts)
 
 
 def _yes(met: bool) -> str:
@@ -221,12 +310,12 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {r['path']} | {r['concurrency']} | {r['throughput']:.0f} | {r['p50_ms']:.2f} | "
                      f"{r['p99_ms']:.2f} | {r['errors']} | {r['load_average']:.1f} |")
     lines += ["", f"| client | concurrency | added p50 ms (≤ {ADDED_P50_MS}; c=16: ≤ {ADDED_P50_MS_C16}) | "
-              f"added p99 ms (≤ {ADDED_P99_MS}, c=1) | envoy / direct req/s (≥ {ENVOY_THROUGHPUT_SHARE:.2f}) |",
-              "|---|---:|---:|---:|---:|"]
+              f"added p99 ms (≤ {ADDED_P99_MS}, c=1) | envoy / direct req/s (≥ {ENVOY_THROUGHPUT_SHARE:.2f}) | why |",
+              "|---|---:|---:|---:|---:|---|"]
     for v in result["verdicts"]:
         lines.append(f"| {v['client']} | {v['concurrency']} | {v['added_p50_ms']:.2f} {_yes(v['added_p50_met'])} | "
                      f"{v['added_p99_ms']:.2f} {_yes(v['added_p99_met'])} | "
-                     f"{v['envoy_over_direct_throughput']:.2f} {_yes(v['envoy_throughput_met'])} |")
+                     f"{v['envoy_over_direct_throughput']:.2f} {_yes(v['envoy_throughput_met'])} | {reason(v)} |")
     lines += ["", f"| client | concurrency | REST ours / baseline req/s (≥ {BASELINE_THROUGHPUT_RATIO:.1f}) | "
               "p99 ms ours | p99 ms baseline | ours ≤ baseline |", "|---|---:|---:|---:|---:|---:|"]
     for v in result["verdicts"]:
@@ -239,7 +328,7 @@ def markdown(result: dict[str, Any]) -> str:
 # -- main -------------------------------------------------------------------------------------
 
 async def measure_all(mesh: Mesh, key: str, owner: str, baseline_url: str, concurrency: list[int],
-                      seconds: float, warmup_s: float) -> list[dict[str, Any]]:
+                      seconds: float, warmup_s: float, router_only: str = "") -> list[dict[str, Any]]:
     nmt = next(s for s in mesh.services if s.name == "nmt")
     envoy = f"127.0.0.1:{mesh.ports.envoy}"
     key_id = key.split("_")[1]
@@ -262,13 +351,15 @@ async def measure_all(mesh: Mesh, key: str, owner: str, baseline_url: str, concu
                 summary, detected = await measure_rest(baseline_url, key, level, seconds, warmup_s)
             results.append({"path": path, "concurrency": level, **summary, "detected": detected,
                             "load_average": os.getloadavg()[0]})
-        results.extend(measure_native(nmt.port, envoy, key, identity, baseline_url, level, seconds, warmup_s))
+        results.extend(measure_native(nmt.port, envoy, key, identity, baseline_url, level, seconds, warmup_s,
+                                      router_only))
     return results
 
 
 def measure_native(nmt_port: int, envoy: str, key: str, identity: dict[str, str], baseline_url: str, level: int,
-                   seconds: float, warmup_s: float) -> list[dict[str, Any]]:
-    """The four paths with h2load (gRPC) and wrk (REST), where installed."""
+                   seconds: float, warmup_s: float, router_only: str = "") -> list[dict[str, Any]]:
+    """The four paths with h2load (gRPC) and wrk (REST), where installed, and the router-only
+    Envoy at `router_only` (host:port; it forwards the identity headers as a client sent them)."""
     have = native.available()
     request = pb.DetectLanguageRequest(content=TEXT)
     body = json.dumps({"content": TEXT}).encode()
@@ -281,6 +372,9 @@ def measure_native(nmt_port: int, envoy: str, key: str, identity: dict[str, str]
             (NATIVE_PATHS["envoy"], lambda: native.h2load_grpc(f"http://{envoy}{METHOD}", request,
                                                                 {"x-api-key": key}, level, seconds, warmup_s)),
         ]
+        if router_only:
+            runs.append((ROUTER_ONLY, lambda: native.h2load_grpc(f"http://{router_only}{METHOD}", request, identity,
+                                                                  level, seconds, warmup_s)))
     if have["wrk"]:
         runs += [
             (NATIVE_PATHS["rest"], lambda: native.wrk_rest(f"http://{envoy}{PATH}", body, rest_headers, level,
@@ -339,7 +433,11 @@ def main(argv: list[str] | None = None) -> int:
         }, logs / "baseline-gateway.log"))
         baseline_url = f"http://127.0.0.1:{gateway_port}"
         wait_ready(baseline_url, key, procs[1])
-        measurements = asyncio.run(measure_all(mesh, key, owner, baseline_url, concurrency, args.seconds, args.warmup))
+        router_port = free_port()
+        procs.append(start_router_only(work / "router-only", router_port,
+                                       next(s for s in mesh.services if s.name == "nmt").port, logs))
+        measurements = asyncio.run(measure_all(mesh, key, owner, baseline_url, concurrency, args.seconds, args.warmup,
+                                               f"127.0.0.1:{router_port}"))
     finally:
         for proc in reversed(procs):
             stop(proc)

@@ -66,6 +66,9 @@ command -v node >/dev/null || need+=(nodejs npm)
 grep -q "libb64.so.0d" <(ldconfig -p 2>/dev/null) || need+=(libb64-0d)
 # The dashboard's browser test: a real Chromium driven by playwright-core (tests/browser).
 command -v chromium >/dev/null || need+=(chromium)
+# bench/: native load generators, so a Python client is not what the edge benchmarks measure.
+command -v h2load >/dev/null || need+=(nghttp2-client)
+command -v wrk >/dev/null || need+=(wrk)
 # The web console's Indic and Urdu text (Devanagari, Tamil, Arabic script) in that browser.
 # (a file test: `fc-list | grep -q` under pipefail fails when grep stops reading early — SIGPIPE)
 [[ -e /usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf ]] || need+=(fonts-noto-core)
