@@ -61,7 +61,8 @@ try {
   seen.keyInStorage = await page.evaluate(() => localStorage.getItem("ai4vc.settings")?.includes("apiKey"));
   await page.screenshot({ path: join(shots, "settings.png"), fullPage: true });
 
-  await step("nmt", async () => {
+  // The NMT page, Hindi → Urdu, until the translation shows (the API key's and the JWT's steps).
+  async function translateOnThePage() {
     await page.goto(url("nmt/"), { waitUntil: "load" });
     await page.waitForSelector("#source option[value=hi]", { state: "attached", timeout: 30000 });
     await page.selectOption("#source", "hi");
@@ -70,6 +71,10 @@ try {
     await page.fill("#text", hindi);
     await page.click("#translate");
     await page.waitForFunction(() => document.querySelector("#translation")?.textContent?.trim(), null, { timeout: 60000 });
+  }
+
+  await step("nmt", async () => {
+    await translateOnThePage();
     seen.translation = await page.textContent("#translation");
     seen.translationDir = await page.getAttribute("#translation", "dir");
     await page.screenshot({ path: join(shots, "nmt.png"), fullPage: true });
@@ -283,14 +288,7 @@ try {
         sent.push({ bearer: (h.authorization || "").startsWith("Bearer "), apiKey: "x-api-key" in h });
       }
     });
-    await page.goto(url("nmt/"), { waitUntil: "load" });
-    await page.waitForSelector("#source option[value=hi]", { state: "attached", timeout: 30000 });
-    await page.selectOption("#source", "hi");
-    await page.waitForSelector("#target option[value=ur]", { state: "attached" });
-    await page.selectOption("#target", "ur");
-    await page.fill("#text", hindi);
-    await page.click("#translate");
-    await page.waitForFunction(() => document.querySelector("#translation")?.textContent?.trim(), null, { timeout: 60000 });
+    await translateOnThePage();
     seen.jwtTranslation = await page.textContent("#translation");
     // A token the edge refuses (its signature spoiled): the call is refreshed and sent once more.
     const spoiled = await page.evaluate(() => {

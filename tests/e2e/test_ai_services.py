@@ -25,6 +25,7 @@ from ai4vc.pipeline.v1 import pipeline_service_pb2_grpc as pipe_grpc
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
 from tests.audio_util import RATE, speech, word_errors
+from tests.mesh_util import ws_tts
 
 pytestmark = pytest.mark.e2e
 SENTENCE = "good morning how are you today"
@@ -157,19 +158,8 @@ async def test_pipeline_text_to_translated_speech_through_envoy(mesh):
 
 async def test_browser_websocket_tts_with_subprotocol_credential(mesh):
     """A browser-style WebSocket (credential offered as a sub-protocol) speaks text through Envoy."""
-    url = f"ws://127.0.0.1:{mesh.ports.envoy}/v1/ws/tts"
-    audio = b""
-    async with connect(url, subprotocols=["ai4vc.v1", f"ai4vc-key.{mesh.admin_key()}"]) as ws:
-        assert ws.subprotocol == "ai4vc.v1"
-        await ws.send(json.dumps({"config": {"voice": {"name": "hi-female"},
-                                              "audioConfig": {"encoding": "AUDIO_ENCODING_LINEAR16"}}}))
-        await ws.send(json.dumps({"text": "नमस्ते, आप कैसे हैं?"}))
-        await ws.send(json.dumps({"event": "end"}))
-        async for frame in ws:
-            if isinstance(frame, bytes):
-                audio += frame
-            elif json.loads(frame).get("event") == "done":
-                break
+    audio = await ws_tts(f"ws://127.0.0.1:{mesh.ports.envoy}/v1/ws/tts", f"ai4vc-key.{mesh.admin_key()}",
+                         "नमस्ते, आप कैसे हैं?")
     assert len(audio) > 22050  # more than half a second of 16-bit audio
 
 

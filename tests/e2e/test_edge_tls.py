@@ -19,7 +19,6 @@ import grpc
 import pytest
 from cryptography import x509
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from websockets.asyncio.client import connect
 
 from ai4vc.audio.v1 import audio_pb2
 from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
@@ -34,6 +33,7 @@ from ai4vc.sdk import Client
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from deploy.local.mesh import MTLS_PLAINTEXT, Mesh, Ports
 from deploy.local.tls import LocalCa, names_of
+from tests.mesh_util import ws_tts
 
 pytestmark = pytest.mark.e2e
 
@@ -144,18 +144,8 @@ def test_grpc_web_over_https(tls_mesh: Mesh) -> None:
 async def test_websocket_over_wss(tls_mesh: Mesh) -> None:
     """wss:// to the edge upgrades over TLS to the WebSocket bridge and speaks text."""
     context = ssl.create_default_context(cafile=str(tls_mesh.ca.cert_path))
-    audio = b""
-    async with connect(f"wss://{edge(tls_mesh)}/v1/ws/tts", ssl=context,
-                       subprotocols=["ai4vc.v1", f"ai4vc-key.{tls_mesh.admin_key()}"]) as ws:  # type: ignore[list-item]
-        await ws.send(json.dumps({"config": {"voice": {"name": "hi-female"},
-                                              "audioConfig": {"encoding": "AUDIO_ENCODING_LINEAR16"}}}))
-        await ws.send(json.dumps({"text": "नमस्ते"}))
-        await ws.send(json.dumps({"event": "end"}))
-        async for frame in ws:
-            if isinstance(frame, bytes):
-                audio += frame
-            elif json.loads(frame).get("event") == "done":
-                break
+    audio = await ws_tts(f"wss://{edge(tls_mesh)}/v1/ws/tts", f"ai4vc-key.{tls_mesh.admin_key()}", "नमस्ते",
+                         context=context)
     assert len(audio) > 4000
 
 

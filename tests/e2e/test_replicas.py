@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import urllib.request
 
 import grpc
 import pytest
@@ -15,15 +14,9 @@ import pytest
 from ai4vc.nmt.v1 import nmt_service_pb2 as pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as pb_grpc
 from deploy.local.mesh import Mesh, Ports
+from tests.mesh_util import handled_ok
 
 pytestmark = pytest.mark.e2e
-
-
-def handled(metrics_port: int) -> int:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
-    return int(sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
-                   if line.startswith("grpc_server_handled_total{") and "TranslateText" in line
-                   and 'grpc_code="OK"' in line))
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +58,7 @@ async def test_two_replicas_share_load_and_one_can_die(replicated_mesh):
         workers = [asyncio.create_task(worker(stub)) for _ in range(4)]
         while done < 20:
             await asyncio.sleep(0.05)
-        served = [await asyncio.to_thread(handled, r.metrics_port) for r in replicas]
+        served = [await asyncio.to_thread(handled_ok, r.metrics_port, "NmtService/TranslateText") for r in replicas]
         victim = replicas[1]
         os.killpg(victim.proc.pid(), signal.SIGKILL)  # the replica and its supervisor: it stays dead
         before_kill = done

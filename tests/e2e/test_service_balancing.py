@@ -30,6 +30,7 @@ from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from deploy.local.mesh import Mesh, Ports
 from deploy.local.parts import Service
 from tests.audio_util import RATE, speech
+from tests.mesh_util import handled_ok
 
 pytestmark = pytest.mark.e2e
 SENTENCE = "hello world"
@@ -54,10 +55,7 @@ REQUEST = pb.RunPipelineRequest(
 
 def handled(service: Service, method: str) -> int:
     """Calls of `method` ("Service/Method") the replica answered OK, from its own metrics port."""
-    body = urllib.request.urlopen(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=5).read().decode()
-    return int(sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
-                   if line.startswith("grpc_server_handled_total{") and f'.{method}"' in line
-                   and 'grpc_code="OK"' in line))
+    return handled_ok(service.metrics_port, method)
 
 
 @pytest.fixture(scope="module")
