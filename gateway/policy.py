@@ -91,6 +91,8 @@ PATH_RULES: dict[str, Rule] = {
 # only — nothing under /docs/ but these files.
 DOCS_PATHS = ("/openapi.json", "/docs", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js")
 PATH_RULES.update({path: Rule(Access.PUBLIC) for path in DOCS_PATHS})
+# The root: Envoy's redirect to the web console (envoy/routes.yaml.j2), exactly "/" and nothing below.
+PATH_RULES["/"] = Rule(Access.PUBLIC)
 
 # HTTP path prefixes that are not gRPC services: the dashboard's static page (its script and
 # style). It holds no figures: it reads GetOverview through the edge with the user's key.

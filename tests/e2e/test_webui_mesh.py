@@ -13,6 +13,7 @@ Screenshots in .run/webui-{edge,web-port}/."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import re
@@ -103,6 +104,28 @@ def test_the_ui_prefix_opens_nothing_else(mesh, served) -> None:
         assert _get(f"{edge}{path}")[0] == 401, path
     status, _, body = _get(f"http://127.0.0.1:{mesh.ports.web_ui}/ui/config.json")
     assert status == 200 and json.loads(body) == {"edgeUrl": edge, "webPort": mesh.ports.web_ui}
+
+
+def test_the_root_redirects_to_the_console_and_opens_nothing_else(mesh, served) -> None:
+    """GET / through Envoy is a redirect to /ui/ without a key; any other method on /, and any
+    other path, still needs one."""
+    connection = http.client.HTTPConnection("127.0.0.1", mesh.ports.envoy, timeout=10)
+    try:
+        for method in ("GET", "HEAD"):
+            connection.request(method, "/")
+            answer = connection.getresponse()
+            answer.read()
+            assert (answer.status, answer.getheader("location", "").endswith("/ui/")) == (302, True), method
+        connection.request("POST", "/", body=b"{}", headers={"content-type": "application/json"})
+        answer = connection.getresponse()
+        answer.read()
+        assert answer.status == 401
+    finally:
+        connection.close()
+    for path in ("/index.html", "//", "/v1/"):
+        assert _get(f"http://127.0.0.1:{mesh.ports.envoy}{path}")[0] == 401, path
+    status, headers, _ = _get(f"http://127.0.0.1:{mesh.ports.envoy}/")
+    assert status == 200 and "text/html" in headers.get("content-type", "")
 
 
 @pytest.fixture(scope="module")
