@@ -78,6 +78,16 @@ try {
     seen.translation = await page.textContent("#translation");
     seen.translationDir = await page.getAttribute("#translation", "dir");
     await page.screenshot({ path: join(shots, "nmt.png"), fullPage: true });
+    // A do-not-translate phrase: its words come back as they were, the rest translated.
+    const kept = hindi.split(" ")[0];
+    await page.fill("#keep", kept);
+    await page.click("#translate");
+    await page.waitForFunction((word) => document.querySelector("#translation")?.textContent?.includes(word), kept,
+                               { timeout: 60000 });
+    seen.keptPhrase = kept;
+    seen.keptTranslation = await page.textContent("#translation");
+    await page.screenshot({ path: join(shots, "nmt-do-not-translate.png"), fullPage: true });
+    await page.fill("#keep", "");
     // Source left empty: the service detects it.
     await page.selectOption("#source", "");
     await page.click("#translate");

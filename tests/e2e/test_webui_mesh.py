@@ -181,6 +181,9 @@ async def test_browser_uses_every_page(mesh, served, wavs, via: str) -> None:
     assert seen["translation"].strip() and seen["translation"] != HINDI
     assert re.search("[\u0600-\u06ff]", seen["translation"]), seen["translation"]
     assert seen["translationDir"] == "auto"
+    # Do-not-translate: the kept word verbatim in an otherwise Urdu translation.
+    assert seen["keptPhrase"] in seen["keptTranslation"] and seen["keptPhrase"] not in seen["translation"]
+    assert re.search("[\u0600-\u06ff]", seen["keptTranslation"]), seen["keptTranslation"]
     assert "hi" in seen["detected"]
     # Transliteration as you type: Tamil-script candidates for the Hindi word; a click takes one.
     assert seen["candidates"] and all(re.search("[\u0b80-\u0bff]", c) for c in seen["candidates"]), seen

@@ -15,6 +15,8 @@ export default function NmtPage() {
   const [source, setSource] = useState("");
   const [target, setTarget] = useState("");
   const [text, setText] = useState("");
+  // Phrases kept verbatim (names, product terms): one a line, blanks ignored.
+  const [keep, setKeep] = useState("");
   const pairs = useQuery({
     queryKey: ["nmt-pairs", cacheKey],
     enabled: !!api,
@@ -25,8 +27,9 @@ export default function NmtPage() {
     .map((p) => p.targetLanguageCode))].sort();
   const translate = useMutation({
     mutationFn: async () => {
+      const doNotTranslate = keep.split("\n").map((phrase) => phrase.trim()).filter(Boolean);
       const answer = await api!.nmt.translateText({ contents: [text], sourceLanguageCode: source,
-                                                    targetLanguageCode: target || targets[0] || "" });
+                                                    targetLanguageCode: target || targets[0] || "", doNotTranslate });
       return answer.translations[0];
     },
   });
@@ -49,6 +52,10 @@ export default function NmtPage() {
         </SimpleGrid>
         <Field id="text" label={t("common.text")}>
           <Textarea dir="auto" minH="6rem" value={text} onChange={(e) => setText(e.target.value)} />
+        </Field>
+        <Field id="keep" label={t("nmt.keep")}>
+          <Textarea dir="auto" minH="3rem" placeholder={t("nmt.keepHint")} value={keep}
+                    onChange={(e) => setKeep(e.target.value)} />
         </Field>
         <Button id="translate" colorScheme="blue" mt={3} isDisabled={!api || translate.isPending}
                 onClick={() => translate.mutate()}>
