@@ -91,12 +91,11 @@ def test_bridge_settings_refuse_bad_and_empty_targets():
     assert WsBridgeSettings(asr_target="127.0.0.1:1,127.0.0.1:2").check().asr_target == "127.0.0.1:1,127.0.0.1:2"
 
 
-def test_channel_config_balances_over_healthy_replicas_without_retry_policy():
-    """The service config asks for round_robin with health checks of the named service and no
-    retryPolicy (callers retry); the caller's options are kept and win on a clash."""
+def test_channel_config_balances_over_replicas_without_retry_policy():
+    """The service config asks for round_robin, no client-side health checking (see balancing's
+    docstring) and no retryPolicy (callers retry); the caller's options are kept and win on a clash."""
     config = json.loads(service_config("ai4vc.asr.v1.AsrService"))
-    assert config == {"loadBalancingConfig": [{"round_robin": {}}],
-                      "healthCheckConfig": {"serviceName": "ai4vc.asr.v1.AsrService"}}
+    assert config == {"loadBalancingConfig": [{"round_robin": {}}]}
     options = dict(channel_options("ai4vc.asr.v1.AsrService", [("grpc.max_send_message_length", 7),
                                                               ("grpc.keepalive_time_ms", 30_000)]))
     assert json.loads(options["grpc.service_config"]) == config

@@ -3,8 +3,7 @@ pipeline, the Riva and ULCA facades) or the WebSocket bridge opens a channel to 
 
 gRPC client-side load balancing, not an internal Envoy listener: the channel resolves the
 target to every replica's address, keeps one HTTP/2 connection to each, and spreads calls
-round-robin over those whose `grpc.health.v1` Watch answers SERVING (client-side health
-checking, implemented by gRPC core). Why not Envoy in between: an extra hop (~1 ms a call here,
+round-robin over those it is connected to. Why not Envoy in between: an extra hop (~1 ms a call here,
 bench/README.md) and one more process to keep up, for what gRPC does in the client already; and
 in Kubernetes a ClusterIP Service balances connections, not the calls on a long-lived HTTP/2
 connection, so a client needs every pod's address anyway (a headless Service).
@@ -15,10 +14,17 @@ A target setting is one of:
 - `h1:p1,h2:p2,…` — literal IPs of each replica (the local mesh), all IPv4 or all IPv6;
 - a gRPC target URI: `dns:///host:port`, `ipv4:…`, `ipv6:…`, `unix:…`.
 
-A replica that dies, or answers NOT_SERVING while it drains, gets no new calls; its calls in
-flight end UNAVAILABLE (the callers' own retry of unary calls lands on another replica), and the
-channel reconnects when it comes back on the same address. gRPC's own retries stay transparent
-ones only (no retryPolicy here), so they never multiply the callers' retries.
+A replica that dies gets no new calls; its calls in flight end UNAVAILABLE (the callers' own
+retry of unary calls lands on another replica), and the channel reconnects when it comes back on
+the same address. gRPC's client-side health checking (`healthCheckConfig`, skipping a replica
+whose health Watch says NOT_SERVING) is deliberately off: in one full CI run a facade's channel
+stayed unusable for minutes after its backends were SERVING again following a Triton restart
+(its readiness Check, sent on that channel, never got through), so the facade stayed out of
+Envoy's rotation; a Watch left on NOT_SERVING is the suspect, not proven. Without it a replica
+that says NOT_SERVING still gets calls and answers them itself (UNAVAILABLE while its model is
+away, which the unary retry moves to another replica); a stream opened on a draining one fails.
+gRPC's own retries stay transparent ones only (no retryPolicy here), so they never multiply the
+callers' retries.
 """
 
 from __future__ import annotations
@@ -144,10 +150,11 @@ def _check_uri(scheme: str, rest: str, bad: Callable[[str], SettingsError]) -> s
 
 
 def service_config(service_name: str) -> str:
-    """The channel's service config: round-robin over the addresses whose health for
-    `service_name` is SERVING. No retryPolicy: callers retry themselves (rpc/downstream.py)."""
-    return json.dumps({"loadBalancingConfig": [{"round_robin": {}}],
-                       "healthCheckConfig": {"serviceName": service_name}})
+    """The channel's service config: round-robin over every connected address (no client-side
+    health checking: see the module's docstring; `service_name` is kept for when it returns).
+    No retryPolicy: callers retry themselves (rpc/downstream.py)."""
+    del service_name
+    return json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
 
 def channel_options(service_name: str, options: Options = ()) -> list[tuple[str, Any]]:
@@ -163,8 +170,8 @@ def channel_options(service_name: str, options: Options = ()) -> list[tuple[str,
 def balanced_channel(target: str, service_name: str, *, options: Options = (),
                      credentials: grpc.ChannelCredentials | None = None, tls_name: str = "") -> grpc.aio.Channel:
     """An asyncio channel to every replica behind `target` (a gRPC target, see `grpc_target`),
-    balanced round-robin over the healthy ones (health asked for `service_name`, the full gRPC
-    service name). `credentials`: TLS; None: plaintext. `tls_name`: the name every replica's
+    balanced round-robin over the connected ones (`service_name`: the full gRPC service name).
+    `credentials`: TLS; None: plaintext. `tls_name`: the name every replica's
     certificate carries (the service's short name, deploy/local/tls.py), checked instead of the
     target's authority — an `ipv4:` list or a headless Service's DNS name is no certificate name."""
     opts = channel_options(service_name, options)
