@@ -19,12 +19,13 @@ import sys
 from pathlib import Path
 
 from deploy.local import envoy_config
-from deploy.local.mesh import SERVICES, edge_upstreams
+from deploy.local.mesh import SERVICES, Ports, edge_upstreams
 
 EDGE_PORT = 8080
 ADMIN_PORT = 9901
-DASHBOARD_WEB_PORT = 8090
-WEB_UI_PORT = 3000  # render.WEB_UI_PORT: the web console's Deployment
+# The pages' ports are the mesh's (compose's edge reads the same defaults).
+DASHBOARD_WEB_PORT = Ports().dashboard_web
+WEB_UI_PORT = Ports().web_ui
 
 
 def upstreams(namespace: str) -> list[envoy_config.Upstream]:

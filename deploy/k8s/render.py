@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from deploy.local.mesh import SERVICES, ServiceSpec
+from deploy.local.mesh import SERVICES, Ports, ServiceSpec
 
 HERE = Path(__file__).resolve().parent
 BASE = HERE / "base"
@@ -403,7 +403,7 @@ def edge_documents() -> list[dict[str, Any]]:
     return [deployment("edge", template), public, headless, pdb("edge"), hpa("edge", profile)]
 
 
-WEB_UI_PORT = 3000
+WEB_UI_PORT = Ports().web_ui  # the web console's Deployment; deploy/k8s/edge.py routes /ui/ to it
 PUBLIC_URL = "https://ai4vc.example.org"  # the edge's public URL; set it in an overlay
 
 
