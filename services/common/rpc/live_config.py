@@ -23,16 +23,14 @@ from google.protobuf import json_format
 
 from ai4vc.config.v1 import config_service_pb2 as pb
 from ai4vc.config.v1 import config_service_pb2_grpc as pb_grpc
-from services.common.rpc import tls
+from services.common.rpc import balancing, tls
 from services.common.rpc.identity import PRINCIPAL_HEADER
 
 log = logging.getLogger(__name__)
-_CHANNEL_OPTIONS = [
-    ("grpc.keepalive_time_ms", 20_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-]
+# The chassis' keepalive (rpc/balancing.py: with `ping_timeout_ms`, without which gRPC waits 60 s
+# for a ping's answer), sent while the watch is idle too: a config service that hangs (frozen,
+# its host gone) ends the watch within ~30 s, and the reconnect loop takes over.
+_CHANNEL_OPTIONS = [*balancing.CONNECTION_OPTIONS, ("grpc.keepalive_permit_without_calls", 1)]
 
 
 def _plain(value: Any) -> Any:
