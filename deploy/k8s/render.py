@@ -39,6 +39,7 @@ MONITORING_NAMESPACE = "monitoring"
 IMAGE = "ai4vc:0.1.0"  # deploy/docker/Dockerfile; overlays set the registry and tag (kustomize images)
 TRITON_CPU_IMAGE = "ai4vc-triton-cpu:0.1.0"  # deploy/docker/Dockerfile, target triton-cpu (compose's too)
 METRICS_PORT = 9100
+DASHBOARD_WEB_PORT = Ports().dashboard_web  # the dashboard's page, beside its gRPC port
 TRITON_GRPC, TRITON_HTTP, TRITON_METRICS = 8001, 8000, 8002
 POSTGRES_PORT, REDIS_PORT, KAFKA_PORT = 5432, 6379, 9092
 PROMETHEUS_URL = f"http://prometheus-server.{MONITORING_NAMESPACE}.svc.cluster.local"
@@ -108,7 +109,7 @@ PROFILES: dict[str, Profile] = {
                         extra_ports=(("webhook", 8097),)),
     "dashboard": Profile(uses=frozenset({"postgres", "redis", "triton", "monitoring"}), max_replicas=3,
                          calls=frozenset(n for n in SERVICES if n not in {"dashboard", "gateway"}) | {"edge"},
-                         extra_ports=(("web", 8090),)),
+                         extra_ports=(("web", DASHBOARD_WEB_PORT),)),
 }
 
 
@@ -210,7 +211,7 @@ def service_env(name: str) -> dict[str, str]:
         env |= {"AI4VC_DASHBOARD_TARGETS": ",".join(dashboard_targets()),
                 "AI4VC_DASHBOARD_PROMETHEUS_URL": PROMETHEUS_URL,
                 "AI4VC_DASHBOARD_METRICS_TARGET": f"{fqdn('metrics')}:{SERVICES['metrics'].port}",
-                "AI4VC_DASHBOARD_WEB_PORT": "8090",
+                "AI4VC_DASHBOARD_WEB_PORT": str(DASHBOARD_WEB_PORT),
                 "AI4VC_DASHBOARD_EDGE_URL": f"http://{fqdn('edge')}:{EDGE_PORT}",
                 "AI4VC_DASHBOARD_ALERTMANAGER_URL": ALERTMANAGER_URL}
     elif name == "gateway":
@@ -503,7 +504,7 @@ def pod_ports(pod: str) -> list[int]:
     if pod == "webui":
         return [WEB_UI_PORT]
     if pod == "dashboard":  # its gRPC API and its page, both behind Envoy
-        return [SERVICES[pod].port, 8090]
+        return [SERVICES[pod].port, DASHBOARD_WEB_PORT]
     return [SERVICES[pod].port]
 
 
