@@ -33,10 +33,7 @@ class GrpcBackends:
 
     def __init__(self, settings: PipelineSettings) -> None:
         self.settings = settings
-        self.channels = downstream.Channels(
-            {"asr": settings.asr_target, "nmt": settings.nmt_target, "tts": settings.tts_target},
-            max_message_bytes=settings.max_message_bytes, health_timeout_s=settings.health_timeout_s,
-            env_prefix="AI4VC_PIPELINE", mesh_tls=settings)
+        self.channels = settings.channels()
         found = self.channels.channels
         self.asr = asr_grpc.AsrServiceStub(found["asr"]) if "asr" in found else None
         self.nmt = nmt_grpc.NmtServiceStub(found["nmt"]) if "nmt" in found else None
@@ -57,8 +54,7 @@ class GrpcBackends:
                      fields: FieldMap) -> R:
         s = self.settings
         return await downstream.unary(name, method, request, call, fields, default_timeout_s=s.call_timeout_s,
-                                      retry=downstream.RetryPolicy(s.retry_max_attempts, s.retry_initial_backoff_s,
-                                                                   s.retry_max_backoff_s))
+                                      retry=s.retry_policy())
 
     async def recognize(self, request: asr_pb.RecognizeRequest, call: CallContext, fields: FieldMap
                         ) -> asr_pb.RecognizeResponse:

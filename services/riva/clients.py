@@ -25,13 +25,9 @@ class GrpcBackends:
 
     def __init__(self, settings: RivaSettings) -> None:
         self.settings = settings
-        self.channels = downstream.Channels(
-            {"asr": settings.asr_target, "tts": settings.tts_target, "nmt": settings.nmt_target},
-            max_message_bytes=settings.max_message_bytes, health_timeout_s=settings.health_timeout_s,
-            env_prefix="AI4VC_RIVA", mesh_tls=settings)
+        self.channels = settings.channels()
         self.stubs = {name: _STUBS[name](channel) for name, channel in self.channels.channels.items()}
-        self.retry = downstream.RetryPolicy(settings.retry_max_attempts, settings.retry_initial_backoff_s,
-                                            settings.retry_max_backoff_s)
+        self.retry = settings.retry_policy()
 
     async def close(self) -> None:
         await self.channels.close()

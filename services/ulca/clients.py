@@ -20,7 +20,7 @@ from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
 from services.common.calls import CallContext, FieldMap, field_map
-from services.common.rpc.downstream import Channels, RetryPolicy, downstream_error, unary
+from services.common.rpc.downstream import downstream_error, unary
 from services.ulca.settings import UlcaSettings
 
 R = TypeVar("R")
@@ -35,12 +35,8 @@ class GrpcBackends:
 
     def __init__(self, settings: UlcaSettings) -> None:
         self.settings = settings
-        self.channels = Channels(
-            {"asr": settings.asr_target, "nmt": settings.nmt_target, "tts": settings.tts_target},
-            max_message_bytes=settings.max_message_bytes, health_timeout_s=settings.health_timeout_s,
-            env_prefix="AI4VC_ULCA", mesh_tls=settings)
-        self.policy = RetryPolicy(settings.retry_max_attempts, settings.retry_initial_backoff_s,
-                                  settings.retry_max_backoff_s)
+        self.channels = settings.channels()
+        self.policy = settings.retry_policy()
 
     async def close(self) -> None:
         await self.channels.close()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
-from services.common.rpc.balancing import check_targets
-from services.common.settings import CommonSettings, SettingsError
+from services.common.rpc.downstream import DownstreamSettings
+from services.common.settings import SettingsError
 
 TASKS = ("asr", "translation", "transliteration", "tts")
 
@@ -29,14 +30,11 @@ DHRUVA_SERVICE_IDS = (
 
 
 @dataclasses.dataclass(frozen=True)
-class UlcaSettings(CommonSettings):
+class UlcaSettings(DownstreamSettings):
+    # Targets, deadlines and retries of the calls to the services behind the facade: the base class.
+    env_prefix: ClassVar[str] = "AI4VC_ULCA"
     service_name: str = "ulca"
     port: int = 8099
-    # Where the services behind the facade answer, every replica (host:port, IP:port,IP:port,…
-    # or a gRPC target URI: services/common/rpc/balancing.py).
-    asr_target: str = "127.0.0.1:8087"
-    nmt_target: str = "127.0.0.1:8089"
-    tts_target: str = "127.0.0.1:8088"
     # The edge's URL as clients reach it: getModelsPipeline's callbackUrl is this plus the
     # compute path. Empty: the callbackUrl is the path alone.
     public_url: str = ""
@@ -50,17 +48,9 @@ class UlcaSettings(CommonSettings):
     max_tasks: int = 8
     # How long the catalogue of serviceIds (from the services' discovery RPCs) is kept.
     catalog_ttl_s: float = 30.0
-    call_timeout_s: float = 60.0
-    stream_timeout_s: float = 600.0
-    retry_max_attempts: int = 3
-    retry_initial_backoff_s: float = 0.05
-    retry_max_backoff_s: float = 1.0
-    health_timeout_s: float = 1.0
 
     def __post_init__(self) -> None:
-        check_targets(self, "AI4VC_ULCA", ("asr", "nmt", "tts"))
-        if self.retry_max_attempts < 1:
-            raise SettingsError("retry_max_attempts must be at least 1")
+        super().__post_init__()
         if self.segment_above_s <= 0:
             raise SettingsError("segment_above_s must be positive")
         for alias in self.service_aliases:

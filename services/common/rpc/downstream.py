@@ -17,7 +17,7 @@ import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
@@ -42,9 +42,10 @@ from services.common.errors import (
 )
 from services.common.logs import request_id_var
 from services.common.rpc import tls
-from services.common.rpc.balancing import balanced_channel, grpc_target
+from services.common.rpc.balancing import balanced_channel, check_targets, grpc_target
 from services.common.rpc.identity import identity_of
 from services.common.rpc.interceptors import REQUEST_ID_KEY
+from services.common.settings import CommonSettings, SettingsError
 
 R = TypeVar("R")
 
@@ -193,6 +194,44 @@ class RetryPolicy:
     max_attempts: int = 3
     initial_backoff_s: float = 0.05
     max_backoff_s: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DownstreamSettings(CommonSettings):
+    """The settings of a service that calls our asr, nmt and tts services (the pipeline, the Riva
+    and ULCA facades); a subclass sets `env_prefix` (its settings' environment prefix)."""
+
+    env_prefix: ClassVar[str] = "AI4VC"
+    # Where each downstream service answers, every replica, balanced round-robin
+    # (rpc/balancing.py): host:port (DNS, every address of the name), IP:port,IP:port,… or a gRPC
+    # target URI (dns:///…). Empty: calls needing that service answer UNAVAILABLE naming the
+    # setting, and it does not gate readiness.
+    asr_target: str = "127.0.0.1:8087"
+    nmt_target: str = "127.0.0.1:8089"
+    tts_target: str = "127.0.0.1:8088"
+    # Deadline of a downstream unary call when the caller set none, and of a streaming call.
+    call_timeout_s: float = 60.0
+    stream_timeout_s: float = 600.0
+    # Unary calls that answer UNAVAILABLE are retried (never streams), with full-jitter
+    # exponential backoff capped at retry_max_backoff_s, within the caller's deadline.
+    retry_max_attempts: int = 3
+    retry_initial_backoff_s: float = 0.05
+    retry_max_backoff_s: float = 1.0
+    health_timeout_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_targets(self, self.env_prefix, tuple(SERVICE_NAMES))
+        if self.retry_max_attempts < 1:
+            raise SettingsError("retry_max_attempts must be at least 1")
+
+    def channels(self) -> Channels:
+        """A balanced channel to each configured downstream service."""
+        return Channels({name: getattr(self, f"{name}_target") for name in SERVICE_NAMES},
+                        max_message_bytes=self.max_message_bytes, health_timeout_s=self.health_timeout_s,
+                        env_prefix=self.env_prefix, mesh_tls=self)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.retry_max_attempts, self.retry_initial_backoff_s, self.retry_max_backoff_s)
 
 
 async def unary(service: str, method: Callable[..., Awaitable[R]], request: Any, call: CallContext,
