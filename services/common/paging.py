@@ -1,4 +1,5 @@
-"""Offset-based pagination for List methods: opaque page tokens and slicing a list into pages.
+"""Offset-based pagination for List methods: opaque page tokens and slicing a list into pages —
+and, for a caller of such a method, reading every page (`all_pages`).
 
 Knows nothing of grpc; a bad `page_size` or `page_token` is an `InvalidArgument`. Each service
 passes its own default page size. A token can be bound to the query it pages (`query_digest` of
@@ -11,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from services.common.errors import InvalidArgument, Reason
@@ -70,3 +71,21 @@ def page(items: list[T], page_size: int, page_token: str, *, default_size: int) 
     next_offset = offset + size
     next_token = encode_page_token(next_offset) if next_offset < len(items) else ""
     return items[offset:next_offset], next_token
+
+
+# Pages of a discovery list (ListModels, ListVoices, ListLanguagePairs) a caller reads before giving
+# up: far beyond any deployment, and a bound should a server hand back tokens that never end.
+MAX_PAGES = 100
+
+
+async def all_pages(fetch: Callable[[str], Awaitable[tuple[list[T], str]]]) -> list[T]:
+    """Every item of a paged list: `fetch(page_token)` → (items, next_page_token), from the empty
+    token until one comes back empty (or MAX_PAGES pages)."""
+    items: list[T] = []
+    token = ""
+    for _ in range(MAX_PAGES):
+        page, token = await fetch(token)
+        items.extend(page)
+        if not token:
+            break
+    return items

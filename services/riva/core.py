@@ -16,7 +16,7 @@ Quirks of Riva clients it absorbs:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Protocol, TypeVar
 
 from google.protobuf import duration_pb2
@@ -32,6 +32,7 @@ from riva.proto import riva_nmt_pb2 as rnmt
 from riva.proto import riva_tts_pb2 as rtts
 from services.common.calls import CallContext, FieldMap, field_map
 from services.common.errors import DomainError, InvalidArgument, Reason
+from services.common.paging import all_pages
 from services.common.streams import first_config, payloads
 from services.riva.settings import RivaSettings
 
@@ -55,7 +56,6 @@ GENDERS: dict[int, str] = {
     tts_pb.SSML_VOICE_GENDER_MALE: "Male",
     tts_pb.SSML_VOICE_GENDER_NEUTRAL: "Neutral",
 }
-MAX_PAGES = 100  # of a discovery list, 100 entries each: far beyond any deployment
 
 # Our request's field paths → Riva's (errors name the field the Riva client sent).
 RECOGNIZE_FIELDS = field_map({"config.audio_config": "config", "config": "config", "content": "audio"}, "audio")
@@ -307,17 +307,6 @@ def language_pairs(pairs: list[nmt_pb.LanguagePair], model: str) -> rnmt.Availab
 
 
 # --- the adapter -----------------------------------------------------------------------------
-
-async def all_pages(fetch: Callable[[str], Awaitable[tuple[list[M], str]]]) -> list[M]:
-    items: list[M] = []
-    token = ""
-    for _ in range(MAX_PAGES):
-        page, token = await fetch(token)
-        items.extend(page)
-        if not token:
-            break
-    return items
-
 
 class RivaCore:
     def __init__(self, settings: RivaSettings, backends: Backends) -> None:

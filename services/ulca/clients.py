@@ -20,6 +20,7 @@ from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
 from services.common.calls import CallContext, FieldMap, field_map
+from services.common.paging import all_pages
 from services.common.rpc.downstream import downstream_error, unary
 from services.ulca.settings import UlcaSettings
 
@@ -92,14 +93,14 @@ class GrpcBackends:
 
     async def _all(self, name: str, method: Callable[..., Awaitable[Any]], request: Any, items: str,
                    call: CallContext) -> list[Any]:
-        out: list[Any] = []
         request.page_size = _PAGE
-        while True:
+
+        async def fetch(token: str) -> tuple[list[Any], str]:
+            request.page_token = token
             answer = await self._unary(name, method, request, call, _DISCOVERY_FIELDS)
-            out.extend(getattr(answer, items))
-            if not answer.next_page_token:
-                return out
-            request.page_token = answer.next_page_token
+            return list(getattr(answer, items)), answer.next_page_token
+
+        return await all_pages(fetch)
 
     async def asr_models(self, call: CallContext) -> list[asr_pb.Model]:
         return await self._all("asr", self.asr().ListModels, asr_pb.ListModelsRequest(), "models", call)
