@@ -11,6 +11,10 @@ from services.common.settings import CommonSettings
 class AsrSettings(CommonSettings):
     service_name: str = "asr"
     port: int = 8087
+    # Admission (services/common/rpc/admission.py): pocketsphinx decodes at RTF ~0.34 on two
+    # Triton instances, so more running calls would only queue there. Past this many, the next
+    # wait (bounded) or are refused RESOURCE_EXHAUSTED SERVER_OVERLOADED.
+    max_in_flight_calls: int = 16
     # The unary recognition model whose readiness gates this service's health.
     model_name: str = "asr_am_ensemble"
     # Recognize limits (the contract's: 10 MiB and 5 minutes).

@@ -38,6 +38,14 @@ class CommonSettings:
     log_json: bool = True
     grace_period_s: float = 5.0
     max_concurrent_rpcs: int = 1000
+    # Admission control (rpc/admission.py), per process: unary calls running at once, then a FIFO
+    # of at most `admission_queue_size` waiting at most `admission_queue_timeout_s` each; past
+    # that, RESOURCE_EXHAUSTED SERVER_OVERLOADED. Open streams are capped at `max_open_streams`.
+    # 0: no limit. Services set defaults after what their backend sustains (services/*/settings.py).
+    max_in_flight_calls: int = 64
+    admission_queue_size: int = 64
+    admission_queue_timeout_s: float = 1.0
+    max_open_streams: int = 512
     max_message_bytes: int = 16 * 1024 * 1024
     tracing_exporter: str = "none"  # none | console | otlp
     tracing: bool = True  # span per RPC (and trace context propagation)
@@ -126,6 +134,9 @@ def load(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None, **
         raise SettingsError(f"{prefix}_LOG_EXPORTER={settings.log_exporter!r}: use none or otlp")
     if not 0.0 <= settings.tracing_sample_ratio <= 1.0:
         raise SettingsError(f"{prefix}_TRACING_SAMPLE_RATIO={settings.tracing_sample_ratio!r}: use 0 to 1")
+    for name in ("max_in_flight_calls", "admission_queue_size", "admission_queue_timeout_s", "max_open_streams"):
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{prefix}_{name.upper()}={getattr(settings, name)!r}: use 0 (no limit) or more")
     tls_files = {f"{prefix}_MESH_TLS_{name.upper()}": getattr(settings, f"mesh_tls_{name}")
                  for name in ("cert", "key", "ca")}
     if any(tls_files.values()):

@@ -11,6 +11,10 @@ from services.common.settings import CommonSettings
 class NmtSettings(CommonSettings):
     service_name: str = "nmt"
     port: int = 8089
+    # Admission (services/common/rpc/admission.py): apertium takes ~55 ms a call on two Triton
+    # instances. Past this many running calls, the next wait (bounded) or are refused
+    # RESOURCE_EXHAUSTED SERVER_OVERLOADED.
+    max_in_flight_calls: int = 32
     # The translation model whose readiness gates this service's health.
     model_name: str = "nmt"
     # Declares what `model_name` serves ("en-hi,hi-en"), for model repositories (IndicTrans2's

@@ -11,6 +11,10 @@ from services.common.settings import CommonSettings
 class TtsSettings(CommonSettings):
     service_name: str = "tts"
     port: int = 8088
+    # Admission (services/common/rpc/admission.py): espeak-ng speaks one text at a time per Triton
+    # instance (RTF ~0.002). Past this many running calls, the next wait (bounded) or are refused
+    # RESOURCE_EXHAUSTED SERVER_OVERLOADED.
+    max_in_flight_calls: int = 32
     # The unary synthesis model whose readiness gates this service's health.
     model_name: str = "tts"
     # Input limits of the contract: per request (text or SSML, bytes) and, for the bidi

@@ -6,7 +6,8 @@ the model registry and readiness checks need. Every call carries an explicit dea
 caller's remaining time, capped by the call's own ceiling (the adapter's default unless the
 caller names one). Every Triton failure becomes a domain error through `translate`: a rejected
 input is INVALID_ARGUMENT, an unreachable or unloaded model is UNAVAILABLE (fail fast, never
-hang), a timeout is DEADLINE_EXCEEDED, anything else INTERNAL. The channel reconnects on its
+hang), a request Triton's queue policy refused (queue full, queue timeout) is RESOURCE_EXHAUSTED,
+a timeout is DEADLINE_EXCEEDED, anything else INTERNAL. The channel reconnects on its
 own, so calls succeed again once Triton is back.
 """
 
@@ -26,13 +27,27 @@ from opentelemetry.trace import SpanKind
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
-from services.common.errors import DeadlineExceeded, DomainError, Internal, InvalidArgument, Reason, Unavailable
+from services.common.errors import (
+    DeadlineExceeded,
+    DomainError,
+    Internal,
+    InvalidArgument,
+    Reason,
+    ResourceExhausted,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
 # How Triton and the gRPC transport word a server that is unreachable or a model that is not loaded.
 UNAVAILABLE_HINTS = ("unavailable", "failed to connect", "connection refused", "socket closed", "not ready",
                      "unknown model", "is not found", "no model", "unloaded")
+# How Triton words a request its model's queue policy refused (models/*/config.pbtxt
+# `default_queue_policy`): the queue was full, or the request waited past its timeout. Triton sends
+# both as UNAVAILABLE; they mean "overloaded, back off", not "gone", so they are read first.
+OVERLOAD_HINTS = ("exceeds maximum queue size", "request timeout expired")
+# Seconds a caller refused by Triton's queue is told to wait before retrying.
+OVERLOAD_RETRY_S = 1.0
 # How the reference models (and Triton's own input checks) word a rejected request. Read only when
 # no status code came with the error (in-band stream errors carry just a message): a status code
 # is more reliable than wording, and a server-side failure must never read as INVALID_ARGUMENT.
@@ -65,6 +80,9 @@ def translate(status: grpc.StatusCode | str | None, message: str, model: str) ->
     code = _status_code(status)
     lowered = message.lower()
     meta = {"model": model}
+    if any(h in lowered for h in OVERLOAD_HINTS):
+        return ResourceExhausted(f"model {model!r} is overloaded; retry later", reason=Reason.BACKEND_OVERLOADED,
+                                 metadata=meta, retry_after_s=OVERLOAD_RETRY_S)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED or "deadline exceeded" in lowered:
         return DeadlineExceeded(f"model {model!r} did not answer in time", reason=Reason.BACKEND_TIMEOUT, metadata=meta)
     if code == grpc.StatusCode.INVALID_ARGUMENT:

@@ -1,4 +1,8 @@
-"""The one server interceptor: request id, RED metrics, access log, input check, error mapping.
+"""The one server interceptor: request id, RED metrics, access log, admission, input check, error mapping.
+
+Calls pass the process's admission controller (`admission.py`) before the servicer sees them:
+past its limits they end RESOURCE_EXHAUSTED `SERVER_OVERLOADED` with a RetryInfo, counted and
+logged like any other call.
 
 Every request message (unary, and each message of a client stream) passes
 `validation.check_request` before the servicer sees it, so bytes that do not parse, NUL
@@ -11,6 +15,7 @@ INTERNAL with a generic message and a logged trace, so internals never leak to c
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import time
@@ -27,6 +32,7 @@ from opentelemetry import trace
 from services.common.errors import DOMAIN, DomainError, Internal
 from services.common.logs import request_id_var
 from services.common.metrics import RpcMetrics
+from services.common.rpc.admission import AdmissionController, exempt
 from services.common.rpc.validation import check_request, safe_deserializer
 
 log = logging.getLogger("ai4vc.rpc")
@@ -72,8 +78,24 @@ def _request_id(context: grpc.aio.ServicerContext) -> str:
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every handler of the server it is installed on."""
 
-    def __init__(self, metrics: RpcMetrics) -> None:
+    def __init__(self, metrics: RpcMetrics, admission: AdmissionController | None = None) -> None:
         self.metrics = metrics
+        self.admission = admission
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self, method: str, kind: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        """The call's slot (unary, client stream) or its stream count (server, bidi stream)."""
+        if self.admission is None or exempt(method):
+            yield
+        elif kind in ("unary", "client_stream"):
+            async with self.admission.call(context.time_remaining(), kind):
+                yield
+        else:
+            self.admission.open_stream(kind)
+            try:
+                yield
+            finally:
+                self.admission.close_stream()
 
     async def intercept_service(
         self,
@@ -114,7 +136,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             call = _Call(self.metrics, method, kind, context)
             try:
-                response = await behavior(check(request), context)
+                async with self._admitted(method, kind, context):
+                    response = await behavior(check(request), context)
             except BaseException as exc:  # noqa: BLE001 - mapped, logged and re-raised as a status
                 await call.fail(exc)
                 raise
@@ -128,12 +151,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             call = _Call(self.metrics, method, kind, context)
             try:
-                result = behavior(check(request), context)
-                if inspect.isasyncgen(result):
-                    async for item in result:
-                        yield item
-                else:
-                    await result
+                async with self._admitted(method, kind, context):
+                    result = behavior(check(request), context)
+                    if inspect.isasyncgen(result):
+                        async for item in result:
+                            yield item
+                    else:
+                        await result
             except BaseException as exc:  # noqa: BLE001
                 await call.fail(exc)
                 raise

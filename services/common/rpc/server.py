@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 from services.common import logs, tracing
 from services.common.metrics import RpcMetrics
 from services.common.rpc import tls
+from services.common.rpc.admission import AdmissionController, AdmissionMetrics
 from services.common.rpc.interceptors import ServerInterceptor
 from services.common.settings import CommonSettings
 
@@ -48,6 +49,7 @@ class ServerHandle:
     metrics: RpcMetrics
     service_names: tuple[str, ...]
     metrics_port: int | None = None
+    admission: AdmissionController | None = None
 
     async def set_serving(self, serving: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
@@ -69,7 +71,12 @@ async def build_server(
     from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
     metrics = metrics or RpcMetrics(settings.service_name)
-    interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor(metrics)]
+    # One controller per process (one server per process): bounded work, a bounded wait, then
+    # RESOURCE_EXHAUSTED, so a flood cannot make every admitted call slow.
+    admission = AdmissionController(settings.max_in_flight_calls, settings.admission_queue_size,
+                                    settings.admission_queue_timeout_s, settings.max_open_streams,
+                                    AdmissionMetrics(metrics.service, metrics.registry))
+    interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor(metrics, admission)]
     if settings.tracing:
         # A server span per call, continuing the caller's traceparent; none for health probes
         # (every second, per upstream, from Envoy: noise, and the cost of a span each).
@@ -108,7 +115,7 @@ async def build_server(
     port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind {settings.host}:{settings.port}")
-    handle = ServerHandle(server, port, health_servicer, metrics, names)
+    handle = ServerHandle(server, port, health_servicer, metrics, names, admission=admission)
     await handle.set_serving(False)
     if settings.metrics_port >= 0:
         handle.metrics_port = metrics.serve(settings.host, settings.metrics_port)
