@@ -12,6 +12,7 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2
 from grpc_status import rpc_status
 
+from ai4vc.audio.v1 import audio_pb2
 from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
@@ -25,6 +26,7 @@ from tests.service.harness import health_status, running
 
 HINDI = "भारत एक विशाल देश है। इसकी राजधानी नई दिल्ली है।"
 FLOOD = 48
+LINEAR16 = audio_pb2.AudioEncoding.AUDIO_ENCODING_LINEAR16
 
 
 def retry_delay_s(error: grpc.aio.AioRpcError) -> float | None:
@@ -105,7 +107,8 @@ async def test_streams_past_the_cap_are_refused_and_health_is_not_counted(tts_se
                 break
             await asyncio.sleep(0.01)
         refused = stub.StreamingSynthesize(tts_pb.StreamingSynthesizeRequest(
-            input=tts_pb.SynthesisInput(text=HINDI), voice=tts_pb.VoiceSelectionParams(name="hi-female")), timeout=30)
+            input=tts_pb.SynthesisInput(text=HINDI), voice=tts_pb.VoiceSelectionParams(name="hi-female"),
+            audio_config=tts_pb.AudioOutputConfig(encoding=LINEAR16)), timeout=30)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             async for _ in refused:
                 pass
@@ -117,7 +120,8 @@ async def test_streams_past_the_cap_are_refused_and_health_is_not_counted(tts_se
                 break
             await asyncio.sleep(0.01)
         again = stub.StreamingSynthesize(tts_pb.StreamingSynthesizeRequest(
-            input=tts_pb.SynthesisInput(text=HINDI), voice=tts_pb.VoiceSelectionParams(name="hi-female")), timeout=30)
+            input=tts_pb.SynthesisInput(text=HINDI), voice=tts_pb.VoiceSelectionParams(name="hi-female"),
+            audio_config=tts_pb.AudioOutputConfig(encoding=LINEAR16)), timeout=30)
         chunks = [r async for r in again]
 
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
