@@ -180,6 +180,10 @@ async def open_loop(client: Client, rates: dict[str, float], seconds: float, *, 
     pending: set[asyncio.Task[Sample]] = set()
     rng = random.Random(seed)
 
+    def finished(task: asyncio.Task[Sample]) -> None:
+        pending.discard(task)
+        samples.append(task.result())
+
     async def arrivals(kind: str, rate: float) -> None:
         if rate <= 0:
             return
@@ -195,7 +199,7 @@ async def open_loop(client: Client, rates: dict[str, float], seconds: float, *, 
                 continue  # the client's own bound; counted as not offered
             task = asyncio.create_task(client.timed(kind, origin))
             pending.add(task)
-            task.add_done_callback(lambda t: (pending.discard(t), samples.append(t.result())))
+            task.add_done_callback(finished)
 
     await asyncio.gather(*(arrivals(k, r) for k, r in rates.items()))
     if pending:
@@ -373,7 +377,8 @@ async def soak(mesh: Mesh, args: argparse.Namespace) -> dict[str, Any]:
 def markdown(r: dict[str, Any]) -> str:
     lines = [f"soak: {r['seconds'] / 60:g} min at {r['fraction']:.0%} of capacity (elapsed {r['elapsed_s']:.0f} s); "
              f"load average {r['loadavg_start']} → {r['loadavg_end']} on {r['cpus']} cores", "",
-             "| kind | capacity/s | offered/s | calls | error rate | codes | p50 ms | p99 ms | p99 first → last window ms | drift |",
+             "| kind | capacity/s | offered/s | calls | error rate | codes | p50 ms | p99 ms "
+             "| p99 first → last window ms | drift |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for kind, k in r["kinds"].items():
         windows = k["p99_per_window_ms"]
@@ -382,7 +387,8 @@ def markdown(r: dict[str, Any]) -> str:
                      f"{windows[0]} → {windows[-1]} | {k['p99_drift']:.2f} |")
     lines += ["", "| process | RSS start MB | end MB | peak MB | growth |", "|---|---|---|---|---|"]
     for name, g in r["rss"].items():
-        lines.append(f"| {name} | {g['start_mb']:.1f} | {g['end_mb']:.1f} | {g['peak_mb']:.1f} | {g['growth_pct']:+.1f} % |")
+        lines.append(f"| {name} | {g['start_mb']:.1f} | {g['end_mb']:.1f} | {g['peak_mb']:.1f} "
+                     f"| {g['growth_pct']:+.1f} % |")
     return "\n".join(lines)
 
 
