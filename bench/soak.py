@@ -155,20 +155,23 @@ class Client:
         return Sample(kind, start - origin, time.perf_counter() - start, "OK")
 
 
-async def capacity(client: Client, kind: str, concurrency: int, seconds: float) -> float:
-    """Calls of `kind` served OK per second by a closed loop of `concurrency` callers."""
+async def capacity(client: Client, kind: str, concurrency: int, seconds: float) -> tuple[float, float]:
+    """(calls served OK per second, fraction of calls that failed) of a closed loop of
+    `concurrency` callers of `kind` for `seconds`."""
     origin = time.perf_counter()
     end = origin + seconds
-    ok = 0
+    ok = failed = 0
 
     async def worker() -> None:
-        nonlocal ok
+        nonlocal ok, failed
         while time.perf_counter() < end:
             if (await client.timed(kind, origin)).code == "OK":
                 ok += 1
+            else:
+                failed += 1
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return ok / (time.perf_counter() - origin)
+    return ok / (time.perf_counter() - origin), failed / max(1, ok + failed)
 
 
 async def open_loop(client: Client, rates: dict[str, float], seconds: float, *, seed: int = 16,
@@ -343,19 +346,38 @@ def start_mesh(work: Path) -> Mesh:
     return mesh
 
 
-async def measure_capacities(client: Client, concurrency: int, seconds: float) -> dict[str, float]:
-    caps = {}
+async def measure_capacities(client: Client, levels: Sequence[int], seconds: float) -> dict[str, Any]:
+    """Each kind's capacity: the most calls per second served OK by a closed loop, stepping the
+    callers up through `levels` until the rate stops growing or calls start failing (past the
+    knee more callers only queue: a fixed high concurrency measures the collapse, not capacity)."""
+    caps: dict[str, float] = {}
+    steps: dict[str, list[dict[str, float]]] = {}
     for kind in KINDS:
-        await capacity(client, kind, 2, min(3.0, seconds))  # warm: connections, decoders, caches
-        caps[kind] = await capacity(client, kind, concurrency, seconds)
-        print(f"capacity {kind}: {caps[kind]:.2f}/s at concurrency {concurrency}", file=sys.stderr, flush=True)
-    return caps
+        await capacity(client, kind, 1, min(3.0, seconds))  # warm: connections, decoders, caches
+        best = 0.0
+        steps[kind] = []
+        for level in levels:
+            rate, failed = await capacity(client, kind, level, seconds)
+            steps[kind].append({"concurrency": level, "ok_per_s": rate, "failed": failed})
+            print(f"capacity {kind}: {rate:.2f}/s at concurrency {level} ({failed:.0%} failed)",
+                  file=sys.stderr, flush=True)
+            if failed <= 0.01:
+                best = max(best, rate)
+            if failed > 0.01 or rate < 1.1 * (steps[kind][-2]["ok_per_s"] if len(steps[kind]) > 1 else 0.0):
+                break
+        caps[kind] = best
+    return {"capacity_per_s": caps, "capacity_steps": steps}
+
+
+def levels(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
 
 
 async def soak(mesh: Mesh, args: argparse.Namespace) -> dict[str, Any]:
     client = Client(f"127.0.0.1:{mesh.ports.envoy}", mesh.admin_key())
     try:
-        caps = await measure_capacities(client, args.concurrency, args.capacity_seconds)
+        measured = await measure_capacities(client, levels(args.levels), args.capacity_seconds)
+        caps = measured["capacity_per_s"]
         rates = share_rates(caps, args.fraction)
         seconds = args.minutes * 60.0
         sampler = RssSampler(mesh.run_dir, args.rss_interval)
@@ -368,8 +390,8 @@ async def soak(mesh: Mesh, args: argparse.Namespace) -> dict[str, Any]:
         await sampler.stop()
     finally:
         await client.close()
-    return {"capacity_per_s": caps, "rates_per_s": rates, "fraction": args.fraction, "seconds": seconds,
-            "elapsed_s": elapsed, "window_s": args.window, "concurrency": args.concurrency,
+    return {**measured, "rates_per_s": rates, "fraction": args.fraction, "seconds": seconds,
+            "elapsed_s": elapsed, "window_s": args.window, "levels": args.levels,
             "loadavg_start": load_start, "loadavg_end": loadavg(), "cpus": os.cpu_count(),
             "kinds": summarize(samples, seconds, args.window), "rss": sampler.growth()}
 
@@ -396,8 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=12.0)
     parser.add_argument("--fraction", type=float, default=0.7)
-    parser.add_argument("--concurrency", type=int, default=8, help="closed-loop callers per kind for capacity")
-    parser.add_argument("--capacity-seconds", type=float, default=15.0)
+    parser.add_argument("--levels", default="1,2,4,8", help="closed-loop callers per capacity step")
+    parser.add_argument("--capacity-seconds", type=float, default=10.0, help="seconds per capacity step")
     parser.add_argument("--window", type=float, default=60.0, help="seconds per p99 window")
     parser.add_argument("--rss-interval", type=float, default=10.0)
     args = parser.parse_args(argv)

@@ -11,10 +11,11 @@ from services.common.settings import CommonSettings
 class AsrSettings(CommonSettings):
     service_name: str = "asr"
     port: int = 8087
-    # Admission (services/common/rpc/admission.py): pocketsphinx decodes at RTF ~0.34 on two
-    # Triton instances, so more running calls would only queue there. Past this many, the next
-    # wait (bounded) or are refused RESOURCE_EXHAUSTED SERVER_OVERLOADED.
-    max_in_flight_calls: int = 16
+    # Admission (services/common/rpc/admission.py): pocketsphinx decodes at RTF ~0.34 and the
+    # ensemble decodes a batch's rows one after another on each of two Triton instances, so a
+    # fifth running call would only wait there. Past 4, the next wait (bounded) or are refused
+    # RESOURCE_EXHAUSTED SERVER_OVERLOADED.
+    max_in_flight_calls: int = 4
     # The unary recognition model whose readiness gates this service's health.
     model_name: str = "asr_am_ensemble"
     # Recognize limits (the contract's: 10 MiB and 5 minutes).

@@ -42,7 +42,7 @@ class CommonSettings:
     # of at most `admission_queue_size` waiting at most `admission_queue_timeout_s` each; past
     # that, RESOURCE_EXHAUSTED SERVER_OVERLOADED. Open streams are capped at `max_open_streams`.
     # 0: no limit. Services set defaults after what their backend sustains (services/*/settings.py).
-    max_in_flight_calls: int = 64
+    max_in_flight_calls: int = 32
     admission_queue_size: int = 64
     admission_queue_timeout_s: float = 1.0
     max_open_streams: int = 512

@@ -11,10 +11,11 @@ from services.common.settings import CommonSettings
 class NmtSettings(CommonSettings):
     service_name: str = "nmt"
     port: int = 8089
-    # Admission (services/common/rpc/admission.py): apertium takes ~55 ms a call on two Triton
-    # instances. Past this many running calls, the next wait (bounded) or are refused
-    # RESOURCE_EXHAUSTED SERVER_OVERLOADED.
-    max_in_flight_calls: int = 32
+    # Admission (services/common/rpc/admission.py): an admitted call's latency is about running
+    # calls ÷ throughput (~14/s here, bench/README.md "Load and soak"): at 32 the admitted calls'
+    # p50 was 4.4 s at 150 % load; 8 keeps it near half a second. Past 8, the next wait (bounded)
+    # or are refused RESOURCE_EXHAUSTED SERVER_OVERLOADED.
+    max_in_flight_calls: int = 8
     # The translation model whose readiness gates this service's health.
     model_name: str = "nmt"
     # Declares what `model_name` serves ("en-hi,hi-en"), for model repositories (IndicTrans2's

@@ -12,9 +12,10 @@ class TtsSettings(CommonSettings):
     service_name: str = "tts"
     port: int = 8088
     # Admission (services/common/rpc/admission.py): espeak-ng speaks one text at a time per Triton
-    # instance (RTF ~0.002). Past this many running calls, the next wait (bounded) or are refused
-    # RESOURCE_EXHAUSTED SERVER_OVERLOADED.
-    max_in_flight_calls: int = 32
+    # instance; an admitted call's latency is about running calls ÷ throughput (~15/s here, see
+    # bench/README.md "Load and soak"), so 8 keeps it near half a second. Past 8, the next wait
+    # (bounded) or are refused RESOURCE_EXHAUSTED SERVER_OVERLOADED.
+    max_in_flight_calls: int = 8
     # The unary synthesis model whose readiness gates this service's health.
     model_name: str = "tts"
     # Input limits of the contract: per request (text or SSML, bytes) and, for the bidi

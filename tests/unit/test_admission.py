@@ -159,3 +159,38 @@ def test_health_and_reflection_are_exempt() -> None:
     assert exempt("/grpc.health.v1.Health/Watch")
     assert exempt("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
     assert not exempt("/ai4vc.nmt.v1.NmtService/TranslateText")
+
+
+def test_settings_refuse_negative_admission_limits() -> None:
+    """`AI4VC_<SVC>_MAX_IN_FLIGHT_CALLS=-1` fails fast at start, naming the variable."""
+    from services.common.settings import CommonSettings, SettingsError, load
+
+    with pytest.raises(SettingsError, match="AI4VC_NMT_MAX_IN_FLIGHT_CALLS"):
+        load(CommonSettings, "AI4VC_NMT", {"AI4VC_NMT_MAX_IN_FLIGHT_CALLS": "-1"})
+    assert load(CommonSettings, "AI4VC_NMT", {"AI4VC_NMT_MAX_OPEN_STREAMS": "0"}).max_open_streams == 0
+
+
+async def test_a_call_that_would_wait_too_long_is_refused_at_once() -> None:
+    """When its place in the queue × the mean slot time ÷ the limit exceeds the wait bound, a call is
+    refused without waiting (wait_too_long); one that fits the bound still queues."""
+    c = controller(max_in_flight=2, queue_size=10, queue_timeout_s=1.0)
+    c.observe(1.5)  # calls hold their slot ~1.5 s
+    await c.acquire()
+    await c.acquire()
+    first = asyncio.create_task(c.acquire())  # ~0.75 s expected: it waits
+    await settle()
+    assert c.queued == 1
+    with pytest.raises(errors.ResourceExhausted) as caught:
+        await c.acquire()  # ~1.5 s expected: refused now
+    assert caught.value.metadata["cause"] == "wait_too_long"
+    assert c.queued == 1
+    c.release()
+    await first
+
+
+async def test_the_mean_slot_time_follows_the_calls() -> None:
+    """`call()` feeds how long each call held its slot into the running mean."""
+    c = controller(max_in_flight=4)
+    async with c.call():
+        await asyncio.sleep(0.01)
+    assert c.mean_hold_s > 0

@@ -3,8 +3,11 @@
 A process runs at most `max_in_flight` unary (and client-streaming) calls at a time; the next
 ones wait in a FIFO of at most `queue_size` calls for at most `queue_timeout_s` (or the call's
 own remaining time, if shorter), and past that are refused with RESOURCE_EXHAUSTED
-`SERVER_OVERLOADED` and a RetryInfo. Open server/bidi streams are capped at `max_streams`
-and refused at once past it (a stream holds its slot for minutes: waiting for one is no use).
+`SERVER_OVERLOADED` and a RetryInfo. A call whose place in the queue already says it would wait
+longer than that (its position × the mean time a call holds its slot ÷ the limit) is refused at
+once rather than after the wait: under overload a refusal comes in milliseconds, not in a second.
+Open server/bidi streams are capped at `max_streams` and refused at once past it (a stream holds
+its slot for minutes: waiting for one is no use).
 
 Without this, a flooded service accepts every call and each one's latency grows with the queue
 behind it until deadlines expire (an overload run saw ASR calls hit a 30 s deadline). With it,
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -28,6 +32,8 @@ from services.common.errors import Reason, ResourceExhausted
 EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 # What a refused caller is told to wait before trying again.
 RETRY_AFTER_S = 1.0
+# Weight of the latest call in the running mean of how long calls hold their slot.
+_EWMA_WEIGHT = 0.1
 
 
 def exempt(method: str) -> bool:
@@ -67,6 +73,7 @@ class AdmissionController:
         self.metrics = metrics
         self.in_flight = 0
         self.streams = 0
+        self.mean_hold_s = 0.0  # running mean of how long an admitted call holds its slot; 0: none yet
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     @property
@@ -98,6 +105,10 @@ class AdmissionController:
             raise self._refuse(kind, "queue_full", f"server overloaded: {self.in_flight} calls running and "
                                                    f"{len(self._waiters)} waiting; retry later")
         wait = self.queue_timeout_s if timeout_s is None else max(0.0, min(self.queue_timeout_s, timeout_s))
+        expected = (len(self._waiters) + 1) * self.mean_hold_s / self.max_in_flight
+        if expected > wait:
+            raise self._refuse(kind, "wait_too_long", f"server overloaded: a slot would take ~{expected:.1f} s "
+                                                      f"({len(self._waiters)} calls waiting); retry later")
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._gauges()
@@ -120,6 +131,11 @@ class AdmissionController:
         with contextlib.suppress(ValueError):
             self._waiters.remove(waiter)
         self._gauges()
+
+    def observe(self, held_s: float) -> None:
+        """Folds how long one admitted call held its slot into the running mean."""
+        self.mean_hold_s = held_s if not self.mean_hold_s else (
+            (1 - _EWMA_WEIGHT) * self.mean_hold_s + _EWMA_WEIGHT * held_s)
 
     def release(self) -> None:
         """Frees a call slot: handed straight to the oldest waiter, if any."""
@@ -149,7 +165,10 @@ class AdmissionController:
     async def call(self, timeout_s: float | None = None, kind: str = "unary") -> AsyncIterator[None]:
         """A call slot for the body of the `async with`."""
         await self.acquire(timeout_s, kind)
+        start = time.perf_counter()
         try:
             yield
         finally:
+            if self.max_in_flight:
+                self.observe(time.perf_counter() - start)
             self.release()
