@@ -31,6 +31,7 @@ from bench.soak import (
     SHED_CODES,
     Client,
     Sample,
+    edge_outcomes,
     levels,
     loadavg,
     measure_capacities,
@@ -114,6 +115,7 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{k['time_to_shed_p50_ms']:.0f} / {k['time_to_shed_p99_ms']:.0f} | "
                 f"{k['admitted_p50_ms']:.0f} / {k['admitted_p99_ms']:.0f} / {k['admitted_max_ms']:.0f} | "
                 f"{p['loadavg_start'][0]} → {p['loadavg_end'][0]} |")
+    lines += ["", f"Envoy's not-OK calls (gRPC status, flags, details): {r.get('edge_not_ok', {})}"]
     return "\n".join(lines)
 
 
@@ -125,15 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--levels", default="1,2,4,8", help="closed-loop callers per capacity step")
     parser.add_argument("--capacity-seconds", type=float, default=10.0, help="seconds per capacity step")
+    parser.add_argument("--settle", type=float, default=30.0, help="seconds between the mesh's start and the load")
     parser.add_argument("--pause", type=float, default=5.0)
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="ai4vc-bench-overload-"))
     mesh = None
     try:
         print("starting the mesh …", file=sys.stderr, flush=True)
-        mesh = start_mesh(work)
+        mesh = start_mesh(work, args.settle)
         result = {"benchmark": "overload", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                   **asyncio.run(overload(mesh, args))}
+        result["edge_not_ok"] = edge_outcomes(mesh)
     finally:
         if mesh is not None:
             mesh.down()

@@ -329,11 +329,25 @@ def share_rates(caps: dict[str, float], fraction: float) -> dict[str, float]:
     return {k: fraction * c / len(caps) for k, c in caps.items()}
 
 
+def edge_outcomes(mesh: Mesh) -> dict[str, int]:
+    """Envoy's access log, tallied for the calls that did not end OK: gRPC status, response flags
+    and details (`UO` overflow: a circuit breaker; `UH`: no healthy upstream; `via_upstream`: the
+    service's own answer), so a refusal can be told from the edge's."""
+    tally: Counter[str] = Counter()
+    with contextlib.suppress(OSError):
+        for line in mesh.access_log.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if str(entry.get("grpc_status")) not in ("OK", "Ok", "0", "-", "None", ""):
+                    tally[f"{entry.get('grpc_status')} {entry.get('flags')} {entry.get('details')}"] += 1
+    return dict(tally.most_common(12))
+
+
 def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def start_mesh(work: Path) -> Mesh:
+def start_mesh(work: Path, settle_s: float = 30.0) -> Mesh:
     """A mesh for a load run: ephemeral ports, not durable, the per-key rate limit lifted (the
     edge's limiter still runs on every call) so the load reaches the services."""
     work.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data dir
@@ -343,6 +357,9 @@ def start_mesh(work: Path) -> Mesh:
     os.environ["AI4VC_GATEWAY_DEFAULT_REQUESTS_PER_MINUTE"] = "10000000"
     mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True)
     mesh.up()
+    # The services load their text-normalization grammars in the background after start (tens of
+    # CPU seconds): capacity measured meanwhile would be the grammars' leftovers.
+    time.sleep(settle_s)
     return mesh
 
 
@@ -407,6 +424,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {kind} | {r['capacity_per_s'][kind]:.2f} | {r['rates_per_s'][kind]:.2f} | {k['calls']} | "
                      f"{k['error_rate']:.2%} | {k['codes']} | {k['p50_ms']:.0f} | {k['p99_ms']:.0f} | "
                      f"{windows[0]} → {windows[-1]} | {k['p99_drift']:.2f} |")
+    lines += ["", f"Envoy's not-OK calls (gRPC status, flags, details): {r.get('edge_not_ok', {})}"]
     lines += ["", "| process | RSS start MB | end MB | peak MB | growth |", "|---|---|---|---|---|"]
     for name, g in r["rss"].items():
         lines.append(f"| {name} | {g['start_mb']:.1f} | {g['end_mb']:.1f} | {g['peak_mb']:.1f} "
@@ -420,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fraction", type=float, default=0.7)
     parser.add_argument("--levels", default="1,2,4,8", help="closed-loop callers per capacity step")
     parser.add_argument("--capacity-seconds", type=float, default=10.0, help="seconds per capacity step")
+    parser.add_argument("--settle", type=float, default=30.0, help="seconds between the mesh's start and the load")
     parser.add_argument("--window", type=float, default=60.0, help="seconds per p99 window")
     parser.add_argument("--rss-interval", type=float, default=10.0)
     args = parser.parse_args(argv)
@@ -427,8 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     mesh = None
     try:
         print("starting the mesh …", file=sys.stderr, flush=True)
-        mesh = start_mesh(work)
+        mesh = start_mesh(work, args.settle)
         result = {"benchmark": "soak", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **asyncio.run(soak(mesh, args))}
+        result["edge_not_ok"] = edge_outcomes(mesh)
     finally:
         if mesh is not None:
             mesh.down()
