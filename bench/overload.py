@@ -54,7 +54,8 @@ def shedding(samples: list[Sample], seconds: float) -> dict[str, Any]:
         other: dict[str, int] = {}
         for s in mine:
             if s.code != "OK" and s.code not in SHED_CODES:
-                other[s.code] = other.get(s.code, 0) + 1
+                key = f"{s.code}/{s.reason}" if s.reason else s.code  # no reason: the client's own deadline
+                other[key] = other.get(key, 0) + 1
         reasons: dict[str, int] = {}
         for s in shed:
             key = f"{s.code}/{s.reason or '-'}"
