@@ -190,7 +190,7 @@ def render(
         rate_limited_message=RATE_LIMITED_MESSAGE,
         rate_limited_details=rate_limited_details(),
         tracing_cluster=tracing[0] if tracing else "",
-        tracing_sample_percent=round(100 * tracing_sample_ratio, 3),
+        tracing_sample_ppm=round(1_000_000 * tracing_sample_ratio),
     )
 
 
