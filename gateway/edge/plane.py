@@ -4,7 +4,8 @@ any of them changes — never on a request's path.
 
 Sources: PostgreSQL (`api_keys`, `sessions`; a full re-read every `resync_s` as a safety net;
 its NOTIFY channels, which the auth schema's triggers feed on every key or session change, so
-PostgreSQL alone carries a change while Redis is frozen or down), the auth service's Redis channels (a key created, rotated or revoked; a session logged out —
+PostgreSQL alone carries a change while Redis is frozen or down), the auth service's Redis
+channels (a key created, rotated or revoked; a session logged out —
 `services.common.backends.keys`), the services' usage counters in Redis (polled every
 `quota_poll_s`), and Envoy's JSON access log (tailed every `log_poll_s`, for failed
 authentications). Publishes are coalesced: at most one every `min_publish_interval_s`.
@@ -284,7 +285,7 @@ class ControlPlane:
                 raise ConnectionError("the LISTEN connection closed")
             except asyncio.CancelledError:
                 raise
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
                 log.warning("edge change LISTEN lost; retrying", extra={"error": type(exc).__name__})
             finally:
                 self.listening.clear()
@@ -296,7 +297,7 @@ class ControlPlane:
     async def _reload_heard(self, key_id: str) -> None:
         try:
             await self.reload_key(key_id)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # The resync (or the LISTEN reconnection's full read) brings it in.
             log.warning("key reload failed", extra={"error": type(exc).__name__})
 
