@@ -79,8 +79,21 @@ def ready(mesh: Mesh, part: str) -> bool:
 
 @contextlib.contextmanager
 def frozen(mesh: Mesh, part: str) -> Iterator[None]:
-    """The part's whole process group stopped (a hung dependency: its sockets stay open and
-    nothing answers), continued on leaving — whatever happened inside."""
+    """The part hung (its sockets stay open and nothing answers), continued on leaving —
+    whatever happened inside. The whole process group (PostgreSQL's backends with their
+    postmaster), except Triton's: there only tritonserver stops. Its Python-backend stubs frozen
+    with it miss the server's stub health checks, and on SIGCONT tritonserver restarted them and
+    then crashed (SIGSEGV, seen here once) — a fault of Triton's, which the supervisor recovers
+    from (tests/e2e/test_triton_restart.py) but in a minute of model loading, not a hang."""
+    if part == "triton":
+        pid = server_pid(mesh, part)
+        assert pid is not None, "Triton is not running"
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return
     group = supervisor(mesh, part).pid()
     assert group is not None, f"{part} is not running"
     os.killpg(group, signal.SIGSTOP)
@@ -180,7 +193,8 @@ class Load:
                 outcome = Outcome(request_id, method, err.code(), time.monotonic() - start, retry_delay(err),
                                   (err.details() or "")[:200], start=start)
             self.outcomes.append(outcome)
-            await asyncio.sleep(self.pause_s)
+            # A well-behaved client: it waits the RetryInfo delay it was given before the next call.
+            await asyncio.sleep(max(self.pause_s, min(outcome.retry_delay_s or 0.0, 5.0)))
 
     async def served(self, count: int, timeout_s: float = 60) -> None:
         """Waits for `count` more calls served (OK) than now."""

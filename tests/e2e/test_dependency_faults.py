@@ -45,6 +45,12 @@ async def _settle(mesh: Mesh) -> None:
     await asyncio.to_thread(mesh.envoy.wait_healthy, 120)
 
 
+@pytest.fixture(autouse=True)
+async def _healthy_first(fault_mesh):
+    """Each test starts on a healthy mesh (a failed test before it may have left it recovering)."""
+    await _settle(fault_mesh)
+
+
 def _assert_bounded(load: Load) -> None:
     assert load.unacceptable() == [], load.unacceptable()[:5]
     slowest = max(o.latency_s for o in load.outcomes)

@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 
 # How Triton and the gRPC transport word a server that is unreachable or a model that is not loaded.
 UNAVAILABLE_HINTS = ("unavailable", "failed to connect", "connection refused", "socket closed", "not ready",
-                     "unknown model", "is not found", "no model", "unloaded")
+                     "unknown model", "is not found", "no model", "unloaded",
+                     # a Python-backend stub that missed its health check (Triton hung a while)
+                     # is being restarted: the model is back in seconds
+                     "is not healthy")
 # How the reference models (and Triton's own input checks) word a rejected request. Read only when
 # no status code came with the error (in-band stream errors carry just a message): a status code
 # is more reliable than wording, and a server-side failure must never read as INVALID_ARGUMENT.
