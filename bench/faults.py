@@ -86,8 +86,8 @@ async def run(parts: list[str], freeze_s: float, workers: int, run_dir: Path) ->
 
 
 def table(report: dict[str, object]) -> str:
-    rows = ["| part | fault | calls hit | served | UNAVAILABLE+RetryInfo | max added latency | × p50 | part back after |"
-            " records+events complete after |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| part | fault | calls hit | served | UNAVAILABLE+RetryInfo | max added latency | × p50 |"
+            " part back after | records+events complete after |", "|---|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:  # type: ignore[attr-defined]
         rows.append(f"| {r['part']} | {r['fault']} | {r['calls']} | {r['served_fraction']:.0%} |"
                     f" {r['refused_with_retry_info']} | {r['max_added_latency_s']:.2f} s |"
