@@ -51,7 +51,12 @@ async def _one(mesh: Mesh, part: str, fault: str, freeze_s: float, workers: int,
     # A call that started before the fault but ran into it counts too.
     hit = [o for o in load.outcomes if o.start < back and o.start + o.latency_s >= began]
     slowest = max((o.latency_s for o in hit), default=0.0)
-    complete_s = await fault_util.wait_complete(mesh, load.ok_ids(), timeout_s=120)
+    try:
+        complete_s: float | None = await fault_util.wait_complete(mesh, load.ok_ids(), timeout_s=120)
+        lacking = 0
+    except AssertionError:  # reported, not fatal: the other faults are still measured
+        complete_s = None
+        lacking = len(set.union(*await fault_util.missing(mesh, load.ok_ids())))
     served = sum(o.code.name == "OK" for o in hit)
     return {
         "part": part, "fault": fault, "calls": len(hit), "calls_started_during": len(during),
@@ -61,7 +66,8 @@ async def _one(mesh: Mesh, part: str, fault: str, freeze_s: float, workers: int,
         "max_added_latency_s": round(max(0.0, slowest - p50), 3),
         "max_added_latency_x_p50": round(max(0.0, slowest - p50) / p50, 1),
         "recovery_s": round(recovery_s, 2),
-        "complete_after_s": round(complete_s, 2),
+        "complete_after_s": round(complete_s, 2) if complete_s is not None else None,
+        "incomplete_after_120s": lacking,
     }
 
 
@@ -91,7 +97,9 @@ def table(report: dict[str, object]) -> str:
     for r in report["results"]:  # type: ignore[attr-defined]
         rows.append(f"| {r['part']} | {r['fault']} | {r['calls']} | {r['served_fraction']:.0%} |"
                     f" {r['refused_with_retry_info']} | {r['max_added_latency_s']:.2f} s |"
-                    f" {r['max_added_latency_x_p50']} | {r['recovery_s']:.1f} s | {r['complete_after_s']:.1f} s |")
+                    f" {r['max_added_latency_x_p50']} | {r['recovery_s']:.1f} s | "
+                    + (f"{r['complete_after_s']:.1f} s |" if r["complete_after_s"] is not None
+                       else f"**{r['incomplete_after_120s']} served calls incomplete after 120 s** |"))
     return "\n".join(rows)
 
 
@@ -100,13 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", default=",".join(fault_util.PARTS))
     parser.add_argument("--freeze-s", type=float, default=3.0)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the run directory (logs) afterwards")
     args = parser.parse_args(argv)
     run_dir = Path(tempfile.mkdtemp(prefix="ai4vc-bench-faults-"))
     run_dir.chmod(0o755)  # PostgreSQL runs as its own user
     try:
         report = asyncio.run(run(args.parts.split(","), args.freeze_s, args.workers, run_dir))
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        if args.keep:
+            print(f"run directory kept: {run_dir}")
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"faults-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(report, indent=2))
     print(f"baseline p50 {report['baseline_p50_s']} s over {report['baseline_calls']} calls")
