@@ -77,6 +77,16 @@ async def _kill_under_load(mesh: Mesh, part: str) -> Load:
     return load
 
 
+async def test_callers_request_id_is_kept_as_sent(fault_mesh):
+    """A caller's 36-character x-request-id (UUID-sized) reaches the records unchanged, so calls count by it."""
+    request_id = "faults-kept-as-sent-" + "x" * 16  # Envoy rewrote index 14 of such ids (trace reason)
+    assert len(request_id) == 36
+    metadata = (("x-api-key", fault_mesh.admin_key()), ("x-request-id", request_id))
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{fault_mesh.ports.envoy}") as channel:
+        await nmt_grpc.NmtServiceStub(channel).TranslateText(NMT_REQUEST, timeout=BOUND_S, metadata=metadata)
+    await wait_complete(fault_mesh, {request_id: "nmt"}, timeout_s=30)
+
+
 async def test_postgres_frozen(fault_mesh):
     """PostgreSQL frozen: calls are served on time (records wait in the sink), and all are recorded after."""
     load = await _freeze_under_load(fault_mesh, "postgres")
