@@ -54,6 +54,7 @@ def test_unreachable_or_unloaded_becomes_unavailable(msg: str, status: str | Non
     err = _exc(msg, status)
     assert isinstance(err, errors.Unavailable)
     assert err.reason == errors.Reason.BACKEND_UNAVAILABLE
+    assert err.retry_after_s == 1.0  # RetryInfo: the client is told when to try again
 
 
 @pytest.mark.parametrize(
