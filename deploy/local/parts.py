@@ -257,8 +257,10 @@ class Postgres:
         if not self.running():
             # In the foreground, under the supervisor (not daemonized by pg_ctl): a postmaster that
             # is killed is seen to die and started again — crash recovery, then serving — by itself.
-            self.proc.spawn([*_as_postgres_user(exec_=True), str(bindir / "postgres"), "-D", str(self.data),
-                             *options], cwd=Path("/"))
+            # (A live supervisor is restarting it already: a second would fight it for the data dir.)
+            if not self.proc.alive():
+                self.proc.spawn([*_as_postgres_user(exec_=True), str(bindir / "postgres"), "-D", str(self.data),
+                                 *options], cwd=Path("/"))
             wait_for(self.ready, 60, "PostgreSQL", self.log, self.proc.alive)
         self._ensure_database(bindir)
         return self.url
