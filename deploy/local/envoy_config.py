@@ -38,6 +38,8 @@ BUCKET_TOKENS = 1_000_000_000
 # active in a minute times the methods each calls (default 20 would evict live buckets).
 MAX_DYNAMIC_DESCRIPTORS = 1_000_000
 RATE_LIMITED_MESSAGE = "rate limit exceeded for this key and method"
+# Envoy's own reply when no replica of a service is healthy (all ejected by health checks).
+UNAVAILABLE_MESSAGE = "no healthy upstream; try again"
 DESCRIPTOR = ROOT / "gen" / "descriptors" / "ai4vc.binpb"
 # NVIDIA Riva's APIs (third_party/riva/README.md): routed like ours, never transcoded to REST.
 RIVA_DESCRIPTOR = ROOT / "third_party" / "riva" / "riva.binpb"
@@ -189,6 +191,8 @@ def render(
         max_dynamic_descriptors=MAX_DYNAMIC_DESCRIPTORS,
         rate_limited_message=RATE_LIMITED_MESSAGE,
         rate_limited_details=rate_limited_details(),
+        unavailable_message=UNAVAILABLE_MESSAGE,
+        unavailable_details=unavailable_details(),
         tracing_cluster=tracing[0] if tracing else "",
         tracing_sample_ppm=round(1_000_000 * tracing_sample_ratio),
     )
@@ -201,6 +205,19 @@ def rate_limited_details() -> str:
     status.details.add().Pack(error_details_pb2.ErrorInfo(reason="RATE_LIMITED", domain="ai4vc"))
     retry = error_details_pb2.RetryInfo()
     retry.retry_delay.seconds = 60
+    status.details.add().Pack(retry)
+    return base64.b64encode(status.SerializeToString()).decode()
+
+
+def unavailable_details() -> str:
+    """grpc-status-details-bin of Envoy's "no healthy upstream" reply: UNAVAILABLE with ErrorInfo
+    BACKEND_UNAVAILABLE and RetryInfo 1 s — what a service answers when its own backend is away,
+    so a client retries the one way whichever of the two refused it."""
+    status = status_pb2.Status(code=14, message=UNAVAILABLE_MESSAGE)
+    status.details.add().Pack(error_details_pb2.ErrorInfo(reason="BACKEND_UNAVAILABLE", domain="ai4vc",
+                                                          metadata={"service": "edge"}))
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.seconds = 1
     status.details.add().Pack(retry)
     return base64.b64encode(status.SerializeToString()).decode()
 
