@@ -10,6 +10,7 @@ OSError(ENOSPC), while the file system itself is real (open, fstat, ftruncate, f
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import os
@@ -88,6 +89,10 @@ async def test_full_disk_holds_records_refuses_past_the_limit_and_flushes_on_rec
         await sink.close(timeout_s=0.5)
 
 
+def scrape(port: int | None) -> str:
+    return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+
+
 def metric(body: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines() if line.startswith(name + "{"))
 
@@ -109,7 +114,7 @@ async def test_service_keeps_answering_reports_it_then_refuses_with_retry_info(f
         assert app.records.held_count == 3
         assert await health_status(channel, SPOOL_HEALTH_NAME) == health_pb2.HealthCheckResponse.NOT_SERVING
         assert not await app.ready()  # out of Envoy's rotation while it refuses
-        body = urllib.request.urlopen(f"http://127.0.0.1:{handle.metrics_port}/metrics", timeout=5).read().decode()
+        body = await asyncio.to_thread(scrape, handle.metrics_port)
         assert metric(body, "ai4vc_records_spool_writable") == 0
         assert metric(body, "ai4vc_records_held") == 3
         assert metric(body, "ai4vc_records_spool_errors_total") > 0
