@@ -39,8 +39,12 @@ class FakeFullDisk:
     def __init__(self) -> None:
         self.full = True
         self.refused = 0
+        self.room = 0  # bytes it takes before it is full (a write that fills the disk half-way)
 
     def __call__(self, fd: int, data: bytes | memoryview) -> int:
+        if self.room:
+            taken, self.room = os.write(fd, data[:self.room]), 0
+            return taken
         if self.full:
             self.refused += 1
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -91,6 +95,22 @@ async def test_full_disk_holds_records_refuses_past_the_limit_and_flushes_on_rec
 
 def scrape(port: int | None) -> str:
     return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+
+
+async def test_a_write_cut_short_by_a_full_disk_leaves_no_half_line(full_disk, tmp_path):
+    """A spool append that fills the disk part-way is cut back to the spool's old length (a half
+    line would stop the replay), and its records are held, then spooled whole."""
+    sink = RecordSink("events", _no_db, None, tmp_path, flush_interval_s=0.01, max_backoff_s=0.05)
+    full_disk.full = False
+    sink.submit({"id": "before", "payload": "x"})
+    await sink.close(timeout_s=0.5)  # writer not started: close spools it
+    kept = sink.spool_path.read_bytes()
+    full_disk.full, full_disk.room = True, 10
+    sink._append_spool([{"id": "cut", "payload": "y" * 100}])
+    assert sink.spool_path.read_bytes() == kept and sink.held_count == 1 and not sink.spool_writable
+    full_disk.full = False
+    sink._append_spool([])
+    assert spooled_ids(sink) == ["before", "cut"] and sink.held_count == 0 and sink.spool_writable
 
 
 def metric(body: str, name: str) -> float:
