@@ -126,7 +126,7 @@ async def test_service_keeps_answering_reports_it_then_refuses_with_retry_info(f
                            spool_dir=str(tmp_path / "spool"), log_json=False, records_max_queue=3)
     request = pb.TransliterateRequest(contents=["नमस्ते दुनिया"], source_language_code="hi", target_language_code="ta")
     async with running(settings, nmt_app.create) as (app, handle, channel):
-        app.records.bind_health(handle.health)
+        assert await health_status(channel, SPOOL_HEALTH_NAME) == health_pb2.HealthCheckResponse.SERVING
         stub = pb_grpc.NmtServiceStub(channel)
         for _ in range(3):
             await stub.Transliterate(request, timeout=10)

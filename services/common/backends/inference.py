@@ -76,3 +76,9 @@ class InferenceApp:
 
     async def ready(self) -> bool:
         return await self.backends.ready(self.settings.model_name, self.listed)
+
+    def bind_health(self, servicer: Any) -> None:
+        """Gives the server's health servicer the components this app reports beside its own
+        status: the record spool (`records.SPOOL_HEALTH_NAME`). Called by whoever built the
+        server (the service test harness; `rpc.server.serve` does not call it yet)."""
+        self.records.bind_health(servicer)
