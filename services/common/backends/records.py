@@ -189,7 +189,7 @@ class RecordSink:
                                     labels, registry=registry)
         self.writable_gauge.labels(name).set_function(lambda: 1.0 if self._writable else 0.0)
         self.held_gauge = Gauge("ai4vc_records_held", "Records held in memory because the spool cannot be written.",
-                          labels, registry=registry)
+                                labels, registry=registry)
         self.held_gauge.labels(name).set_function(lambda: len(self._held))
         self.spool_errors = Counter("ai4vc_records_spool_errors_total", "Failed spool writes, by errno name.",
                                     [*labels, "error"], registry=registry)
