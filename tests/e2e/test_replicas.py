@@ -173,7 +173,7 @@ async def test_stream_on_a_killed_replica_ends_unavailable_then_the_sdk_resumes_
     def live() -> Iterator[bytes]:
         for start in range(0, len(audio), CHUNK):
             yield audio[start:start + CHUNK]
-            time.sleep(0.05)  # twice real time: live, but short
+            time.sleep(0.1)  # real time: the kill lands mid-stream even when recognition lags
 
     def transcribe() -> None:
         try:
@@ -190,10 +190,10 @@ async def test_stream_on_a_killed_replica_ends_unavailable_then_the_sdk_resumes_
 
     worker = threading.Thread(target=transcribe)
     worker.start()
+    victim = await streaming_replica(mesh)  # found while the stream surely runs
     assert await asyncio.to_thread(first_final.wait, 60)
     assert not failure and worker.is_alive(), (failure, [(r.is_final, r.alternatives[0].transcript)
                                                          for r in results if r.alternatives])
-    victim = await streaming_replica(mesh)
     kill_server(victim)
     await asyncio.to_thread(worker.join, 120)
     assert not worker.is_alive() and not failure, failure
