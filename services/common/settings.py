@@ -52,6 +52,9 @@ class CommonSettings:
     database_schema: str = "public"
     redis_url: str = ""
     spool_dir: str = ".run/spool"
+    # Request records a sink keeps in memory: its queue to PostgreSQL, and what it holds while the
+    # spool cannot be written (disk full); with that many held, new calls get UNAVAILABLE.
+    records_max_queue: int = 10_000
     # Compiled text-normalization grammars (NeMo .far files), shared by the services, their
     # replicas and every checkout; compiled once, loaded at every later start (textnorm.py).
     grammar_cache_dir: str = DEFAULT_GRAMMAR_CACHE_DIR
