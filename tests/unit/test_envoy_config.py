@@ -14,10 +14,10 @@ import yaml
 
 from deploy.local.envoy_config import (
     DESCRIPTOR,
-    MAX_BODY_BYTES,
-    ClientLimits,
     INTERNAL_HEADERS,
+    MAX_BODY_BYTES,
     REMOVED_HEADERS,
+    ClientLimits,
     Upstream,
     render,
     render_routes,
