@@ -126,9 +126,13 @@ class ClientLimits:
     # preface followed by nothing). Envoy's own default.
     connection_idle_timeout_s: float = 3600.0
     # Bytes Envoy buffers per connection (and per stream) before it stops reading that side:
-    # flow control ties a client that does not read to the upstream it waits on. At least the REST
-    # body limit, which the transcoder and the size check need whole.
+    # flow control ties a client that does not read to the upstream it waits on. Above the REST
+    # body limit (the transcoder holds a whole JSON body).
     per_connection_buffer_limit_bytes: int = 16 * 1024 * 1024
+    # HTTP/2 window Envoy grants each upstream stream: what a service may still send to a stream
+    # Envoy stopped reading (its client does not read). With the buffer above, the most one such
+    # client costs Envoy; Envoy's own default is 256 MiB.
+    upstream_stream_window_bytes: int = 1024 * 1024
     # Open downstream connections across the listener (overload manager); past it new ones are
     # refused at accept, before any filter runs.
     max_downstream_connections: int = 50_000
@@ -137,9 +141,8 @@ class ClientLimits:
         for field in dataclasses.fields(self):
             if getattr(self, field.name) <= 0:
                 raise ValueError(f"AI4VC_ENVOY_{field.name.upper()} must be positive")
-        if self.per_connection_buffer_limit_bytes < MAX_BODY_BYTES:
-            raise ValueError(f"AI4VC_ENVOY_PER_CONNECTION_BUFFER_LIMIT_BYTES must be at least {MAX_BODY_BYTES}"
-                             " (the REST body limit)")
+        if not 65_535 <= self.upstream_stream_window_bytes <= 2**31 - 1:
+            raise ValueError("AI4VC_ENVOY_UPSTREAM_STREAM_WINDOW_BYTES must be within 65535..2^31-1 (HTTP/2)")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: float) -> ClientLimits:
@@ -251,6 +254,7 @@ def render(
         connection_idle_timeout=_duration(limits.connection_idle_timeout_s),
         per_connection_buffer_limit_bytes=limits.per_connection_buffer_limit_bytes,
         max_downstream_connections=limits.max_downstream_connections,
+        upstream_stream_window_bytes=limits.upstream_stream_window_bytes,
     )
 
 

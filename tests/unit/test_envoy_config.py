@@ -15,7 +15,6 @@ import yaml
 from deploy.local.envoy_config import (
     DESCRIPTOR,
     INTERNAL_HEADERS,
-    MAX_BODY_BYTES,
     REMOVED_HEADERS,
     ClientLimits,
     Upstream,
@@ -286,7 +285,8 @@ def test_cli_upstream_joins_the_services_one_process_serves(tmp_path: Path, monk
 
 def test_client_limits_defaults_are_rendered(config: dict[str, Any]) -> None:
     """Slow and silent clients are bounded by default: headers within 10 s, idle streams cut at
-    300 s, idle connections at an hour, 16 MiB buffered per connection, 50k connections in all."""
+    300 s, idle connections at an hour, 16 MiB buffered per connection, 1 MiB in flight per
+    upstream stream, 50k connections in all."""
     hcm = _hcm(config)
     assert hcm["request_headers_timeout"] == "10s"
     assert hcm["stream_idle_timeout"] == "300s"
@@ -296,6 +296,9 @@ def test_client_limits_defaults_are_rendered(config: dict[str, Any]) -> None:
     [monitor] = config["overload_manager"]["resource_monitors"]
     assert monitor["name"] == "envoy.resource_monitors.global_downstream_max_connections"
     assert monitor["typed_config"]["max_active_downstream_connections"] == 50_000
+    for cluster in config["static_resources"]["clusters"]:
+        http2 = cluster["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+        assert http2["explicit_http_config"]["http2_protocol_options"]["initial_stream_window_size"] == 1024 * 1024
 
 
 def test_client_limits_come_from_the_environment(tmp_path: Path) -> None:
@@ -313,10 +316,11 @@ def test_client_limits_come_from_the_environment(tmp_path: Path) -> None:
     ("AI4VC_ENVOY_REQUEST_HEADERS_TIMEOUT_S", "ten"),
     ("AI4VC_ENVOY_STREAM_IDLE_TIMEOUT_S", "0"),
     ("AI4VC_ENVOY_MAX_DOWNSTREAM_CONNECTIONS", "-1"),
-    ("AI4VC_ENVOY_PER_CONNECTION_BUFFER_LIMIT_BYTES", str(MAX_BODY_BYTES - 1)),
+    ("AI4VC_ENVOY_PER_CONNECTION_BUFFER_LIMIT_BYTES", "1e6"),
+    ("AI4VC_ENVOY_UPSTREAM_STREAM_WINDOW_BYTES", "1024"),
 ])
 def test_bad_client_limits_fail_fast_naming_the_variable(variable: str, value: str) -> None:
-    """A malformed, non-positive or too-small limit fails at render time, naming its variable."""
+    """A malformed, non-positive or out-of-range limit fails at render time, naming its variable."""
     with pytest.raises(ValueError, match=variable):
         ClientLimits.from_env({variable: value})
 
