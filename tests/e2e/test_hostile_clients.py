@@ -59,14 +59,22 @@ class Keys:
 
     def __init__(self, mesh: Any) -> None:
         self.mesh = mesh
+        self.users: set[str] = set()
         self.victim_owner = f"victim-{uuid.uuid4().hex[:8]}"
         self.mallory_owner = f"mallory-{uuid.uuid4().hex[:8]}"
         self.victim_id, self.victim = self.create(self.victim_owner, ["nmt"])
         self.mallory_id, self.mallory = self.create(self.mallory_owner, ["nmt"])
 
     def create(self, owner: str, scopes: list[str], per_minute: int = 0) -> tuple[str, str]:
+        """A key of `owner` (a user made for it on first use), created by the bootstrap admin."""
         with grpc.insecure_channel(f"127.0.0.1:{self.mesh.ports.envoy}") as channel:
-            answer = auth_grpc.AuthServiceStub(channel).CreateApiKey(
+            stub = auth_grpc.AuthServiceStub(channel)
+            if owner not in self.users:
+                stub.CreateUser(auth_pb.CreateUserRequest(username=owner, password=secrets.token_urlsafe(16),
+                                                          scopes=scopes),
+                                timeout=15, metadata=(("x-api-key", self.mesh.admin_key()),))
+                self.users.add(owner)
+            answer = stub.CreateApiKey(
                 auth_pb.CreateApiKeyRequest(display_name="hostile e2e", scopes=scopes, owner=owner,
                                             quota=auth_pb.Quota(requests_per_minute=per_minute)),
                 timeout=15, metadata=(("x-api-key", self.mesh.admin_key()),))

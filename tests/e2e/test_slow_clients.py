@@ -35,7 +35,8 @@ from deploy.local.parts import Envoy, free_ports
 from tests.errors_util import error_info
 
 pytestmark = pytest.mark.e2e
-LIMITS = ClientLimits(request_headers_timeout_s=1.0, stream_idle_timeout_s=2.0, connection_idle_timeout_s=2.0,
+# (the stream idle timeout leaves a cold TTS stream time for its first chunk on a loaded machine)
+LIMITS = ClientLimits(request_headers_timeout_s=1.0, stream_idle_timeout_s=4.0, connection_idle_timeout_s=2.0,
                       per_connection_buffer_limit_bytes=256 * 1024, upstream_stream_window_bytes=256 * 1024)
 TRANSLATE = nmt_pb.TranslateTextRequest(contents=["भारत"], source_language_code="hi", target_language_code="ur")
 HINDI = "भारत एक विशाल देश है। इसकी राजधानी नई दिल्ली है। "
@@ -108,7 +109,7 @@ def header_block(headers: list[tuple[str, str]]) -> bytes:
 
 def read_frames(sock: socket.socket, timeout_s: float) -> Iterator[tuple[int, int, int, bytes]]:
     """Frames (type, flags, stream, payload) as they come, until the peer closes or `timeout_s`
-    passes with nothing."""
+    passes with nothing (the caller may stop earlier)."""
     sock.settimeout(timeout_s)
     buffer = b""
     while True:
@@ -137,6 +138,16 @@ def h2_connect(port: int) -> socket.socket:
             sock.sendall(frame(SETTINGS, 0x1, 0, b""))
             return sock
     raise AssertionError("no SETTINGS from the server")
+
+
+def until(sock: socket.socket, wanted: set[int], timeout_s: float = 10) -> list[int]:
+    """The frame types read until one of `wanted` (or the end): what the peer sent."""
+    kinds = []
+    for kind, _, _, _ in read_frames(sock, timeout_s):
+        kinds.append(kind)
+        if kind in wanted:
+            break
+    return kinds
 
 
 # -- slowloris ------------------------------------------------------------------------------------
@@ -179,7 +190,7 @@ def test_http2_preface_then_nothing_is_closed(edge: Envoy) -> None:
     before = stat(edge, "http.edge.downstream_cx_idle_timeout")
     sock = h2_connect(edge.port)
     try:
-        kinds = [kind for kind, _, _, _ in read_frames(sock, 10)]
+        kinds = until(sock, {GOAWAY})
     finally:
         sock.close()
     assert GOAWAY in kinds
@@ -194,7 +205,7 @@ def test_http2_headers_never_finished_are_cut(mesh, edge: Envoy) -> None:
                           (":path", "/ai4vc.nmt.v1.NmtService/TranslateText"), ("content-type", "application/grpc")])
     try:
         sock.sendall(frame(HEADERS, 0x0, 1, block[: len(block) // 2]))
-        kinds = [kind for kind, _, _, _ in read_frames(sock, 10)]
+        kinds = until(sock, {RST_STREAM, GOAWAY})
     finally:
         sock.close()
     assert {RST_STREAM, GOAWAY} & set(kinds), kinds
@@ -261,7 +272,8 @@ def _grpc_message(message: Any) -> bytes:
 def test_a_client_that_never_reads_holds_bounded_memory(mesh, edge: Envoy) -> None:
     """A client asks for minutes of streamed audio and never reads it (no WINDOW_UPDATE, nothing
     taken off the socket): Envoy pauses the TTS upstream (flow control) instead of buffering, its
-    memory grows by no more than the buffer and window limits, and other clients are served."""
+    memory grows by no more than the buffer and window limits, other clients are served, and the
+    stuck stream is reset at the stream idle timeout (its buffers freed)."""
     memory_before = stat(edge, "server.memory_allocated")
     paused_before = stat(edge, "cluster.tts.upstream_flow_control_paused_reading_total")
     request = tts_pb.StreamingSynthesizeRequest(
@@ -286,6 +298,9 @@ def test_a_client_that_never_reads_holds_bounded_memory(mesh, edge: Envoy) -> No
         assert paused >= 1, "Envoy never paused the TTS stream of a client that does not read"
         growth = stat(edge, "server.memory_allocated") - memory_before
         assert served(edge.port, mesh.admin_key())
+        # Reading frames now grants no window: the stream stays stuck until the edge resets it.
+        kinds = until(sock, {RST_STREAM}, timeout_s=LIMITS.stream_idle_timeout_s + 10)
+        assert kinds[-1:] == [RST_STREAM], kinds[-5:]
     finally:
         sock.close()
     bound = LIMITS.per_connection_buffer_limit_bytes + LIMITS.upstream_stream_window_bytes + 8 * 1024 * 1024

@@ -329,5 +329,5 @@ def test_access_log_paths_carry_no_query(config: dict[str, Any]) -> None:
     """The access log writes paths without their query string, where a credential may travel."""
     [log] = _hcm(config)["access_log"]
     fields = log["typed_config"]["log_format"]["json_format"]
-    assert fields["path"] == "%PATH(WQ:ORIG)%" and fields["grpc_path"] == "%PATH(WQ)%"
-    assert not [v for v in fields.values() if "PATH" in str(v) and "WQ" not in str(v)]
+    assert fields["path"] == "%PATH(NQ:ORIG_OR_PATH)%" and fields["grpc_path"] == "%PATH(NQ:PATH)%"
+    assert not [v for v in fields.values() if "PATH" in str(v).upper() and "NQ" not in str(v)]
