@@ -248,7 +248,7 @@ def render(
         rate_limited_message=RATE_LIMITED_MESSAGE,
         rate_limited_details=rate_limited_details(),
         tracing_cluster=tracing[0] if tracing else "",
-        tracing_sample_percent=round(100 * tracing_sample_ratio, 3),
+        tracing_sample_ppm=round(1_000_000 * tracing_sample_ratio),
         request_headers_timeout=_duration(limits.request_headers_timeout_s),
         stream_idle_timeout=_duration(limits.stream_idle_timeout_s),
         connection_idle_timeout=_duration(limits.connection_idle_timeout_s),

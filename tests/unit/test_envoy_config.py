@@ -331,3 +331,32 @@ def test_access_log_paths_carry_no_query(config: dict[str, Any]) -> None:
     fields = log["typed_config"]["log_format"]["json_format"]
     assert fields["path"] == "%PATH(NQ:ORIG_OR_PATH)%" and fields["grpc_path"] == "%PATH(NQ:PATH)%"
     assert not [v for v in fields.values() if "PATH" in str(v).upper() and "NQ" not in str(v)]
+
+
+TELEMETRY = Upstream("ai4vc.telemetry.v1.TelemetryService", "telemetry", [("127.0.0.1", 18095)])
+
+
+def test_envoy_samples_new_traces_at_the_mesh_ratio(tmp_path: Path) -> None:
+    """Envoy's spans follow the OpenTelemetry parent-based sampler at the mesh's ratio. Without it,
+    use_request_id_for_trace_sampling off makes Envoy count every request as sampled whatever
+    random_sampling says: each call exported a span and passed a sampled traceparent on."""
+    config = yaml.safe_load(render([*UPSTREAMS, TELEMETRY], listen_port=18080, admin_port=19901,
+                                   access_log_path=tmp_path / "access.log", tracing_sample_ratio=0.1))
+    tracer = _hcm(config)["tracing"]["provider"]["typed_config"]
+    assert tracer["grpc_service"]["envoy_grpc"]["cluster_name"] == "telemetry"
+    parent = tracer["sampler"]
+    assert parent["name"] == "envoy.tracers.opentelemetry.samplers.parent_based"
+    ratio = parent["typed_config"]["wrapped_sampler"]
+    assert ratio["name"] == "envoy.tracers.opentelemetry.samplers.trace_id_ratio_based"
+    assert ratio["typed_config"]["sampling_percentage"] == {"numerator": 100_000, "denominator": "MILLION"}
+
+
+@pytest.mark.skipif(not ENVOY.exists(), reason="envoy binary not installed in the venv")
+@pytest.mark.skipif(not DESCRIPTOR.exists(), reason="descriptor not generated")
+def test_real_envoy_accepts_the_tracing_sampler(tmp_path: Path) -> None:
+    """`envoy --mode validate` accepts the bootstrap with tracing (and its sampler extensions) on."""
+    path = write_edge([*UPSTREAMS, TELEMETRY], tmp_path / "envoy", "s" * 40, listen_port=18080,
+                      admin_port=19901, access_log_path=tmp_path / "access.log", tracing_sample_ratio=0.0)
+    result = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
