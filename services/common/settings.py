@@ -39,6 +39,9 @@ class CommonSettings:
     grace_period_s: float = 5.0
     max_concurrent_rpcs: int = 1000
     max_message_bytes: int = 16 * 1024 * 1024
+    # A client stream must send its config message within this many seconds of opening, or it is
+    # ended with STREAM_CONFIG_MISSING: a stream that sends nothing holds no slot for long.
+    stream_config_timeout_s: float = 10.0
     tracing_exporter: str = "none"  # none | console | otlp
     tracing: bool = True  # span per RPC (and trace context propagation)
     # Root traces kept, 0 to 1 (ParentBased(TraceIdRatioBased)): a call continues its caller's choice.
