@@ -8,10 +8,18 @@ partial hypothesis so far, the END chunk with the final one and its word times.
 Two passes: partials come from live decoding, whose feature normalisation starts from the
 model's prior and is poor for the first seconds (corpus WER 0.64 on the test sentences). The
 final re-decodes the stream's audio, kept as 16-bit PCM, with whole-utterance normalisation,
-exactly as asr_am_ensemble does (WER 0.24), at the cost of one decode of the utterance on END
+exactly as asr_am_ensemble does (WER 0.24), at the cost of one decode of the utterance
 (about a third of its duration on one core). Streams longer than max_rescore_seconds end on
-the live hypothesis instead. Decoders are
+the live hypothesis instead, and so do all streams when the config's `final_pass` is `live`
+(no second pass: the final follows END at once, at the live pass's accuracy). Decoders are
 costly to build (about 0.8 s and 80 MB), so closed streams hand theirs back to a pool.
+
+PREPARE_FINAL: that second pass would make the final wait on END, after the caller's
+endpointer has already decided. A caller that sees trailing silence begin (the ASR service:
+`stream_prepare_final_ms` into it) sends PREPARE_FINAL=1 with a chunk; the model then runs the
+second pass over the audio so far and keeps its result. An END that brings no audio after
+that chunk is answered with the kept result at once; any audio after it (speech resumed)
+drops the kept result, and END decodes as without a prepare.
 
 Word boosting: BOOST_PHRASES / BOOST_SCORES on the START request boost phrases for the whole
 stream, live decoder and second pass alike (asr_sphinx.Booster); the START response's
@@ -48,6 +56,8 @@ class _Stream:
     samples: int = 0
     boosts: list[tuple[str, float]] = dataclasses.field(default_factory=list)
     ignored: list[str] = dataclasses.field(default_factory=list)
+    # The final prepared by PREPARE_FINAL: (samples it covers, transcript, word times).
+    prepared: tuple[int, str, list[dict]] | None = None
 
 
 class _InvalidChunk(ValueError):
@@ -63,6 +73,11 @@ class TritonPythonModel:
         self.rate = int(_param(config, "sample_rate_hertz") or _SAMPLE_RATE)
         self.max_chunk = int(float(_param(config, "max_chunk_seconds") or 10) * self.rate)
         self.max_rescore = int(float(_param(config, "max_rescore_seconds") or 300) * self.rate)
+        final_pass = _param(config, "final_pass") or "rescore"
+        if final_pass not in ("rescore", "live"):
+            raise pb_utils.TritonModelException(f"parameter 'final_pass' must be rescore or live, got {final_pass!r}")
+        if final_pass == "live":
+            self.max_rescore = 0
         batching = config.get("sequence_batching", {})
         self.idle_s = int(batching.get("max_sequence_idle_microseconds") or 60_000_000) / 1e6
         # Triton never runs more sequences at once on an instance than it has candidate slots.
@@ -119,10 +134,12 @@ class TritonPythonModel:
         self.streams[corrid] = stream
         return stream
 
-    def _chunk(self, request: object) -> tuple[int, bool, bool, str, np.ndarray, list[tuple[str, float]]]:
+    def _chunk(self, request: object) -> tuple[int, bool, bool, bool, str, np.ndarray, list[tuple[str, float]]]:
         corrid = int(_scalar(request, "CORRID"))
         start = bool(_scalar(request, "START"))
         end = bool(_scalar(request, "END"))
+        prepare_t = pb_utils.get_input_tensor_by_name(request, "PREPARE_FINAL")
+        prepare = prepare_t is not None and bool(prepare_t.as_numpy().reshape(-1)[0])
         audio = pb_utils.get_input_tensor_by_name(request, "AUDIO_CHUNK").as_numpy()
         langs = pb_utils.get_input_tensor_by_name(request, "LANG_ID").as_numpy().reshape(-1)
         if audio.ndim != 2 or audio.shape[0] != 1 or len(langs) != 1:
@@ -134,11 +151,26 @@ class TritonPythonModel:
             raise _InvalidChunk("AUDIO_CHUNK holds NaN or infinite samples")
         # Boosting is fixed by the START request; later requests' are ignored.
         boosts = boost_inputs(request, pb_utils.get_input_tensor_by_name, 1)[0] if start else []
-        return corrid, start, end, decode_text(langs[0]).strip().lower(), samples, boosts
+        return corrid, start, end, prepare, decode_text(langs[0]).strip().lower(), samples, boosts
+
+    def _rescore(self, stream: _Stream) -> tuple[str, list[dict]] | None:
+        """The second pass over the stream's audio so far (see the module docstring), boosted
+        alike; None where the stream ends on the live hypothesis instead."""
+        if not stream.pcm or stream.samples > self.max_rescore:
+            return None
+        self.rescorer.apply(stream.boosts)
+        final = self.rescorer.decoder
+        final.reinit_feat()
+        final.set_cmn(self.initial_cmn)
+        final.start_utt()
+        final.process_raw(np.concatenate(stream.pcm).tobytes(), False, True)
+        final.end_utt()
+        hyp = final.hyp()
+        return (unboost_text(hyp.hypstr) if hyp is not None else ""), words_of(final, self.frame_rate)
 
     def _step(self, request: object) -> object:
         try:
-            corrid, start, end, language, samples, boosts = self._chunk(request)
+            corrid, start, end, prepare, language, samples, boosts = self._chunk(request)
         except (ValueError, UnicodeDecodeError, AttributeError) as exc:
             # END closes the stream even when its chunk is bad, so no decoder is left behind.
             try:
@@ -168,30 +200,32 @@ class TritonPythonModel:
                 pcm = to_pcm16(samples, stream.rng)
                 stream.decoder.process_raw(pcm.tobytes(), False, False)
                 stream.samples += len(pcm)
+                stream.prepared = None  # audio after the prepare: the kept final is stale
                 if stream.samples <= self.max_rescore:
                     stream.pcm.append(pcm)
                 else:
                     stream.pcm.clear()
             ignored = json.dumps(stream.ignored) if start or end else "[]"
             if not end:
+                if prepare:
+                    rescored = self._rescore(stream)
+                    stream.prepared = (stream.samples, *rescored) if rescored is not None else None
                 hyp = stream.decoder.hyp()
                 return _response(unboost_text(hyp.hypstr) if hyp is not None else "", False, "[]", ignored)
             stream.decoder.end_utt()
-            final = stream.decoder
-            if stream.pcm and stream.samples <= self.max_rescore:
-                # Second pass over the whole utterance (see the module docstring), boosted alike.
-                self.rescorer.apply(stream.boosts)
-                final = self.rescorer.decoder
-                final.reinit_feat()
-                final.set_cmn(self.initial_cmn)
-                final.start_utt()
-                final.process_raw(np.concatenate(stream.pcm).tobytes(), False, True)
-                final.end_utt()
-            hyp = final.hyp()
-            words = words_of(final, self.frame_rate)
+            if stream.prepared is not None and stream.prepared[0] == stream.samples:
+                text, words = stream.prepared[1], stream.prepared[2]
+            else:
+                rescored = self._rescore(stream)
+                if rescored is not None:
+                    text, words = rescored
+                else:
+                    hyp = stream.decoder.hyp()
+                    text = unboost_text(hyp.hypstr) if hyp is not None else ""
+                    words = words_of(stream.decoder, self.frame_rate)
             self.streams.pop(corrid, None)
             self._release(stream)
-            return _response(unboost_text(hyp.hypstr) if hyp is not None else "", True, json.dumps(words), ignored)
+            return _response(text, True, json.dumps(words), ignored)
         except RuntimeError as exc:  # the decoder's failure, not the caller's: close the stream
             self.streams.pop(corrid, None)
             return _error(f"recognition failed: {exc}", pb_utils.TritonError.INTERNAL)
