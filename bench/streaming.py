@@ -440,7 +440,8 @@ def capacity_step(pool: Any, workers: int, kind: str, target: str, key: str, mod
 
 
 def step_up(pool: Any, workers: int, paths: dict[str, tuple[str, str, str]], model: str, levels: list[int],
-            seconds: float, signal: str, deadline: float, watch: dict[str, list[int]]) -> dict[str, list[dict[str, Any]]]:
+            seconds: float, signal: str, deadline: float, watch: dict[str, list[int]]
+            ) -> dict[str, list[dict[str, Any]]]:
     """For each level in order, each path (name -> (kind, target, key)) that has kept up so far; stops
     when none has or the run's time is spent. Paths alternate per level, so they meet the
     same machine state."""
