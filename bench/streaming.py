@@ -215,7 +215,7 @@ def _streaming_config(model: str, eou_ms: int) -> asr_pb.StreamingRecognitionCon
     return asr_pb.StreamingRecognitionConfig(
         config=asr_pb.RecognitionConfig(language_code="en", model=model, audio_config=audio_pb2.AudioConfig(
             encoding=audio_pb2.AUDIO_ENCODING_LINEAR16, sample_rate_hertz=RATE)),
-        interim_results=True,
+        interim_results=True, enable_voice_activity_events=True,
         endpointing=asr_pb.EndpointingConfig(end_of_utterance_silence=duration_pb2.Duration(
             nanos=eou_ms * 1_000_000)))
 
@@ -228,6 +228,7 @@ async def final_grpc(stub: asr_grpc.AsrServiceStub, key: str, model: str, eou_ms
     chunks = [data[i:i + CHUNK * 2] for i in range(0, len(data), CHUNK * 2)]
     sent: list[float] = []
     finals: list[tuple[float, str]] = []
+    vad_end: list[float] = []
     start_at = time.perf_counter() + 0.1
 
     async def requests():  # type: ignore[no-untyped-def]
@@ -245,9 +246,11 @@ async def final_grpc(stub: asr_grpc.AsrServiceStub, key: str, model: str, eou_ms
             now = time.perf_counter()
             finals += [(now, r.alternatives[0].transcript if r.alternatives else "")
                        for r in response.results if r.is_final]
+            if response.speech_event_type == asr_pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_END:
+                vad_end.append(response.speech_event_offset.ToNanoseconds() / 1e9)
     except grpc.aio.AioRpcError as exc:
         error = exc.code().name
-    return _final_row(sent, finals, endpoint, error)
+    return _final_row(sent, finals, endpoint, error, vad_end, eou_ms)
 
 
 async def final_ws(url: str, key: str, model: str, eou_ms: int) -> dict[str, Any]:
@@ -260,6 +263,7 @@ async def final_ws(url: str, key: str, model: str, eou_ms: int) -> dict[str, Any
     chunks = [data[i:i + CHUNK * 2] for i in range(0, len(data), CHUNK * 2)]
     sent: list[float] = []
     finals: list[tuple[float, str]] = []
+    vad_end: list[float] = []
     error = ""
     try:
         async with connect(url, subprotocols=["ai4vc.v1", f"ai4vc-key.{key}"], max_size=None) as ws:  # type: ignore[list-item]
@@ -284,19 +288,76 @@ async def final_ws(url: str, key: str, model: str, eou_ms: int) -> dict[str, Any
                 for r in message.get("results", []):
                     if r.get("isFinal"):
                         finals.append((now, (r.get("alternatives") or [{}])[0].get("transcript", "")))
+                if message.get("speechEventType") == "SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_END":
+                    vad_end.append(float(message["speechEventOffset"].rstrip("s")))
                 if message.get("event") == "done":
                     break
             await sender
     except Exception as exc:  # noqa: BLE001 - recorded as the row's error
         error = type(exc).__name__
-    return _final_row(sent, finals, endpoint, error)
+    return _final_row(sent, finals, endpoint, error, vad_end, eou_ms)
 
 
-def _final_row(sent: list[float], finals: list[tuple[float, str]], endpoint: int, error: str) -> dict[str, Any]:
+def _final_row(sent: list[float], finals: list[tuple[float, str]], endpoint: int, error: str,
+               vad_end: list[float], eou_ms: int) -> dict[str, Any]:
+    """`latency_s`: final arrival − send time of the chunk completing `eou_ms` of silence after the
+    last speech sample; `after_vad_s`: the same from the VAD's own speech end (its END event);
+    `hangover_s`: VAD speech end − last speech sample (negative: the VAD called the soft tail silence)."""
     k = endpoint // CHUNK
-    if error or len(finals) != 1 or k >= len(sent):
-        return {"error": error or f"{len(finals)} finals", "latency_s": None, "transcript": ""}
-    return {"error": "", "latency_s": finals[0][0] - sent[k], "transcript": finals[0][1]}
+    if error or len(finals) != 1 or k >= len(sent) or len(vad_end) != 1:
+        return {"error": error or f"{len(finals)} finals, {len(vad_end)} ends", "latency_s": None, "transcript": ""}
+    k_vad = int(vad_end[0] * RATE + eou_ms * RATE // 1000) // CHUNK
+    last_speech = (endpoint - eou_ms * RATE // 1000) / RATE
+    return {"error": "", "latency_s": finals[0][0] - sent[k], "transcript": finals[0][1],
+            "after_vad_s": finals[0][0] - sent[min(k_vad, len(sent) - 1)], "hangover_s": vad_end[0] - last_speech}
+
+
+async def final_decode(triton: str, repeats: int) -> dict[str, Any]:
+    """Where a final's time goes in the model: the FINAL_SPEECH utterance with 300 ms of trailing
+    silence as a Triton sequence (1920-sample chunks, each sent when the last is answered), ended
+    three ways — END on the last chunk (asr_streaming: the second pass runs on END), PREPARE_FINAL
+    on the last chunk then an empty END (the pass runs on the prepare), and asr_streaming_live's
+    END (no second pass). Times in ms, p50 of `repeats`."""
+    audio, _ = final_audio(300)
+    audio = audio[:-int(1.2 * RATE)]
+    lang = np.array([[b"en"]], dtype=np.object_)
+    client = grpcclient.InferenceServerClient(triton)
+
+    async def call(model: str, corrid: int, piece: np.ndarray, *, start: bool, end: bool, prepare: bool) -> float:
+        row = piece.reshape(1, -1)
+        inputs = [grpcclient.InferInput("AUDIO_CHUNK", list(row.shape), "FP32"),
+                  grpcclient.InferInput("LANG_ID", [1, 1], "BYTES")]
+        inputs[0].set_data_from_numpy(row)
+        inputs[1].set_data_from_numpy(lang)
+        if prepare:
+            inputs.append(grpcclient.InferInput("PREPARE_FINAL", [1, 1], "INT32"))
+            inputs[-1].set_data_from_numpy(np.ones((1, 1), np.int32))
+        t0 = time.perf_counter()
+        await client.infer(model, inputs, sequence_id=corrid, sequence_start=start, sequence_end=end,
+                           client_timeout=60)
+        return time.perf_counter() - t0
+
+    pieces = [audio[i:i + MODEL_CHUNK] for i in range(0, audio.size, MODEL_CHUNK)]
+    out: dict[str, list[float]] = {"end_rescore": [], "prepare": [], "end_after_prepare": [], "end_live": [],
+                                   "chunk": []}
+    try:
+        for rep in range(repeats):
+            for mode in ("end_rescore", "prepare", "end_live"):
+                model = LIVE if mode == "end_live" else REAL
+                corrid = 600_000 + rep * 3 + ("end_rescore", "prepare", "end_live").index(mode)
+                for k, piece in enumerate(pieces[:-1]):
+                    out["chunk"].append(await call(model, corrid, piece, start=k == 0, end=False, prepare=False))
+                last = pieces[-1]
+                if mode == "prepare":
+                    out["prepare"].append(await call(model, corrid, last, start=False, end=False, prepare=True))
+                    out["end_after_prepare"].append(await call(model, corrid, last[:0], start=False, end=True,
+                                                               prepare=False))
+                else:
+                    out[mode].append(await call(model, corrid, last, start=False, end=True, prepare=False))
+    finally:
+        await client.close()
+    return {"audio_s": audio.size / RATE, "repeats": repeats,
+            **{f"{name}_ms": percentiles(values) for name, values in out.items()}}
 
 
 async def final_latency(envoy: str, key: str, models: list[str], eous: list[int], utterances: int,
@@ -321,7 +382,10 @@ async def final_latency(envoy: str, key: str, models: list[str], eous: list[int]
                     wer = (sum(word_errors(FINAL_SPEECH, r["transcript"]) for r in ok)
                            / (len(FINAL_SPEECH.split()) * len(ok))) if ok else float("nan")
                     rows.append({"model": model, "eou_ms": eou, "path": path, "utterances": utterances,
-                                 "after_endpoint_ms": lat, "errors": sorted({r["error"] for r in runs if r["error"]}),
+                                 "after_endpoint_ms": lat,
+                                 "after_vad_endpoint_ms": percentiles([r["after_vad_s"] for r in ok]),
+                                 "vad_hangover_ms": percentiles([r["hangover_s"] for r in ok]),
+                                 "errors": sorted({r["error"] for r in runs if r["error"]}),
                                  "wer": wer, "transcripts": [r["transcript"] for r in ok],
                                  "met": bool(ok) and len(ok) == len(runs) and lat["p50"] <= FINAL_P50_MS
                                  and lat["p99"] <= FINAL_P99_MS})
@@ -693,10 +757,21 @@ def markdown(r: dict[str, Any]) -> str:
     lines = ["| target | measured | baseline (same run) | verdict |", "|---|---|---|---|"]
     for f in r.get("final", []):
         a = f["after_endpoint_ms"]
+        v, h = f["after_vad_endpoint_ms"], f["vad_hangover_ms"]
         lines.append(f"| final after the endpoint, p50 ≤ {FINAL_P50_MS:g} / p99 ≤ {FINAL_P99_MS:g} ms: {f['model']}, "
                      f"end_of_utterance_silence {f['eou_ms']} ms, {f['path']} | p50 {a['p50']:.0f} ms, p99 "
-                     f"{a['p99']:.0f} ms ({a['n']} of {f['utterances']} utterances; WER {f['wer']:.2f}"
+                     f"{a['p99']:.0f} ms; from the VAD's speech end + silence p50 {v['p50']:.0f} / p99 "
+                     f"{v['p99']:.0f} ms "
+                     f"(VAD end − last speech sample p50 {h['p50']:.0f} ms) ({a['n']} of {f['utterances']} utterances; "
+                     f"WER {f['wer']:.2f}"
                      f"{'; errors ' + ', '.join(f['errors']) if f['errors'] else ''}) | — | {_yes(f['met'])} |")
+    if "final_decode" in r:
+        fd = r["final_decode"]
+        lines.append(f"| where a final's time goes, model alone ({fd['audio_s']:.1f} s utterance, p50 of "
+                     f"{fd['repeats']}) | END with the second pass {fd['end_rescore_ms']['p50']:.0f} ms; PREPARE_FINAL "
+                     f"{fd['prepare_ms']['p50']:.0f} ms, then empty END {fd['end_after_prepare_ms']['p50']:.0f} ms; "
+                     f"live END {fd['end_live_ms']['p50']:.0f} ms | a 120 ms chunk "
+                     f"{fd['chunk_ms']['p50']:.0f} ms | — |")
     for o in r.get("overhead", []):
         runs = "; ".join(f"{x['added_ms']['p99']:+.1f} (mesh {x['mesh_ms']['p99']:.1f} / model "
                          f"{x['direct_ms']['p99']:.1f})" for x in o["runs"])
@@ -801,6 +876,8 @@ def main(argv: list[str] | None = None) -> int:
             result["memory"] = asyncio.run(memory(envoy, key, pids, args.idle_streams))
         print("final latency …", file=sys.stderr, flush=True)
         eous = levels(args.eou)
+        if LIVE in args.final_models:
+            result["final_decode"] = asyncio.run(final_decode(triton, 3))
         result["final"] = asyncio.run(final_latency(envoy, key, [m for m in args.final_models.split(",") if m], eous,
                                                     args.final_utterances, eous[0]))
         if not args.only_final:
