@@ -94,15 +94,25 @@ FINAL_SPEECH = "the weather today is very pleasant"
 
 # -- repository and audio ---------------------------------------------------------------------
 
-def repository(target: Path) -> None:
+def repository(target: Path, tts_instances: int = 0) -> None:
     """`models/` symlinked, plus asr_streaming_live (below) and the trivial stand-in for
     asr_streaming. The trivial one's config is the
     shipped one with two changes: the name, and max_candidate_sequences (8 per instance in the
     shipped config, sized for 80 MB pocketsphinx decoders) raised to 1024 so that hundreds of
-    streams hold sequences at once instead of waiting in Triton's backlog."""
+    streams hold sequences at once instead of waiting in Triton's backlog. `tts_instances` > 0
+    serves tts_streaming with that many instances (processes: eSpeak's state is per process)
+    instead of the shipped count."""
     target.mkdir(parents=True)
     for model in sorted((ROOT / "models").iterdir()):
-        if (model / "config.pbtxt").exists():
+        if model.name == "tts_streaming" and tts_instances > 0:
+            config, count = re.subn(r"(instance_group \[ \{ kind: KIND_CPU count: )\d+", rf"\g<1>{tts_instances}",
+                                    (model / "config.pbtxt").read_text())
+            if count != 1:
+                raise RuntimeError("tts_streaming's config has no single instance count to set")
+            (target / model.name).mkdir()
+            (target / model.name / "config.pbtxt").write_text(config)
+            (target / model.name / "1").symlink_to((model / "1").resolve(), target_is_directory=True)
+        elif (model / "config.pbtxt").exists():
             (target / model.name).symlink_to(model.resolve(), target_is_directory=True)
     config = rename((ROOT / "models" / REAL / "config.pbtxt").read_text(), TRIVIAL)
     config, count = re.subn(r"max_candidate_sequences:\s*\d+", "max_candidate_sequences: 1024", config)
@@ -830,6 +840,8 @@ def levels(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only-final", action="store_true", help="only the final-latency rows")
+    parser.add_argument("--only-tts", action="store_true", help="only the TTS rows")
+    parser.add_argument("--tts-instances", type=int, default=0, help="tts_streaming instances (0: as shipped)")
     parser.add_argument("--final-utterances", type=int, default=5, help="utterances per final-latency row")
     parser.add_argument("--eou", default="800,300", help="end_of_utterance_silence values (ms) of the final rows; "
                         "the first also goes through the WebSocket bridge")
@@ -855,7 +867,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = work / "mesh"
     run_dir.mkdir()
     run_dir.chmod(0o755)
-    repository(work / "models")
+    repository(work / "models", args.tts_instances)
     # Hundreds of streams a minute from one key: lift the per-principal default (600/min) as
     # bench.edge does, so the limiter runs on every call but refuses none.
     os.environ["AI4VC_GATEWAY_DEFAULT_REQUESTS_PER_MINUTE"] = "1000000"
@@ -863,24 +875,30 @@ def main(argv: list[str] | None = None) -> int:
                 model_repository=work / "models")
     result: dict[str, Any] = {"benchmark": "streaming", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                               "machine": machine(), "client_processes": args.client_processes,
-                              "asr_replicas": args.asr_replicas, "lag_limit_s": LAG_LIMIT_S, "seconds": args.seconds}
+                              "asr_replicas": args.asr_replicas, "tts_instances": args.tts_instances or "shipped",
+                              "lag_limit_s": LAG_LIMIT_S, "seconds": args.seconds}
     ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(args.client_processes) if not args.only_final else None
+    pool = ctx.Pool(args.client_processes) if not (args.only_final or args.only_tts) else None
     try:
         print("starting the mesh …", file=sys.stderr, flush=True)
         mesh.up()
         envoy, key, triton = f"127.0.0.1:{mesh.ports.envoy}", mesh.admin_key(), mesh.triton.url
         pids = service_pids(mesh, "asr")
-        if not args.only_final:
+        if args.only_tts:
+            result["tts"] = asyncio.run(tts_first_chunk(envoy, triton, key, args.tts_calls))
+            result["tts_concurrent"] = asyncio.run(tts_concurrent(envoy, triton, key, args.tts_concurrency,
+                                                                  args.tts_rounds))
+        if not (args.only_final or args.only_tts):
             print(f"memory: {args.idle_streams} idle streams …", file=sys.stderr, flush=True)
             result["memory"] = asyncio.run(memory(envoy, key, pids, args.idle_streams))
-        print("final latency …", file=sys.stderr, flush=True)
-        eous = levels(args.eou)
-        if LIVE in args.final_models:
-            result["final_decode"] = asyncio.run(final_decode(triton, 3))
-        result["final"] = asyncio.run(final_latency(envoy, key, [m for m in args.final_models.split(",") if m], eous,
-                                                    args.final_utterances, eous[0]))
-        if not args.only_final:
+        if not args.only_tts:
+            print("final latency …", file=sys.stderr, flush=True)
+            eous = levels(args.eou)
+            if LIVE in args.final_models:
+                result["final_decode"] = asyncio.run(final_decode(triton, 3))
+            result["final"] = asyncio.run(final_latency(envoy, key, [m for m in args.final_models.split(",") if m],
+                                                        eous, args.final_utterances, eous[0]))
+        if not (args.only_final or args.only_tts):
             assert pool is not None
             result["overhead"] = []
             for model in (TRIVIAL, REAL):
