@@ -1,22 +1,31 @@
 """What streaming costs through the mesh: StreamingRecognize and StreamingSynthesize through
-Envoy, each against the Triton model driven directly in the same run.
+Envoy, each against the Triton model driven directly in the same run (issue 17's targets).
 
 `python -m bench.streaming` builds a temporary model repository (every model of `models/`,
 symlinked, plus `asr_streaming_trivial`: the `asr_streaming` config with the trivial model of
-`bench/trivial_models/`, which answers each chunk at once), starts the whole mesh over it on
-free ports, and measures, in this order (memory first, before load grows the heap):
+`bench/trivial_models/`, which answers each chunk at once, and `asr_streaming_live`:
+`asr_streaming` with `final_pass=live`), starts the whole mesh over it on free ports (the ASR
+service as `--asr-replicas` processes behind Envoy), and measures, in this order (memory
+first, before load grows the heap):
 
-1. memory per open stream: the ASR service's VmRSS with 0 and with K idle streams open
+1. memory per open stream: the ASR processes' VmRSS with 0 and with K idle streams open
    (config sent, 100 ms of -60 dBFS noise every second, which the VAD calls silence);
-2. ASR overhead: real-time paced speech through Envoy into `asr_streaming` (pocketsphinx),
-   latency from sending the chunk that completes a model chunk to its interim result, against
-   the per-chunk latency of the same model driven directly as a Triton sequence (chunks of
-   1920 samples every 120 ms, what the service sends it); percentiles of each, then differences;
-3. TTS time to first audio: StreamingSynthesize through Envoy against `tts_streaming` directly;
-4. capacity with pocketsphinx: N concurrent real-time streams through the mesh vs the model
+2. finals: where a final's time goes in the model alone (END with the second pass, with
+   PREPARE_FINAL first, live END); then one utterance at a time through Envoy, over gRPC and
+   through the WebSocket bridge, per model and end_of_utterance_silence (`--eou`): final
+   arrival minus the send time of the client chunk that completes that much silence after the
+   last speech sample, and the same from the VAD's own speech end (its END event);
+3. interim overhead: real-time paced streams through Envoy, latency from sending the chunk that
+   completes a model chunk to its interim result, against the per-chunk latency of the same
+   model driven directly as a Triton sequence (1920 samples every 120 ms, what the service
+   sends it); trivial model (noise: every chunk an interim) and pocketsphinx (speech),
+   `--overhead-runs` times each, so the spread between runs is shown;
+4. TTS time to first audio: StreamingSynthesize through Envoy against `tts_streaming` directly,
+   one call at a time and `--tts-concurrency` (32) at once;
+5. capacity with pocketsphinx: N concurrent real-time streams through the mesh vs the model
    alone (direct Triton sequences, same pacing), N stepped until streams stop keeping up,
    the two paths alternating per N, after warming the model's decoder pool;
-5. capacity with the trivial model: the same, N up to hundreds, through the mesh only, with
+6. capacity with the trivial model: the same, N up to 1,000, through the mesh only, with
    -26 dBFS white noise, which the service's VAD calls speech, so every 120 ms of each stream
    is a model call and an interim result.
 
@@ -26,6 +35,7 @@ client chunk holding the last audio sample the interim covers (the client sends 
 direct, answer minus the time the chunk was due (a sequence sends one request at a time, so a
 model behind real time delays the sends).
 Client processes (multiprocessing, spawned), Envoy, the services and Triton share the cores.
+`--only-final` / `--only-tts` run only those rows.
 Results go to bench/results/streaming-<timestamp>.json (git-ignored), markdown to stdout.
 """
 
