@@ -273,10 +273,17 @@ class StreamSession:
             if isinstance(item, BaseException):
                 raise item
             pending = np.concatenate([pending, np.asarray(item, np.float32)])
-            while pending.size >= frame_n:
-                frame, pending = pending[:frame_n], pending[frame_n:]
+            count = pending.size // frame_n
+            # One conversion per message for all its whole VAD frames, not one per frame (the
+            # per-frame numpy calls were most of a stream's Python work).
+            frames = pending[:count * frame_n].reshape(count, frame_n)
+            pcm = audio.to_pcm16(frames).tobytes()
+            pending = pending[count * frame_n:]
+            frame_bytes = frame_n * 2
+            for index in range(count):
+                frame = frames[index]
                 self.pos += frame_n
-                voiced = self._vad.is_speech(audio.to_pcm16(frame).tobytes(), rate)
+                voiced = self._vad.is_speech(pcm[index * frame_bytes:(index + 1) * frame_bytes], rate)
                 if not self.in_speech:
                     preroll.append(frame)
                     window.append(voiced)
