@@ -100,6 +100,7 @@ MB_PER_STREAM = 200 / 1024  # 200 KB
 FINAL_P50_MS, FINAL_P99_MS = 150.0, 300.0
 # The utterance of the final-latency rows (2.1 s of eSpeak speech).
 FINAL_SPEECH = "the weather today is very pleasant"
+PARTS = ("memory", "final", "overhead", "tts", "capacity")
 
 
 # -- repository and audio ---------------------------------------------------------------------
@@ -857,6 +858,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only-final", action="store_true", help="only the final-latency rows")
     parser.add_argument("--only-tts", action="store_true", help="only the TTS rows")
+    parser.add_argument("--only", default="", help=f"comma-separated parts to run, of {','.join(PARTS)} (default all)")
     parser.add_argument("--tts-instances", type=int, default=0, help="tts_streaming instances (0: as shipped)")
     parser.add_argument("--final-utterances", type=int, default=5, help="utterances per final-latency row")
     parser.add_argument("--eou", default="800,300", help="end_of_utterance_silence values (ms) of the final rows; "
@@ -873,10 +875,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tts-concurrency", type=int, default=TTS_CONCURRENCY)
     parser.add_argument("--tts-rounds", type=int, default=3)
     parser.add_argument("--client-processes", type=int, default=2)
-    parser.add_argument("--budget", type=float, default=600.0, help="seconds after which no new capacity step starts")
+    parser.add_argument("--budget", type=float, default=400.0,
+                        help="seconds of capacity steps (half for pocketsphinx) after which no new step starts")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    deadline = started + args.budget
 
     work = Path(tempfile.mkdtemp(prefix="ai4vc-bench-streaming-"))
     work.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data dir
@@ -893,38 +895,44 @@ def main(argv: list[str] | None = None) -> int:
                               "machine": machine(), "client_processes": args.client_processes,
                               "asr_replicas": args.asr_replicas, "tts_instances": args.tts_instances or "shipped",
                               "lag_limit_s": LAG_LIMIT_S, "seconds": args.seconds}
+    if args.only_final or args.only_tts:
+        parts = {name for name, on in (("final", args.only_final), ("tts", args.only_tts)) if on}
+    else:
+        parts = {name for name in args.only.split(",") if name} or set(PARTS)
+    if parts - set(PARTS):
+        parser.error(f"unknown parts {sorted(parts - set(PARTS))} (of {', '.join(PARTS)})")
+    result["parts"] = sorted(parts)
     ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(args.client_processes) if not (args.only_final or args.only_tts) else None
+    pool = ctx.Pool(args.client_processes) if "capacity" in parts else None
     try:
         print("starting the mesh …", file=sys.stderr, flush=True)
         mesh.up()
         envoy, key, triton = f"127.0.0.1:{mesh.ports.envoy}", mesh.admin_key(), mesh.triton.url
         pids = service_pids(mesh, "asr")
-        if args.only_tts:
-            result["tts"] = asyncio.run(tts_first_chunk(envoy, triton, key, args.tts_calls))
-            result["tts_concurrent"] = asyncio.run(tts_concurrent(envoy, triton, key, args.tts_concurrency,
-                                                                  args.tts_rounds))
-        if not (args.only_final or args.only_tts):
+        if "memory" in parts:
             print(f"memory: {args.idle_streams} idle streams …", file=sys.stderr, flush=True)
             result["memory"] = asyncio.run(memory(envoy, key, pids, args.idle_streams))
-        if not args.only_tts:
+        if "final" in parts:
             print("final latency …", file=sys.stderr, flush=True)
             eous = levels(args.eou)
             if LIVE in args.final_models:
                 result["final_decode"] = asyncio.run(final_decode(triton, 3))
             result["final"] = asyncio.run(final_latency(envoy, key, [m for m in args.final_models.split(",") if m],
                                                         eous, args.final_utterances, eous[0]))
-        if not (args.only_final or args.only_tts):
-            assert pool is not None
+        if "overhead" in parts:
             result["overhead"] = []
             for model in (TRIVIAL, REAL):
                 print(f"interim overhead, {model} …", file=sys.stderr, flush=True)
                 result["overhead"].append(overhead_runs(envoy, triton, key, args.overhead_streams, args.overhead_runs,
                                                         model))
+        if "tts" in parts:
             print("TTS time to first audio …", file=sys.stderr, flush=True)
             result["tts"] = asyncio.run(tts_first_chunk(envoy, triton, key, args.tts_calls))
             result["tts_concurrent"] = asyncio.run(tts_concurrent(envoy, triton, key, args.tts_concurrency,
                                                                   args.tts_rounds))
+        if "capacity" in parts:
+            assert pool is not None
+            deadline = time.monotonic() + args.budget
             watch = {"asr": pids, "envoy": [child_pid(mesh.envoy.proc.pid())],
                      "triton": [child_pid(mesh.triton.proc.pid())]}
             result["cores_used_note"] = ("cores busy during a step = CPU seconds / wall seconds: asr service (all "
@@ -934,7 +942,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(warm_decoders(triton, max(levels(args.real_streams))))
             real = step_up(pool, args.client_processes,
                            {"mesh": ("mesh", envoy, key), "direct": ("direct", triton, key)},
-                           REAL, levels(args.real_streams), args.seconds, "speech", deadline - 120, watch)
+                           REAL, levels(args.real_streams), args.seconds, "speech", deadline - args.budget / 2, watch)
             m, d = largest_ok(real["mesh"]), largest_ok(real["direct"])
             result["real_capacity"] = {**real, "mesh_largest": m, "direct_largest": d, "ratio": m / d if d else 0.0,
                                        "met": bool(d) and m / d >= REAL_RATIO, "levels": levels(args.real_streams)}
