@@ -747,6 +747,7 @@ async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, ro
         audio_config=tts_pb.AudioOutputConfig(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16))
     firsts: list[float] = []
     errors = 0
+    codes: set[str] = set()
 
     async def one(stub: tts_grpc.TtsServiceStub) -> float | None:
         started = time.perf_counter()
@@ -761,14 +762,16 @@ async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, ro
             got = await asyncio.gather(*(one(stub) for _ in range(concurrency)), return_exceptions=True)
             if n == 0:
                 continue
-            errors += sum(1 for g in got if not isinstance(g, float))
+            failed = [g for g in got if not isinstance(g, float)]
+            errors += len(failed)
+            codes |= {g.code().name if isinstance(g, grpc.aio.AioRpcError) else repr(g) for g in failed}
             firsts += [g for g in got if isinstance(g, float)]
     row = {"INPUT_TEXT": np.array([TTS_TEXT.encode()], dtype=np.object_),
            "INPUT_SPEAKER_ID": np.array([b"female"], dtype=np.object_),
            "INPUT_LANGUAGE_ID": np.array([b"en"], dtype=np.object_)}
     direct = await loadgen.streaming(triton, "tts_streaming", [row], concurrency, seconds=3.0, warmup_s=0.5)
     m = percentiles(firsts)
-    return {"concurrency": concurrency, "rounds": rounds, "mesh_ms": m, "errors": errors,
+    return {"concurrency": concurrency, "rounds": rounds, "mesh_ms": m, "errors": errors, "error_codes": sorted(codes),
             "direct_ms": {"p50": direct["ttfc_p50_ms"], "p99": direct["ttfc_p99_ms"], "tool": loadgen.TOOL,
                           "errors": direct["errors"]},
             "met": m["p50"] <= TTS_P50_MS and not errors}
@@ -825,7 +828,8 @@ def markdown(r: dict[str, Any]) -> str:
     if "tts_concurrent" in r:
         t = r["tts_concurrent"]
         lines.append(f"| TTS first audio p50 ≤ {TTS_P50_MS:g} ms at {t['concurrency']} concurrent | p50 "
-                     f"{t['mesh_ms']['p50']:.1f} ms, p99 {t['mesh_ms']['p99']:.1f} ms ({t['mesh_ms']['n']} calls) | "
+                     f"{t['mesh_ms']['p50']:.1f} ms, p99 {t['mesh_ms']['p99']:.1f} ms ({t['mesh_ms']['n']} calls"
+                     f"{'; errors ' + str(t['errors']) + ' ' + ','.join(t['error_codes']) if t['errors'] else ''}) | "
                      f"tts_streaming alone at {t['concurrency']}: p50 {t['direct_ms']['p50']:.1f} / p99 "
                      f"{t['direct_ms']['p99']:.1f} ms | {_yes(t['met'])} |")
     if "memory" in r:
