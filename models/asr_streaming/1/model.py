@@ -18,8 +18,11 @@ PREPARE_FINAL: that second pass would make the final wait on END, after the call
 endpointer has already decided. A caller that sees trailing silence begin (the ASR service:
 `stream_prepare_final_ms` into it) sends PREPARE_FINAL=1 with a chunk; the model then runs the
 second pass over the audio so far and keeps its result. An END that brings no audio after
-that chunk is answered with the kept result at once; any audio after it (speech resumed)
-drops the kept result, and END decodes as without a prepare.
+that chunk is answered with the kept result at once (the live decoder's own end of
+utterance is left for when a stream next needs a decoder); any audio after it (speech
+resumed) drops the kept result, and END decodes as without a prepare. With the second pass,
+live decoders run the forward-tree pass only (no flat-lexicon or best-path pass at their end:
+partials are the forward-tree hypothesis either way).
 
 Word boosting: BOOST_PHRASES / BOOST_SCORES on the START request boost phrases for the whole
 stream, live decoder and second pass alike (asr_sphinx.Booster); the START response's
@@ -83,19 +86,38 @@ class TritonPythonModel:
         # Triton never runs more sequences at once on an instance than it has candidate slots.
         self.capacity = int(batching.get("oldest", {}).get("max_candidate_sequences") or 8)
         self.streams: dict[int, _Stream] = {}
-        first = self._new_decoder()
+        # With a second pass, live decoders only ever give partials (the forward-tree pass):
+        # their own end-of-utterance passes (flat lexicon, best path) would cost END time for a
+        # result nobody reads. Streams past max_rescore_seconds end on that forward-tree result.
+        self.live_passes = final_pass == "live"
+        first = self._new_decoder(live=True)
         self.pool: list[Booster] = [Booster(first)]  # one ready, so the first stream starts fast
+        # Streams that ended on a prepared final: their decoders are still mid-utterance, ended
+        # (and pooled) when a stream next needs a decoder, so that END does not wait for it.
+        self.ending: list[_Stream] = []
         self.frame_rate = int(first.config["frate"])
         # The second pass runs on a decoder of its own that only ever decodes whole utterances,
         # as asr_am_ensemble's does: a live decoder's noise estimate would leak into it.
-        self.rescorer = Booster(self._new_decoder())
+        self.rescorer = Booster(self._new_decoder(live=False))
         # A decoder carries its cepstral mean and noise estimate from one utterance to the
         # next; every stream starts from the model's own, so a pooled decoder leaks nothing
         # of the stream it served before into the next one.
         self.initial_cmn = first.get_cmn(False)
 
-    def _new_decoder(self) -> Decoder:
+    def _new_decoder(self, live: bool = False) -> Decoder:
+        if live and not self.live_passes:
+            return Decoder(loglevel="FATAL", samprate=self.rate, fwdflat=False, bestpath=False)
         return Decoder(loglevel="FATAL", samprate=self.rate)
+
+    def _reclaim(self) -> None:
+        """Ends the utterances of streams answered from a prepared final and pools their decoders."""
+        while self.ending:
+            stream = self.ending.pop()
+            try:
+                stream.decoder.end_utt()
+            except RuntimeError:
+                pass  # already ended
+            self._release(stream)
 
     def _close(self, corrid: int) -> None:
         stream = self.streams.pop(corrid, None)
@@ -123,7 +145,8 @@ class TritonPythonModel:
             self._close(stale)
         while len(self.streams) >= self.capacity:
             self._close(min(self.streams, key=lambda cid: self.streams[cid].last_used))
-        booster = self.pool.pop() if self.pool else Booster(self._new_decoder())
+        self._reclaim()
+        booster = self.pool.pop() if self.pool else Booster(self._new_decoder(live=True))
         ignored = booster.apply(boosts)
         decoder = booster.decoder
         decoder.reinit_feat()  # the noise estimate too, as asr_am_ensemble does
@@ -212,17 +235,20 @@ class TritonPythonModel:
                     stream.prepared = (stream.samples, *rescored) if rescored is not None else None
                 hyp = stream.decoder.hyp()
                 return _response(unboost_text(hyp.hypstr) if hyp is not None else "", False, "[]", ignored)
-            stream.decoder.end_utt()
             if stream.prepared is not None and stream.prepared[0] == stream.samples:
                 text, words = stream.prepared[1], stream.prepared[2]
+                self.streams.pop(corrid, None)
+                stream.pcm = []
+                self.ending.append(stream)  # its decoder is ended later (see initialize)
+                return _response(text, True, json.dumps(words), ignored)
+            stream.decoder.end_utt()
+            rescored = self._rescore(stream)
+            if rescored is not None:
+                text, words = rescored
             else:
-                rescored = self._rescore(stream)
-                if rescored is not None:
-                    text, words = rescored
-                else:
-                    hyp = stream.decoder.hyp()
-                    text = unboost_text(hyp.hypstr) if hyp is not None else ""
-                    words = words_of(stream.decoder, self.frame_rate)
+                hyp = stream.decoder.hyp()
+                text = unboost_text(hyp.hypstr) if hyp is not None else ""
+                words = words_of(stream.decoder, self.frame_rate)
             self.streams.pop(corrid, None)
             self._release(stream)
             return _response(text, True, json.dumps(words), ignored)
@@ -236,6 +262,7 @@ class TritonPythonModel:
 
     def finalize(self) -> None:
         self.streams.clear()
+        self.ending.clear()
         self.pool.clear()
 
 
