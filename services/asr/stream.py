@@ -11,7 +11,7 @@ sequence left open when the stream ends for any reason (error, cancellation) is 
 an END request in the background, so Triton frees its decoder at once.
 
 Finals without waiting on the model: once an utterance's trailing silence reaches
-`stream_prepare_final_ms` (or half its end_of_utterance_silence, if less), the chunk sent then
+`stream_prepare_final_ms` (when shorter than its end_of_utterance_silence), the chunk sent then
 carries PREPARE_FINAL, and the rest of the silence is held back. When the endpointer decides,
 the END is empty and the model answers the final it has prepared; if speech resumes first,
 the held audio goes on as usual and the model drops what it prepared.
@@ -129,11 +129,12 @@ class StreamSession:
         self.idle_timed_out = False
         self._frame = self.rate * _FRAME_MS // 1000
         self._chunk = max(self._frame, self.rate * s.stream_chunk_ms // 1000)
-        # Prepared at stream_prepare_final_ms into the silence, or halfway through a shorter
-        # end_of_utterance_silence (a caller who asks for quick finals gets the prepare sooner).
-        prepare_ms = min(s.stream_prepare_final_ms, endpointing.end_of_utterance_silence_s * 500)
-        self._prepare_n = max(self._frame, round(prepare_ms * self.rate / 1000)) if (
-            supports_prepare(info) and s.stream_prepare_final_ms > 0) else 0
+        # Prepared at stream_prepare_final_ms into the silence, when that comes before the
+        # endpoint. Not sooner for a shorter end_of_utterance_silence: pocketsphinx's second pass
+        # needs ~300 ms of trailing silence to be accurate (bench/README.md, streaming).
+        prepare_ms = s.stream_prepare_final_ms
+        self._prepare_n = round(prepare_ms * self.rate / 1000) if (
+            supports_prepare(info) and 0 < prepare_ms < endpointing.end_of_utterance_silence_s * 1000) else 0
         self.prepared = False  # PREPARE_FINAL sent for the current utterance's trailing silence
         self._vad = webrtcvad.Vad(s.vad_aggressiveness)
         p = options.prefix + "audio_config."
