@@ -1,22 +1,31 @@
 """What streaming costs through the mesh: StreamingRecognize and StreamingSynthesize through
-Envoy, each against the Triton model driven directly in the same run.
+Envoy, each against the Triton model driven directly in the same run (issue 17's targets).
 
 `python -m bench.streaming` builds a temporary model repository (every model of `models/`,
 symlinked, plus `asr_streaming_trivial`: the `asr_streaming` config with the trivial model of
-`bench/trivial_models/`, which answers each chunk at once), starts the whole mesh over it on
-free ports, and measures, in this order (memory first, before load grows the heap):
+`bench/trivial_models/`, which answers each chunk at once, and `asr_streaming_live`:
+`asr_streaming` with `final_pass=live`), starts the whole mesh over it on free ports (the ASR
+service as `--asr-replicas` processes behind Envoy), and measures, in this order (memory
+first, before load grows the heap):
 
-1. memory per open stream: the ASR service's VmRSS with 0 and with K idle streams open
+1. memory per open stream: the ASR processes' VmRSS with 0 and with K idle streams open
    (config sent, 100 ms of -60 dBFS noise every second, which the VAD calls silence);
-2. ASR overhead: real-time paced speech through Envoy into `asr_streaming` (pocketsphinx),
-   latency from sending the chunk that completes a model chunk to its interim result, against
-   the per-chunk latency of the same model driven directly as a Triton sequence (chunks of
-   1920 samples every 120 ms, what the service sends it); percentiles of each, then differences;
-3. TTS time to first audio: StreamingSynthesize through Envoy against `tts_streaming` directly;
-4. capacity with pocketsphinx: N concurrent real-time streams through the mesh vs the model
+2. finals: where a final's time goes in the model alone (END with the second pass, with
+   PREPARE_FINAL first, live END); then one utterance at a time through Envoy, over gRPC and
+   through the WebSocket bridge, per model and end_of_utterance_silence (`--eou`): final
+   arrival minus the send time of the client chunk that completes that much silence after the
+   last speech sample, and the same from the VAD's own speech end (its END event);
+3. interim overhead: real-time paced streams through Envoy, latency from sending the chunk that
+   completes a model chunk to its interim result, against the per-chunk latency of the same
+   model driven directly as a Triton sequence (1920 samples every 120 ms, what the service
+   sends it); trivial model (noise: every chunk an interim) and pocketsphinx (speech),
+   `--overhead-runs` times each, so the spread between runs is shown;
+4. TTS time to first audio: StreamingSynthesize through Envoy against `tts_streaming` directly,
+   one call at a time and `--tts-concurrency` (32) at once;
+5. capacity with pocketsphinx: N concurrent real-time streams through the mesh vs the model
    alone (direct Triton sequences, same pacing), N stepped until streams stop keeping up,
    the two paths alternating per N, after warming the model's decoder pool;
-5. capacity with the trivial model: the same, N up to hundreds, through the mesh only, with
+6. capacity with the trivial model: the same, N up to 1,000, through the mesh only, with
    -26 dBFS white noise, which the service's VAD calls speech, so every 120 ms of each stream
    is a model call and an interim result.
 
@@ -26,6 +35,7 @@ client chunk holding the last audio sample the interim covers (the client sends 
 direct, answer minus the time the chunk was due (a sequence sends one request at a time, so a
 model behind real time delays the sends).
 Client processes (multiprocessing, spawned), Envoy, the services and Triton share the cores.
+`--only-final` / `--only-tts` run only those rows.
 Results go to bench/results/streaming-<timestamp>.json (git-ignored), markdown to stdout.
 """
 
@@ -49,6 +59,7 @@ from typing import Any
 import grpc
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
+from google.protobuf import duration_pb2
 
 from ai4vc.asr.v1 import asr_service_pb2 as asr_pb
 from ai4vc.asr.v1 import asr_service_pb2_grpc as asr_grpc
@@ -64,6 +75,7 @@ from deploy.local.parts import ROOT
 RESULTS = ROOT / "bench" / "results"
 TRIVIAL = "asr_streaming_trivial"
 REAL = "asr_streaming"
+LIVE = "asr_streaming_live"  # asr_streaming with final_pass=live (no second pass)
 RATE = 16000
 PERIOD_S = 0.1
 CHUNK = int(RATE * PERIOD_S)  # samples per client message
@@ -80,31 +92,62 @@ LAG_LIMIT_S = 1.0
 # a pocketsphinx decoder (about 0.8 s) when the model's pool has none ready.
 SKIP_CHUNKS = 10
 OVERHEAD_P99_MS = 20.0
-TRIVIAL_STREAMS = 200
+TRIVIAL_STREAMS = 1000
 REAL_RATIO = 0.80
-TTS_P50_MS = 100.0
-MB_PER_STREAM = 1.0
+TTS_P50_MS = 50.0
+TTS_CONCURRENCY = 32
+MB_PER_STREAM = 200 / 1024  # 200 KB
+FINAL_P50_MS, FINAL_P99_MS = 150.0, 300.0
+# The utterance of the final-latency rows (2.1 s of eSpeak speech).
+FINAL_SPEECH = "the weather today is very pleasant"
+PARTS = ("memory", "final", "overhead", "tts", "capacity")
 
 
 # -- repository and audio ---------------------------------------------------------------------
 
-def repository(target: Path) -> None:
-    """`models/` symlinked, plus the trivial stand-in for asr_streaming. Its config is the
+def repository(target: Path, tts_instances: int = 0) -> None:
+    """`models/` symlinked, plus asr_streaming_live (below) and the trivial stand-in for
+    asr_streaming. The trivial one's config is the
     shipped one with two changes: the name, and max_candidate_sequences (8 per instance in the
     shipped config, sized for 80 MB pocketsphinx decoders) raised to 1024 so that hundreds of
-    streams hold sequences at once instead of waiting in Triton's backlog."""
+    streams hold sequences at once instead of waiting in Triton's backlog, and max_batch_size
+    raised from 8 to 64. `tts_instances` > 0
+    serves tts_streaming with that many instances (processes: eSpeak's state is per process)
+    instead of the shipped count."""
     target.mkdir(parents=True)
     for model in sorted((ROOT / "models").iterdir()):
-        if (model / "config.pbtxt").exists():
+        if model.name == "tts_streaming" and tts_instances > 0:
+            config, count = re.subn(r"(instance_group \[ \{ kind: KIND_CPU count: )\d+", rf"\g<1>{tts_instances}",
+                                    (model / "config.pbtxt").read_text())
+            if count != 1:
+                raise RuntimeError("tts_streaming's config has no single instance count to set")
+            (target / model.name).mkdir()
+            (target / model.name / "config.pbtxt").write_text(config)
+            (target / model.name / "1").symlink_to((model / "1").resolve(), target_is_directory=True)
+        elif (model / "config.pbtxt").exists():
             (target / model.name).symlink_to(model.resolve(), target_is_directory=True)
     config = rename((ROOT / "models" / REAL / "config.pbtxt").read_text(), TRIVIAL)
     config, count = re.subn(r"max_candidate_sequences:\s*\d+", "max_candidate_sequences: 1024", config)
     config = config.replace('string_value: "pocketsphinx"', 'string_value: "trivial"')
     if count != 1:
         raise RuntimeError("asr_streaming's config has no single max_candidate_sequences to raise")
+    # Up to 64 streams' chunks per execute (8 in the shipped config): at hundreds of streams the
+    # per-execute round trip to the Python stub, not the model, is Triton's cost.
+    config, count = re.subn(r"^max_batch_size:\s*\d+", "max_batch_size: 64", config, flags=re.MULTILINE)
+    if count != 1:
+        raise RuntimeError("asr_streaming's config has no single max_batch_size to raise")
     (target / TRIVIAL).mkdir()
     (target / TRIVIAL / "config.pbtxt").write_text(config)
     (target / TRIVIAL / "1").symlink_to(ROOT / "bench" / "trivial_models" / TRIVIAL / "1", target_is_directory=True)
+    # asr_streaming_live: the pocketsphinx model with final_pass=live, so the final rows can show
+    # what the second pass costs after the endpoint (and what skipping it costs in accuracy).
+    live, count = re.subn(r'(key: "final_pass" value: \{ string_value: )"rescore"', r'\1"live"',
+                          rename((ROOT / "models" / REAL / "config.pbtxt").read_text(), LIVE))
+    if count != 1:
+        raise RuntimeError("asr_streaming's config has no final_pass parameter to set")
+    (target / LIVE).mkdir()
+    (target / LIVE / "config.pbtxt").write_text(live)
+    (target / LIVE / "1").symlink_to((ROOT / "models" / REAL / "1").resolve(), target_is_directory=True)
 
 
 def noise(seconds: float, std: float, seed: int) -> np.ndarray:
@@ -180,6 +223,200 @@ async def recognize(stub: asr_grpc.AsrServiceStub, key: str, model: str, audio: 
     done = time.perf_counter()
     return {"lags": lags, "late": late, "error": error, "complete_after_last_send_s": done - sent[-1] if sent else 0.0,
             "final": final_at is not None}
+
+
+# -- final latency: from the endpoint to the final result ------------------------------------
+
+def final_audio(eou_ms: int) -> tuple[np.ndarray, int]:
+    """FINAL_SPEECH, then -60 dBFS noise for the end-of-utterance silence and 1.2 s more; and the
+    index of the sample where the silence has lasted `eou_ms` after the last speech sample."""
+    from tests.audio_util import speech
+
+    voice = speech(FINAL_SPEECH)
+    last = int(np.nonzero(np.abs(voice) > 0.01)[0][-1])
+    audio = np.concatenate([voice[:last + 1], noise(eou_ms / 1000 + 1.2, 0.001, 5)])
+    return audio, last + 1 + eou_ms * RATE // 1000
+
+
+def _streaming_config(model: str, eou_ms: int) -> asr_pb.StreamingRecognitionConfig:
+    return asr_pb.StreamingRecognitionConfig(
+        config=asr_pb.RecognitionConfig(language_code="en", model=model, audio_config=audio_pb2.AudioConfig(
+            encoding=audio_pb2.AUDIO_ENCODING_LINEAR16, sample_rate_hertz=RATE)),
+        interim_results=True, enable_voice_activity_events=True,
+        endpointing=asr_pb.EndpointingConfig(end_of_utterance_silence=duration_pb2.Duration(
+            nanos=eou_ms * 1_000_000)))
+
+
+async def final_grpc(stub: asr_grpc.AsrServiceStub, key: str, model: str, eou_ms: int) -> dict[str, Any]:
+    """One utterance through Envoy (gRPC): final arrival − send time of the client chunk holding
+    the sample at which `eou_ms` of silence after the last speech sample is complete."""
+    audio, endpoint = final_audio(eou_ms)
+    data = pcm16(audio)
+    chunks = [data[i:i + CHUNK * 2] for i in range(0, len(data), CHUNK * 2)]
+    sent: list[float] = []
+    finals: list[tuple[float, str]] = []
+    vad_end: list[float] = []
+    start_at = time.perf_counter() + 0.1
+
+    async def requests():  # type: ignore[no-untyped-def]
+        yield asr_pb.StreamingRecognizeRequest(streaming_config=_streaming_config(model, eou_ms))
+        for k, chunk in enumerate(chunks):
+            delay = start_at + k * PERIOD_S - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent.append(time.perf_counter())
+            yield asr_pb.StreamingRecognizeRequest(audio=chunk)
+
+    error = ""
+    try:
+        async for response in stub.StreamingRecognize(requests(), metadata=(("x-api-key", key),), timeout=60):
+            now = time.perf_counter()
+            finals += [(now, r.alternatives[0].transcript if r.alternatives else "")
+                       for r in response.results if r.is_final]
+            if response.speech_event_type == asr_pb.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_END:
+                vad_end.append(response.speech_event_offset.ToNanoseconds() / 1e9)
+    except grpc.aio.AioRpcError as exc:
+        error = exc.code().name
+    return _final_row(sent, finals, endpoint, error, vad_end, eou_ms)
+
+
+async def final_ws(url: str, key: str, model: str, eou_ms: int) -> dict[str, Any]:
+    """The same utterance through Envoy's /v1/ws/asr route and the WebSocket bridge."""
+    from google.protobuf import json_format
+    from websockets.asyncio.client import connect
+
+    audio, endpoint = final_audio(eou_ms)
+    data = pcm16(audio)
+    chunks = [data[i:i + CHUNK * 2] for i in range(0, len(data), CHUNK * 2)]
+    sent: list[float] = []
+    finals: list[tuple[float, str]] = []
+    vad_end: list[float] = []
+    error = ""
+    try:
+        async with connect(url, subprotocols=["ai4vc.v1", f"ai4vc-key.{key}"], max_size=None) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"config": json_format.MessageToDict(_streaming_config(model, eou_ms))}))
+
+            async def send() -> None:
+                start_at = time.perf_counter() + 0.1
+                for k, chunk in enumerate(chunks):
+                    delay = start_at + k * PERIOD_S - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    sent.append(time.perf_counter())
+                    await ws.send(chunk)
+                await ws.send(json.dumps({"event": "end"}))
+
+            sender = asyncio.create_task(send())
+            async for frame in ws:
+                now = time.perf_counter()
+                message = json.loads(frame) if isinstance(frame, str) else {}
+                if "error" in message:
+                    error = str(message["error"].get("code", "error"))
+                for r in message.get("results", []):
+                    if r.get("isFinal"):
+                        finals.append((now, (r.get("alternatives") or [{}])[0].get("transcript", "")))
+                if message.get("speechEventType") == "SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_END":
+                    vad_end.append(float(message["speechEventOffset"].rstrip("s")))
+                if message.get("event") == "done":
+                    break
+            await sender
+    except Exception as exc:  # noqa: BLE001 - recorded as the row's error
+        error = type(exc).__name__
+    return _final_row(sent, finals, endpoint, error, vad_end, eou_ms)
+
+
+def _final_row(sent: list[float], finals: list[tuple[float, str]], endpoint: int, error: str,
+               vad_end: list[float], eou_ms: int) -> dict[str, Any]:
+    """`latency_s`: final arrival − send time of the chunk completing `eou_ms` of silence after the
+    last speech sample; `after_vad_s`: the same from the VAD's own speech end (its END event);
+    `hangover_s`: VAD speech end − last speech sample (negative: the VAD called the soft tail silence)."""
+    k = endpoint // CHUNK
+    if error or len(finals) != 1 or k >= len(sent) or len(vad_end) != 1:
+        return {"error": error or f"{len(finals)} finals, {len(vad_end)} ends", "latency_s": None, "transcript": ""}
+    k_vad = int(vad_end[0] * RATE + eou_ms * RATE // 1000) // CHUNK
+    last_speech = (endpoint - eou_ms * RATE // 1000) / RATE
+    return {"error": "", "latency_s": finals[0][0] - sent[k], "transcript": finals[0][1],
+            "after_vad_s": finals[0][0] - sent[min(k_vad, len(sent) - 1)], "hangover_s": vad_end[0] - last_speech}
+
+
+async def final_decode(triton: str, repeats: int) -> dict[str, Any]:
+    """Where a final's time goes in the model: the FINAL_SPEECH utterance with 300 ms of trailing
+    silence as a Triton sequence (1920-sample chunks, each sent when the last is answered), ended
+    three ways — END on the last chunk (asr_streaming: the second pass runs on END), PREPARE_FINAL
+    on the last chunk then an empty END (the pass runs on the prepare), and asr_streaming_live's
+    END (no second pass). Times in ms, p50 of `repeats`."""
+    audio, _ = final_audio(300)
+    audio = audio[:-int(1.2 * RATE)]
+    lang = np.array([[b"en"]], dtype=np.object_)
+    client = grpcclient.InferenceServerClient(triton)
+
+    async def call(model: str, corrid: int, piece: np.ndarray, *, start: bool, end: bool, prepare: bool) -> float:
+        row = piece.reshape(1, -1)
+        inputs = [grpcclient.InferInput("AUDIO_CHUNK", list(row.shape), "FP32"),
+                  grpcclient.InferInput("LANG_ID", [1, 1], "BYTES")]
+        inputs[0].set_data_from_numpy(row)
+        inputs[1].set_data_from_numpy(lang)
+        if prepare:
+            inputs.append(grpcclient.InferInput("PREPARE_FINAL", [1, 1], "INT32"))
+            inputs[-1].set_data_from_numpy(np.ones((1, 1), np.int32))
+        t0 = time.perf_counter()
+        await client.infer(model, inputs, sequence_id=corrid, sequence_start=start, sequence_end=end,
+                           client_timeout=60)
+        return time.perf_counter() - t0
+
+    pieces = [audio[i:i + MODEL_CHUNK] for i in range(0, audio.size, MODEL_CHUNK)]
+    out: dict[str, list[float]] = {"end_rescore": [], "prepare": [], "end_after_prepare": [], "end_live": [],
+                                   "chunk": []}
+    try:
+        for rep in range(repeats):
+            for mode in ("end_rescore", "prepare", "end_live"):
+                model = LIVE if mode == "end_live" else REAL
+                corrid = 600_000 + rep * 3 + ("end_rescore", "prepare", "end_live").index(mode)
+                for k, piece in enumerate(pieces[:-1]):
+                    out["chunk"].append(await call(model, corrid, piece, start=k == 0, end=False, prepare=False))
+                last = pieces[-1]
+                if mode == "prepare":
+                    out["prepare"].append(await call(model, corrid, last, start=False, end=False, prepare=True))
+                    out["end_after_prepare"].append(await call(model, corrid, last[:0], start=False, end=True,
+                                                               prepare=False))
+                else:
+                    out[mode].append(await call(model, corrid, last, start=False, end=True, prepare=False))
+    finally:
+        await client.close()
+    return {"audio_s": audio.size / RATE, "repeats": repeats,
+            **{f"{name}_ms": percentiles(values) for name, values in out.items()}}
+
+
+async def final_latency(envoy: str, key: str, models: list[str], eous: list[int], utterances: int,
+                        ws_eou: int) -> list[dict[str, Any]]:
+    """Per model and end_of_utterance_silence, `utterances` streams one at a time through Envoy
+    (gRPC), and at `ws_eou` through the WebSocket bridge too."""
+    from tests.audio_util import word_errors
+
+    rows = []
+    async with grpc.aio.insecure_channel(envoy) as channel:
+        stub = asr_grpc.AsrServiceStub(channel)
+        for model in models:
+            for eou in eous:
+                for path in ("grpc", "ws") if eou == ws_eou else ("grpc",):
+                    print(f"  final: {model} eou {eou} ms via {path} …", file=sys.stderr, flush=True)
+                    runs = []
+                    for _ in range(utterances):
+                        runs.append(await final_grpc(stub, key, model, eou) if path == "grpc" else
+                                    await final_ws(f"ws://{envoy}/v1/ws/asr", key, model, eou))
+                    ok = [r for r in runs if not r["error"]]
+                    lat = percentiles([r["latency_s"] for r in ok])
+                    wer = (sum(word_errors(FINAL_SPEECH, r["transcript"]) for r in ok)
+                           / (len(FINAL_SPEECH.split()) * len(ok))) if ok else float("nan")
+                    rows.append({"model": model, "eou_ms": eou, "path": path, "utterances": utterances,
+                                 "after_endpoint_ms": lat,
+                                 "after_vad_endpoint_ms": percentiles([r["after_vad_s"] for r in ok]),
+                                 "vad_hangover_ms": percentiles([r["hangover_s"] for r in ok]),
+                                 "errors": sorted({r["error"] for r in runs if r["error"]}),
+                                 "wer": wer, "transcripts": [r["transcript"] for r in ok],
+                                 "met": bool(ok) and len(ok) == len(runs) and lat["p50"] <= FINAL_P50_MS
+                                 and lat["p99"] <= FINAL_P99_MS})
+    return rows
 
 
 # -- one sequence straight into Triton --------------------------------------------------------
@@ -259,7 +496,7 @@ def client_worker(args: tuple) -> tuple[list[dict[str, Any]], float]:
 
 
 def capacity_step(pool: Any, workers: int, kind: str, target: str, key: str, model: str, n: int, seconds: float,
-                  signal: str, watch: dict[str, int]) -> dict[str, Any]:
+                  signal: str, watch: dict[str, list[int]]) -> dict[str, Any]:
     shares = [n // workers + (1 if w < n % workers else 0) for w in range(workers)]
     start_at = time.perf_counter() + 2.0  # CLOCK_MONOTONIC: the same clock in every process
     tasks, first = [], 0
@@ -268,11 +505,12 @@ def capacity_step(pool: Any, workers: int, kind: str, target: str, key: str, mod
             tasks.append(pool.apply_async(client_worker, ((kind, target, key, model, share, first, n, seconds,
                                                            signal, start_at),)))
         first += share
-    cpu0 = {name: tree_cpu_s(pid) for name, pid in watch.items()}
+    cpu0 = {name: sum(tree_cpu_s(pid) for pid in group) for name, group in watch.items()}
     wall0 = time.perf_counter()
     answers = [t.get(timeout=seconds + 150) for t in tasks]
     wall = time.perf_counter() - wall0
-    cpu = {name: round((tree_cpu_s(pid) - cpu0[name]) / wall, 2) for name, pid in watch.items()}
+    cpu = {name: round((sum(tree_cpu_s(pid) for pid in group) - cpu0[name]) / wall, 2)
+           for name, group in watch.items()}
     cpu["client"] = round(sum(c for _, c in answers) / wall, 2)
     streams = [s for batch, _ in answers for s in batch]
     lags = [x for s in streams for x in s["lags"]]
@@ -293,7 +531,8 @@ def capacity_step(pool: Any, workers: int, kind: str, target: str, key: str, mod
 
 
 def step_up(pool: Any, workers: int, paths: dict[str, tuple[str, str, str]], model: str, levels: list[int],
-            seconds: float, signal: str, deadline: float, watch: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+            seconds: float, signal: str, deadline: float, watch: dict[str, list[int]]
+            ) -> dict[str, list[dict[str, Any]]]:
     """For each level in order, each path (name -> (kind, target, key)) that has kept up so far; stops
     when none has or the run's time is spent. Paths alternate per level, so they meet the
     same machine state."""
@@ -372,11 +611,12 @@ def child_pid(supervisor: int | None) -> int:
     return int(children[0])
 
 
-def service_pid(mesh: Mesh, name: str) -> int:
-    return child_pid(next(s for s in mesh.services if s.name == name).proc.pid())
+def service_pids(mesh: Mesh, name: str) -> list[int]:
+    """The service's processes, one per replica (each the child of its supervisor)."""
+    return [child_pid(s.proc.pid()) for s in mesh.services if s.name == name]
 
 
-async def memory(envoy: str, key: str, pid: int, k: int) -> dict[str, Any]:
+async def memory(envoy: str, key: str, pids: list[int], k: int) -> dict[str, Any]:
     quiet = pcm16(noise(PERIOD_S, 0.001, 3))  # -60 dBFS: the VAD hears silence, no model call
     config = asr_pb.RecognitionConfig(language_code="en", model=TRIVIAL, audio_config=audio_pb2.AudioConfig(
         encoding=audio_pb2.AUDIO_ENCODING_LINEAR16, sample_rate_hertz=RATE))
@@ -407,18 +647,18 @@ async def memory(envoy: str, key: str, pid: int, k: int) -> dict[str, Any]:
         await asyncio.gather(*tasks)
         stop.clear()
         await asyncio.sleep(2.0)
-        rss0 = rss_kb(pid)
+        rss0 = sum(rss_kb(pid) for pid in pids)
         tasks = [asyncio.create_task(idle_stream(stub)) for _ in range(k)]
         await asyncio.sleep(5.0)
         open_samples = []
         for _ in range(3):
-            open_samples.append(rss_kb(pid))
+            open_samples.append(sum(rss_kb(pid) for pid in pids))
             await asyncio.sleep(0.5)
         rss_k = max(open_samples)
         stop.set()
         errors = [e for e in await asyncio.gather(*tasks) if e]
         await asyncio.sleep(2.0)
-        rss_after = rss_kb(pid)
+        rss_after = sum(rss_kb(pid) for pid in pids)
     per_stream_mb = (rss_k - rss0) / k / 1024
     return {"streams": k, "rss0_mb": rss0 / 1024, "rssk_mb": rss_k / 1024, "rss_after_close_mb": rss_after / 1024,
             "mb_per_stream": per_stream_mb, "errors": len(errors), "met": per_stream_mb <= MB_PER_STREAM and not errors}
@@ -426,21 +666,24 @@ async def memory(envoy: str, key: str, pid: int, k: int) -> dict[str, Any]:
 
 # -- (2) ASR overhead per chunk ---------------------------------------------------------------
 
-async def overhead(envoy: str, triton: str, key: str, repeats: int) -> dict[str, Any]:
-    audio = speech_audio()
+async def overhead(envoy: str, triton: str, key: str, repeats: int, model: str = REAL) -> dict[str, Any]:
+    """Interim lag through Envoy vs the model alone, `repeats` streams each way. pocketsphinx
+    gets speech; the trivial model noise the VAD calls speech, so every model chunk is an interim
+    and the model's own time (~1 ms) leaves the mesh's nearly alone in the difference."""
+    audio = speech_audio() if model != TRIVIAL else noise(4.4, 0.05, 11)
     mesh_lags: list[float] = []
     direct: list[float] = []
     errors = []
     async with grpc.aio.insecure_channel(envoy) as channel:
         stub = asr_grpc.AsrServiceStub(channel)
         for _ in range(repeats):
-            r = await recognize(stub, key, REAL, audio, time.perf_counter() + 0.2)
+            r = await recognize(stub, key, model, audio, time.perf_counter() + 0.2)
             mesh_lags += r["lags"]
             errors += [r["error"]] if r["error"] else []
     client = grpcclient.InferenceServerClient(triton)
     try:
         for i in range(repeats):
-            r = await sequence(client, REAL, audio, 800_000 + i, time.perf_counter() + 0.2, chunk=MODEL_CHUNK,
+            r = await sequence(client, model, audio, 800_000 + i, time.perf_counter() + 0.2, chunk=MODEL_CHUNK,
                                period_s=MODEL_CHUNK / RATE)
             direct += r["latencies"]
             errors += [r["error"]] if r["error"] else []
@@ -449,9 +692,17 @@ async def overhead(envoy: str, triton: str, key: str, repeats: int) -> dict[str,
     m, d = percentiles(mesh_lags), percentiles(direct)
     chunks_sent = repeats * math.ceil(audio.size / CHUNK)
     added = {"p50": m["p50"] - d["p50"], "p99": m["p99"] - d["p99"]}
-    return {"streams": repeats, "audio_s": audio.size / RATE, "client_chunks": chunks_sent,
+    return {"model": model, "streams": repeats, "audio_s": audio.size / RATE, "client_chunks": chunks_sent,
             "interims_timed": m["n"], "mesh_ms": m, "direct_ms": d, "added_ms": added, "errors": errors,
             "met": added["p99"] <= OVERHEAD_P99_MS and not errors}
+
+
+def overhead_runs(envoy: str, triton: str, key: str, repeats: int, runs: int, model: str) -> dict[str, Any]:
+    """`runs` overhead measurements back to back; the spread of their added p99 is the stability."""
+    each = [asyncio.run(overhead(envoy, triton, key, repeats, model)) for _ in range(runs)]
+    p99s = [r["added_ms"]["p99"] for r in each]
+    return {"model": model, "runs": each, "added_p99_ms": p99s, "spread_ms": max(p99s) - min(p99s),
+            "met": all(r["met"] for r in each)}
 
 
 # -- (3) TTS time to first chunk --------------------------------------------------------------
@@ -487,6 +738,45 @@ async def tts_first_chunk(envoy: str, triton: str, key: str, calls: int) -> dict
             "met": m["p50"] <= TTS_P50_MS and not errors}
 
 
+async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, rounds: int) -> dict[str, Any]:
+    """Time to first audio with `concurrency` StreamingSynthesize calls in flight at once through
+    Envoy (`rounds` rounds, after one warm-up round), against tts_streaming driven directly at the
+    same concurrency."""
+    request = tts_pb.StreamingSynthesizeRequest(
+        input=tts_pb.SynthesisInput(text=TTS_TEXT), voice=tts_pb.VoiceSelectionParams(name=TTS_VOICE),
+        audio_config=tts_pb.AudioOutputConfig(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16))
+    firsts: list[float] = []
+    errors = 0
+    codes: set[str] = set()
+
+    async def one(stub: tts_grpc.TtsServiceStub) -> float | None:
+        started = time.perf_counter()
+        async for response in stub.StreamingSynthesize(request, metadata=(("x-api-key", key),), timeout=60):
+            if response.audio_content:
+                return time.perf_counter() - started
+        return None
+
+    async with grpc.aio.insecure_channel(envoy) as channel:
+        stub = tts_grpc.TtsServiceStub(channel)
+        for n in range(rounds + 1):
+            got = await asyncio.gather(*(one(stub) for _ in range(concurrency)), return_exceptions=True)
+            if n == 0:
+                continue
+            failed = [g for g in got if not isinstance(g, float)]
+            errors += len(failed)
+            codes |= {g.code().name if isinstance(g, grpc.aio.AioRpcError) else repr(g) for g in failed}
+            firsts += [g for g in got if isinstance(g, float)]
+    row = {"INPUT_TEXT": np.array([TTS_TEXT.encode()], dtype=np.object_),
+           "INPUT_SPEAKER_ID": np.array([b"female"], dtype=np.object_),
+           "INPUT_LANGUAGE_ID": np.array([b"en"], dtype=np.object_)}
+    direct = await loadgen.streaming(triton, "tts_streaming", [row], concurrency, seconds=3.0, warmup_s=0.5)
+    m = percentiles(firsts)
+    return {"concurrency": concurrency, "rounds": rounds, "mesh_ms": m, "errors": errors, "error_codes": sorted(codes),
+            "direct_ms": {"p50": direct["ttfc_p50_ms"], "p99": direct["ttfc_p99_ms"], "tool": loadgen.TOOL,
+                          "errors": direct["errors"]},
+            "met": m["p50"] <= TTS_P50_MS and not errors}
+
+
 # -- report -----------------------------------------------------------------------------------
 
 def _yes(met: bool) -> str:
@@ -494,28 +784,66 @@ def _yes(met: bool) -> str:
 
 
 def markdown(r: dict[str, Any]) -> str:
-    o, t, mem, real, triv = r["overhead"], r["tts"], r["memory"], r["real_capacity"], r["trivial_capacity"]
     lines = ["| target | measured | baseline (same run) | verdict |", "|---|---|---|---|"]
-    lines.append(f"| ASR added latency per interim, p99 ≤ {OVERHEAD_P99_MS:g} ms | p50 {o['added_ms']['p50']:.1f} ms, "
-                 f"p99 {o['added_ms']['p99']:.1f} ms (through Envoy p50 {o['mesh_ms']['p50']:.1f} / p99 "
-                 f"{o['mesh_ms']['p99']:.1f} ms, {o['interims_timed']} interims) | model alone p50 "
-                 f"{o['direct_ms']['p50']:.1f} / p99 {o['direct_ms']['p99']:.1f} ms ({o['direct_ms']['n']} chunks) | "
-                 f"{_yes(o['met'])} |")
-    lines.append(f"| trivial-model streams keeping up ≥ {TRIVIAL_STREAMS} | {triv['largest']} "
-                 f"(of {', '.join(str(s['streams']) for s in triv['steps'])} tried) | — | {_yes(triv['met'])} |")
-    lines.append(f"| pocketsphinx streams, mesh / model alone ≥ {REAL_RATIO:.0%} | {real['mesh_largest']} / "
-                 f"{real['direct_largest']} = {real['ratio']:.0%} | model alone {real['direct_largest']} | "
-                 f"{_yes(real['met'])} |")
-    lines.append(f"| TTS first chunk p50 ≤ {TTS_P50_MS:g} ms | p50 {t['mesh_ms']['p50']:.1f} ms, p99 "
-                 f"{t['mesh_ms']['p99']:.1f} ms ({t['mesh_ms']['n']} calls) | tts_streaming alone p50 "
-                 f"{t['direct_ms']['p50']:.1f} / p99 {t['direct_ms']['p99']:.1f} ms | {_yes(t['met'])} |")
-    lines.append(f"| memory per open stream ≤ {MB_PER_STREAM:g} MB | {mem['mb_per_stream'] * 1024:.0f} KB "
-                 f"(RSS {mem['rss0_mb']:.1f} → {mem['rssk_mb']:.1f} MB with {mem['streams']} streams) | — | "
-                 f"{_yes(mem['met'])} |")
-    lines += ["", "| path | model | signal | streams | lag p50 ms | lag p99 ms | lag max ms | client late p99 ms | "
-              "end after last chunk p99 ms | keeping up | errors | cores busy: asr / envoy / triton / client |",
-              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for s in sorted(real["mesh"] + real["direct"], key=lambda x: (x["streams"], x["kind"])) + triv["steps"]:
+    for f in r.get("final", []):
+        a = f["after_endpoint_ms"]
+        v, h = f["after_vad_endpoint_ms"], f["vad_hangover_ms"]
+        lines.append(f"| final after the endpoint, p50 ≤ {FINAL_P50_MS:g} / p99 ≤ {FINAL_P99_MS:g} ms: {f['model']}, "
+                     f"end_of_utterance_silence {f['eou_ms']} ms, {f['path']} | p50 {a['p50']:.0f} ms, p99 "
+                     f"{a['p99']:.0f} ms; from the VAD's speech end + silence p50 {v['p50']:.0f} / p99 "
+                     f"{v['p99']:.0f} ms "
+                     f"(VAD end − last speech sample p50 {h['p50']:.0f} ms) ({a['n']} of {f['utterances']} utterances; "
+                     f"WER {f['wer']:.2f}"
+                     f"{'; errors ' + ', '.join(f['errors']) if f['errors'] else ''}) | — | {_yes(f['met'])} |")
+    if "final_decode" in r:
+        fd = r["final_decode"]
+        lines.append(f"| where a final's time goes, model alone ({fd['audio_s']:.1f} s utterance, p50 of "
+                     f"{fd['repeats']}) | END with the second pass {fd['end_rescore_ms']['p50']:.0f} ms; PREPARE_FINAL "
+                     f"{fd['prepare_ms']['p50']:.0f} ms, then empty END {fd['end_after_prepare_ms']['p50']:.0f} ms; "
+                     f"live END {fd['end_live_ms']['p50']:.0f} ms | a 120 ms chunk "
+                     f"{fd['chunk_ms']['p50']:.0f} ms | — |")
+    for o in r.get("overhead", []):
+        runs = "; ".join(f"{x['added_ms']['p99']:+.1f} (mesh {x['mesh_ms']['p99']:.1f} / model "
+                         f"{x['direct_ms']['p99']:.1f})" for x in o["runs"])
+        lines.append(f"| interim overhead p99 ≤ {OVERHEAD_P99_MS:g} ms over the model alone: {o['model']} | added p99 "
+                     f"per run {runs} ms; spread {o['spread_ms']:.1f} ms; added p50 "
+                     f"{', '.join(format(x['added_ms']['p50'], '+.1f') for x in o['runs'])} ms | model alone "
+                     f"p50 {', '.join(format(x['direct_ms']['p50'], '.1f') for x in o['runs'])} ms | "
+                     f"{_yes(o['met'])} |")
+    if "trivial_capacity" in r:
+        triv = r["trivial_capacity"]
+        lines.append(f"| trivial-model streams keeping up ≥ {TRIVIAL_STREAMS} ({r.get('asr_replicas', 1)} ASR "
+                     f"processes) | {triv['largest']} (of {', '.join(str(s['streams']) for s in triv['steps'])} "
+                     f"tried) | — | {_yes(triv['met'])} |")
+    if "real_capacity" in r:
+        real = r["real_capacity"]
+        lines.append(f"| pocketsphinx streams, mesh / model alone ≥ {REAL_RATIO:.0%} | {real['mesh_largest']} / "
+                     f"{real['direct_largest']} = {real['ratio']:.0%} | model alone {real['direct_largest']} | "
+                     f"{_yes(real['met'])} |")
+    if "tts" in r:
+        t = r["tts"]
+        lines.append(f"| TTS first audio, one call at a time | p50 {t['mesh_ms']['p50']:.1f} ms, p99 "
+                     f"{t['mesh_ms']['p99']:.1f} ms ({t['mesh_ms']['n']} calls) | tts_streaming alone p50 "
+                     f"{t['direct_ms']['p50']:.1f} / p99 {t['direct_ms']['p99']:.1f} ms | — |")
+    if "tts_concurrent" in r:
+        t = r["tts_concurrent"]
+        lines.append(f"| TTS first audio p50 ≤ {TTS_P50_MS:g} ms at {t['concurrency']} concurrent | p50 "
+                     f"{t['mesh_ms']['p50']:.1f} ms, p99 {t['mesh_ms']['p99']:.1f} ms ({t['mesh_ms']['n']} calls"
+                     f"{'; errors ' + str(t['errors']) + ' ' + ','.join(t['error_codes']) if t['errors'] else ''}) | "
+                     f"tts_streaming alone at {t['concurrency']}: p50 {t['direct_ms']['p50']:.1f} / p99 "
+                     f"{t['direct_ms']['p99']:.1f} ms | {_yes(t['met'])} |")
+    if "memory" in r:
+        mem = r["memory"]
+        lines.append(f"| memory per open stream ≤ {MB_PER_STREAM * 1024:.0f} KB | {mem['mb_per_stream'] * 1024:.0f} KB "
+                     f"(ASR RSS {mem['rss0_mb']:.1f} → {mem['rssk_mb']:.1f} MB with {mem['streams']} streams) | — | "
+                     f"{_yes(mem['met'])} |")
+    steps = (sorted(r["real_capacity"]["mesh"] + r["real_capacity"]["direct"], key=lambda x: (x["streams"], x["kind"]))
+             if "real_capacity" in r else []) + (r["trivial_capacity"]["steps"] if "trivial_capacity" in r else [])
+    if steps:
+        lines += ["", "| path | model | signal | streams | lag p50 ms | lag p99 ms | lag max ms | client late p99 ms | "
+                  "end after last chunk p99 ms | keeping up | errors | cores busy: asr / envoy / triton / client |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for s in steps:
         c = s["cores_used"]
         lines.append(f"| {s['kind']} | {s['model']} | {s['signal']} | {s['streams']} | {s['lag_ms']['p50']:.0f} | "
                      f"{s['lag_ms']['p99']:.0f} | {s['lag_ms']['max']:.0f} | {s['client_late_ms']['p99']:.0f} | "
@@ -532,63 +860,106 @@ def levels(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trivial-streams", default="50,100,150,200,250,300", help="N steps, trivial model")
-    parser.add_argument("--real-streams", default="2,4,6,8", help="N steps, pocketsphinx")
+    parser.add_argument("--only-final", action="store_true", help="only the final-latency rows")
+    parser.add_argument("--only-tts", action="store_true", help="only the TTS rows")
+    parser.add_argument("--only", default="", help=f"comma-separated parts to run, of {','.join(PARTS)} (default all)")
+    parser.add_argument("--tts-instances", type=int, default=0, help="tts_streaming instances (0: as shipped)")
+    parser.add_argument("--final-utterances", type=int, default=5, help="utterances per final-latency row")
+    parser.add_argument("--eou", default="800,300", help="end_of_utterance_silence values (ms) of the final rows; "
+                        "the first also goes through the WebSocket bridge")
+    parser.add_argument("--final-models", default=f"{TRIVIAL},{REAL},{LIVE}")
+    parser.add_argument("--asr-replicas", type=int, default=2, help="ASR service processes behind Envoy")
+    parser.add_argument("--trivial-streams", default="100,200,300,400,600,800,1000", help="N steps, trivial model")
+    parser.add_argument("--real-streams", default="2,3,4", help="N steps, pocketsphinx")
     parser.add_argument("--seconds", type=float, default=8.0, help="audio per capacity stream")
-    parser.add_argument("--idle-streams", type=int, default=100, help="K for memory per stream")
-    parser.add_argument("--overhead-streams", type=int, default=5, help="speech streams for the overhead")
+    parser.add_argument("--idle-streams", type=int, default=200, help="K for memory per stream")
+    parser.add_argument("--overhead-streams", type=int, default=3, help="streams per overhead run")
+    parser.add_argument("--overhead-runs", type=int, default=3, help="overhead runs (their spread is the stability)")
     parser.add_argument("--tts-calls", type=int, default=30)
+    parser.add_argument("--tts-concurrency", type=int, default=TTS_CONCURRENCY)
+    parser.add_argument("--tts-rounds", type=int, default=3)
     parser.add_argument("--client-processes", type=int, default=2)
-    parser.add_argument("--budget", type=float, default=330.0, help="seconds after which no new step starts")
+    parser.add_argument("--budget", type=float, default=400.0,
+                        help="seconds of capacity steps (half for pocketsphinx) after which no new step starts")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    deadline = started + args.budget
 
     work = Path(tempfile.mkdtemp(prefix="ai4vc-bench-streaming-"))
     work.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data dir
     run_dir = work / "mesh"
     run_dir.mkdir()
     run_dir.chmod(0o755)
-    repository(work / "models")
+    repository(work / "models", args.tts_instances)
     # Hundreds of streams a minute from one key: lift the per-principal default (600/min) as
     # bench.edge does, so the limiter runs on every call but refuses none.
     os.environ["AI4VC_GATEWAY_DEFAULT_REQUESTS_PER_MINUTE"] = "1000000"
-    mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True, model_repository=work / "models")
+    mesh = Mesh(run_dir, Ports.free(), replicas={"asr": args.asr_replicas}, durable=False, free_metrics_ports=True,
+                model_repository=work / "models")
     result: dict[str, Any] = {"benchmark": "streaming", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                               "machine": machine(), "client_processes": args.client_processes,
+                              "asr_replicas": args.asr_replicas, "tts_instances": args.tts_instances or "shipped",
                               "lag_limit_s": LAG_LIMIT_S, "seconds": args.seconds}
+    if args.only_final or args.only_tts:
+        parts = {name for name, on in (("final", args.only_final), ("tts", args.only_tts)) if on}
+    else:
+        parts = {name for name in args.only.split(",") if name} or set(PARTS)
+    if parts - set(PARTS):
+        parser.error(f"unknown parts {sorted(parts - set(PARTS))} (of {', '.join(PARTS)})")
+    result["parts"] = sorted(parts)
     ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(args.client_processes)
+    pool = ctx.Pool(args.client_processes) if "capacity" in parts else None
     try:
         print("starting the mesh …", file=sys.stderr, flush=True)
         mesh.up()
         envoy, key, triton = f"127.0.0.1:{mesh.ports.envoy}", mesh.admin_key(), mesh.triton.url
-        pid = service_pid(mesh, "asr")
-        print(f"memory: {args.idle_streams} idle streams …", file=sys.stderr, flush=True)
-        result["memory"] = asyncio.run(memory(envoy, key, pid, args.idle_streams))
-        print("ASR overhead per chunk …", file=sys.stderr, flush=True)
-        result["overhead"] = asyncio.run(overhead(envoy, triton, key, args.overhead_streams))
-        print("TTS time to first chunk …", file=sys.stderr, flush=True)
-        result["tts"] = asyncio.run(tts_first_chunk(envoy, triton, key, args.tts_calls))
-        watch = {"asr": pid, "envoy": child_pid(mesh.envoy.proc.pid()), "triton": child_pid(mesh.triton.proc.pid())}
-        result["cores_used_note"] = ("cores busy during a step = CPU seconds / wall seconds: asr service, envoy, "
-                                     "triton (server + Python stubs), client (all client processes)")
-        print("capacity, pocketsphinx …", file=sys.stderr, flush=True)
-        asyncio.run(warm_decoders(triton, max(levels(args.real_streams))))
-        real = step_up(pool, args.client_processes, {"mesh": ("mesh", envoy, key), "direct": ("direct", triton, key)},
-                       REAL, levels(args.real_streams), args.seconds, "speech", deadline - 90, watch)
-        m, d = largest_ok(real["mesh"]), largest_ok(real["direct"])
-        result["real_capacity"] = {**real, "mesh_largest": m, "direct_largest": d, "ratio": m / d if d else 0.0,
-                                   "met": bool(d) and m / d >= REAL_RATIO, "levels": levels(args.real_streams)}
-        print("capacity, trivial model …", file=sys.stderr, flush=True)
-        steps = step_up(pool, args.client_processes, {"mesh": ("mesh", envoy, key)}, TRIVIAL,
-                        levels(args.trivial_streams), args.seconds, "noise", deadline, watch)["mesh"]
-        result["trivial_capacity"] = {"steps": steps, "largest": largest_ok(steps),
-                                      "met": largest_ok(steps) >= TRIVIAL_STREAMS}
-        result["asr_rss_end_mb"] = rss_kb(pid) / 1024
+        pids = service_pids(mesh, "asr")
+        if "memory" in parts:
+            print(f"memory: {args.idle_streams} idle streams …", file=sys.stderr, flush=True)
+            result["memory"] = asyncio.run(memory(envoy, key, pids, args.idle_streams))
+        if "final" in parts:
+            print("final latency …", file=sys.stderr, flush=True)
+            eous = levels(args.eou)
+            if LIVE in args.final_models:
+                result["final_decode"] = asyncio.run(final_decode(triton, 3))
+            result["final"] = asyncio.run(final_latency(envoy, key, [m for m in args.final_models.split(",") if m],
+                                                        eous, args.final_utterances, eous[0]))
+        if "overhead" in parts:
+            result["overhead"] = []
+            for model in (TRIVIAL, REAL):
+                print(f"interim overhead, {model} …", file=sys.stderr, flush=True)
+                result["overhead"].append(overhead_runs(envoy, triton, key, args.overhead_streams, args.overhead_runs,
+                                                        model))
+        if "tts" in parts:
+            print("TTS time to first audio …", file=sys.stderr, flush=True)
+            result["tts"] = asyncio.run(tts_first_chunk(envoy, triton, key, args.tts_calls))
+            result["tts_concurrent"] = asyncio.run(tts_concurrent(envoy, triton, key, args.tts_concurrency,
+                                                                  args.tts_rounds))
+        if "capacity" in parts:
+            assert pool is not None
+            deadline = time.monotonic() + args.budget
+            watch = {"asr": pids, "envoy": [child_pid(mesh.envoy.proc.pid())],
+                     "triton": [child_pid(mesh.triton.proc.pid())]}
+            result["cores_used_note"] = ("cores busy during a step = CPU seconds / wall seconds: asr service (all "
+                                         "replicas), envoy, triton (server + Python stubs), client (all client "
+                                         "processes)")
+            print("capacity, pocketsphinx …", file=sys.stderr, flush=True)
+            asyncio.run(warm_decoders(triton, max(levels(args.real_streams))))
+            real = step_up(pool, args.client_processes,
+                           {"mesh": ("mesh", envoy, key), "direct": ("direct", triton, key)},
+                           REAL, levels(args.real_streams), args.seconds, "speech", deadline - args.budget / 2, watch)
+            m, d = largest_ok(real["mesh"]), largest_ok(real["direct"])
+            result["real_capacity"] = {**real, "mesh_largest": m, "direct_largest": d, "ratio": m / d if d else 0.0,
+                                       "met": bool(d) and m / d >= REAL_RATIO, "levels": levels(args.real_streams)}
+            print("capacity, trivial model …", file=sys.stderr, flush=True)
+            steps = step_up(pool, args.client_processes, {"mesh": ("mesh", envoy, key)}, TRIVIAL,
+                            levels(args.trivial_streams), args.seconds, "noise", deadline, watch)["mesh"]
+            result["trivial_capacity"] = {"steps": steps, "largest": largest_ok(steps),
+                                          "met": largest_ok(steps) >= TRIVIAL_STREAMS}
+            result["asr_rss_end_mb"] = sum(rss_kb(pid) for pid in pids) / 1024
     finally:
-        pool.terminate()
-        pool.join()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
         mesh.down()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -90,7 +90,8 @@ async def create(
                                or Path(settings.envoy_routes_dir).parent / "routes.base.json"),
             access_log=Path(settings.envoy_access_log) if settings.envoy_access_log else None,
             default_rpm=settings.default_requests_per_minute, failure_limit=settings.failed_attempts_per_minute,
-            quota_poll_s=settings.quota_poll_s, envoy_admin=settings.envoy_admin, resync_s=settings.edge_resync_s)
+            quota_poll_s=settings.quota_poll_s, envoy_admin=settings.envoy_admin, resync_s=settings.edge_resync_s,
+            database_url=settings.database_url, database_schema=settings.database_schema)
         await app.edge.load()
         if registry is not None:
             registry.register(QuotaCollector(app.edge))

@@ -38,6 +38,8 @@ BUCKET_TOKENS = 1_000_000_000
 # active in a minute times the methods each calls (default 20 would evict live buckets).
 MAX_DYNAMIC_DESCRIPTORS = 1_000_000
 RATE_LIMITED_MESSAGE = "rate limit exceeded for this key and method"
+# Envoy's own reply when no replica of a service is healthy (all ejected by health checks).
+UNAVAILABLE_MESSAGE = "no healthy upstream; try again"
 DESCRIPTOR = ROOT / "gen" / "descriptors" / "ai4vc.binpb"
 # NVIDIA Riva's APIs (third_party/riva/README.md): routed like ours, never transcoded to REST.
 RIVA_DESCRIPTOR = ROOT / "third_party" / "riva" / "riva.binpb"
@@ -109,6 +111,61 @@ class UpstreamTls:
     ca: Path
 
 
+@dataclasses.dataclass(frozen=True)
+class ClientLimits:
+    """What the edge allows one client before it cuts it: slow or silent clients (slowloris on
+    HTTP/1.1 or HTTP/2, an open stream that sends nothing, a reader that never reads) hold a
+    bounded share of Envoy and are closed on a timer, so they cannot starve the others.
+    Defaults are Envoy's edge best practices, loosened where our streams need it; each is read
+    from `AI4VC_ENVOY_<FIELD>` by `from_env` (the launcher, compose and Kubernetes renderers)."""
+
+    # From a request's first header byte to its last (HTTP/1.1 and each HTTP/2 stream): 408 after.
+    request_headers_timeout_s: float = 10.0
+    # A stream (live ASR/TTS included) with no bytes either way for this long is reset. Streams may
+    # run for hours; only idle ones are cut.
+    stream_idle_timeout_s: float = 300.0
+    # A connection with no stream open for this long is closed (a bare TCP connection or an HTTP/2
+    # preface followed by nothing). Envoy's own default.
+    connection_idle_timeout_s: float = 3600.0
+    # Bytes Envoy buffers per connection (and per stream) before it stops reading that side:
+    # flow control ties a client that does not read to the upstream it waits on. Above the REST
+    # body limit (the transcoder holds a whole JSON body).
+    per_connection_buffer_limit_bytes: int = 16 * 1024 * 1024
+    # HTTP/2 window Envoy grants each upstream stream: what a service may still send to a stream
+    # Envoy stopped reading (its client does not read). With the buffer above, the most one such
+    # client costs Envoy; Envoy's own default is 256 MiB.
+    upstream_stream_window_bytes: int = 1024 * 1024
+    # Open downstream connections across the listener (overload manager); past it new ones are
+    # refused at accept, before any filter runs.
+    max_downstream_connections: int = 50_000
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            if getattr(self, field.name) <= 0:
+                raise ValueError(f"AI4VC_ENVOY_{field.name.upper()} must be positive")
+        if not 65_535 <= self.upstream_stream_window_bytes <= 2**31 - 1:
+            raise ValueError("AI4VC_ENVOY_UPSTREAM_STREAM_WINDOW_BYTES must be within 65535..2^31-1 (HTTP/2)")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: float) -> ClientLimits:
+        """The limits from AI4VC_ENVOY_<FIELD> variables; a malformed one fails fast by name."""
+        environ = dict(os.environ) if environ is None else environ
+        values: dict[str, float] = {}
+        for field in dataclasses.fields(cls):
+            name = f"AI4VC_ENVOY_{field.name.upper()}"
+            if name in environ:
+                try:
+                    values[field.name] = int(environ[name]) if field.type == "int" else float(environ[name])
+                except ValueError:
+                    raise ValueError(f"{name}={environ[name]!r} is not a number") from None
+        return cls(**{**values, **overrides})  # type: ignore[arg-type]
+
+
+def _duration(seconds: float) -> str:
+    """A protobuf Duration in Envoy's YAML ("10s", "0.5s")."""
+    return f"{seconds:g}s"
+
+
 # Services whose unary calls have side effects: retried only when never sent.
 NON_IDEMPOTENT_PREFIXES = ("ai4vc.auth.", "ai4vc.config.")
 
@@ -142,9 +199,12 @@ def render(
     edge_tls: EdgeTls | None = None,
     upstream_tls: UpstreamTls | None = None,
     secrets_dir: Path = Path("/etc/envoy/secrets"),
+    limits: ClientLimits | None = None,
 ) -> str:
     """The bootstrap (listener, filters, clusters); routes come by RDS from `routes_dir`. With
-    `edge_tls` the listener speaks TLS only; with `upstream_tls` the gRPC clusters use mTLS."""
+    `edge_tls` the listener speaks TLS only; with `upstream_tls` the gRPC clusters use mTLS.
+    `limits`: the client limits (default: `ClientLimits.from_env()`)."""
+    limits = limits if limits is not None else ClientLimits.from_env()
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     template = env.from_string(TEMPLATE.read_text())
     clusters = [
@@ -189,8 +249,16 @@ def render(
         max_dynamic_descriptors=MAX_DYNAMIC_DESCRIPTORS,
         rate_limited_message=RATE_LIMITED_MESSAGE,
         rate_limited_details=rate_limited_details(),
+        unavailable_message=UNAVAILABLE_MESSAGE,
+        unavailable_details=unavailable_details(),
         tracing_cluster=tracing[0] if tracing else "",
-        tracing_sample_percent=round(100 * tracing_sample_ratio, 3),
+        tracing_sample_ppm=round(1_000_000 * tracing_sample_ratio),
+        request_headers_timeout=_duration(limits.request_headers_timeout_s),
+        stream_idle_timeout=_duration(limits.stream_idle_timeout_s),
+        connection_idle_timeout=_duration(limits.connection_idle_timeout_s),
+        per_connection_buffer_limit_bytes=limits.per_connection_buffer_limit_bytes,
+        max_downstream_connections=limits.max_downstream_connections,
+        upstream_stream_window_bytes=limits.upstream_stream_window_bytes,
     )
 
 
@@ -201,6 +269,19 @@ def rate_limited_details() -> str:
     status.details.add().Pack(error_details_pb2.ErrorInfo(reason="RATE_LIMITED", domain="ai4vc"))
     retry = error_details_pb2.RetryInfo()
     retry.retry_delay.seconds = 60
+    status.details.add().Pack(retry)
+    return base64.b64encode(status.SerializeToString()).decode()
+
+
+def unavailable_details() -> str:
+    """grpc-status-details-bin of Envoy's "no healthy upstream" reply: UNAVAILABLE with ErrorInfo
+    BACKEND_UNAVAILABLE and RetryInfo 1 s — what a service answers when its own backend is away,
+    so a client retries the one way whichever of the two refused it."""
+    status = status_pb2.Status(code=14, message=UNAVAILABLE_MESSAGE)
+    status.details.add().Pack(error_details_pb2.ErrorInfo(reason="BACKEND_UNAVAILABLE", domain="ai4vc",
+                                                          metadata={"service": "edge"}))
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.seconds = 1
     status.details.add().Pack(retry)
     return base64.b64encode(status.SerializeToString()).decode()
 

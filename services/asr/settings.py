@@ -26,6 +26,10 @@ class AsrSettings(CommonSettings):
     max_stream_seconds: float = 1800.0
     # Audio sent to the streaming model per request.
     stream_chunk_ms: int = 100
+    # Trailing silence after which a model that declares prepare_final is asked to prepare the
+    # final (PREPARE_FINAL), so that it is ready when the endpointer decides; 0 = never. Only
+    # used when shorter than the stream's end_of_utterance_silence.
+    stream_prepare_final_ms: int = 300
     # Bounded queues of a stream: decoded audio waiting for the model, responses waiting for
     # the client. Full queues stop the stage before them, down to reading the client.
     stream_audio_queue: int = 16

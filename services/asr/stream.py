@@ -9,6 +9,12 @@ Each utterance the VAD finds is one model sequence (START … END) with its own 
 id; audio goes to the model in `stream_chunk_ms` chunks as it arrives, never re-sent. A
 sequence left open when the stream ends for any reason (error, cancellation) is closed with
 an END request in the background, so Triton frees its decoder at once.
+
+Finals without waiting on the model: once an utterance's trailing silence reaches
+`stream_prepare_final_ms` (when shorter than its end_of_utterance_silence), the chunk sent then
+carries PREPARE_FINAL, and the rest of the silence is held back. When the endpointer decides,
+the END is empty and the model answers the final it has prepared; if speech resumes first,
+the held audio goes on as usual and the model drops what it prepared.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from services.asr.core import (
     supports_boosting,
     words_from,
 )
-from services.asr.sequence import SequenceClient
+from services.asr.sequence import SequenceClient, supports_prepare
 from services.common import audio
 from services.common.backends.registry import ModelInfo
 from services.common.errors import InvalidArgument, OutOfRange, Reason
@@ -123,6 +129,13 @@ class StreamSession:
         self.idle_timed_out = False
         self._frame = self.rate * _FRAME_MS // 1000
         self._chunk = max(self._frame, self.rate * s.stream_chunk_ms // 1000)
+        # Prepared at stream_prepare_final_ms into the silence, when that comes before the
+        # endpoint. Not sooner for a shorter end_of_utterance_silence: pocketsphinx's second pass
+        # needs ~300 ms of trailing silence to be accurate (bench/README.md, streaming).
+        prepare_ms = s.stream_prepare_final_ms
+        self._prepare_n = round(prepare_ms * self.rate / 1000) if (
+            supports_prepare(info) and 0 < prepare_ms < endpointing.end_of_utterance_silence_s * 1000) else 0
+        self.prepared = False  # PREPARE_FINAL sent for the current utterance's trailing silence
         self._vad = webrtcvad.Vad(s.vad_aggressiveness)
         p = options.prefix + "audio_config."
         self.decoder = audio.StreamDecoder(options.encoding, options.sample_rate_hertz, options.channels,
@@ -261,10 +274,17 @@ class StreamSession:
             if isinstance(item, BaseException):
                 raise item
             pending = np.concatenate([pending, np.asarray(item, np.float32)])
-            while pending.size >= frame_n:
-                frame, pending = pending[:frame_n], pending[frame_n:]
+            count = pending.size // frame_n
+            # One conversion per message for all its whole VAD frames, not one per frame (the
+            # per-frame numpy calls were most of a stream's Python work).
+            frames = pending[:count * frame_n].reshape(count, frame_n)
+            pcm = audio.to_pcm16(frames).tobytes()
+            pending = pending[count * frame_n:]
+            frame_bytes = frame_n * 2
+            for index in range(count):
+                frame = frames[index]
                 self.pos += frame_n
-                voiced = self._vad.is_speech(audio.to_pcm16(frame).tobytes(), rate)
+                voiced = self._vad.is_speech(pcm[index * frame_bytes:(index + 1) * frame_bytes], rate)
                 if not self.in_speech:
                     preroll.append(frame)
                     window.append(voiced)
@@ -280,6 +300,8 @@ class StreamSession:
                     continue
                 self.buffer.append(frame)
                 self.silence = 0 if voiced else self.silence + frame_n
+                if voiced:
+                    self.prepared = False  # speech again: what the model prepared is stale
                 if self.silence >= eou:
                     if ep.voice_activity_events:
                         await self._emit(Event("end", (self.pos - self.silence) / rate, self.pos / rate))
@@ -290,6 +312,12 @@ class StreamSession:
                     if await self._finish() and ep.single_utterance:
                         return
                     self._begin([])
+                    continue
+                if self.prepared:
+                    continue  # trailing silence after the prepare is held back (see the module docstring)
+                if self._prepare_n and self.silence >= self._prepare_n:
+                    await self._send(end=False, prepare=True)
+                    self.prepared = True
                     continue
                 if sum(f.size for f in self.buffer) >= self._chunk:
                     await self._send(end=False)
@@ -307,8 +335,11 @@ class StreamSession:
         self.sent = 0
         self.silence = 0
         self.last_text = ""
+        self.prepared = False
 
-    async def _send(self, *, end: bool) -> tuple[str, bool, list[dict]]:
+    async def _send(self, *, end: bool, prepare: bool = False) -> tuple[str, bool, list[dict]]:
+        if end and self.prepared:
+            self.buffer = []  # trailing silence only: the END is empty, so the prepared final answers it
         samples = np.concatenate(self.buffer) if self.buffer else np.zeros(0, np.float32)
         self.buffer = []
         start = self.sent == 0 and self.open_corrid is None
@@ -321,13 +352,14 @@ class StreamSession:
         text, final, words = await self.sequences.send(
             self.info.name, corrid, samples, self.language, start=start, end=end,
             cap_s=self.core.settings.stream_call_timeout_s, request_id=self.request_id,
-            boost=boost, ignored=ignored)
+            boost=boost, ignored=ignored, prepare=prepare)
         if boost is not None and not self._boost_checked:
             self._boost_checked = True
             self.warnings.extend(boost_warnings(self.info, self.options, ignored))
         self.sent += samples.size
         if end:
             self.open_corrid = None
+            self.prepared = False
         elif self.ep.interim_results and text.strip() and text != self.last_text:
             form = await self.core.inverse_normalize(self.language, text.strip()) if (
                 self.options.interim_inverse_text_normalization and self.core.itn_wanted(self.options)) else None

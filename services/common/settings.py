@@ -47,6 +47,9 @@ class CommonSettings:
     admission_queue_timeout_s: float = 1.0
     max_open_streams: int = 512
     max_message_bytes: int = 16 * 1024 * 1024
+    # A client stream must send its config message within this many seconds of opening, or it is
+    # ended with STREAM_CONFIG_MISSING: a stream that sends nothing holds no slot for long.
+    stream_config_timeout_s: float = 10.0
     tracing_exporter: str = "none"  # none | console | otlp
     tracing: bool = True  # span per RPC (and trace context propagation)
     # Root traces kept, 0 to 1 (ParentBased(TraceIdRatioBased)): a call continues its caller's choice.
@@ -60,6 +63,9 @@ class CommonSettings:
     database_schema: str = "public"
     redis_url: str = ""
     spool_dir: str = ".run/spool"
+    # Request records a sink keeps in memory: its queue to PostgreSQL, and what it holds while the
+    # spool cannot be written (disk full); with that many held, new calls get UNAVAILABLE.
+    records_max_queue: int = 10_000
     # Compiled text-normalization grammars (NeMo .far files), shared by the services, their
     # replicas and every checkout; compiled once, loaded at every later start (textnorm.py).
     grammar_cache_dir: str = DEFAULT_GRAMMAR_CACHE_DIR

@@ -108,7 +108,7 @@ class PipelineCore:
         of the recognizer (and so of the client) rather than buffering without end. Any stage's
         failure, or the caller going away, cancels every stage and every downstream call."""
         stream = aiter(requests)
-        first = await first_config(stream)
+        first = await first_config(stream, self.settings.stream_config_timeout_s)
         config = first.streaming_config
         source, target = plan.check_streaming(config)
         stages = _Stages(self, config, source, target, call)

@@ -319,7 +319,7 @@ class RivaCore:
 
     async def streaming_recognize(self, requests: AsyncIterator[rasr.StreamingRecognizeRequest], call: CallContext
                                   ) -> AsyncIterator[rasr.StreamingRecognizeResponse]:
-        first = await first_config(requests)
+        first = await first_config(requests, self.settings.stream_config_timeout_s)
         streaming = first.streaming_config
         request_id = first.id.value
         stream = AudioStream(payloads(requests, "audio_content"), self.settings.max_chunk_bytes)

@@ -109,7 +109,7 @@ class TtsServicer(pb_grpc.TtsServiceServicer):
                                       ) -> AsyncIterator[pb.BidiStreamingSynthesizeResponse]:
         recorder = CallRecorder(self.records, context, "BidiStreamingSynthesize", self.usage)
         requests = aiter(request_iterator)
-        first = await first_config(requests)
+        first = await first_config(requests, self.core.settings.stream_config_timeout_s)
         config = first.streaming_config
         cfg = config.audio_config
         plan = await self.core.stream_plan(

@@ -1,11 +1,13 @@
 """The telemetry service in the whole mesh: a TranslateText through Envoy leaves, within seconds,
 its log records (found by the request id the client sent) and one trace holding the NMT server
-span and its Triton call as a child. Envoy's own spans join these traces when the edge exports
-them (not yet: the edge is being rewritten)."""
+span and its Triton call as a child, under Envoy's own span; Envoy exports only the traces its
+sampler keeps."""
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 import uuid
 
 import grpc
@@ -101,6 +103,48 @@ def test_a_request_through_envoy_is_one_searchable_trace(mesh):
     assert any(s.parent_span_id == triton.span_id for s in inside)
     assert any(s.name == "compute" for s in inside)
     assert answer.spans[0].span_id == edge.span_id  # parents first
+
+
+def _spans_sent(mesh) -> int:  # type: ignore[no-untyped-def]
+    """Envoy's count of spans its OpenTelemetry tracer has exported."""
+    url = f"http://127.0.0.1:{mesh.ports.envoy_admin}/stats?format=json&filter=tracing.opentelemetry.spans_sent"
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        stats = json.load(answer)["stats"]
+    return sum(int(s["value"]) for s in stats if s.get("name") == "tracing.opentelemetry.spans_sent")
+
+
+def _settled_spans_sent(mesh, at_least: int = 0) -> int:  # type: ignore[no-untyped-def]
+    """spans_sent once Envoy's exporter (a flush each second) has sent what it holds."""
+    previous, stable_since = -1, time.monotonic()
+    while True:
+        now = _spans_sent(mesh)
+        if now != previous:
+            previous, stable_since = now, time.monotonic()
+        elif now >= at_least and time.monotonic() - stable_since >= 2.5:
+            return now
+        time.sleep(0.25)
+
+
+def test_envoy_exports_only_sampled_traces(mesh):
+    """40 calls with no traceparent: Envoy opens a trace for each and samples it at the mesh's ratio
+    (0.1), so only a few of them leave a span; a caller's sampled traceparent is exported. (Envoy had
+    counted every request as sampled — `use_request_id_for_trace_sampling` off — and exported a
+    span for each, the telemetry service ingesting one per call. 20 or more of 40 at 0.1 would happen
+    about once in 10^8 runs.)"""
+    key = ("x-api-key", mesh.admin_key())
+    request = nmt_pb.DetectLanguageRequest(content=HINDI)
+    with grpc.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        stub = nmt_grpc.NmtServiceStub(channel)
+        stub.DetectLanguage(request, timeout=15, metadata=(key,))
+        before = _settled_spans_sent(mesh)
+        for _ in range(40):
+            stub.DetectLanguage(request, timeout=15, metadata=(key,))
+        unsampled = _settled_spans_sent(mesh) - before
+        traceparent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+        stub.DetectLanguage(request, timeout=15, metadata=(key, ("traceparent", traceparent)))
+        after = _settled_spans_sent(mesh, at_least=before + unsampled + 1)
+    assert unsampled < 20, f"{unsampled} of 40 unsampled calls exported a span"
+    assert after - before - unsampled >= 1
 
 
 def test_telemetry_rest_and_scopes_through_envoy(mesh):

@@ -23,6 +23,9 @@ async def running(
         app = await make_app(settings, stack, metrics.registry)
         handle = await build_server(settings, app.register, app.service_names, metrics)
         await handle.server.start()
+        bind_health = getattr(app, "bind_health", None)  # components beside the app's own status
+        if bind_health is not None:
+            bind_health(handle.health)
         await handle.set_serving(await app.ready())
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{handle.port}")
         try:

@@ -629,3 +629,69 @@ async def test_bad_speech_contexts_are_invalid_argument(settings):
     info, _ = error_info(streamed.value)
     assert info.reason == "FIELD_REQUIRED"
     assert info.metadata["field"] == "streaming_config.config.speech_contexts[0].phrases[0]"
+
+
+# --- finals: PREPARE_FINAL and a shorter end_of_utterance_silence ------------------------------
+
+def endpointing(eou_ms: int) -> dict:
+    return {"endpointing": pb.EndpointingConfig(end_of_utterance_silence=duration_pb2.Duration(
+        nanos=eou_ms * 1_000_000))}
+
+
+def spy_sequences(monkeypatch) -> list[dict]:
+    """Records every call the service makes to the streaming model (prepare, end, samples)."""
+    from services.asr.sequence import SequenceClient
+
+    calls: list[dict] = []
+    real = SequenceClient.send
+
+    async def send(self, model, corrid, samples, language, **kwargs):
+        calls.append({"corrid": corrid, "prepare": kwargs.get("prepare", False), "end": kwargs["end"],
+                      "samples": int(np.asarray(samples).size)})
+        return await real(self, model, corrid, samples, language, **kwargs)
+
+    monkeypatch.setattr(SequenceClient, "send", send)
+    return calls
+
+
+async def test_shorter_end_of_utterance_silence_ends_utterances_sooner(settings):
+    """A 0.3 s pause ends the utterance under end_of_utterance_silence 200 ms, but not under the 800 ms default."""
+    first, second = speech("hello world"), speech("one two three four five")
+    samples = np.concatenate([first, silence(0.3), second, silence(1.0)])
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        default = await run_stream(channel, [stream_config(), *chunks_of(samples)])
+        short = await run_stream(channel, [stream_config(**endpointing(200)), *chunks_of(samples)])
+    default_finals = [r for r in results(default) if r.is_final]
+    short_finals = [r for r in results(short) if r.is_final]
+    assert len(default_finals) == 1 and [r.utterance_index for r in short_finals] == [0, 1]
+    assert wer("hello world", short_finals[0].alternatives[0].transcript) <= WER_BOUND
+    assert wer("one two three four five", short_finals[1].alternatives[0].transcript) <= WER_BOUND
+
+
+async def test_prepare_final_then_an_empty_end_per_utterance(settings, monkeypatch):
+    """Trailing silence sends one PREPARE_FINAL per utterance and an empty END; speech resuming after a
+    prepare continues the same utterance (a 0.3 s pause, about 0.5 s to the VAD, under the 800 ms default:
+    one final, both phrases)."""
+    calls = spy_sequences(monkeypatch)
+    first, second = speech("hello world"), speech("one two three four five")
+    samples = np.concatenate([first, silence(0.3), second, silence(1.2)])
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        responses = await run_stream(channel, [stream_config(), *chunks_of(samples)])
+    [final] = [r for r in results(responses) if r.is_final]
+    assert wer("hello world one two three four five", final.alternatives[0].transcript) <= WER_BOUND
+    assert len({c["corrid"] for c in calls}) == 1
+    prepares = [i for i, c in enumerate(calls) if c["prepare"]]
+    assert len(prepares) == 2  # at the pause (then dropped: speech went on) and at the end
+    assert not calls[prepares[0] + 1]["end"] and calls[prepares[0] + 1]["samples"]  # the held pause went on
+    assert calls[-1]["end"] and calls[-1]["samples"] == 0 and prepares[-1] == len(calls) - 2
+
+
+async def test_no_prepare_when_end_of_utterance_silence_is_shorter(settings, monkeypatch):
+    """With end_of_utterance_silence (200 ms) under stream_prepare_final_ms, the END itself carries the audio."""
+    calls = spy_sequences(monkeypatch)
+    samples = np.concatenate([speech("hello world"), silence(1.0)])
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        responses = await run_stream(channel, [stream_config(**endpointing(200)), *chunks_of(samples)])
+    [final] = [r for r in results(responses) if r.is_final]
+    assert wer("hello world", final.alternatives[0].transcript) <= WER_BOUND
+    assert not any(c["prepare"] for c in calls) and calls[-1]["end"] and calls[-1]["samples"] > 0

@@ -96,7 +96,7 @@ def recognize(client: grpcclient.InferenceServerClient, rows: list[np.ndarray],
 
 def send_chunk(client: grpcclient.InferenceServerClient, corrid: int, chunk: np.ndarray, *, start: bool = False,
                end: bool = False, lang: str = "en", boosts: list[str] | None = None,
-               scores: list[float] | None = None) -> tuple[str, bool, list[dict]]:
+               scores: list[float] | None = None, prepare: bool = False) -> tuple[str, bool, list[dict]]:
     audio = chunk.reshape(1, -1).astype(np.float32)
     inputs = [grpcclient.InferInput("AUDIO_CHUNK", list(audio.shape), "FP32"),
               grpcclient.InferInput("LANG_ID", [1, 1], "BYTES")]
@@ -104,6 +104,9 @@ def send_chunk(client: grpcclient.InferenceServerClient, corrid: int, chunk: np.
     inputs[1].set_data_from_numpy(np.array([[lang.encode()]], dtype=np.object_))
     if boosts is not None:
         inputs += _boost_inputs([boosts], [scores] if scores is not None else None)
+    if prepare:
+        inputs.append(grpcclient.InferInput("PREPARE_FINAL", [1, 1], "INT32"))
+        inputs[-1].set_data_from_numpy(np.ones((1, 1), np.int32))
     result = client.infer("asr_streaming", inputs, sequence_id=corrid, sequence_start=start, sequence_end=end)
     return (result.as_numpy("TRANSCRIPT")[0, 0].decode(), bool(result.as_numpy("IS_FINAL")[0, 0]),
             json.loads(result.as_numpy("WORD_TIMES")[0, 0]))
@@ -285,6 +288,38 @@ def test_empty_end_chunk_closes_the_stream(client: grpcclient.InferenceServerCli
     with pytest.raises(InferenceServerException) as excinfo:
         send_chunk(client, 401, audio[:CHUNK])
     assert_invalid_argument(excinfo)
+
+
+def test_prepared_final_answers_an_empty_end(client: grpcclient.InferenceServerClient) -> None:
+    """PREPARE_FINAL on the last chunk, then an empty END: the final is the second pass over that
+    audio (the unary answer) with its word times, and the stream is closed."""
+    audio = np.concatenate([speech(SENTENCES[0]), np.zeros(RATE * 3 // 10, np.float32)])
+    chunks = [audio[i:i + CHUNK] for i in range(0, len(audio), CHUNK)]
+    for i, chunk in enumerate(chunks):
+        text, final, _ = send_chunk(client, 450, chunk, start=i == 0, prepare=i == len(chunks) - 1)
+        assert not final
+    text, final, words = send_chunk(client, 450, audio[:0], end=True)
+    [unary], _ = recognize(client, [audio])
+    assert final and text == unary and [w["word"] for w in words] == text.split()
+    assert_word_times(words, len(audio) / RATE)
+    with pytest.raises(InferenceServerException) as excinfo:
+        send_chunk(client, 450, audio[:CHUNK])
+    assert_invalid_argument(excinfo)
+
+
+def test_audio_after_prepare_drops_the_prepared_final(client: grpcclient.InferenceServerClient) -> None:
+    """Speech sent after a PREPARE_FINAL (the speaker went on) is in the final: what was prepared is dropped."""
+    first, second = speech("hello world"), speech(SENTENCES[2])
+    pause = np.zeros(RATE * 3 // 10, np.float32)
+    head = [c for a in (first, pause) for c in (a[i:i + CHUNK] for i in range(0, len(a), CHUNK))]
+    for i, chunk in enumerate(head):
+        send_chunk(client, 460, chunk, start=i == 0, prepare=i == len(head) - 1)
+    for i in range(0, len(second), CHUNK):
+        send_chunk(client, 460, second[i:i + CHUNK])
+    text, final, words = send_chunk(client, 460, second[:0], end=True)
+    [unary], _ = recognize(client, [np.concatenate([first, pause, second])])
+    assert final and text == unary and text.endswith("three four five")
+    assert words[-1]["end_s"] > (first.size + pause.size) / RATE
 
 
 # --- word boosting ----------------------------------------------------------------------------

@@ -249,6 +249,20 @@ async def test_bidi_config_missing_or_repeated(settings, messages):
         assert await health_status(channel) == health_pb2.HealthCheckResponse.SERVING
 
 
+async def test_bidi_stream_that_sends_nothing_is_ended(settings):
+    """A stream opened and left silent ends after stream_config_timeout_s with INVALID_ARGUMENT
+    STREAM_CONFIG_MISSING (it does not wait for its 30 s deadline); the server keeps serving."""
+    settings = dataclasses.replace(settings, stream_config_timeout_s=0.5)
+    async with running(settings, tts_app.create) as (_app, _handle, channel):
+        call = pb_grpc.TtsServiceStub(channel).BidiStreamingSynthesize(timeout=30)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call.read()
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_info(caught.value)[0].reason == "STREAM_CONFIG_MISSING"
+        assert "within 0.5 s" in (caught.value.details() or "")
+        assert await health_status(channel) == health_pb2.HealthCheckResponse.SERVING
+
+
 async def test_bidi_fragment_too_long(settings):
     """A fragment above 5,000 bytes ends the stream with INPUT_TOO_LONG."""
     async with running(settings, tts_app.create) as (_app, _handle, channel):

@@ -16,6 +16,7 @@ from deploy.local.envoy_config import (
     DESCRIPTOR,
     INTERNAL_HEADERS,
     REMOVED_HEADERS,
+    ClientLimits,
     Upstream,
     render,
     render_routes,
@@ -280,3 +281,82 @@ def test_cli_upstream_joins_the_services_one_process_serves(tmp_path: Path, monk
     routes = json.loads((tmp_path / "routes.base.json").read_text())["virtual_hosts"][0]["routes"]
     prefixes = {r["match"].get("prefix"): r["route"]["cluster"] for r in routes if "route" in r}
     assert all(prefixes[f"/{s}/"] == "riva" for s in (RIVA.grpc_service, *RIVA.also_serves))
+
+
+def test_client_limits_defaults_are_rendered(config: dict[str, Any]) -> None:
+    """Slow and silent clients are bounded by default: headers within 10 s, idle streams cut at
+    300 s, idle connections at an hour, 16 MiB buffered per connection, 1 MiB in flight per
+    upstream stream, 50k connections in all."""
+    hcm = _hcm(config)
+    assert hcm["request_headers_timeout"] == "10s"
+    assert hcm["stream_idle_timeout"] == "300s"
+    assert hcm["common_http_protocol_options"]["idle_timeout"] == "3600s"
+    [listener] = config["static_resources"]["listeners"]
+    assert listener["per_connection_buffer_limit_bytes"] == 16 * 1024 * 1024
+    [monitor] = config["overload_manager"]["resource_monitors"]
+    assert monitor["name"] == "envoy.resource_monitors.global_downstream_max_connections"
+    assert monitor["typed_config"]["max_active_downstream_connections"] == 50_000
+    for cluster in config["static_resources"]["clusters"]:
+        http2 = cluster["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+        assert http2["explicit_http_config"]["http2_protocol_options"]["initial_stream_window_size"] == 1024 * 1024
+
+
+def test_client_limits_come_from_the_environment(tmp_path: Path) -> None:
+    """AI4VC_ENVOY_<LIMIT> variables set each limit; the rendered config carries them."""
+    limits = ClientLimits.from_env({"AI4VC_ENVOY_REQUEST_HEADERS_TIMEOUT_S": "1.5",
+                                    "AI4VC_ENVOY_STREAM_IDLE_TIMEOUT_S": "2",
+                                    "AI4VC_ENVOY_MAX_DOWNSTREAM_CONNECTIONS": "100"})
+    assert limits == ClientLimits(request_headers_timeout_s=1.5, stream_idle_timeout_s=2.0,
+                                  max_downstream_connections=100)
+    hcm = _hcm(yaml.safe_load(_render(tmp_path, limits=limits)))
+    assert (hcm["request_headers_timeout"], hcm["stream_idle_timeout"]) == ("1.5s", "2s")
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("AI4VC_ENVOY_REQUEST_HEADERS_TIMEOUT_S", "ten"),
+    ("AI4VC_ENVOY_STREAM_IDLE_TIMEOUT_S", "0"),
+    ("AI4VC_ENVOY_MAX_DOWNSTREAM_CONNECTIONS", "-1"),
+    ("AI4VC_ENVOY_PER_CONNECTION_BUFFER_LIMIT_BYTES", "1e6"),
+    ("AI4VC_ENVOY_UPSTREAM_STREAM_WINDOW_BYTES", "1024"),
+])
+def test_bad_client_limits_fail_fast_naming_the_variable(variable: str, value: str) -> None:
+    """A malformed, non-positive or out-of-range limit fails at render time, naming its variable."""
+    with pytest.raises(ValueError, match=variable):
+        ClientLimits.from_env({variable: value})
+
+
+def test_access_log_paths_carry_no_query(config: dict[str, Any]) -> None:
+    """The access log writes paths without their query string, where a credential may travel."""
+    [log] = _hcm(config)["access_log"]
+    fields = log["typed_config"]["log_format"]["json_format"]
+    assert fields["path"] == "%PATH(NQ:ORIG_OR_PATH)%" and fields["grpc_path"] == "%PATH(NQ:PATH)%"
+    assert not [v for v in fields.values() if "PATH" in str(v).upper() and "NQ" not in str(v)]
+
+
+TELEMETRY = Upstream("ai4vc.telemetry.v1.TelemetryService", "telemetry", [("127.0.0.1", 18095)])
+
+
+def test_envoy_samples_new_traces_at_the_mesh_ratio(tmp_path: Path) -> None:
+    """Envoy's spans follow the OpenTelemetry parent-based sampler at the mesh's ratio. Without it,
+    use_request_id_for_trace_sampling off makes Envoy count every request as sampled whatever
+    random_sampling says: each call exported a span and passed a sampled traceparent on."""
+    config = yaml.safe_load(render([*UPSTREAMS, TELEMETRY], listen_port=18080, admin_port=19901,
+                                   access_log_path=tmp_path / "access.log", tracing_sample_ratio=0.1))
+    tracer = _hcm(config)["tracing"]["provider"]["typed_config"]
+    assert tracer["grpc_service"]["envoy_grpc"]["cluster_name"] == "telemetry"
+    parent = tracer["sampler"]
+    assert parent["name"] == "envoy.tracers.opentelemetry.samplers.parent_based"
+    ratio = parent["typed_config"]["wrapped_sampler"]
+    assert ratio["name"] == "envoy.tracers.opentelemetry.samplers.trace_id_ratio_based"
+    assert ratio["typed_config"]["sampling_percentage"] == {"numerator": 100_000, "denominator": "MILLION"}
+
+
+@pytest.mark.skipif(not ENVOY.exists(), reason="envoy binary not installed in the venv")
+@pytest.mark.skipif(not DESCRIPTOR.exists(), reason="descriptor not generated")
+def test_real_envoy_accepts_the_tracing_sampler(tmp_path: Path) -> None:
+    """`envoy --mode validate` accepts the bootstrap with tracing (and its sampler extensions) on."""
+    path = write_edge([*UPSTREAMS, TELEMETRY], tmp_path / "envoy", "s" * 40, listen_port=18080,
+                      admin_port=19901, access_log_path=tmp_path / "access.log", tracing_sample_ratio=0.0)
+    result = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

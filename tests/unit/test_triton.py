@@ -45,6 +45,8 @@ def test_invalid_argument_becomes_invalid_argument() -> None:
         ("Request for unknown model: 'nmt' has no available versions", "StatusCode.INTERNAL"),
         ("model 'nmt' is not ready", None),
         ("Locally cancelled by application!", "StatusCode.CANCELLED"),
+        # what Triton answers while it restarts a Python-backend stub that missed a health check
+        ("Stub process 'tts_0_0' is not healthy.", "StatusCode.INTERNAL"),
     ],
 )
 def test_unreachable_or_unloaded_becomes_unavailable(msg: str, status: str | None) -> None:
@@ -52,6 +54,7 @@ def test_unreachable_or_unloaded_becomes_unavailable(msg: str, status: str | Non
     err = _exc(msg, status)
     assert isinstance(err, errors.Unavailable)
     assert err.reason == errors.Reason.BACKEND_UNAVAILABLE
+    assert err.retry_after_s == 1.0  # RetryInfo: the client is told when to try again
 
 
 @pytest.mark.parametrize(

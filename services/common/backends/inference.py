@@ -28,8 +28,11 @@ class InferenceBackends:
     usage: UsageMeter
 
     async def ready(self, model_name: str, check: Callable[[], Awaitable[bool]]) -> bool:
-        """Ready when Triton serves `model_name` and `check` (what the registry must list) holds.
-        A Triton that went away and came back (new model instances) is re-read at once."""
+        """Ready when Triton serves `model_name` and `check` (what the registry must list) holds,
+        and the record sink admits calls (a replica refusing them for a full spool disk leaves
+        Envoy's rotation). A Triton that went away and came back is re-read at once."""
+        if not self.records.admitting:
+            return False
         if not await self.triton.model_ready(model_name):
             self.registry.invalidate()
             return False
@@ -73,3 +76,9 @@ class InferenceApp:
 
     async def ready(self) -> bool:
         return await self.backends.ready(self.settings.model_name, self.listed)
+
+    def bind_health(self, servicer: Any) -> None:
+        """Gives the server's health servicer the components this app reports beside its own
+        status: the record spool (`records.SPOOL_HEALTH_NAME`). Called by whoever built the
+        server (the service test harness; `rpc.server.serve` does not call it yet)."""
+        self.records.bind_health(servicer)

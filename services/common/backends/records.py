@@ -12,6 +12,12 @@ A sink may also build events from its records (`events=`): they are appended to 
 events are committed together or not at all. Events are rebuilt from the record at commit
 time, so spooled records carry their events into the replay, and their ids are derived from
 the record id, so a replay adds none twice.
+
+When the spool itself cannot be written (disk full, an I/O error), records are held in memory,
+never dropped, and retried; while that is so the spool reports unwritable (metrics, the
+`ai4vc.records.Spool` health name). Once `max_queue` are held, `admit()` refuses new calls with
+UNAVAILABLE and a RetryInfo: a call refused up front loses nothing, a record dropped later would
+be lost for good. Everything held is flushed at the first successful write.
 """
 
 from __future__ import annotations
@@ -19,24 +25,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import errno
 import json
 import logging
 import os
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from google.protobuf import duration_pb2
+from grpc_health.v1 import health_pb2
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ai4vc.events.v1 import events_pb2
 from services.common.backends import db, outbox
+from services.common.errors import Reason, Unavailable
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -46,6 +56,32 @@ BatchWriter = Callable[[asyncpg.Connection, Sequence[Record]], Awaitable[None]]
 PoolFactory = Callable[[], Awaitable[asyncpg.Pool]]
 EventBuilder = Callable[[Record], Sequence[events_pb2.Event]]
 _tracer = trace.get_tracer(__name__)
+
+# The health name that is NOT_SERVING while a sink's spool cannot be written (`RecordSink.bind_health`).
+SPOOL_HEALTH_NAME = "ai4vc.records.Spool"
+# How long a refused caller is told to wait: about one retry of the held records.
+_ADMIT_RETRY_S = 5.0
+# The one call a spool append makes to the disk; tests swap in a fake that fails like a full disk.
+_write = os.write
+
+
+def _append_bytes(path: Path, data: bytes) -> None:
+    """Appends `data` to `path` and fsyncs it, or raises OSError having cut the file back to its
+    old length: a half-written line would stop the replay at the first record it cannot parse."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[_write(fd, view):]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
 
 
 def trace_writes(sink: str, batch: Sequence[Record], start_ns: int, error: str = "") -> None:
@@ -125,6 +161,8 @@ class RecordSink:
         self._events = events
         self._pool_factory = pool_factory
         self._pool: asyncpg.Pool | None = None
+        if max_queue < 1:
+            raise ValueError(f"records max_queue={max_queue}: use 1 or more")
         self._queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=max_queue)
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
@@ -134,16 +172,78 @@ class RecordSink:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        # Records neither committed nor spooled (the spool could not be written): kept, retried.
+        self._held: deque[Record] = deque()
+        self._max_held = max_queue
+        self._writable = True
+        self._next_retry = 0.0
+        self._health: Any = None  # a grpc_health aio HealthServicer, once bound
+        self._health_tasks: set[asyncio.Task[None]] = set()
         labels = ["sink"]
         self.written = Counter("records_written_total", "Records committed to PostgreSQL.", labels, registry=registry)
         self.spooled = Counter("records_spooled_total", "Records spooled to disk.", labels, registry=registry)
         self.failures = Counter("records_write_failures_total", "Failed batch writes.", labels, registry=registry)
         self.depth = Gauge("records_queue_depth", "Records waiting in memory.", labels, registry=registry)
         self.depth.labels(name).set_function(self._queue.qsize)
+        self.writable_gauge = Gauge("ai4vc_records_spool_writable", "1 while the disk spool can be written.",
+                                    labels, registry=registry)
+        self.writable_gauge.labels(name).set_function(lambda: 1.0 if self._writable else 0.0)
+        self.held_gauge = Gauge("ai4vc_records_held", "Records held in memory because the spool cannot be written.",
+                                labels, registry=registry)
+        self.held_gauge.labels(name).set_function(lambda: len(self._held))
+        self.spool_errors = Counter("ai4vc_records_spool_errors_total", "Failed spool writes, by errno name.",
+                                    [*labels, "error"], registry=registry)
 
     @property
     def spool_path(self) -> Path:
         return self._spool
+
+    @property
+    def spool_writable(self) -> bool:
+        """False from a failed spool write until the next one succeeds."""
+        return self._writable
+
+    @property
+    def held_count(self) -> int:
+        return len(self._held)
+
+    @property
+    def admitting(self) -> bool:
+        """False while `admit()` refuses new calls (a service's readiness follows it)."""
+        return len(self._held) < self._max_held
+
+    def admit(self) -> None:
+        """Raises UNAVAILABLE (with RetryInfo) when the record of a new call could not be kept:
+        the spool is unwritable and `max_queue` records are already held in memory."""
+        if not self.admitting:
+            raise Unavailable(
+                "the service cannot keep request records now (its spool disk cannot be written); try again later",
+                reason=Reason.BACKEND_UNAVAILABLE,
+                metadata={"service": "records-spool", "sink": self.name, "held": str(len(self._held))},
+                retry_after_s=_ADMIT_RETRY_S)
+
+    def bind_health(self, servicer: Any) -> None:
+        """Reports the spool as `SPOOL_HEALTH_NAME` on `servicer` (a grpc_health aio HealthServicer):
+        SERVING while it can be written, NOT_SERVING while not. The service itself keeps serving."""
+        self._health = servicer
+        self._report_health()
+
+    def _report_health(self) -> None:
+        if self._health is None:
+            return
+        serving = health_pb2.HealthCheckResponse
+        status = serving.SERVING if self._writable else serving.NOT_SERVING
+        task = asyncio.get_running_loop().create_task(self._health.set(SPOOL_HEALTH_NAME, status))
+        self._health_tasks.add(task)
+        task.add_done_callback(self._health_tasks.discard)
+
+    def _set_writable(self, writable: bool) -> None:
+        if writable == self._writable:
+            return
+        self._writable = writable
+        if writable:
+            log.warning("records spool writable again", extra={"sink": self.name})
+        self._report_health()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"records-{self.name}")
@@ -165,7 +265,7 @@ class RecordSink:
             return False
 
     async def _wait_empty(self) -> None:
-        while not (self._queue.empty() and self._idle.is_set()):
+        while not (self._queue.empty() and self._idle.is_set() and not self._held):
             await asyncio.sleep(0.01)
 
     async def close(self, timeout_s: float = 5.0) -> None:
@@ -178,8 +278,11 @@ class RecordSink:
         leftover: list[Record] = []
         while not self._queue.empty():
             leftover.append(self._queue.get_nowait())
-        if leftover:
+        if leftover or self._held:
             self._append_spool(leftover)
+        if self._held:
+            log.error("records lost at shutdown: the spool cannot be written",
+                      extra={"sink": self.name, "records": len(self._held)})
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -201,6 +304,8 @@ class RecordSink:
                     batch = []
                 if self._has_spool() and time.monotonic() >= next_replay:
                     await self._replay_spool()
+                if not self._writable and not self._held and time.monotonic() >= self._next_retry:
+                    self._probe_spool()
                 backoff = 0.1
             except asyncio.CancelledError:
                 if batch:
@@ -212,7 +317,7 @@ class RecordSink:
                     self._append_spool(batch)
                 log.warning("record write failed; spooled", extra={"sink": self.name, "error": repr(exc)[:300]})
                 await self._reset_pool()
-                next_replay = time.monotonic() + backoff
+                next_replay = self._next_retry = time.monotonic() + backoff
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, self._max_backoff_s)
             finally:
@@ -221,8 +326,14 @@ class RecordSink:
 
     async def _next_batch(self) -> list[Record]:
         batch: list[Record] = []
+        if self._held and time.monotonic() >= self._next_retry:
+            # Held records first (to the database, else the spool again), after the backoff.
+            self._idle.clear()
+            while self._held and len(batch) < self._batch_size:
+                batch.append(self._held.popleft())
+            return batch
         try:
-            timeout = self._flush_interval_s if self._has_spool() else None
+            timeout = self._flush_interval_s if self._has_spool() or self._held or not self._writable else None
             batch.append(await asyncio.wait_for(self._queue.get(), timeout))
         except TimeoutError:
             return batch
@@ -261,13 +372,40 @@ class RecordSink:
     def _has_spool(self) -> bool:
         return self._spool.exists() or self._spool.with_suffix(".replaying").exists()
 
-    def _append_spool(self, records: Sequence[Record]) -> None:
-        with self._spool.open("a", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        self.spooled.labels(self.name).inc(len(records))
+    def _append_spool(self, records: Sequence[Record], *, hold: bool = True) -> bool:
+        """Spools `records` and whatever is held, or (`hold`) holds them all when the disk refuses.
+        False when the disk refused."""
+        pending = [*self._held, *records] if hold else list(records)
+        if not pending:
+            return True
+        data = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in pending).encode()
+        try:
+            _append_bytes(self._spool, data)
+        except OSError as exc:
+            self.spool_errors.labels(self.name, errno.errorcode.get(exc.errno or 0, "OSError")).inc()
+            if self._writable:
+                log.error("records spool cannot be written; holding records in memory",
+                          extra={"sink": self.name, "error": repr(exc)[:300], "held": len(pending)})
+            if hold:
+                self._held = deque(pending)
+            self._next_retry = max(self._next_retry, time.monotonic() + self._flush_interval_s)
+            self._set_writable(False)
+            return False
+        if hold:
+            self._held.clear()
+        self._set_writable(True)
+        self.spooled.labels(self.name).inc(len(pending))
+        return True
+
+    def _probe_spool(self) -> None:
+        """Whether the spool takes writes again, tried while the database takes the records (so
+        nothing else would write it): a blank line, which the replay skips."""
+        try:
+            _append_bytes(self._spool, b"\n")
+        except OSError:
+            self._next_retry = time.monotonic() + self._max_backoff_s
+            return
+        self._set_writable(True)
 
     async def _replay_spool(self) -> None:
         """Moves the spool aside, writes it in batches; what fails goes back to the spool."""
@@ -279,8 +417,9 @@ class RecordSink:
             try:
                 await self._commit(records[start : start + self._batch_size])
             except Exception:
-                self._append_spool(records[start:])
-                replaying.unlink()
+                # Left in place when the spool cannot take them: replayed again (writes are idempotent).
+                if self._append_spool(records[start:], hold=False):
+                    replaying.unlink()
                 raise
         replaying.unlink()
         if records:
@@ -308,7 +447,8 @@ def database_sink(
             return pool
     else:
         log.warning("no database_url: request records are spooled to disk only", extra={"sink": name})
-    sink = RecordSink(name, write_batch, pool_factory, settings.spool_dir, registry=registry, events=events)
+    sink = RecordSink(name, write_batch, pool_factory, settings.spool_dir, registry=registry, events=events,
+                      max_queue=settings.records_max_queue)
     sink.start()
     stack.push_async_callback(sink.close)
     return sink

@@ -41,13 +41,14 @@ log = logging.getLogger(__name__)
 
 # How Triton and the gRPC transport word a server that is unreachable or a model that is not loaded.
 UNAVAILABLE_HINTS = ("unavailable", "failed to connect", "connection refused", "socket closed", "not ready",
-                     "unknown model", "is not found", "no model", "unloaded")
+                     "unknown model", "is not found", "no model", "unloaded",
+                     # a Python-backend stub that missed its health check (Triton hung a while)
+                     # is being restarted: the model is back in seconds
+                     "is not healthy")
 # How Triton words a request its model's queue policy refused (models/*/config.pbtxt
 # `default_queue_policy`): the queue was full, or the request waited past its timeout. Triton sends
 # both as UNAVAILABLE; they mean "overloaded, back off", not "gone", so they are read first.
 OVERLOAD_HINTS = ("exceeds maximum queue size", "request timeout expired")
-# Seconds a caller refused by Triton's queue is told to wait before retrying.
-OVERLOAD_RETRY_S = 1.0
 # How the reference models (and Triton's own input checks) word a rejected request. Read only when
 # no status code came with the error (in-band stream errors carry just a message): a status code
 # is more reliable than wording, and a server-side failure must never read as INVALID_ARGUMENT.
@@ -56,6 +57,7 @@ INVALID_HINTS = ("invalid_arg", "invalid argument", "is not served", "is empty",
 # A stream Triton (or a proxy) cancelled means it is going away; the caller may retry elsewhere.
 _UNAVAILABLE_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.CANCELLED)
 _MIN_TIMEOUT_S = 0.001
+RETRY_AFTER_S = 1.0  # the RetryInfo of an UNAVAILABLE, and of a request Triton's queue refused
 # Spans for calls to Triton: children of the RPC being served (the tracer is a proxy to the
 # process's provider, set up by the server factory).
 _tracer = trace.get_tracer(__name__)
@@ -82,14 +84,17 @@ def translate(status: grpc.StatusCode | str | None, message: str, model: str) ->
     meta = {"model": model}
     if any(h in lowered for h in OVERLOAD_HINTS):
         return ResourceExhausted(f"model {model!r} is overloaded; retry later", reason=Reason.BACKEND_OVERLOADED,
-                                 metadata=meta, retry_after_s=OVERLOAD_RETRY_S)
+                                 metadata=meta, retry_after_s=RETRY_AFTER_S)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED or "deadline exceeded" in lowered:
         return DeadlineExceeded(f"model {model!r} did not answer in time", reason=Reason.BACKEND_TIMEOUT, metadata=meta)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidArgument(f"model {model!r} rejected the input: {message}", reason=Reason.BACKEND_REJECTED_INPUT,
                                metadata=meta)
     if code in _UNAVAILABLE_CODES or any(h in lowered for h in UNAVAILABLE_HINTS):
-        return Unavailable(f"model {model!r} is unavailable", reason=Reason.BACKEND_UNAVAILABLE, metadata=meta)
+        # RetryInfo as for a database that is away (db.unavailable): Triton restarting or a model
+        # reloading is back in seconds, and a client told when retries instead of giving up.
+        return Unavailable(f"model {model!r} is unavailable", reason=Reason.BACKEND_UNAVAILABLE, metadata=meta,
+                           retry_after_s=RETRY_AFTER_S)
     if code is None and any(h in lowered for h in INVALID_HINTS):
         return InvalidArgument(f"model {model!r} rejected the input: {message}", reason=Reason.BACKEND_REJECTED_INPUT,
                                metadata=meta)
@@ -219,7 +224,7 @@ class TritonAdapter:
                 if final is not None and final.bool_param:
                     return
             raise Unavailable(f"model {model!r} ended the stream early", reason=Reason.BACKEND_UNAVAILABLE,
-                              metadata={"model": model})
+                              metadata={"model": model}, retry_after_s=RETRY_AFTER_S)
         except grpc.aio.AioRpcError as exc:
             span.set_status(trace.StatusCode.ERROR, exc.code().name)
             raise translate(exc.code(), exc.details() or "", model) from exc

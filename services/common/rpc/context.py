@@ -44,10 +44,14 @@ class CallRecorder:
     the call ends, with the service's own fields (built by `services/<svc>/records.py`) and
     what to meter. Every record starts with id, request id, creation time, principal and
     method, and ends with the caller's key id, the trace context, what was metered and the
-    latency (what the call's events are built from: `records.call_events`)."""
+    latency (what the call's events are built from: `records.call_events`).
+
+    Creating one admits the call: when the sink could not keep its record (spool disk full and
+    its memory allowance held), the call fails here with UNAVAILABLE, before any work is done."""
 
     def __init__(self, records: RecordSink, context: grpc.aio.ServicerContext, method: str,
                  usage: UsageMeter | None = None) -> None:
+        records.admit()
         self.records = records
         self.usage = usage
         self.method = method

@@ -4,6 +4,8 @@ contract (START … END per correlation id, one response per request), answered 
 The transcript of a partial is "chunk <n>" (n = requests of the stream so far), so it changes
 on every chunk and the ASR service emits an interim result for every model call — which is
 what `bench.streaming` times. END answers the same text with IS_FINAL = true and no words.
+PREPARE_FINAL (the config is asr_streaming's, so it declares it) needs no work here: nothing
+is decoded, so every final is ready at once.
 """
 
 from __future__ import annotations

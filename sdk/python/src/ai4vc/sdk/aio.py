@@ -25,6 +25,7 @@ from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
 from ai4vc.pipeline.v1 import pipeline_service_pb2 as pipeline_pb
 from ai4vc.sdk import _requests
 from ai4vc.sdk._core import REFRESH_METHOD, Engine, Method, Req, Resp, Settings
+from ai4vc.sdk._resume import StreamResume
 from ai4vc.sdk.audio import DEFAULT_CHUNK_MS, Pcm, WavWriter, read_wav
 from ai4vc.sdk.credentials import Credential, Jwt, Metadata
 from ai4vc.sdk.errors import Ai4vcError, from_rpc_error
@@ -188,13 +189,68 @@ class AsyncClient:
 
     async def stream_recognize(self, audio: AsyncIterable[bytes] | Iterable[bytes], *, language: str,
                                sample_rate_hertz: int = 16000, channels: int = 1, model: str = "",
-                               interim_results: bool = True,
-                               timeout: float | None = None) -> AsyncIterator[asr_pb.StreamingRecognitionResult]:
+                               interim_results: bool = True, timeout: float | None = None,
+                               resume: bool = False,
+                               max_resumes: int = 3) -> AsyncIterator[asr_pb.StreamingRecognitionResult]:
+        """As `Client.stream_recognize`, `resume` included."""
         config = Pcm(b"", sample_rate_hertz, channels).audio_config()
-        requests = _requests.astreaming_recognize(audio, config, language, model, interim_results)
-        async for response in self.asr.streaming_recognize(requests, timeout=timeout):
-            for result in response.results:
-                yield result
+        if not resume:
+            requests = _requests.astreaming_recognize(audio, config, language, model, interim_results)
+            async for response in self.asr.streaming_recognize(requests, timeout=timeout):
+                for result in response.results:
+                    yield result
+            return
+        first = _requests.streaming_config(config, language, model, interim_results)
+        state = StreamResume(sample_rate_hertz, channels, max_resumes)
+        more = asyncio.Event()
+
+        async def pump() -> None:
+            # One reader of the caller's audio for every stream: a stream's request task is
+            # cancelled when the stream dies, and must not take the caller's iterator with it.
+            async for chunk in _requests._aiter(audio):
+                if chunk:
+                    state.take(chunk)
+                    more.set()
+            state.exhausted = True
+            more.set()
+
+        reader = asyncio.create_task(pump())
+        deadline = self._engine.deadline(timeout)
+        try:
+            while True:
+                resumed = self._resumed_requests(state, state.attempt, first, more)
+                try:
+                    async for response in self.asr.streaming_recognize(resumed,
+                                                                       timeout=self._engine.remaining(deadline)):
+                        for result in response.results:
+                            yield state.shifted(result)
+                    return
+                except Ai4vcError as error:
+                    if not state.resume(error):
+                        raise
+                    await self._sleep(self.settings.retry.backoff(state.resumes - 1, self._engine.rng,
+                                                                  error.retry_delay))
+        finally:
+            reader.cancel()
+
+    @staticmethod
+    async def _resumed_requests(state: StreamResume, attempt: int, first: asr_pb.StreamingRecognizeRequest,
+                                more: asyncio.Event) -> AsyncIterator[asr_pb.StreamingRecognizeRequest]:
+        """As `Client._resumed_requests`; `more` is set when the reader kept another chunk."""
+        yield first
+        sent = state.base
+        while True:
+            piece = state.unsent(sent)
+            if piece is None:
+                if state.attempt != attempt or state.exhausted:
+                    return
+                more.clear()
+                if state.unsent(sent) is None and not state.exhausted:
+                    await more.wait()
+                continue
+            start, data = piece
+            yield asr_pb.StreamingRecognizeRequest(audio=data)
+            sent = start + len(data)
 
     async def stream_file(self, path: str | Path, *, language: str, realtime: bool = True,
                           chunk_ms: int = DEFAULT_CHUNK_MS, model: str = "", interim_results: bool = True,

@@ -22,6 +22,7 @@ from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
 from ai4vc.pipeline.v1 import pipeline_service_pb2 as pipeline_pb
 from ai4vc.sdk import _requests
 from ai4vc.sdk._core import REFRESH_METHOD, Engine, Method, Req, Resp, Settings
+from ai4vc.sdk._resume import StreamResume
 from ai4vc.sdk.audio import DEFAULT_CHUNK_MS, Pcm, WavWriter, chunks, read_wav
 from ai4vc.sdk.credentials import Credential, Jwt, Metadata
 from ai4vc.sdk.errors import Ai4vcError, from_rpc_error
@@ -195,22 +196,69 @@ class Client:
 
     def stream_recognize(self, audio: Iterable[bytes], *, language: str, sample_rate_hertz: int = 16000,
                          channels: int = 1, model: str = "", interim_results: bool = True,
-                         timeout: float | None = None) -> Iterator[asr_pb.StreamingRecognitionResult]:
-        """Results (interim and final; `is_final` tells) for live 16-bit PCM chunks, as they come."""
+                         timeout: float | None = None, resume: bool = False,
+                         max_resumes: int = 3) -> Iterator[asr_pb.StreamingRecognitionResult]:
+        """Results (interim and final; `is_final` tells) for live 16-bit PCM chunks, as they come.
+        With `resume`, a stream that ends UNAVAILABLE or reset (its replica died) is reopened up
+        to `max_resumes` times with the audio no final result covered yet (`_resume.py`); the
+        results' offsets and utterance indexes count from the start of `audio` throughout."""
         config = Pcm(b"", sample_rate_hertz, channels).audio_config()
-        requests = _requests.streaming_recognize(audio, config, language, model, interim_results)
-        for response in self.asr.streaming_recognize(requests, timeout=timeout):
-            yield from response.results
+        if not resume:
+            requests = _requests.streaming_recognize(audio, config, language, model, interim_results)
+            for response in self.asr.streaming_recognize(requests, timeout=timeout):
+                yield from response.results
+            return
+        first = _requests.streaming_config(config, language, model, interim_results)
+        state = StreamResume(sample_rate_hertz, channels, max_resumes)
+        source, source_lock = iter(audio), threading.Lock()
+        deadline = self._engine.deadline(timeout)
+        while True:
+            requests = self._resumed_requests(state, state.attempt, first, source, source_lock)
+            try:
+                for response in self.asr.streaming_recognize(requests, timeout=self._engine.remaining(deadline)):
+                    for result in response.results:
+                        yield state.shifted(result)
+                return
+            except Ai4vcError as error:
+                if not state.resume(error):
+                    raise
+                self._sleep(self.settings.retry.backoff(state.resumes - 1, self._engine.rng, error.retry_delay))
+
+    @staticmethod
+    def _resumed_requests(state: StreamResume, attempt: int, first: asr_pb.StreamingRecognizeRequest,
+                          source: Iterator[bytes], source_lock: threading.Lock,
+                          ) -> Iterator[asr_pb.StreamingRecognizeRequest]:
+        """The config, the kept audio, then the caller's next chunks, until the audio ends or a
+        newer stream replaces this one (the chunk a replaced one read is kept, sent by the newer)."""
+        yield first
+        sent = state.base
+        while True:
+            piece = state.unsent(sent)
+            if piece is None:
+                with source_lock:
+                    if state.attempt != attempt or state.exhausted:
+                        return
+                    chunk = next(source, None)
+                    if chunk is None:
+                        state.exhausted = True
+                        return
+                    if chunk:
+                        state.take(chunk)  # under the lock: chunks are kept in the order read
+                continue
+            start, data = piece
+            yield asr_pb.StreamingRecognizeRequest(audio=data)
+            sent = start + len(data)
 
     def stream_file(self, path: str | Path, *, language: str, realtime: bool = True,
                     chunk_ms: int = DEFAULT_CHUNK_MS, model: str = "", interim_results: bool = True,
-                    timeout: float | None = None) -> Iterator[asr_pb.StreamingRecognitionResult]:
+                    timeout: float | None = None, resume: bool = False,
+                    max_resumes: int = 3) -> Iterator[asr_pb.StreamingRecognitionResult]:
         """A 16-bit PCM WAV file sent as a live stream: paced in real time, or as fast as possible."""
         pcm = read_wav(path)
         audio = chunks(pcm, chunk_ms=chunk_ms, realtime=realtime, sleep=self._sleep)
         return self.stream_recognize(audio, language=language, sample_rate_hertz=pcm.sample_rate_hertz,
                                      channels=pcm.channels, model=model, interim_results=interim_results,
-                                     timeout=timeout)
+                                     timeout=timeout, resume=resume, max_resumes=max_resumes)
 
     def stream_microphone(self, *, language: str, sample_rate_hertz: int = 16000, model: str = "",
                           device: int | str | None = None) -> Iterator[asr_pb.StreamingRecognitionResult]:
