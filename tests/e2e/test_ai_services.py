@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 import tritonclient.grpc as triton_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from websockets.asyncio.client import connect
 
 from ai4vc.asr.v1 import asr_service_pb2 as asr_pb
@@ -24,6 +25,7 @@ from ai4vc.pipeline.v1 import pipeline_service_pb2 as pipe_pb
 from ai4vc.pipeline.v1 import pipeline_service_pb2_grpc as pipe_grpc
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
+from services.common.backends.records import SPOOL_HEALTH_NAME
 from tests.audio_util import RATE, speech, word_errors
 from tests.mesh_util import ws_tts
 
@@ -171,3 +173,18 @@ async def test_browser_websocket_without_credential_is_refused(mesh):
         async with connect(f"ws://127.0.0.1:{mesh.ports.envoy}/v1/ws/asr"):
             pass
     assert refused.value.response.status_code == 401
+
+
+def test_inference_services_report_their_record_spool_in_health(mesh):
+    """Each inference service started by the launcher answers a health check for its record spool
+    (`ai4vc.records.Spool`, NOT_SERVING while the spool disk cannot be written): serve() binds it."""
+    checked = set()
+    for service in mesh.services:
+        if service.name not in {"asr", "tts", "nmt"}:
+            continue
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=SPOOL_HEALTH_NAME), timeout=10)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING, service.name
+        checked.add(service.name)
+    assert checked == {"asr", "tts", "nmt"}

@@ -10,7 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.metrics import RpcMetrics
-from services.common.rpc.server import App, ServerHandle, build_server
+from services.common.rpc.server import App, ServerHandle, bind_health, build_server
 from services.common.settings import CommonSettings
 
 
@@ -23,9 +23,7 @@ async def running(
         app = await make_app(settings, stack, metrics.registry)
         handle = await build_server(settings, app.register, app.service_names, metrics)
         await handle.server.start()
-        bind_health = getattr(app, "bind_health", None)  # components beside the app's own status
-        if bind_health is not None:
-            bind_health(handle.health)
+        bind_health(app, handle)
         await handle.set_serving(await app.ready())
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{handle.port}")
         try:

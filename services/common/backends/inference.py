@@ -79,6 +79,5 @@ class InferenceApp:
 
     def bind_health(self, servicer: Any) -> None:
         """Gives the server's health servicer the components this app reports beside its own
-        status: the record spool (`records.SPOOL_HEALTH_NAME`). Called by whoever built the
-        server (the service test harness; `rpc.server.serve` does not call it yet)."""
+        status: the record spool (`records.SPOOL_HEALTH_NAME`); `rpc.server.bind_health` calls it."""
         self.records.bind_health(servicer)

@@ -151,6 +151,14 @@ async def watch_readiness(handle: ServerHandle, ready: Callable[[], Awaitable[bo
         await asyncio.sleep(interval_s)
 
 
+def bind_health(app: App, handle: ServerHandle) -> None:
+    """Gives the server's health servicer the components an app reports beside its own status (the
+    record spool, `records.SPOOL_HEALTH_NAME`), when the app has any."""
+    bind = getattr(app, "bind_health", None)
+    if bind is not None:
+        bind(handle.health)
+
+
 async def serve(
     settings: CommonSettings,
     make_app: Callable[[Any, contextlib.AsyncExitStack, CollectorRegistry], Awaitable[App]],
@@ -168,6 +176,7 @@ async def serve(
         app = await make_app(settings, stack, metrics.registry)
         handle = await build_server(settings, app.register, app.service_names, metrics,
                                     getattr(app, "reflection_names", ()))
+        bind_health(app, handle)
         await handle.server.start()
         watcher = asyncio.create_task(watch_readiness(handle, app.ready))
         log.info(
