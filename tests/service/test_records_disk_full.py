@@ -131,7 +131,11 @@ async def test_service_keeps_answering_reports_it_then_refuses_with_retry_info(f
         for _ in range(3):
             await stub.Transliterate(request, timeout=10)
         assert not await app.records.drain(0.5)
-        assert app.records.held_count == 3
+        # The writer takes a record after the call's answer, in its own time: wait until it has
+        # tried (and failed) to spool all three rather than a fixed half second (1 of 3 under load).
+        async with asyncio.timeout(15):
+            while app.records.held_count < 3:
+                await asyncio.sleep(0.05)
         assert await health_status(channel, SPOOL_HEALTH_NAME) == health_pb2.HealthCheckResponse.NOT_SERVING
         assert not await app.ready()  # out of Envoy's rotation while it refuses
         body = await asyncio.to_thread(scrape, handle.metrics_port)
