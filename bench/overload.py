@@ -17,31 +17,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import shutil
 import sys
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
 from bench.soak import (
     KINDS,
-    RESULTS,
     SHED_CODES,
     Client,
     Sample,
-    edge_outcomes,
     levels,
     loadavg,
     measure_capacities,
     open_loop,
     pct,
+    run,
     share_rates,
-    start_mesh,
 )
 from deploy.local.mesh import Mesh
-from deploy.local.parts import ROOT
 
 
 def shedding(samples: list[Sample], seconds: float) -> dict[str, Any]:
@@ -131,24 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=30.0, help="seconds between the mesh's start and the load")
     parser.add_argument("--pause", type=float, default=5.0)
     args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="ai4vc-bench-overload-"))
-    mesh = None
-    try:
-        print("starting the mesh …", file=sys.stderr, flush=True)
-        mesh = start_mesh(work, args.settle)
-        result = {"benchmark": "overload", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                  **asyncio.run(overload(mesh, args))}
-        result["edge_not_ok"] = edge_outcomes(mesh)
-    finally:
-        if mesh is not None:
-            mesh.down()
-        shutil.rmtree(work, ignore_errors=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"overload-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(result, indent=2))
-    print(markdown(result))
-    print(f"\nresults: {out.relative_to(ROOT)}")
-    return 0
+    return run("overload", lambda mesh: overload(mesh, args), markdown, args.settle)
 
 
 if __name__ == "__main__":

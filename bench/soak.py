@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -442,21 +442,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=60.0, help="seconds per p99 window")
     parser.add_argument("--rss-interval", type=float, default=10.0)
     args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="ai4vc-bench-soak-"))
+    return run("soak", lambda mesh: soak(mesh, args), markdown, args.settle)
+
+
+def run(name: str, measure: Callable[[Mesh], Coroutine[Any, Any, dict[str, Any]]],
+        report: Callable[[dict[str, Any]], str], settle_s: float) -> int:
+    """A bench's whole run (bench.soak, bench.overload): its own mesh in a temporary directory,
+    `measure` against it, Envoy's not-OK calls, then the JSON under bench/results/ and `report`'s
+    markdown on stdout."""
+    work = Path(tempfile.mkdtemp(prefix=f"ai4vc-bench-{name}-"))
     mesh = None
     try:
         print("starting the mesh …", file=sys.stderr, flush=True)
-        mesh = start_mesh(work, args.settle)
-        result = {"benchmark": "soak", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **asyncio.run(soak(mesh, args))}
+        mesh = start_mesh(work, settle_s)
+        result: dict[str, Any] = {"benchmark": name, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                  **asyncio.run(measure(mesh))}
         result["edge_not_ok"] = edge_outcomes(mesh)
     finally:
         if mesh is not None:
             mesh.down()
         shutil.rmtree(work, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"soak-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(result, indent=2))
-    print(markdown(result))
+    print(report(result))
     print(f"\nresults: {out.relative_to(ROOT)}")
     return 0
 
