@@ -13,8 +13,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from deploy.local.mesh import Mesh, Ports
+from deploy.local.mesh import Mesh
 from deploy.local.parts import Kafka, Postgres, Redis, Triton, free_port
+from tests.mesh_util import private_mesh
 
 
 @pytest.fixture(scope="session")
@@ -76,18 +77,11 @@ def triton(run_base: Path) -> Iterator[Triton]:
 @pytest.fixture(scope="session")
 def mesh(run_base: Path) -> Iterator[Mesh]:
     """The whole mesh — PostgreSQL, Redis, Triton, services, Envoy — as `make up` runs it."""
-    run_dir = run_base / "mesh"
-    run_dir.mkdir()
-    run_dir.chmod(0o755)
     # Triton traces every inference here (one in ten under `make up`), so a test's traced request
     # is sure to have Triton's spans.
     os.environ.setdefault("AI4VC_TRITON_TRACE_RATE", "1")
     # Alertmanager notifies at once and repeats a group's changes every 2 s (tests/e2e/test_alerting_mesh.py).
     os.environ.setdefault("AI4VC_ALERTMANAGER_GROUP_WAIT", "1s")
     os.environ.setdefault("AI4VC_ALERTMANAGER_GROUP_INTERVAL", "2s")
-    the_mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True)
-    try:
-        the_mesh.up()
+    with private_mesh(run_base, "mesh") as the_mesh:
         yield the_mesh
-    finally:
-        the_mesh.down()

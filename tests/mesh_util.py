@@ -1,14 +1,38 @@
-"""Small helpers the end-to-end tests share: counting a replica's answered calls from its
-metrics port, and speaking text over the WebSocket bridge's TTS route."""
+"""Small helpers the end-to-end tests share: a private mesh in its own run directory, counting a
+replica's answered calls from its metrics port, and speaking text over the WebSocket bridge's TTS
+route."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
+
+from deploy.local.mesh import Mesh, Ports
+
+
+@contextlib.contextmanager
+def private_mesh(run_base: Path, name: str, **options: Any) -> Iterator[Mesh]:
+    """A whole mesh of its own under `run_base/name`, on free ports, not durable, stopped on exit.
+
+    For tests that kill, freeze or reconfigure parts (`options` go to `Mesh`: replicas, TLS, …)
+    and so must not share the session's mesh."""
+    run_dir = run_base / name
+    run_dir.mkdir()
+    run_dir.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data dir
+    mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True, **options)
+    try:
+        mesh.up()
+        yield mesh
+    finally:
+        mesh.down()
 
 
 def handled_ok(metrics_port: int, method: str) -> int:

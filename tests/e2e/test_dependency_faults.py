@@ -17,8 +17,9 @@ import pytest
 from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
-from deploy.local.mesh import Mesh, Ports
+from deploy.local.mesh import Mesh
 from tests.fault_util import NMT_REQUEST, Load, frozen, kill, retry_delay, wait_back, wait_complete
+from tests.mesh_util import private_mesh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 FREEZE_S = 3.0
@@ -29,15 +30,8 @@ BOUND_S = FREEZE_S + 8.0
 
 @pytest.fixture(scope="module")
 def fault_mesh(run_base):
-    run_dir = run_base / "faults"
-    run_dir.mkdir()
-    run_dir.chmod(0o755)
-    mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True)
-    try:
-        mesh.up()
+    with private_mesh(run_base, "faults") as mesh:
         yield mesh
-    finally:
-        mesh.down()
 
 
 async def _settle(mesh: Mesh) -> None:

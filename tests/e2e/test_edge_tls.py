@@ -31,9 +31,9 @@ from ai4vc.pipeline.v1 import pipeline_service_pb2 as pipe_pb
 from ai4vc.pipeline.v1 import pipeline_service_pb2_grpc as pipe_grpc
 from ai4vc.sdk import Client
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
-from deploy.local.mesh import MTLS_PLAINTEXT, Mesh, Ports
+from deploy.local.mesh import MTLS_PLAINTEXT, Mesh
 from deploy.local.tls import LocalCa, names_of
-from tests.mesh_util import ws_tts
+from tests.mesh_util import private_mesh, ws_tts
 
 pytestmark = pytest.mark.e2e
 
@@ -48,15 +48,8 @@ def urdu(text: str) -> bool:
 
 @pytest.fixture(scope="module")
 def tls_mesh(run_base: Path):
-    run_dir = run_base / "tls"
-    run_dir.mkdir()
-    run_dir.chmod(0o755)
-    mesh = Mesh(run_dir, Ports.free(), durable=False, free_metrics_ports=True, edge_tls=True, mesh_mtls=True)
-    try:
-        mesh.up()
+    with private_mesh(run_base, "tls", edge_tls=True, mesh_mtls=True) as mesh:
         yield mesh
-    finally:
-        mesh.down()
 
 
 @pytest.fixture(scope="module")

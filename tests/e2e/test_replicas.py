@@ -34,11 +34,11 @@ from ai4vc.pipeline.v1 import pipeline_service_pb2_grpc as pipe_grpc
 from ai4vc.sdk import Client
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
-from deploy.local.mesh import Mesh, Ports
+from deploy.local.mesh import Mesh
 from deploy.local.parts import Service
 from tests.audio_util import RATE, speech, word_errors
 from tests.e2e.test_edge_auth import create_key
-from tests.mesh_util import handled_ok
+from tests.mesh_util import handled_ok, private_mesh
 
 pytestmark = pytest.mark.e2e
 REPLICATED = ("asr", "tts", "nmt", "pipeline")
@@ -49,16 +49,8 @@ STREAM = "AsrService/StreamingRecognize"
 
 @pytest.fixture(scope="module")
 def replicated_mesh(run_base):
-    run_dir = run_base / "replicas"
-    run_dir.mkdir()
-    run_dir.chmod(0o755)
-    mesh = Mesh(run_dir, Ports.free(), replicas=dict.fromkeys(REPLICATED, 2), durable=False,
-                free_metrics_ports=True)
-    try:
-        mesh.up()
+    with private_mesh(run_base, "replicas", replicas=dict.fromkeys(REPLICATED, 2)) as mesh:
         yield mesh
-    finally:
-        mesh.down()
 
 
 def pcm16(samples: np.ndarray) -> bytes:

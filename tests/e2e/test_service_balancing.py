@@ -27,10 +27,10 @@ from ai4vc.audio.v1 import audio_pb2
 from ai4vc.pipeline.v1 import pipeline_service_pb2 as pb
 from ai4vc.pipeline.v1 import pipeline_service_pb2_grpc as pb_grpc
 from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
-from deploy.local.mesh import Mesh, Ports
+from deploy.local.mesh import Mesh
 from deploy.local.parts import Service
 from tests.audio_util import RATE, speech
-from tests.mesh_util import handled_ok
+from tests.mesh_util import handled_ok, private_mesh
 
 pytestmark = pytest.mark.e2e
 SENTENCE = "hello world"
@@ -60,15 +60,8 @@ def handled(service: Service, method: str) -> int:
 
 @pytest.fixture(scope="module")
 def balanced_mesh(run_base):
-    run_dir = run_base / "balancing"
-    run_dir.mkdir()
-    run_dir.chmod(0o755)
-    mesh = Mesh(run_dir, Ports.free(), replicas={"asr": 2, "tts": 2}, durable=False, free_metrics_ports=True)
-    try:
-        mesh.up()
+    with private_mesh(run_base, "balancing", replicas={"asr": 2, "tts": 2}) as mesh:
         yield mesh
-    finally:
-        mesh.down()
 
 
 class Runs:
