@@ -106,7 +106,10 @@ def expression(rule: RuleSpec) -> str:
         matcher = f'{{key_id="{rule.key_id}"}}' if rule.key_id else ""
         return f"max by (key_id, quota) (edge_quota_used_ratio{matcher}) >= {threshold}"
     if rule.kind is Kind.SPOOL_GROWING:
-        return f'sum by (component) (rate(records_spooled_total{{component="{comp}"}}[5m])) > {threshold}'
+        # Records going to the disk spool (PostgreSQL away), or, worse, held in memory because the
+        # spool cannot be written either (disk full): then the service refuses work at its bound.
+        return (f'(sum by (component) (rate(records_spooled_total{{component="{comp}"}}[5m])) > {threshold})'
+                f' or (max by (component) (ai4vc_records_held{{component="{comp}"}}) > 0)')
     raise ValueError(f"no expression for kind {rule.kind!r}")
 
 
@@ -117,7 +120,7 @@ def default_summary(rule: RuleSpec) -> str:
         Kind.LATENCY_P99: f"{rule.component} p99 latency above {rule.threshold:g} s",
         Kind.OPEN_STREAMS: f"{rule.component} has more than {rule.threshold:g} open streams",
         Kind.TRITON_MODEL_NOT_READY: f"Triton model {rule.model} is not ready",
-        Kind.SPOOL_GROWING: f"{rule.component} is spooling records to disk",
+        Kind.SPOOL_GROWING: f"{rule.component} is spooling records to disk (or holding them: spool unwritable)",
         Kind.FAILED_LOGINS: f"{int(rule.threshold)} or more failed logins from one address in {rule.window_s}s",
         Kind.QUOTA_USED: f"API key {rule.key_id or '(any)'} used {rule.threshold:.0%} of a daily quota",
     }[rule.kind]

@@ -4,7 +4,10 @@ Alertmanager configs wiring them together."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -35,7 +38,8 @@ def _spec(kind: Kind, **extra) -> RuleSpec:  # type: ignore[no-untyped-def]
     (_spec(Kind.QUOTA_USED, component="", threshold=0.8, key_id="k_1"),
      'max by (key_id, quota) (edge_quota_used_ratio{key_id="k_1"}) >= 0.8'),
     (_spec(Kind.QUOTA_USED, component="", threshold=0.9), "max by (key_id, quota) (edge_quota_used_ratio) >= 0.9"),
-    (_spec(Kind.SPOOL_GROWING), 'sum by (component) (rate(records_spooled_total{component="nmt"}[5m])) > 0.0'),
+    (_spec(Kind.SPOOL_GROWING), '(sum by (component) (rate(records_spooled_total{component="nmt"}[5m])) > 0.0)'
+                                ' or (max by (component) (ai4vc_records_held{component="nmt"}) > 0)'),
 ])
 def test_each_kind_has_its_expression(spec: RuleSpec, expr: str) -> None:
     """Every rule kind reads the recorded series or raw metric the platform exports."""
@@ -146,3 +150,37 @@ def test_quota_rule_reads_the_gauge_the_gateway_exports() -> None:
     spec = core.check_rule(core.RuleInput("q", int(Kind.QUOTA_USED), 0, "", "", "", "", 0.0, 0, 0, (), ""),
                            "id", creating=True)
     assert spec.threshold == rules.DEFAULT_QUOTA_RATIO and "edge_quota_used_ratio" in rules.expression(spec)
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian prometheus, installed by bootstrap) is missing")
+def test_spool_rule_fires_when_records_are_held_in_memory(tmp_path: Path) -> None:
+    """A spool rule fires for a component whose spool cannot be written (records held in memory, nothing
+    spooled), and not for one that spools nothing and holds nothing — run in the real Prometheus engine."""
+    spec = _spec(Kind.SPOOL_GROWING, name="spool", severity=Severity.CRITICAL)
+    (tmp_path / "rules.yml").write_text(rules.render([spec, dataclasses.replace(spec, name="spool-tts",
+                                                                                  rule_id="r2", component="tts")]))
+    labels = '{component="%s",sink="requests"}'
+    test = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [
+            {"series": "ai4vc_records_held" + labels % "nmt", "values": "0 0 12 40 40"},
+            {"series": "records_spooled_total" + labels % "nmt", "values": "0x4"},
+            {"series": "ai4vc_records_held" + labels % "tts", "values": "0x4"},
+            {"series": "records_spooled_total" + labels % "tts", "values": "0x4"},
+        ],
+        "alert_rule_test": [
+            {"alertname": "spool", "eval_time": "1m", "exp_alerts": []},
+            {"alertname": "spool", "eval_time": "3m", "exp_alerts": [{
+                "exp_labels": {"severity": "critical", "ai4vc_rule_id": "r1", "ai4vc_kind": "spool_growing",
+                               "component": "nmt"},
+                "exp_annotations": {"summary": rules.default_summary(spec)}}]},
+            {"alertname": "spool-tts", "eval_time": "3m", "exp_alerts": []},
+        ],
+    }]}
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(test))
+    result = subprocess.run([str(PROMTOOL), "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -48,7 +48,8 @@ const (
 	// Triton away). No threshold.
 	RuleKind_RULE_KIND_TRITON_MODEL_NOT_READY RuleKind = 5
 	// Records spooled to disk (PostgreSQL away) per second over 5 minutes, by
-	// `component`, above `threshold` (0: any spooling).
+	// `component`, above `threshold` (0: any spooling); or any record held in
+	// memory because the spool cannot be written either (disk full).
 	RuleKind_RULE_KIND_SPOOL_GROWING RuleKind = 6
 	// An event rule, evaluated by this service from the auth service's audit
 	// events on Kafka (not by Prometheus): at least `threshold` refused logins

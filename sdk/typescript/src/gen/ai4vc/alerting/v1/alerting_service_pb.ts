@@ -695,7 +695,8 @@ export enum RuleKind {
 
   /**
    * Records spooled to disk (PostgreSQL away) per second over 5 minutes, by
-   * `component`, above `threshold` (0: any spooling).
+   * `component`, above `threshold` (0: any spooling); or any record held in
+   * memory because the spool cannot be written either (disk full).
    *
    * @generated from enum value: RULE_KIND_SPOOL_GROWING = 6;
    */
