@@ -447,6 +447,15 @@ class SpeechNormalizer:
             return "grammar"
         return "numbers" if language in self._numbers else "none"
 
+    def unchanged(self, language: str, text: str) -> bool:
+        """True when `normalize` would give `text` back as it is, known cheaply (no grammar pass):
+        no normalizer, or every sentence plain for the grammar. Safe on an event loop."""
+        kind = self.kind(language)
+        if kind == "grammar":
+            sentences = _SENTENCE.split(text.strip())
+            return " ".join(sentences) == text and all(plain(language, sentence) for sentence in sentences)
+        return kind == "none"
+
     def normalize(self, language: str, text: str) -> str:
         """Blocking (a grammar pass per sentence): call it from a worker thread in a server."""
         if self.kind(language) == "grammar":

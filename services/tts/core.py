@@ -224,6 +224,8 @@ class TtsCore:
         return await asyncio.to_thread(work)
 
     async def normalize_text(self, text: str, language: str) -> str:
+        if self.normalizer.unchanged(language, text):  # plain text: no worker thread round trip
+            return text
         return await asyncio.to_thread(self.normalizer.normalize, language, text)
 
     # -- voices --------------------------------------------------------------------------

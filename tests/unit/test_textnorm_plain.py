@@ -120,6 +120,19 @@ def test_normalize_takes_the_fast_path_and_keeps_the_grammar_for_the_rest(tn):
     assert calls == ["Dr."]
 
 
+def test_unchanged_is_exactly_what_normalize_gives_back(tn):
+    """`unchanged` (the event loop's check) is true only where `normalize` returns the very same text."""
+    normalizer = textnorm.SpeechNormalizer(tn)
+    for language, text in (("en", "The dog runs home. It is late!"), ("en", "The dog runs home.  It is late!"),
+                           ("en", "Dr. Smith waits."), ("hi", "नमस्ते, आप कैसे हैं। सब ठीक है।"), ("hi", "₹500")):
+        if normalizer.unchanged(language, text):
+            assert normalizer.normalize(language, text) == text
+    assert normalizer.unchanged("en", "The dog runs home. It is late!")
+    assert not normalizer.unchanged("en", "The dog runs home.  It is late!")  # normalize respaces it
+    assert not normalizer.unchanged("en", "Dr. Smith waits.")
+    assert not normalizer.unchanged("ta", "விலை 25")  # the number reader's languages go to a thread
+
+
 def test_number_reader_languages_keep_digit_free_text():
     """Languages without a grammar: text with no digit is spoken exactly as written."""
     normalizer = textnorm.SpeechNormalizer(None)
