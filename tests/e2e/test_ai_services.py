@@ -145,9 +145,10 @@ async def test_32_concurrent_synthesis_streams_are_all_served(mesh):
         stub = tts_grpc.TtsServiceStub(channel)
         for _ in range(4):
             got = await asyncio.gather(*(one(stub) for _ in range(32)), return_exceptions=True)
-            failed = [g for g in got if not isinstance(g, int)]
-            assert failed == [], failed[:2]
-            assert all(size / 2 / 22050 > 4.0 for size in got)
+            failed = [(g.code().name, g.details()) if isinstance(g, grpc.aio.AioRpcError) else repr(g)
+                      for g in got if not isinstance(g, int)]
+            assert failed == [], failed[:3]
+            assert all(size / 2 / 22050 > 4.0 for size in got), sorted(got)[:3]
 
 
 def test_discovery_reports_exactly_what_triton_serves(mesh):
