@@ -53,6 +53,7 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -738,16 +739,33 @@ async def tts_first_chunk(envoy: str, triton: str, key: str, calls: int) -> dict
             "met": m["p50"] <= TTS_P50_MS and not errors}
 
 
-async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, rounds: int) -> dict[str, Any]:
+# Envoy's counters of the tts cluster that say why a call found no upstream: failed health checks
+# (a busy process that did not answer in time) and calls refused with none healthy.
+TTS_ENVOY_STATS = ("health_check.failure", "health_check.network_failure", "upstream_cx_none_healthy",
+                   "outlier_detection.ejections_enforced_total", "upstream_rq_pending_overflow")
+
+
+def envoy_counters(admin: str, cluster: str, names: tuple[str, ...]) -> dict[str, int]:
+    """Named counters of one Envoy cluster, from the admin endpoint."""
+    with urllib.request.urlopen(f"http://{admin}/stats?filter=^cluster\\.{cluster}\\.", timeout=5) as answer:
+        lines = answer.read().decode().splitlines()
+    values = dict(line.split(": ", 1) for line in lines if ": " in line)
+    return {name: int(values.get(f"cluster.{cluster}.{name}", "0")) for name in names}
+
+
+async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, rounds: int, admin: str = ""
+                         ) -> dict[str, Any]:
     """Time to first audio with `concurrency` StreamingSynthesize calls in flight at once through
     Envoy (`rounds` rounds, after one warm-up round), against tts_streaming driven directly at the
-    same concurrency."""
+    same concurrency. With Envoy's `admin` address, also what the tts cluster's health checks and
+    no-upstream counters did meanwhile."""
+    before = envoy_counters(admin, "tts", TTS_ENVOY_STATS) if admin else {}
     request = tts_pb.StreamingSynthesizeRequest(
         input=tts_pb.SynthesisInput(text=TTS_TEXT), voice=tts_pb.VoiceSelectionParams(name=TTS_VOICE),
         audio_config=tts_pb.AudioOutputConfig(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16))
     firsts: list[float] = []
     errors = 0
-    codes: set[str] = set()
+    codes: dict[str, str] = {}  # code → its first message: what an UNAVAILABLE was (no upstream, reset, …)
 
     async def one(stub: tts_grpc.TtsServiceStub) -> float | None:
         started = time.perf_counter()
@@ -764,14 +782,20 @@ async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, ro
                 continue
             failed = [g for g in got if not isinstance(g, float)]
             errors += len(failed)
-            codes |= {g.code().name if isinstance(g, grpc.aio.AioRpcError) else repr(g) for g in failed}
+            for g in failed:
+                code, message = ((g.code().name, g.details() or "") if isinstance(g, grpc.aio.AioRpcError)
+                                 else (type(g).__name__, repr(g)))
+                codes.setdefault(code, message[:300])
             firsts += [g for g in got if isinstance(g, float)]
     row = {"INPUT_TEXT": np.array([TTS_TEXT.encode()], dtype=np.object_),
            "INPUT_SPEAKER_ID": np.array([b"female"], dtype=np.object_),
            "INPUT_LANGUAGE_ID": np.array([b"en"], dtype=np.object_)}
+    envoy_stats = ({k: v - before[k] for k, v in envoy_counters(admin, "tts", TTS_ENVOY_STATS).items()}
+                   if admin else {})
     direct = await loadgen.streaming(triton, "tts_streaming", [row], concurrency, seconds=3.0, warmup_s=0.5)
     m = percentiles(firsts)
     return {"concurrency": concurrency, "rounds": rounds, "mesh_ms": m, "errors": errors, "error_codes": sorted(codes),
+            "error_messages": codes, "envoy_tts_cluster": envoy_stats,
             "direct_ms": {"p50": direct["ttfc_p50_ms"], "p99": direct["ttfc_p99_ms"], "tool": loadgen.TOOL,
                           "errors": direct["errors"]},
             "met": m["p50"] <= TTS_P50_MS and not errors}
@@ -781,6 +805,18 @@ async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, ro
 
 def _yes(met: bool) -> str:
     return "met" if met else "**not met**"
+
+
+def _messages(t: dict[str, Any]) -> str:
+    """Each error code with its first message ("UNAVAILABLE: no healthy upstream")."""
+    messages = t.get("error_messages", {})
+    return ", ".join(f"{code}: {messages[code]!r}" if messages.get(code) else code for code in t["error_codes"])
+
+
+def _envoy_note(counters: dict[str, int]) -> str:
+    """The tts cluster's non-zero Envoy counters during the rounds ("; Envoy: health_check.failure 2")."""
+    busy = [f"{name} {value}" for name, value in counters.items() if value]
+    return f"; Envoy: {', '.join(busy)}" if busy else ""
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -829,7 +865,8 @@ def markdown(r: dict[str, Any]) -> str:
         t = r["tts_concurrent"]
         lines.append(f"| TTS first audio p50 ≤ {TTS_P50_MS:g} ms at {t['concurrency']} concurrent | p50 "
                      f"{t['mesh_ms']['p50']:.1f} ms, p99 {t['mesh_ms']['p99']:.1f} ms ({t['mesh_ms']['n']} calls"
-                     f"{'; errors ' + str(t['errors']) + ' ' + ','.join(t['error_codes']) if t['errors'] else ''}) | "
+                     f"{'; errors ' + str(t['errors']) + ' ' + _messages(t) if t['errors'] else ''}"
+                     f"{_envoy_note(t.get('envoy_tts_cluster', {}))}) | "
                      f"tts_streaming alone at {t['concurrency']}: p50 {t['direct_ms']['p50']:.1f} / p99 "
                      f"{t['direct_ms']['p99']:.1f} ms | {_yes(t['met'])} |")
     if "memory" in r:
@@ -933,7 +970,8 @@ def main(argv: list[str] | None = None) -> int:
             print("TTS time to first audio …", file=sys.stderr, flush=True)
             result["tts"] = asyncio.run(tts_first_chunk(envoy, triton, key, args.tts_calls))
             result["tts_concurrent"] = asyncio.run(tts_concurrent(envoy, triton, key, args.tts_concurrency,
-                                                                  args.tts_rounds))
+                                                                  args.tts_rounds,
+                                                                  f"127.0.0.1:{mesh.ports.envoy_admin}"))
         if "capacity" in parts:
             assert pool is not None
             deadline = time.monotonic() + args.budget

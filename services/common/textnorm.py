@@ -336,6 +336,99 @@ def speak_numbers(text: str, language: str) -> str:
 # -- TN for TTS: the grammar where NeMo has one, numbers elsewhere, and SSML <say-as> -----
 
 _SENTENCE = re.compile(r"(?<=[.!?।॥])\s+")
+
+# The fast path: a sentence made only of words, spaces and plain punctuation, with nothing any
+# of the grammar's classes acts on, is what the grammar gives back, unchanged; it is not sent
+# through pynini (tens of ms a sentence, holding the GIL). What the grammars change without a
+# digit or symbol (tests/unit/test_textnorm_plain.py holds the proof against the real ones):
+# whitelisted words and abbreviations ("vs", "Dr.", "etc.", "डॉ."), capitals read as letters or
+# roman numerals ("NASA", "U.S.A.", "Henry V", "World War I", "chapter I", "Vth"), a period
+# inside a sentence, and spacing (the detokenizer respaces punctuation). Any of those, or any
+# other character, sends the sentence through the grammar as before.
+_PLAIN_PUNCT = ",;:!?'\"’‘“”"
+_PLAIN_LETTERS = {
+    "en": "A-Za-z",
+    # Devanagari letters, vowel signs, nukta, virama, avagraha; not its digits (U+0966-096F),
+    # dandas (punctuation, below) or the abbreviation sign (U+0970).
+    "hi": "\u0900-\u0963\u0971-\u097f",
+}
+_ROMAN_KEY_WORDS = frozenset({"chapter", "class", "part", "article", "section", "paragraph"})  # en roman/key_word.tsv
+_ROMAN_SUFFIXED = re.compile(r"[IVXLCDM]+(th|st|nd|rd)")
+
+
+@dataclasses.dataclass(frozen=True)
+class _PlainRule:
+    sentence: re.Pattern[str]
+    whitelist: frozenset[str]  # single-word keys, casefolded, as written (with any period)
+    phrases: tuple[str, ...]  # multi-word keys, casefolded
+
+
+def _whitelist_keys(language: str) -> list[str]:
+    """The keys of the TN whitelist files NeMo's deterministic grammar of `language` loads."""
+    from nemo_text_processing import text_normalization
+
+    files = {"en": ("whitelist/tts.tsv",), "hi": ("whitelist/abbreviations.tsv",)}[language]
+    root = Path(text_normalization.__file__).parent / language / "data"
+    keys = []
+    for name in files:
+        for line in (root / name).read_text(encoding="utf-8").splitlines():
+            key = line.split("\t", 1)[0].strip()
+            if key:
+                keys.append(key)
+    return keys
+
+
+_PLAIN_RULES: dict[str, _PlainRule | None] = {}
+_PLAIN_RULES_LOCK = threading.Lock()
+
+
+def _plain_rule(language: str) -> _PlainRule | None:
+    with _PLAIN_RULES_LOCK:
+        if language not in _PLAIN_RULES:
+            rule = None
+            if language in _PLAIN_LETTERS:
+                letters = _PLAIN_LETTERS[language]
+                punct = re.escape(_PLAIN_PUNCT) + ("।॥" if language == "hi" else "")
+                # Words of letters (an apostrophe inside: "don't"), single spaces, punctuation
+                # after a word or quotes around it, and periods only at the very end.
+                word = rf"[{punct}]*[{letters}]+(?:'[{letters}]+)*[{punct}]*"
+                keys = [k.casefold() for k in _whitelist_keys(language)]
+                rule = _PlainRule(re.compile(rf"{word}(?: {word})*\.*"),
+                                  frozenset(k for k in keys if " " not in k),
+                                  tuple(k for k in keys if " " in k))
+            _PLAIN_RULES[language] = rule
+        return _PLAIN_RULES[language]
+
+
+def plain(language: str, sentence: str) -> bool:
+    """True when `sentence` has nothing `language`'s TN grammar would change (see above), so its
+    spoken form is the sentence itself. Only for languages whose grammar this was proven for;
+    False means "ask the grammar", never "it would change"."""
+    rule = _plain_rule(language)
+    if rule is None or not rule.sentence.fullmatch(sentence):
+        return False
+    folded = sentence.casefold()
+    if any(phrase in folded for phrase in rule.phrases):
+        return False
+    previous = ""
+    for raw in sentence.split(" "):
+        core = raw.strip(_PLAIN_PUNCT + "।॥.")
+        if not core:
+            return False
+        with_period = core + "." if raw.rstrip(_PLAIN_PUNCT).endswith(".") else core
+        if core.casefold() in rule.whitelist or with_period.casefold() in rule.whitelist:
+            return False
+        if language == "en":
+            # Capitals past the first letter (acronyms, roman numerals, "McD"), a capital letter
+            # alone (other than "I" and "A"; "I" after a roman key word), "Vth", "St" (Saint).
+            if any(ch.isupper() for ch in core[1:]):
+                return False
+            if len(core) == 1 and core.isupper() and (core not in "IA" or previous in _ROMAN_KEY_WORDS):
+                return False
+            if _ROMAN_SUFFIXED.fullmatch(core) or core.casefold() == "st":
+                return False
+        previous = core.casefold()
+    return True
 # Hindi ordinals: the first few are words of their own, the rest add -वाँ to the cardinal.
 _HI_ORDINAL = {1: "पहला", 2: "दूसरा", 3: "तीसरा", 4: "चौथा", 6: "छठा"}
 
@@ -354,12 +447,24 @@ class SpeechNormalizer:
             return "grammar"
         return "numbers" if language in self._numbers else "none"
 
+    def unchanged(self, language: str, text: str) -> bool:
+        """True when `normalize` would give `text` back as it is, known cheaply (no grammar pass):
+        no normalizer, or every sentence plain for the grammar. Safe on an event loop."""
+        kind = self.kind(language)
+        if kind == "grammar":
+            sentences = _SENTENCE.split(text.strip())
+            return " ".join(sentences) == text and all(plain(language, sentence) for sentence in sentences)
+        return kind == "none"
+
     def normalize(self, language: str, text: str) -> str:
         """Blocking (a grammar pass per sentence): call it from a worker thread in a server."""
         if self.kind(language) == "grammar":
             assert self.grammars is not None
             spoken = []
             for sentence in _SENTENCE.split(text.strip()):
+                if plain(language, sentence):
+                    spoken.append(sentence)
+                    continue
                 try:
                     out = self.grammars.convert(language, sentence)
                 except Exception:  # noqa: BLE001 - a grammar failure falls back to the number reader

@@ -82,6 +82,9 @@ class Piece:
     model_rate: float = 1.0
     pitch_factor: float = 1.0
     gain_db: float = 0.0
+    # The text as written, to be normalized just before it is spoken (a streamed text: its
+    # first sentence's audio does not wait for the others' normalization).
+    raw: bool = False
 
 
 @dataclasses.dataclass
@@ -186,7 +189,7 @@ class _Post:
         out = self.resample(samples, last=last)
         if self.gain != 1.0:
             out = out * np.float32(self.gain)
-        return np.clip(out, -1.0, 1.0)
+        return out  # audio.encode clips to [-1, 1]
 
 
 class TtsCore:
@@ -221,6 +224,8 @@ class TtsCore:
         return await asyncio.to_thread(work)
 
     async def normalize_text(self, text: str, language: str) -> str:
+        if self.normalizer.unchanged(language, text):  # plain text: no worker thread round trip
+            return text
         return await asyncio.to_thread(self.normalizer.normalize, language, text)
 
     # -- voices --------------------------------------------------------------------------
@@ -355,8 +360,13 @@ class TtsCore:
         # Characters are metered as the client wrote them, not as normalization spelled them out.
         characters = sum(len(sentence) for seg in ssml.merge(segments) if isinstance(seg, ssml.Text)
                          for sentence in split_sentences(seg.text, self.settings.max_sentence_chars))
-        segments = await self.normalize_segments(segments, voice.language, enabled=enabled)
-        pieces = await self._pieces(segments, voice, output, field)
+        if streaming and text is not None and enabled:
+            # Plain streamed text: each sentence is normalized as its turn comes (stream()).
+            pieces = [dataclasses.replace(p, raw=bool(p.text)) for p in
+                      await self._pieces(ssml.merge(segments), voice, output, field)]
+        else:
+            segments = await self.normalize_segments(segments, voice.language, enabled=enabled)
+            pieces = await self._pieces(segments, voice, output, field)
         return Plan(voice, output, pieces, characters, enabled)
 
     async def stream_plan(self, language_code: str, name: str, gender: int, encoding: int, sample_rate: int,
@@ -428,7 +438,7 @@ class TtsCore:
         per_sample = audio.bytes_per_sample(plan.output.encoding)
         max_samples = MAX_CHUNK_BYTES // per_sample
         emitted = round(start_s * rate)
-        async for piece in _aiter(pieces):
+        async for piece in self._spoken(plan, pieces):
             first = True
             async for samples in self._piece_audio(plan, piece, stream=True, timeout_s=timeout_s,
                                                    request_id=request_id):
@@ -438,6 +448,35 @@ class TtsCore:
                                 piece.text if first else "")
                     first = False
                     emitted += part.size
+
+    async def _spoken(self, plan: Plan, pieces: AsyncIterator[Piece] | Sequence[Piece]) -> AsyncIterator[Piece]:
+        """The pieces as spoken: a raw one normalized when its turn comes, the next one's
+        normalization started while this one is spoken (a worker thread: it overlaps the audio)."""
+        if not isinstance(pieces, Sequence) or not any(p.raw for p in pieces):
+            async for piece in _aiter(pieces):
+                yield piece
+            return
+        language = plan.voice.language
+        tasks: dict[int, asyncio.Future[str]] = {}
+
+        def start(index: int) -> None:
+            if index < len(pieces) and pieces[index].raw and index not in tasks:
+                tasks[index] = asyncio.ensure_future(self.normalize_text(pieces[index].text, language))
+
+        try:
+            for index, piece in enumerate(pieces):
+                start(index)
+                start(index + 1)
+                if not piece.raw:
+                    yield piece
+                    continue
+                spoken = await tasks.pop(index)
+                # Normalization may spell a sentence out past the model's piece size.
+                for sentence in split_sentences(spoken, self.settings.max_sentence_chars):
+                    yield dataclasses.replace(piece, text=sentence, raw=False)
+        finally:
+            for task in tasks.values():
+                task.cancel()
 
     async def bidi(self, plan: Plan, fragments: AsyncIterator[str], *, timeout_s: float | None = None,
                    request_id: str = "") -> AsyncIterator[Chunk]:

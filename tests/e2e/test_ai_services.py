@@ -127,6 +127,30 @@ async def test_streaming_synthesize_through_envoy(mesh):
     assert samples.size / 22050 > 1.0 and np.abs(samples).max() > 1000
 
 
+async def test_32_concurrent_synthesis_streams_are_all_served(mesh):
+    """Rounds of 32 StreamingSynthesize calls at once through Envoy are all served: the busy TTS
+    process stays healthy in Envoy (its health checks once timed out and every call then got
+    UNAVAILABLE "no healthy upstream")."""
+    request = tts_pb.StreamingSynthesizeRequest(
+        input=tts_pb.SynthesisInput(text="The quick brown fox jumps over the lazy dog while the children play "
+                                         "happily in the green park every day. Dr. Smith waited for 25 minutes."),
+        voice=tts_pb.VoiceSelectionParams(name="en-female"),
+        audio_config=tts_pb.AudioOutputConfig(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16))
+
+    async def one(stub: tts_grpc.TtsServiceStub) -> int:
+        call = stub.StreamingSynthesize(request, metadata=(("x-api-key", mesh.admin_key()),), timeout=120)
+        return sum([len(response.audio_content) async for response in call])
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        stub = tts_grpc.TtsServiceStub(channel)
+        for _ in range(3):
+            got = await asyncio.gather(*(one(stub) for _ in range(32)), return_exceptions=True)
+            failed = [(g.code().name, g.details()) if isinstance(g, grpc.aio.AioRpcError) else repr(g)
+                      for g in got if not isinstance(g, int)]
+            assert failed == [], failed[:3]
+            assert all(size / 2 / 22050 > 4.0 for size in got), sorted(got)[:3]
+
+
 def test_discovery_reports_exactly_what_triton_serves(mesh):
     """ListModels, ListVoices and ListLanguagePairs through Envoy match the Triton repository."""
     client = triton_grpc.InferenceServerClient(mesh.triton.url)

@@ -240,3 +240,89 @@ def test_streaming_bad_input_errors_then_finishes(client, speaker, language, rat
     assert len(errors) == 1
     assert message in str(errors[0])
     assert _stream(client, "hello there", "female", "en")[0]
+
+
+class _Streams:
+    """Several tts_streaming requests in flight at once, one client (and stream) each; every
+    response's arrival is recorded in one order, so tests compare orderings, not times."""
+
+    def __init__(self, triton: Triton, count: int) -> None:
+        self.clients = [grpcclient.InferenceServerClient(triton.url) for _ in range(count)]
+        self.events: queue.Queue[tuple[int, str, np.ndarray | None]] = queue.Queue()
+        for index, client in enumerate(self.clients):
+            client.start_stream(callback=lambda result, error, i=index: self._record(i, result, error))
+
+    def _record(self, index: int, result: object, error: Exception | None) -> None:
+        if error is not None:
+            self.events.put((index, "error", None))
+            return
+        chunk = result.as_numpy("OUTPUT_AUDIO_CHUNK")
+        if chunk is not None and chunk.size:
+            self.events.put((index, "chunk", chunk))
+        if result.get_response().parameters["triton_final_response"].bool_param:
+            self.events.put((index, "final", None))
+
+    def send(self, index: int, text: str) -> None:
+        self.clients[index].async_stream_infer("tts_streaming", _text_inputs(text, "male", "en"),
+                                               enable_empty_final_response=True)
+
+    def until_final(self, indexes: set[int]) -> list[tuple[int, str, np.ndarray | None]]:
+        seen: list[tuple[int, str, np.ndarray | None]] = []
+        waiting = set(indexes)
+        while waiting:
+            event = self.events.get(timeout=60)
+            seen.append(event)
+            if event[1] in ("final", "error"):
+                waiting.discard(event[0])
+        return seen
+
+    def close(self, cancel: bool = False) -> None:
+        for client in self.clients:
+            client.stop_stream(cancel_requests=cancel)
+            client.close()
+
+
+def test_new_streams_first_audio_comes_before_the_long_ones_rest(triton):
+    """Two long paragraphs keep both instances busy; short requests sent after them still get their
+    first audio before either paragraph has finished, with ~100 ms chunks and whole audio each."""
+    streams = _Streams(triton, 5)
+    try:
+        streams.send(0, PARAGRAPH)
+        streams.send(1, PARAGRAPH)
+        first = streams.events.get(timeout=60)  # both paragraphs are being spoken
+        for index in (2, 3, 4):
+            streams.send(index, SENTENCES["en"])
+        seen = [first, *streams.until_final({0, 1, 2, 3, 4})]
+    finally:
+        streams.close()
+    assert not [e for e in seen if e[1] == "error"]
+    position = {}
+    for n, (index, kind, _) in enumerate(seen):
+        position.setdefault((index, kind), n)
+    for index in (2, 3, 4):
+        assert position[(index, "chunk")] < min(position[(0, "final")], position[(1, "final")])
+    alone = np.concatenate(_stream(triton_client(triton), SENTENCES["en"], "male", "en")[0])
+    for index in (2, 3, 4):
+        chunks = [chunk for i, kind, chunk in seen if i == index and kind == "chunk"]
+        assert all(chunk.size == SAMPLE_RATE // 10 for chunk in chunks[:-1])
+        together = np.concatenate(chunks)
+        # Cut into pieces under load: a cut adds espeak's clause-final lengthening, nothing is lost.
+        assert alone.size <= together.size + SAMPLE_RATE // 20 <= 1.25 * alone.size + SAMPLE_RATE // 20
+        assert _rms(together) > 0.02
+
+
+def test_cancelled_stream_ends_and_the_model_keeps_serving(triton, client):
+    """Paragraphs cancelled after their first chunk (on both instances) leave the worker serving:
+    the next request is spoken in full."""
+    streams = _Streams(triton, 2)
+    streams.send(0, PARAGRAPH)
+    streams.send(1, PARAGRAPH)
+    assert {streams.events.get(timeout=60)[1], streams.events.get(timeout=60)[1]} == {"chunk"}
+    streams.close(cancel=True)
+    for _ in range(2):
+        chunks, _, _, errors = _stream(client, SENTENCES["en"], "female", "en")
+        assert not errors and len(chunks) >= 3
+
+
+def triton_client(triton: Triton) -> grpcclient.InferenceServerClient:
+    return grpcclient.InferenceServerClient(triton.url)

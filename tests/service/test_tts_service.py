@@ -345,6 +345,29 @@ async def test_tn_hindi_speaks_the_rupee_amount(tn_settings):
     assert voices["ta-female"].text_normalization == pb.TEXT_NORMALIZATION_NUMBERS
 
 
+async def test_tn_streamed_text_is_normalized_sentence_by_sentence(tn_settings):
+    """StreamingSynthesize normalizes each sentence as its turn comes: a later sentence's ₹500 is
+    spoken as words, as long as the unary call speaks it, and longer than with normalization off."""
+    text = "नमस्ते, आप कैसे हैं। इसकी कीमत ₹500 है।"
+
+    def streaming(normalize: bool) -> pb.StreamingSynthesizeRequest:
+        return pb.StreamingSynthesizeRequest(
+            input=pb.SynthesisInput(text=text, enable_text_normalization=normalize),
+            voice=pb.VoiceSelectionParams(name="hi-female"),
+            audio_config=pb.AudioOutputConfig(encoding=E.AUDIO_ENCODING_LINEAR16))
+
+    async with running(tn_settings, tts_app.create) as (app, _handle, channel):
+        assert await asyncio.to_thread(app.tn.wait, 300), app.tn.status()
+        stub = pb_grpc.TtsServiceStub(channel)
+        unary = await stub.Synthesize(request(text), timeout=30)
+        spoken = b"".join([r.audio_content async for r in stub.StreamingSynthesize(streaming(True), timeout=30)])
+        verbatim = b"".join([r.audio_content async for r in stub.StreamingSynthesize(streaming(False), timeout=30)])
+    assert "पाँच सौ" in unary.normalized_text
+    seconds = len(spoken) / 2 / 22050
+    assert abs(seconds - seconds_of(unary)) < 0.15
+    assert seconds > len(verbatim) / 2 / 22050 + 0.3
+
+
 async def test_tn_say_as_is_read_in_the_voice_language(settings):
     """<say-as> cardinal, ordinal, characters and telephone are read out in Hindi even with normalization off."""
     text = ('<speak>कमरा <say-as interpret-as="ordinal">3</say-as>, कुल <say-as interpret-as="cardinal">25</say-as>,'
