@@ -45,6 +45,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ai4vc.events.v1 import events_pb2
+from services.common import tracing
 from services.common.backends import db, outbox
 from services.common.errors import Reason, Unavailable
 from services.common.settings import CommonSettings
@@ -89,9 +90,11 @@ def trace_writes(sink: str, batch: Sequence[Record], start_ns: int, error: str =
     record (its `traceparent`), timed as the batch's commit: the write is part of the request's
     trace although it happens after the response."""
     end_ns = time.time_ns()
+    # A child of an unsampled call would be dropped by the sampler: not started at all.
+    skip_unsampled = tracing.drops_unsampled_children()
     for record in batch:
         traceparent = record.get("traceparent")
-        if not traceparent:
+        if not traceparent or (skip_unsampled and not tracing.sampled_flag(traceparent)):
             continue
         span = _tracer.start_span(f"records.write {sink}", context=propagate.extract({"traceparent": traceparent}),
                                   kind=SpanKind.CLIENT, start_time=start_ns,
