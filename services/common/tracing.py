@@ -60,15 +60,16 @@ def configure(service: str, exporter: str, endpoint: str = "", sample_ratio: flo
     return provider
 
 
-def server_interceptor(filter_: Any = None) -> grpc.aio.ServerInterceptor:
+def server_interceptor(filter_: Any = None, provider: Any = None) -> grpc.aio.ServerInterceptor:
     """The server span interceptor (OpenTelemetry's grpc instrumentation) with what a call that
     will not be sampled costs cut to a trace context: the sampler is asked first, and a dropped
     call gets the same non-recording span the SDK would make (its trace id, a new span id, the
     caller's trace state) without the attribute dict, peer parsing and servicer-context proxy
     that only a recorded span uses. `filter_` must depend on the method alone (it is asked once
-    per method)."""
-    base = aio_server_interceptor(filter_=filter_)
-    return _ServerTracing(base._tracer, base._filter)  # noqa: SLF001 - the instrumentation's own tracer
+    per method). `provider`: the global tracer provider unless given (tests)."""
+    provider = provider or trace.get_tracer_provider()
+    base = aio_server_interceptor(tracer_provider=provider, filter_=filter_)
+    return _ServerTracing(base._tracer, base._filter, provider)  # noqa: SLF001 - the instrumentation's own tracer
 
 
 class _ServerTracing(OpenTelemetryAioServerInterceptor):  # type: ignore[misc]
@@ -76,9 +77,8 @@ class _ServerTracing(OpenTelemetryAioServerInterceptor):  # type: ignore[misc]
 
     MAX_CACHED_METHODS = 1024
 
-    def __init__(self, tracer: Any, filter_: Any = None) -> None:
+    def __init__(self, tracer: Any, filter_: Any, provider: Any) -> None:
         super().__init__(tracer, filter_=filter_)
-        provider = trace.get_tracer_provider()
         self._sampler: Sampler | None = getattr(provider, "sampler", None)
         self._ids = getattr(provider, "id_generator", None)
         # A root call (no caller's trace context) can skip the span only when no root is ever
