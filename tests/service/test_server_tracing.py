@@ -1,6 +1,6 @@
 """The server span interceptor (`tracing.server_interceptor`): a call its sampler drops gets the
 SDK's non-recording span (the caller's trace id, flags 0) without a recorded span; a sampled call
-still gets the instrumentation's full server span; health probes get none."""
+still gets the instrumentation's full server span."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import filters
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.instrumentation.grpc import filters
 
 from services.common import tracing
 

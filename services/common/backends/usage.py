@@ -2,9 +2,9 @@
 audio), read by the gateway's rate-limit service to enforce each key's daily quotas.
 
 Services meter through `UsageMeter`, which never delays a response: increments are added up in
-memory and sent by one background task, one Redis transaction at a time; what arrives while one
-is in flight goes in the next (an idle meter sends a call's increment at once; under load one
-round trip carries many calls', instead of a task and a round trip each). A Redis that is away
+memory and sent by one background task, one Redis transaction at a time and at most one per
+`interval_s`; what arrives meanwhile goes in the next (an idle meter sends a call's increment at
+once; under load one round trip carries many calls', instead of a task and a round trip each). A Redis that is away
 costs a logged warning and counted misses, not an error to the caller. The caller's key id
 comes from the servicer (parsed once, by `services.common.rpc.identity`): a backend never reads
 a grpc context."""
@@ -52,7 +52,8 @@ async def usage_today(redis: aioredis.Redis, key_id: str) -> tuple[int, float]:
 
 
 class UsageMeter:
-    def __init__(self, redis_url: str, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, redis_url: str, registry: CollectorRegistry | None = None, interval_s: float = 0.02) -> None:
+        self.interval_s = interval_s
         self._redis = redis_client.create(redis_url) if redis_url else None
         # Today's key → [characters, audio seconds, calls] not yet sent.
         self._pending: dict[str, list[float]] = {}
@@ -80,7 +81,9 @@ class UsageMeter:
 
     async def _send(self, redis: aioredis.Redis) -> None:
         try:
+            loop = asyncio.get_running_loop()
             while self._pending:
+                started = loop.time()
                 pending, self._pending = self._pending, {}
                 try:
                     async with redis.pipeline(transaction=True) as pipe:
@@ -94,6 +97,10 @@ class UsageMeter:
                 except (aioredis.RedisError, OSError) as exc:
                     self.misses.inc(sum(int(counts[2]) for counts in pending.values()))
                     log.warning("usage not recorded (Redis unavailable)", extra={"error": repr(exc)[:200]})
+                # What arrives before the interval is over waits for it and goes in one transaction.
+                wait = started + self.interval_s - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
         finally:
             self._sender = None
 
