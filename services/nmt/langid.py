@@ -96,5 +96,6 @@ def detect(text: str, limit: int = 3) -> list[Guess]:
         top = share * (0.9 if marked else 0.7)
     rest = (share - top) / max(1, len(ranked) - 1)
     guesses = [Guess(ranked[0], round(top, 3))]
-    guesses += [Guess(lang, round(rest, 3)) for lang in ranked[1:]]
+    # Only the `limit` returned are built (a script's list of languages runs to 8).
+    guesses += [Guess(lang, round(rest, 3)) for lang in ranked[1:max(1, limit)]]
     return guesses[:limit]
