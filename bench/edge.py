@@ -72,6 +72,36 @@ ADDED_P50_MS_C16 = 2.0
 ENVOY_THROUGHPUT_SHARE = 0.70
 BASELINE_THROUGHPUT_RATIO = 2.0
 QUOTA_PER_MINUTE = 1_000_000  # the auth service's largest
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pids: list[int]) -> float:
+    """utime + stime, in seconds, of `pids` and all their descendants (a supervisor and its
+    service, Envoy's wrapper and the binary), from /proc; processes gone count nothing."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / _TICK
+    wanted = set(pids)
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in wanted} - wanted
+        grew = bool(found)
+        wanted |= found
+    return sum(times.get(pid, 0.0) for pid in wanted)
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent not idle (user, nice, system, irq, softirq, steal) since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:3]) + sum(fields[5:8])) / _TICK
 
 
 def _summary(latencies: list[float], seconds: float, errors: int) -> dict[str, float]:
@@ -260,6 +290,10 @@ def verdicts(result: dict[str, Any], names: dict[str, str] | None = None) -> lis
             "rest_over_baseline_throughput": ratio, "baseline_throughput_met": ratio >= BASELINE_THROUGHPUT_RATIO,
             "rest_p99_ms": rest["p99_ms"], "baseline_p99_ms": base["p99_ms"],
             "baseline_p99_met": rest["p99_ms"] <= base["p99_ms"],
+            **({"rest_cpu_us_per_call": rest["cpu_us_per_call"], "baseline_cpu_us_per_call": base["cpu_us_per_call"],
+                "rest_machine_busy": rest.get("machine_busy_share", 0.0),
+                "baseline_machine_busy": base.get("machine_busy_share", 0.0)}
+               if "cpu_us_per_call" in rest and "cpu_us_per_call" in base else {}),
             "client": "native" if names["direct"] != "direct" else "python",
             **_control(by.get(ROUTER_ONLY) if names["direct"] != "direct" else None, direct, envoy),
         })
@@ -299,6 +333,23 @@ def reason(v: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def rest_reason(v: dict[str, Any]) -> str:
+    """What bounds the REST ratio, from the CPU each side spent per call in its wrk run: when the
+    machine's cores are (nearly) all busy, ours / baseline req/s is about the inverse of their
+    machine CPU per call, so 2× needs ours at most half the baseline's."""
+    if "rest_cpu_us_per_call" not in v:
+        return "no CPU measured (native clients only)"
+    ours, base = v["rest_cpu_us_per_call"], v["baseline_cpu_us_per_call"]
+    text = (f"CPU µs a call, ours: machine {ours['machine']:.0f} (NMT {ours.get('nmt', 0):.0f}, Envoy "
+            f"{ours.get('envoy', 0):.0f}), cores {v['rest_machine_busy']:.0%} busy; baseline: machine "
+            f"{base['machine']:.0f} (gateway + app {base.get('baseline', 0):.0f}), cores "
+            f"{v['baseline_machine_busy']:.0%} busy")
+    if not v["baseline_throughput_met"]:
+        ratio = base["machine"] / ours["machine"] if ours["machine"] else 0.0
+        text += f"; not met: the baseline's machine CPU a call is {ratio:.2f}× ours (2× needs 2.0)"
+    return text
+
+
 def _yes(met: bool) -> str:
     return "met" if met else "**not met**"
 
@@ -317,18 +368,19 @@ def markdown(result: dict[str, Any]) -> str:
                      f"{v['added_p99_ms']:.2f} {_yes(v['added_p99_met'])} | "
                      f"{v['envoy_over_direct_throughput']:.2f} {_yes(v['envoy_throughput_met'])} | {reason(v)} |")
     lines += ["", f"| client | concurrency | REST ours / baseline req/s (≥ {BASELINE_THROUGHPUT_RATIO:.1f}) | "
-              "p99 ms ours | p99 ms baseline | ours ≤ baseline |", "|---|---:|---:|---:|---:|---:|"]
+              "p99 ms ours | p99 ms baseline | ours ≤ baseline | why |", "|---|---:|---:|---:|---:|---:|---|"]
     for v in result["verdicts"]:
         lines.append(f"| {v['client']} | {v['concurrency']} | {v['rest_over_baseline_throughput']:.2f} "
                      f"{_yes(v['baseline_throughput_met'])} | {v['rest_p99_ms']:.2f} | {v['baseline_p99_ms']:.2f} | "
-                     f"{_yes(v['baseline_p99_met'])} |")
+                     f"{_yes(v['baseline_p99_met'])} | {rest_reason(v)} |")
     return "\n".join(lines)
 
 
 # -- main -------------------------------------------------------------------------------------
 
 async def measure_all(mesh: Mesh, key: str, owner: str, baseline_url: str, concurrency: list[int],
-                      seconds: float, warmup_s: float, router_only: str = "") -> list[dict[str, Any]]:
+                      seconds: float, warmup_s: float, router_only: str = "",
+                      groups: dict[str, list[int]] | None = None) -> list[dict[str, Any]]:
     nmt = next(s for s in mesh.services if s.name == "nmt")
     envoy = f"127.0.0.1:{mesh.ports.envoy}"
     key_id = key.split("_")[1]
@@ -352,14 +404,18 @@ async def measure_all(mesh: Mesh, key: str, owner: str, baseline_url: str, concu
             results.append({"path": path, "concurrency": level, **summary, "detected": detected,
                             "load_average": os.getloadavg()[0]})
         results.extend(measure_native(nmt.port, envoy, key, identity, baseline_url, level, seconds, warmup_s,
-                                      router_only))
+                                      router_only, groups))
     return results
 
 
 def measure_native(nmt_port: int, envoy: str, key: str, identity: dict[str, str], baseline_url: str, level: int,
-                   seconds: float, warmup_s: float, router_only: str = "") -> list[dict[str, Any]]:
+                   seconds: float, warmup_s: float, router_only: str = "",
+                   groups: dict[str, list[int]] | None = None) -> list[dict[str, Any]]:
     """The four paths with h2load (gRPC) and wrk (REST), where installed, and the router-only
-    Envoy at `router_only` (host:port; it forwards the identity headers as a client sent them)."""
+    Envoy at `router_only` (host:port; it forwards the identity headers as a client sent them).
+    The REST rows (wrk has no warm-up, so every call it counts is one the processes served) also
+    carry the CPU per call of each process group in `groups` (name → pids, with descendants) and
+    of the whole machine: what says whether a throughput ratio is bounded by the cores."""
     have = native.available()
     request = pb.DetectLanguageRequest(content=TEXT)
     body = json.dumps({"content": TEXT}).encode()
@@ -388,8 +444,20 @@ def measure_native(nmt_port: int, envoy: str, key: str, identity: dict[str, str]
     rows = []
     for name, run in runs:
         print(f"measuring {name} at concurrency {level} …", file=sys.stderr, flush=True)
-        rows.append({"path": name, "concurrency": level, **run(), "detected": "",
-                     "load_average": os.getloadavg()[0]})
+        before = {group: tree_cpu_s(pids) for group, pids in (groups or {}).items()}
+        busy, started = machine_busy_s(), time.monotonic()
+        summary = run()
+        row: dict[str, Any] = {"path": name, "concurrency": level, **summary, "detected": "",
+                               "load_average": os.getloadavg()[0]}
+        calls = summary["requests"]
+        if name in (NATIVE_PATHS["rest"], NATIVE_PATHS["baseline"]) and calls:
+            spent = machine_busy_s() - busy
+            per_call = {group: (tree_cpu_s(pids) - before[group]) / calls * 1e6
+                        for group, pids in (groups or {}).items()}
+            per_call["machine"] = spent / calls * 1e6
+            row["cpu_us_per_call"] = per_call
+            row["machine_busy_share"] = spent / ((os.cpu_count() or 1) * (time.monotonic() - started))
+        rows.append(row)
     return rows
 
 
@@ -436,8 +504,12 @@ def main(argv: list[str] | None = None) -> int:
         router_port = free_port()
         procs.append(start_router_only(work / "router-only", router_port,
                                        next(s for s in mesh.services if s.name == "nmt").port, logs))
+        nmt_service = next(s for s in mesh.services if s.name == "nmt")
+        groups = {"nmt": [pid for pid in (nmt_service.proc.pid(),) if pid],
+                  "envoy": [pid for pid in (mesh.envoy.proc.pid(),) if pid],
+                  "baseline": [procs[0].pid, procs[1].pid]}
         measurements = asyncio.run(measure_all(mesh, key, owner, baseline_url, concurrency, args.seconds, args.warmup,
-                                               f"127.0.0.1:{router_port}"))
+                                               f"127.0.0.1:{router_port}", groups))
     finally:
         for proc in reversed(procs):
             stop(proc)

@@ -23,11 +23,19 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        self._second = -1
+        self._stamp = ""
+
+    def _time(self, record: logging.LogRecord) -> str:
+        """ISO 8601 UTC with milliseconds; the part up to the second is formatted once a second."""
+        second = int(record.created)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp}.{int(record.msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": self._time(record),
             "level": record.levelname,
             "service": self.service,
             "logger": record.name,
@@ -67,3 +75,9 @@ def configure(service: str, level: str = "INFO", json_format: bool = True, otlp_
             old.close()
     root.handlers[:] = handlers
     root.setLevel(level.upper())
+    # What our formatters never print is not gathered for every record (the logging HOWTO's
+    # "Optimization"): the caller's file and line (a walk up the stack), thread and process.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from opentelemetry import trace
+import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.instrumentation.grpc._aio_server import OpenTelemetryAioServerInterceptor
+from opentelemetry.instrumentation.grpc._server import _wrap_rpc_behavior
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.trace import SpanKind
 
 log = logging.getLogger(__name__)
 # Spans waiting for export; past this the newest are dropped (the SDK logs it once).
@@ -50,3 +58,129 @@ def configure(service: str, exporter: str, endpoint: str = "", sample_ratio: flo
                                                        max_export_batch_size=512, schedule_delay_millis=500))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def server_interceptor(filter_: Any = None, provider: Any = None) -> grpc.aio.ServerInterceptor:
+    """The server span interceptor (OpenTelemetry's grpc instrumentation) with what a call that
+    will not be sampled costs cut to a trace context: the sampler is asked first, and a dropped
+    call gets the same non-recording span the SDK would make (its trace id, a new span id, the
+    caller's trace state) without the attribute dict, peer parsing and servicer-context proxy
+    that only a recorded span uses. `filter_` must depend on the method alone (it is asked once
+    per method). `provider`: the global tracer provider unless given (tests)."""
+    provider = provider or trace.get_tracer_provider()
+    base = aio_server_interceptor(tracer_provider=provider, filter_=filter_)
+    return _ServerTracing(base._tracer, base._filter, provider)  # noqa: SLF001 - the instrumentation's own tracer
+
+
+class _ServerTracing(OpenTelemetryAioServerInterceptor):  # type: ignore[misc]
+    """OpenTelemetryAioServerInterceptor with handlers wrapped once per method and the unsampled fast path."""
+
+    MAX_CACHED_METHODS = 1024
+
+    def __init__(self, tracer: Any, filter_: Any, provider: Any) -> None:
+        super().__init__(tracer, filter_=filter_)
+        self._sampler: Sampler | None = getattr(provider, "sampler", None)
+        self._ids = getattr(provider, "id_generator", None)
+        # A root call (no caller's trace context) can skip the span only when no root is ever
+        # sampled: TraceIdRatioBased keeps a trace id iff its low 64 bits are under a bound, so a
+        # sampler that drops id 0 drops them all (ALWAYS_OFF too); otherwise the SDK decides.
+        self._roots_dropped = self._sampler is not None and not self._sampler.should_sample(
+            None, 0, "probe", SpanKind.SERVER).decision.is_recording()
+        self._traced: dict[str, bool] = {}
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    async def intercept_service(self, continuation: Callable[..., Awaitable[Any]],
+                                handler_call_details: grpc.HandlerCallDetails) -> Any:
+        if not is_instrumentation_enabled():
+            return await continuation(handler_call_details)
+        method = handler_call_details.method
+        traced = self._traced.get(method)
+        if traced is None:
+            traced = self._filter is None or bool(self._filter(handler_call_details))
+            if len(self._traced) < self.MAX_CACHED_METHODS:
+                self._traced[method] = traced
+        handler = await continuation(handler_call_details)
+        if not traced or handler is None:
+            return handler
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+
+        def telemetry_wrapper(behavior: Any, request_streaming: bool, response_streaming: bool) -> Any:
+            if response_streaming:
+                return self._intercept_aio_server_stream(behavior, handler_call_details)
+            return self._intercept_aio_server_unary(behavior, handler_call_details)
+
+        wrapped = _wrap_rpc_behavior(handler, telemetry_wrapper)
+        if len(self._wrapped) < self.MAX_CACHED_METHODS or method in self._wrapped:
+            self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _intercept_aio_server_unary(self, behavior: Any, handler_call_details: grpc.HandlerCallDetails) -> Any:
+        traced = super()._intercept_aio_server_unary(behavior, handler_call_details)
+        name = handler_call_details.method
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            metadata = context.invocation_metadata()
+            parent = propagate.extract({m.key: m.value for m in metadata}) if metadata else None
+            span = self._unsampled(parent, name)
+            if span is None:
+                return await traced(request, context)
+            token = otel_context.attach(trace.set_span_in_context(span, parent))
+            try:
+                return await behavior(request, context)
+            finally:
+                otel_context.detach(token)
+
+        return unary
+
+    def _unsampled(self, parent: otel_context.Context | None, name: str) -> trace.Span | None:
+        """The span the SDK would give a call its sampler drops; None: the call is recorded (or
+        this provider is not the SDK's), so the instrumentation's own path runs."""
+        if self._sampler is None or self._ids is None:
+            return None
+        caller = trace.get_current_span(parent).get_span_context()
+        if caller.is_valid:
+            trace_id = caller.trace_id
+        elif self._roots_dropped:
+            trace_id = self._ids.generate_trace_id()
+        else:
+            return None
+        # Our samplers read no span attributes, so none are built for the question.
+        result = self._sampler.should_sample(parent, trace_id, name, SpanKind.SERVER)
+        if result.decision.is_recording():
+            return None
+        return trace.NonRecordingSpan(trace.SpanContext(
+            trace_id, self._ids.generate_span_id(), is_remote=False,
+            trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED if result.decision.is_sampled()
+                                         else trace.TraceFlags.DEFAULT),
+            trace_state=result.trace_state))
+
+
+_unsampled_dropped: tuple[object, bool] | None = None
+
+
+def drops_unsampled_children() -> bool:
+    """Whether this process's sampler drops every span whose parent was not sampled
+    (ParentBased's default), so that a child of an unsampled `traceparent` need not be started:
+    the question is asked once per sampler."""
+    global _unsampled_dropped
+    sampler = getattr(trace.get_tracer_provider(), "sampler", None)
+    if sampler is None:
+        return False
+    if _unsampled_dropped is None or _unsampled_dropped[0] is not sampler:
+        parent = trace.set_span_in_context(trace.NonRecordingSpan(trace.SpanContext(
+            1, 1, is_remote=True, trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT))))
+        # Trace id 1 is one a ratio sampler that ignored the parent would keep (at any ratio above 0).
+        dropped = not sampler.should_sample(parent, 1, "probe", SpanKind.CLIENT).decision.is_recording()
+        _unsampled_dropped = (sampler, dropped)
+    return _unsampled_dropped[1]
+
+
+def sampled_flag(traceparent: str) -> bool:
+    """The sampled bit of a W3C `traceparent` (version-trace id-parent id-flags); True when it
+    cannot be read, so that the SDK decides."""
+    try:
+        return bool(int(traceparent[-2:], 16) & 1)
+    except ValueError:
+        return True

@@ -9,6 +9,7 @@ returned as lower-ranked candidates.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import unicodedata
 
 # (first, last, candidates by prior): the first is the script's most common language.
@@ -55,16 +56,24 @@ def _block(ch: str) -> tuple[str, ...] | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _letter_block(ch: str) -> tuple[str, ...] | None:
+    """`_block` of a letter or vowel sign, None for anything else (digits, danda, spaces): a text
+    repeats its characters, so this is asked once per distinct one."""
+    candidates = _block(ch)
+    if candidates is None or unicodedata.category(ch)[0] not in "LM":
+        return None
+    return candidates
+
+
 def detect(text: str, limit: int = 3) -> list[Guess]:
     """Ranked guesses, best first; empty when the text has no letters of a known script."""
     script_votes: dict[tuple[str, ...], int] = {}
     markers: dict[str, int] = {}
     letters = 0
     for ch in text:
-        candidates = _block(ch)
+        candidates = _letter_block(ch)
         if candidates is None:
-            continue
-        if unicodedata.category(ch)[0] not in "LM":  # letters and vowel signs; not digits or danda
             continue
         letters += 1
         script_votes[candidates] = script_votes.get(candidates, 0) + 1
@@ -87,5 +96,6 @@ def detect(text: str, limit: int = 3) -> list[Guess]:
         top = share * (0.9 if marked else 0.7)
     rest = (share - top) / max(1, len(ranked) - 1)
     guesses = [Guess(ranked[0], round(top, 3))]
-    guesses += [Guess(lang, round(rest, 3)) for lang in ranked[1:]]
+    # Only the `limit` returned are built (a script's list of languages runs to 8).
+    guesses += [Guess(lang, round(rest, 3)) for lang in ranked[1:max(1, limit)]]
     return guesses[:limit]

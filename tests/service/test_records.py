@@ -176,3 +176,28 @@ async def test_components_migrating_together_on_a_fresh_schema_all_succeed(pg_sc
     finally:
         for pool in pools:
             await pool.close()
+
+
+async def test_a_busy_writer_gathers_records_between_commits(pg_schema, tmp_path):
+    """Records that arrive one at a time while the writer committed less than `commit_interval_s` ago
+    wait for the interval and go in one batch: 40 records sent 5 ms apart make about one commit per
+    interval that their sending spanned, not 40, and all land."""
+    url, schema = pg_schema
+    sizes: list[int] = []
+
+    async def counting(conn: asyncpg.Connection, batch) -> None:
+        sizes.append(len(batch))
+        await write_events(conn, batch)
+
+    sink = RecordSink("events", counting, factory({"url": url}, schema), tmp_path, commit_interval_s=0.1)
+    sink.start()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for i in range(40):
+        sink.submit({"id": f"b{i:04d}", "payload": "x"})
+        await asyncio.sleep(0.005)
+    spanned = loop.time() - began
+    assert await sink.drain(20)
+    await sink.close()
+    assert sorted(await rows(url, schema)) == [f"b{i:04d}" for i in range(40)]
+    assert sum(sizes) == 40 and len(sizes) <= spanned / 0.1 + 2 < 40

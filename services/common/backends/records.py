@@ -45,6 +45,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ai4vc.events.v1 import events_pb2
+from services.common import tracing
 from services.common.backends import db, outbox
 from services.common.errors import Reason, Unavailable
 from services.common.settings import CommonSettings
@@ -89,9 +90,11 @@ def trace_writes(sink: str, batch: Sequence[Record], start_ns: int, error: str =
     record (its `traceparent`), timed as the batch's commit: the write is part of the request's
     trace although it happens after the response."""
     end_ns = time.time_ns()
+    # A child of an unsampled call would be dropped by the sampler: not started at all.
+    skip_unsampled = tracing.drops_unsampled_children()
     for record in batch:
         traceparent = record.get("traceparent")
-        if not traceparent:
+        if not traceparent or (skip_unsampled and not tracing.sampled_flag(traceparent)):
             continue
         span = _tracer.start_span(f"records.write {sink}", context=propagate.extract({"traceparent": traceparent}),
                                   kind=SpanKind.CLIENT, start_time=start_ns,
@@ -155,6 +158,7 @@ class RecordSink:
         flush_interval_s: float = 0.05,
         max_backoff_s: float = 5.0,
         events: EventBuilder | None = None,
+        commit_interval_s: float = 0.02,
     ) -> None:
         self.name = name
         self._write_batch = write_batch
@@ -166,6 +170,11 @@ class RecordSink:
         self._queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=max_queue)
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
+        # Commits start at most this often: an idle writer commits a lone record at once, a busy
+        # one gathers what arrives meanwhile (each commit costs a transaction, three statements
+        # and the pool's connection reset, whatever its size).
+        self._commit_interval_s = commit_interval_s
+        self._last_commit = 0.0
         self._max_backoff_s = max_backoff_s
         self._spool = Path(spool_dir) / f"{name}.jsonl"
         self._spool.parent.mkdir(parents=True, exist_ok=True)
@@ -332,6 +341,10 @@ class RecordSink:
             while self._held and len(batch) < self._batch_size:
                 batch.append(self._held.popleft())
             return batch
+        # Before taking anything: a cancel during this wait loses no record.
+        wait = self._last_commit + self._commit_interval_s - time.monotonic()
+        if wait > 0 and self._queue.qsize() < self._batch_size:
+            await asyncio.sleep(wait)
         try:
             timeout = self._flush_interval_s if self._has_spool() or self._held or not self._writable else None
             batch.append(await asyncio.wait_for(self._queue.get(), timeout))
@@ -356,6 +369,7 @@ class RecordSink:
                 pool.terminate()
 
     async def _commit(self, batch: Sequence[Record]) -> None:
+        self._last_commit = time.monotonic()
         start_ns = time.time_ns()
         try:
             pool = await self._get_pool()

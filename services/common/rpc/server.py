@@ -68,7 +68,7 @@ async def build_server(
     tracing.configure(settings.service_name, settings.tracing_exporter, settings.otlp_endpoint,
                       settings.tracing_sample_ratio,
                       credentials=tls.channel_credentials(settings, settings.otlp_endpoint))
-    from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+    from opentelemetry.instrumentation.grpc import filters
 
     metrics = metrics or RpcMetrics(settings.service_name)
     # One controller per process (one server per process): bounded work, a bounded wait, then
@@ -80,7 +80,7 @@ async def build_server(
     if settings.tracing:
         # A server span per call, continuing the caller's traceparent; none for health probes
         # (every second, per upstream, from Envoy: noise, and the cost of a span each).
-        interceptors.insert(0, aio_server_interceptor(filter_=filters.negate(filters.health_check())))
+        interceptors.insert(0, tracing.server_interceptor(filters.negate(filters.health_check())))
     server = grpc.aio.server(
         interceptors=interceptors,
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
