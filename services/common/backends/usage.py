@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+from typing import Any
 
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter
@@ -35,14 +36,18 @@ async def record_usage(redis: aioredis.Redis, key_id: str, *, characters: int = 
     """Adds to today's (UTC) counters of `key_id`; they expire two days later."""
     if not key_id or (characters <= 0 and audio_seconds <= 0):
         return
-    key = usage_key(key_id)
     async with redis.pipeline(transaction=True) as pipe:
-        if characters > 0:
-            pipe.hincrby(key, "characters", int(characters))
-        if audio_seconds > 0:
-            pipe.hincrbyfloat(key, "audio_seconds", float(audio_seconds))
-        pipe.expire(key, 2 * 86400)
+        _add(pipe, usage_key(key_id), characters, audio_seconds)
         await pipe.execute()
+
+
+def _add(pipe: Any, key: str, characters: float, audio_seconds: float) -> None:
+    """Queues the increments of one day's counters of one key, and their two-day expiry, on `pipe`."""
+    if characters > 0:
+        pipe.hincrby(key, "characters", int(characters))
+    if audio_seconds > 0:
+        pipe.hincrbyfloat(key, "audio_seconds", float(audio_seconds))
+    pipe.expire(key, 2 * 86400)
 
 
 async def usage_today(redis: aioredis.Redis, key_id: str) -> tuple[int, float]:
@@ -88,11 +93,7 @@ class UsageMeter:
                 try:
                     async with redis.pipeline(transaction=True) as pipe:
                         for key, (characters, audio_seconds, _calls) in pending.items():
-                            if characters > 0:
-                                pipe.hincrby(key, "characters", int(characters))
-                            if audio_seconds > 0:
-                                pipe.hincrbyfloat(key, "audio_seconds", float(audio_seconds))
-                            pipe.expire(key, 2 * 86400)
+                            _add(pipe, key, characters, audio_seconds)
                         await pipe.execute()
                 except (aioredis.RedisError, OSError) as exc:
                     self.misses.inc(sum(int(counts[2]) for counts in pending.values()))
