@@ -85,6 +85,10 @@ class ControlPlane:
         self.published = asyncio.Event()  # set after each publish (tests wait on it)
         self.last_publish: dict[str, float] = {}
         self._dirty = asyncio.Event()
+        # One publish at a time: a second caller (startup, a test, the publisher loop) waits for the
+        # one in flight and then compares against what it published, instead of rendering against
+        # the state before it and writing the same routes twice (or collecting its data files).
+        self._publishing = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- state -------------------------------------------------------------------------------
@@ -140,6 +144,10 @@ class ControlPlane:
         return render.discovery_response(config, f"{int(now * 1000)}-{self.version}")
 
     async def publish_now(self) -> None:
+        async with self._publishing:
+            await self._publish()
+
+    async def _publish(self) -> None:
         snapshot = time.time()
         self.revoked = {s: t for s, t in self.revoked.items() if t > snapshot}
         document = await asyncio.to_thread(self.document, snapshot, self.keys.texts())
