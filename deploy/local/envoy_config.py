@@ -38,6 +38,18 @@ BUCKET_TOKENS = 1_000_000_000
 # active in a minute times the methods each calls (default 20 would evict live buckets).
 MAX_DYNAMIC_DESCRIPTORS = 1_000_000
 RATE_LIMITED_MESSAGE = "rate limit exceeded for this key and method"
+# What a caller refused by basic_auth (the API-key check) is told, by the filter's response code
+# details: its own words speak of usernames and passwords, which our callers never send.
+CREDENTIAL_MESSAGES = {
+    "no_credential_for_basic_auth": "no credential: send your API key in the x-api-key header, or an access "
+                                    "token as authorization: Bearer <token>",
+    "invalid_format_for_basic_auth": "malformed API key: a key reads ai4vc_<key id>_<secret>, as CreateApiKey "
+                                     "returned it",
+    "invalid_credential_for_basic_auth": "invalid API key: it is unknown or revoked, or its secret is wrong",
+}
+# The challenge of every 401: a bearer scheme (an access token is one), not basic_auth's "Basic",
+# which makes browsers open a password dialog over the web console.
+WWW_AUTHENTICATE = 'Bearer realm="ai4vc"'
 # Envoy's own reply when no replica of a service is healthy (all ejected by health checks).
 UNAVAILABLE_MESSAGE = "no healthy upstream; try again"
 DESCRIPTOR = ROOT / "gen" / "descriptors" / "ai4vc.binpb"
@@ -248,6 +260,8 @@ def render(
         bucket_tokens=BUCKET_TOKENS,
         max_dynamic_descriptors=MAX_DYNAMIC_DESCRIPTORS,
         rate_limited_message=RATE_LIMITED_MESSAGE,
+        credential_messages=CREDENTIAL_MESSAGES,
+        www_authenticate=WWW_AUTHENTICATE,
         rate_limited_details=rate_limited_details(),
         unavailable_message=UNAVAILABLE_MESSAGE,
         unavailable_details=unavailable_details(),

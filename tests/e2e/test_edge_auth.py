@@ -62,6 +62,28 @@ async def test_no_credentials_is_unauthenticated(mesh):
     assert await asyncio.to_thread(post, mesh, "/v1/text:translate", json.dumps(BODY).encode(), {}) == 401
 
 
+@pytest.mark.parametrize(("headers", "says"), [
+    ({}, "no credential: send your API key in the x-api-key header"),
+    ({"x-api-key": "not-a-key"}, "malformed API key"),
+    ({"x-api-key": "ai4vc_0123456789abcdef_" + "0" * 64}, "invalid API key"),
+])
+async def test_api_key_refusals_say_what_is_wrong_in_our_words(mesh, headers, says):
+    """The API-key check's refusals name the x-api-key header and the key, for REST (JSON body,
+    a bearer challenge: "Basic" would make browsers prompt for a password) and gRPC (grpc-message)
+    alike — not basic_auth's own words about usernames and passwords."""
+    answer = await asyncio.to_thread(requests.post, f"http://127.0.0.1:{mesh.ports.envoy}/v1/text:translate",
+                                     json=BODY, headers=headers, timeout=15)
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["message"].startswith(says) and answer.json()["code"] == 16
+    assert answer.headers["www-authenticate"].startswith("Bearer ")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.envoy}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await pb_grpc.NmtServiceStub(channel).TranslateText(REQUEST, timeout=15, metadata=tuple(headers.items()))
+    assert failed.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert (failed.value.details() or "").startswith(says)
+    assert "password" not in (failed.value.details() or "") + answer.text
+
+
 @pytest.mark.parametrize("credential", [
     ("x-api-key", "ai4vc_0123456789abcdef_" + "0" * 64),   # well-formed, never issued
     ("x-api-key", "not-a-key"),
