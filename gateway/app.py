@@ -6,6 +6,7 @@ rate-limit servicers are gone)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import logging
@@ -91,8 +92,13 @@ async def create(
             access_log=Path(settings.envoy_access_log) if settings.envoy_access_log else None,
             default_rpm=settings.default_requests_per_minute, failure_limit=settings.failed_attempts_per_minute,
             quota_poll_s=settings.quota_poll_s, envoy_admin=settings.envoy_admin, resync_s=settings.edge_resync_s,
-            database_url=settings.database_url, database_schema=settings.database_schema)
+            database_url=settings.database_url, database_schema=settings.database_schema,
+            replicas=settings.edge_replicas, peer_interval_s=settings.edge_peer_interval_s)
         await app.edge.load()
+        if not settings.edge_replicas and app.edge.redis is not None:
+            # The first publish divides the limits right; a Redis that does not answer costs 1 s.
+            with contextlib.suppress(aioredis.RedisError, OSError, asyncio.TimeoutError):
+                await asyncio.wait_for(app.edge.count_peers(), 1.0)
         if registry is not None:
             registry.register(QuotaCollector(app.edge))
         try:

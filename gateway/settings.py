@@ -28,8 +28,15 @@ class GatewaySettings(CommonSettings):
     # Full re-read of keys and sessions, a safety net behind the pub/sub notifications.
     edge_resync_s: float = 30.0
     envoy_admin: str = ""  # host:port of Envoy's admin API: confirms a publish is applied
+    # local_ratelimit counts in each Envoy, so a key's requests_per_minute is divided across the
+    # Envoys: 0 counts them (each control plane beats in Redis every `edge_peer_interval_s`), N fixes it.
+    edge_replicas: int = 0
+    edge_peer_interval_s: float = 2.0
 
     def check(self) -> GatewaySettings:
         if not self.database_url:
             raise SettingsError("AI4VC_GATEWAY_DATABASE_URL (or AI4VC_DATABASE_URL) is required")
+        if self.edge_replicas < 0 or self.edge_peer_interval_s <= 0:
+            raise SettingsError("AI4VC_GATEWAY_EDGE_REPLICAS must be 0 (count) or more, and "
+                                "AI4VC_GATEWAY_EDGE_PEER_INTERVAL_S above 0")
         return self

@@ -12,6 +12,10 @@
 --   - sets the rate-limit subject and cost: local_ratelimit holds one bucket of 10^9 tokens a
 --     minute per (subject, method), and a call costs 10^9 / the key's requests_per_minute, so
 --     per-key quotas live here (RDS) and the buckets in the listener survive every publish.
+--     With SHARE Envoys behind one load balancer (the control plane counts them), a call costs
+--     SHARE times that here (at most a whole bucket), so together they allow about the key's
+--     requests_per_minute, not SHARE times it; x-ratelimit-remaining is this Envoy's remainder
+--     in the key's terms (its requests left here times SHARE).
 --
 -- The records are "\n" .. lines sorted by key id (byte order) .. "\n", searched where they lie
 -- (binary search over byte positions, ~25 steps for 100k keys) instead of parsed into a table:
@@ -121,7 +125,11 @@ function envoy_on_request(handle)
     headers:replace("x-ai4vc-limit-id", "u" .. principal)
     cost, rpm = DEFAULT_COST, DEFAULT_RPM
   end
-  headers:replace("x-ai4vc-cost", cost)
+  if SHARE > 1 then
+    headers:replace("x-ai4vc-cost", string.format("%d", math.min(tonumber(cost) * SHARE, BUCKET_TOKENS)))
+  else
+    headers:replace("x-ai4vc-cost", cost)
+  end
   handle:streamInfo():dynamicMetadata():set("ai4vc", "cost", cost)
   handle:streamInfo():dynamicMetadata():set("ai4vc", "rpm", rpm)
 end

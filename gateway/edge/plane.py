@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 _SELECT_KEYS = ("SELECT key_id, owner, scopes, edge_hash, requests_per_minute, audio_seconds_per_day,"
                 " characters_per_day FROM api_keys WHERE revoke_time IS NULL")
 _SELECT_KEY = _SELECT_KEYS + " AND key_id = $1"
+# The Envoys fed by a live control plane, each "host:routes dir" scored by its last heartbeat: a
+# key's requests_per_minute is divided across them (local_ratelimit counts in each Envoy).
+EDGE_PEERS_KEY = "ai4vc:edge:peers"
 _BATCH = 2000  # rows per round trip of the full re-read; the loop runs other work in between
 # Logged-out sessions matter while their access tokens can live (auth's access_token_ttl_s, 900 s).
 # The channels of services/auth/migrations/0003_key_notify.sql; payloads are `<schema>:<id>`.
@@ -57,7 +61,8 @@ class ControlPlane:
                  skeleton_path: Path, access_log: Path | None, default_rpm: int, failure_limit: int,
                  session_ttl_s: int = 960, quota_poll_s: float = 0.1, log_poll_s: float = 0.1,
                  resync_s: float = 30.0, min_publish_interval_s: float = 0.02, envoy_admin: str = "",
-                 database_url: str = "", database_schema: str = "public", listen_ping_s: float = 2.0) -> None:
+                 database_url: str = "", database_schema: str = "public", listen_ping_s: float = 2.0,
+                 replicas: int = 0, peer_interval_s: float = 2.0) -> None:
         self.pool, self.redis, self.redis_url = pool, redis, redis_url
         # A connection of its own LISTENs (a pooled one would be handed to queries); empty: none.
         self.database_url, self.database_schema, self.listen_ping_s = database_url, database_schema, listen_ping_s
@@ -68,6 +73,13 @@ class ControlPlane:
         self.quota_poll_s, self.log_poll_s, self.resync_s = quota_poll_s, log_poll_s, resync_s
         self.min_publish_interval_s = min_publish_interval_s
         self.envoy_admin = envoy_admin
+        # How many Envoys the per-minute limits are divided across: `replicas` when set, else the
+        # Envoys whose control planes beat in Redis within 3 heartbeats (this one's by its host and
+        # routes directory: replicas of the gateway feeding one Envoy count once). The last count
+        # stays while Redis is away.
+        self.fixed_share, self.peer_interval_s = replicas, peer_interval_s
+        self.share = max(1, replicas)
+        self.peer_id = f"{socket.gethostname()}:{routes_dir.resolve()}"
         # Each key's lines rendered once, when it changes: a publish after one change is a join.
         self.keys = render.KeyTable(default_rpm)
         self.files = edge_publish.DataFiles(routes_dir)
@@ -139,7 +151,7 @@ class ControlPlane:
         skeleton = json.loads(self.skeleton_path.read_text())
         blocks = [*self.failures.active(now), *self.quota]
         config = render.routes(skeleton, self.keys.texts() if keys is None else keys, blocks, revoked,
-                               self.default_rpm, self.files.source)
+                               self.default_rpm, self.files.source, self.share)
         self.version += 1
         return render.discovery_response(config, f"{int(now * 1000)}-{self.version}")
 
@@ -192,7 +204,8 @@ class ControlPlane:
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(c) for c in (self._publisher(), self._subscriber(), self._listener(),
-                                                         self._quota_poller(), self._log_tailer(), self._resync())]
+                                                         self._quota_poller(), self._log_tailer(), self._resync(),
+                                                         self._peers())]
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -200,6 +213,28 @@ class ControlPlane:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if not self.fixed_share and self.redis is not None:
+            # The others divide by one fewer at their next heartbeat, not 3 heartbeats from now.
+            with contextlib.suppress(aioredis.RedisError, OSError, asyncio.TimeoutError):
+                await asyncio.wait_for(self.redis.zrem(EDGE_PEERS_KEY, self.peer_id), 1.0)
+
+    async def count_peers(self) -> int:
+        """Beats this control plane's heartbeat and counts the Envoys fed by live ones; a new count
+        republishes (every key's cost changes with it)."""
+        now, ttl = time.time(), 3 * self.peer_interval_s
+        assert self.redis is not None
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(EDGE_PEERS_KEY, {self.peer_id: now})
+            pipe.zremrangebyscore(EDGE_PEERS_KEY, "-inf", now - ttl)
+            pipe.zcard(EDGE_PEERS_KEY)
+            pipe.expire(EDGE_PEERS_KEY, int(ttl) + 1)
+            count = (await pipe.execute())[2]
+        share = max(1, int(count))
+        if share != self.share:
+            log.info("per-minute limits divided across Envoys", extra={"envoys": share, "before": self.share})
+            self.share = share
+            self._dirty.set()
+        return share
 
     async def _publisher(self) -> None:
         while True:
@@ -212,6 +247,17 @@ class ControlPlane:
                 await asyncio.sleep(1.0)
                 self._dirty.set()
             await asyncio.sleep(self.min_publish_interval_s)
+
+    async def _peers(self) -> None:
+        if self.fixed_share or self.redis is None:
+            return
+        while True:
+            try:
+                await self.count_peers()
+            except (aioredis.RedisError, OSError) as exc:
+                log.warning("cannot count the Envoys in Redis; limits stay divided as they are",
+                            extra={"envoys": self.share, "error": repr(exc)[:200]})
+            await asyncio.sleep(self.peer_interval_s)
 
     async def _resync(self) -> None:
         while True:

@@ -330,11 +330,15 @@ def _texts(keys: Iterable[EdgeKey] | KeyTable | KeyTexts, default_rpm: int) -> K
 
 
 def identity_source(keys: Iterable[EdgeKey] | KeyTable | KeyTexts, revoked_sessions: Iterable[str],
-                    default_rpm: int, store: Callable[[str, str], dict[str, str]] | None = None) -> str:
+                    default_rpm: int, store: Callable[[str, str], dict[str, str]] | None = None,
+                    share: int = 1) -> str:
     """ai4vc.identity's code. The key records are one string the code searches where it lies (a
     Lua chunk holds at most 65,536 constants, so a table literal of 100k keys would not load, and
     parsing the string into a table cost ~0.25 s per Lua state at 100k): in a file the code reads
-    at load when `store` gives one, else a long string literal."""
+    at load when `store` gives one, else a long string literal. `share`: how many Envoys a key's
+    requests_per_minute is divided across (each call then costs `share` times its tokens here)."""
+    if share < 1:
+        raise ValueError("share must be at least 1")
     records = "\n" + _texts(keys, default_rpm).records
     source = (store or inline)("records", records)
     if "filename" in source:
@@ -345,6 +349,7 @@ def identity_source(keys: Iterable[EdgeKey] | KeyTable | KeyTexts, revoked_sessi
     sessions = "\n".join(s for s in revoked_sessions if _SAFE.match(s))
     return (f"{head}REVOKED = [==[\n{sessions}\n]==]\n"
             f'DEFAULT_COST, DEFAULT_RPM = "{cost(default_rpm)}", "{default_rpm}"\n'
+            f"SHARE, BUCKET_TOKENS = {share}, {BUCKET_TOKENS}\n"
             + (LUA_DIR / "identity.lua").read_text())
 
 
@@ -439,7 +444,7 @@ def inline(name: str, content: str) -> dict[str, str]:
 
 def routes(skeleton: Mapping[str, Any], keys: Iterable[EdgeKey] | KeyTable | KeyTexts, blocks: Iterable[Block],
            revoked_sessions: Iterable[str], default_rpm: int,
-           store: Callable[[str, str], dict[str, str]] = inline) -> dict[str, Any]:
+           store: Callable[[str, str], dict[str, str]] = inline, share: int = 1) -> dict[str, Any]:
     """The complete RouteConfiguration: `skeleton` (from deploy.local.envoy_config.render_routes) with
     public methods routed past the credential filters and the per-key data in the virtual host.
     `store(name, content)` gives the DataSource of each big per-key text ("users", "records"):
@@ -448,7 +453,7 @@ def routes(skeleton: Mapping[str, Any], keys: Iterable[EdgeKey] | KeyTable | Key
     users = texts.users.rstrip("\n")
     # basic_auth refuses an empty list; a user no secret matches stands in.
     users_source = store("users", users or "ai4vc-nobody:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-    identity_code = identity_source(texts, revoked_sessions, default_rpm, store)
+    identity_code = identity_source(texts, revoked_sessions, default_rpm, store, share)
     guard_code = guard_source(blocks)
     config = copy.deepcopy(dict(skeleton))
     for vhost in config["virtual_hosts"]:

@@ -18,6 +18,7 @@ from ai4vc.auth.v1 import auth_service_pb2 as pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from deploy.local.envoy_config import Upstream, render_routes
 from gateway import app as gateway_app
+from gateway.edge import plane
 from gateway.settings import GatewaySettings
 from services.auth import app as auth_app
 from services.auth.settings import AuthSettings
@@ -173,3 +174,29 @@ async def test_control_plane_blocks_exhausted_quota_and_failed_attempts(auth_set
         await _eventually(lambda: f"p 192.0.2.7|{key_id} " in _published(routes_dir)["guard"]
                           and "a 192.0.2.8 " in _published(routes_dir)["guard"])
         assert "a 192.0.2.7 " not in _published(routes_dir)["guard"]
+
+
+async def test_limits_are_divided_across_the_envoys_whose_control_planes_beat_in_redis(
+        auth_settings, edge_settings, redis_server):
+    """Each control plane beats in Redis; a second Envoy's (another host) republishes the routes with
+    every call costing twice its tokens, its heartbeat stopping brings it back to once; a fixed
+    `edge_replicas` divides by that and writes no heartbeat."""
+    routes_dir = Path(edge_settings.envoy_routes_dir)
+    settings = dataclasses.replace(edge_settings, edge_peer_interval_s=0.1)
+    redis = redis_client.create(redis_server.url)
+    try:
+        async with mesh(auth_settings, settings) as (_auth, [app]):
+            await _eventually(lambda: "SHARE, BUCKET_TOKENS = 1," in _published(routes_dir)["identity"])
+            assert await redis.zscore(plane.EDGE_PEERS_KEY, app.edge.peer_id) is not None
+            other = "another-host:/etc/ai4vc-edge/routes"
+            await redis.zadd(plane.EDGE_PEERS_KEY, {other: time.time() + 0.5})
+            await _eventually(lambda: "SHARE, BUCKET_TOKENS = 2," in _published(routes_dir)["identity"])
+            # No more beats from it: out within 3 heartbeats of its last one.
+            await _eventually(lambda: "SHARE, BUCKET_TOKENS = 1," in _published(routes_dir)["identity"], 3.0)
+        assert await redis.zscore(plane.EDGE_PEERS_KEY, app.edge.peer_id) is None  # left on close
+        fixed = dataclasses.replace(edge_settings, edge_replicas=3)
+        async with mesh(auth_settings, fixed) as (_auth, [app]):
+            await _eventually(lambda: "SHARE, BUCKET_TOKENS = 3," in _published(routes_dir)["identity"])
+            assert await redis.zscore(plane.EDGE_PEERS_KEY, app.edge.peer_id) is None
+    finally:
+        await redis.aclose()

@@ -4,6 +4,7 @@ the key table's incremental render against a render from scratch."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import subprocess
 import sys
@@ -56,16 +57,11 @@ def _bootstrap(tmp_path: Path, port: int, admin: int, identity: dict[str, str]) 
     return path
 
 
-@pytest.fixture
-def edge(tmp_path: Path) -> Iterator[tuple[int, list[render.EdgeKey]]]:
-    rng = random.Random(7)
-    ids = {f"{rng.getrandbits(64):016x}" for _ in range(3000)} | {"0" * 16, "f" * 16, "8" * 16}
-    keys = [_key(key_id, i) for i, key_id in enumerate(sorted(ids))]
-    files = publish.DataFiles(tmp_path / "routes")
-    source = {"inline_string": render.identity_source(render.KeyTable(600, keys), [], 600, files.source)}
-    files.write()
+@contextlib.contextmanager
+def _serving(tmp_path: Path, identity: dict[str, str]) -> Iterator[int]:
+    """A real Envoy running `identity` as ai4vc.identity in front of the echo; yields its port."""
     port, admin = free_port(), free_port()
-    proc = subprocess.Popen([str(ENVOY), "-c", str(_bootstrap(tmp_path, port, admin, source)), "--concurrency", "1",
+    proc = subprocess.Popen([str(ENVOY), "-c", str(_bootstrap(tmp_path, port, admin, identity)), "--concurrency", "1",
                              "--log-level", "error", "--base-id", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -79,10 +75,22 @@ def edge(tmp_path: Path) -> Iterator[tuple[int, list[render.EdgeKey]]]:
                 pass
             assert proc.poll() is None and time.monotonic() < deadline, "Envoy did not start"
             time.sleep(0.1)
-        yield port, keys
+        yield port
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture
+def edge(tmp_path: Path) -> Iterator[tuple[int, list[render.EdgeKey]]]:
+    rng = random.Random(7)
+    ids = {f"{rng.getrandbits(64):016x}" for _ in range(3000)} | {"0" * 16, "f" * 16, "8" * 16}
+    keys = [_key(key_id, i) for i, key_id in enumerate(sorted(ids))]
+    files = publish.DataFiles(tmp_path / "routes")
+    source = {"inline_string": render.identity_source(render.KeyTable(600, keys), [], 600, files.source)}
+    files.write()
+    with _serving(tmp_path, source) as port:
+        yield port, keys
 
 
 def _lookup(port: int, key_id: str) -> tuple[str, str, str]:
@@ -174,3 +182,22 @@ def test_changes_are_computed_from_a_copy_and_applied_later() -> None:
     assert [k.key_id for k in changed] == ["f" * 16] and gone == [keys[0].key_id]
     table.update(changed, gone)
     assert _same(table.texts(), render.KeyTable(600, fresh).texts())
+
+
+@pytest.mark.skipif(not ENVOY.exists(), reason="envoy binary not installed in the venv")
+def test_a_limit_divided_across_envoys_costs_each_call_that_many_times(tmp_path: Path) -> None:
+    """With the limits divided across 3 Envoys, a call costs 3 times its key's tokens in each (so
+    the 3 together allow about the key's requests_per_minute), capped at a whole minute's bucket so
+    a key of 1 a minute still gets a call through; bearer callers' default cost likewise."""
+    keys = [render.EdgeKey("00000000000000a1", "o1", frozenset({"nmt"}), "{SHA}x", 600),
+            render.EdgeKey("00000000000000b2", "o2", frozenset({"nmt"}), "{SHA}x", 1)]
+    source = {"inline_string": render.identity_source(render.KeyTable(600, keys), [], 600, share=3)}
+    with _serving(tmp_path, source) as port:
+        assert _lookup(port, "00000000000000a1")[2] == str(3 * render.cost(600))
+        assert _lookup(port, "00000000000000b2")[2] == str(render.BUCKET_TOKENS)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/ai4vc.nmt.v1.NmtService/TranslateText",
+                                         headers={"x-ai4vc-principal": "u1", "x-ai4vc-scopes": "nmt"})
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert answer.headers["x-cost"] == str(3 * render.cost(600))
+    with pytest.raises(ValueError):
+        render.identity_source(keys, [], 600, share=0)
