@@ -686,6 +686,28 @@ async def test_prepare_final_then_an_empty_end_per_utterance(settings, monkeypat
     assert calls[-1]["end"] and calls[-1]["samples"] == 0 and prepares[-1] == len(calls) - 2
 
 
+async def test_prepares_within_one_long_utterance_wait_for_it_to_double(settings, monkeypatch):
+    """Eight phrases with short pauses (one utterance under the 800 ms default): a prepare, which
+    runs the second pass over the utterance so far, comes again only once the utterance is twice
+    as long, so the audio all prepares cover stays within about twice the utterance (one per
+    pause covered 4-5 times it), and the final still has every phrase."""
+    calls = spy_sequences(monkeypatch)
+    phrase = speech("one two three")
+    samples = np.concatenate([*(np.concatenate([phrase, silence(0.35)]) for _ in range(8)), silence(1.2)])
+    async with running(settings, asr_app.create) as (_app, _handle, channel):
+        responses = await run_stream(channel, [stream_config(), *chunks_of(samples)])
+    [final] = [r for r in results(responses) if r.is_final]
+    assert wer(" ".join(["one two three"] * 8), final.alternatives[0].transcript) <= WER_BOUND
+    assert len({c["corrid"] for c in calls}) == 1
+    sent, covered, prepares = 0, 0, 0
+    for call in calls:
+        sent += call["samples"]
+        if call["prepare"]:
+            covered, prepares = covered + sent, prepares + 1
+    assert 2 <= prepares <= 4  # 1, 2, 4, 8 phrases long at most: not one per pause (8)
+    assert covered <= 2.2 * sent
+
+
 async def test_no_prepare_when_end_of_utterance_silence_is_shorter(settings, monkeypatch):
     """With end_of_utterance_silence (200 ms) under stream_prepare_final_ms, the END itself carries the audio."""
     calls = spy_sequences(monkeypatch)
