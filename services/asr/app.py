@@ -18,6 +18,7 @@ from services.asr.servicer import AsrServicer
 from services.asr.settings import AsrSettings
 from services.common import textnorm
 from services.common.backends.inference import InferenceApp, InferenceBackends, open_backends
+from services.common.rpc.admission import LagProbe
 from services.common.settings import CommonSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,8 +35,12 @@ class AsrApp(InferenceApp):
         self.itn = textnorm.Grammars("itn", settings.itn_languages, settings.grammar_cache_dir)
         self.itn.start()
         self.core = AsrCore(settings, backends.triton, backends.registry, self.itn)
+        # Live streams report how far they are behind real time; admission refuses new streams
+        # while they fall behind (build_server takes this probe: rpc/server.py stream_lag_of).
+        self.stream_lag = LagProbe(settings.stream_lag_window_s)
         # Streaming calls share the channel; they name their own ceiling (stream_call_timeout_s).
-        self.servicer = AsrServicer(self.core, SequenceClient(backends.triton), backends.records, backends.usage)
+        self.servicer = AsrServicer(self.core, SequenceClient(backends.triton), backends.records, backends.usage,
+                                    self.stream_lag)
 
     def register(self, server: grpc.aio.Server) -> None:
         pb_grpc.add_AsrServiceServicer_to_server(self.servicer, server)

@@ -18,6 +18,7 @@ from services.common.backends.records import RecordSink
 from services.common.backends.usage import UsageMeter
 from services.common.errors import DomainError
 from services.common.logs import request_id_var
+from services.common.rpc.admission import LagProbe
 from services.common.rpc.context import CallRecorder, duration, remaining_s, status_of
 from services.common.streams import first_config, payloads
 
@@ -67,8 +68,9 @@ def alternative(u: Utterance, options: Options) -> pb.SpeechRecognitionAlternati
 
 class AsrServicer(pb_grpc.AsrServiceServicer):
     def __init__(self, core: AsrCore, sequences: SequenceClient, records: RecordSink,
-                 usage: UsageMeter | None = None) -> None:
+                 usage: UsageMeter | None = None, stream_lag: LagProbe | None = None) -> None:
         self.core = core
+        self.stream_lag = stream_lag
         self.sequences = sequences
         self.records = records
         self.usage = usage
@@ -116,8 +118,9 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
             end_of_utterance_silence_s=_seconds(ep, "end_of_utterance_silence"),
             max_utterance_s=_seconds(ep, "max_utterance_duration"))
         info, language = await self.core.resolve(options, streaming=True)
+        lag = self.stream_lag.open() if self.stream_lag is not None else None
         session = StreamSession(self.core, self.sequences, info, language, options, endpointing,
-                                request_id_var.get())
+                                request_id_var.get(), lag)
         recorder = CallRecorder(self.records, context, "StreamingRecognize", self.usage)
 
         status = "OK"
@@ -135,6 +138,8 @@ class AsrServicer(pb_grpc.AsrServiceServicer):
             raise
         finally:
             self.core.sessions.discard(session)
+            if lag is not None:
+                lag.close()
             # Audio the stream took is metered whatever the outcome: it was processed.
             decoder = session.decoder
             recorder.send(asr_records.recognition(

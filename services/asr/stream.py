@@ -49,6 +49,7 @@ from services.asr.sequence import SequenceClient, supports_prepare
 from services.common import audio
 from services.common.backends.registry import ModelInfo
 from services.common.errors import InvalidArgument, OutOfRange, Reason
+from services.common.rpc.admission import StreamLag
 
 log = logging.getLogger(__name__)
 _VAD_RATES = (8000, 16000, 32000, 48000)
@@ -108,7 +109,7 @@ def stability(previous: str, current: str) -> float:
 
 class StreamSession:
     def __init__(self, core: AsrCore, sequences: SequenceClient, info: ModelInfo, language: str, options: Options,
-                 endpointing: Endpointing, request_id: str = "") -> None:
+                 endpointing: Endpointing, request_id: str = "", lag: StreamLag | None = None) -> None:
         s = core.settings
         self.core = core
         self.sequences = sequences
@@ -117,6 +118,9 @@ class StreamSession:
         self.options = options
         self.ep = endpointing
         self.request_id = request_id
+        # Each block of audio the reader queues is due in real time, and done once the worker has
+        # taken it through VAD and the model: how far behind the stream is (admission's signal).
+        self.lag = lag
         self.rate = info.sample_rate_hertz or 16000
         if self.rate not in _VAD_RATES:
             raise InvalidArgument(f"model {info.name!r} runs at {self.rate} Hz, which the VAD cannot segment",
@@ -201,7 +205,7 @@ class StreamSession:
                 raise InvalidArgument(f"audio ended before its header did (is {p}encoding right?)",
                                       reason=Reason.AUDIO_UNDECODABLE, field="audio")
             if resampler is not None:
-                await self._put(self.audio_q, "audio", resampler(np.zeros(0, np.float32), last=True))
+                await self._put_audio(resampler(np.zeros(0, np.float32), last=True), 0.0)
             await self._put(self.audio_q, "audio", _EOF)
         except Exception as exc:  # noqa: BLE001 - handed to the worker, which raises it in order
             await self._put(self.audio_q, "audio", exc)
@@ -223,7 +227,7 @@ class StreamSession:
         if self.received_s > self.core.settings.max_stream_seconds:
             raise OutOfRange(f"the stream is longer than {self.core.settings.max_stream_seconds:g} s of audio",
                              reason=Reason.STREAM_TOO_LONG, field="audio")
-        await self._put(self.audio_q, "audio", resampler(samples))
+        await self._put_audio(resampler(samples), samples.size / rate)
         return resampler
 
     def _store(self, data: bytes) -> None:
@@ -232,6 +236,12 @@ class StreamSession:
         room = self.core.settings.max_stored_audio_bytes - len(self.stored)
         self.stored += data[:room]
         self.stored_truncated = len(data) > room
+
+    async def _put_audio(self, samples: np.ndarray, audio_s: float) -> None:
+        """Model-rate samples (`audio_s` seconds of the client's audio) to the worker."""
+        if self.lag is not None:
+            self.lag.arrived(audio_s)
+        await self._put(self.audio_q, "audio", samples)
 
     async def _put(self, queue: asyncio.Queue[object], name: str, item: object) -> None:
         await queue.put(item)
@@ -328,6 +338,8 @@ class StreamSession:
                     continue
                 if sum(f.size for f in self.buffer) >= self._chunk:
                     await self._send(end=False)
+            if self.lag is not None:
+                self.lag.finished()
         if pending.size and self.in_speech:
             self.buffer.append(pending)
             self.pos += pending.size

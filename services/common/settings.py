@@ -46,6 +46,12 @@ class CommonSettings:
     admission_queue_size: int = 64
     admission_queue_timeout_s: float = 1.0
     max_open_streams: int = 512
+    # Streams whose service reports their lag behind real time (ASR's live recognition): new ones
+    # are refused (RESOURCE_EXHAUSTED SERVER_OVERLOADED, cause streams_behind) while the worst open
+    # stream was more than `stream_shed_lag_s` behind within the last `stream_lag_window_s`.
+    # 0: never refused for lag. Open streams are never cut.
+    stream_shed_lag_s: float = 1.0
+    stream_lag_window_s: float = 2.0
     max_message_bytes: int = 16 * 1024 * 1024
     # A client stream must send its config message within this many seconds of opening, or it is
     # ended with STREAM_CONFIG_MISSING: a stream that sends nothing holds no slot for long.
@@ -140,9 +146,12 @@ def load(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None, **
         raise SettingsError(f"{prefix}_LOG_EXPORTER={settings.log_exporter!r}: use none or otlp")
     if not 0.0 <= settings.tracing_sample_ratio <= 1.0:
         raise SettingsError(f"{prefix}_TRACING_SAMPLE_RATIO={settings.tracing_sample_ratio!r}: use 0 to 1")
-    for name in ("max_in_flight_calls", "admission_queue_size", "admission_queue_timeout_s", "max_open_streams"):
+    for name in ("max_in_flight_calls", "admission_queue_size", "admission_queue_timeout_s", "max_open_streams",
+                 "stream_shed_lag_s"):
         if getattr(settings, name) < 0:
             raise SettingsError(f"{prefix}_{name.upper()}={getattr(settings, name)!r}: use 0 (no limit) or more")
+    if not settings.stream_lag_window_s > 0:
+        raise SettingsError(f"{prefix}_STREAM_LAG_WINDOW_S={settings.stream_lag_window_s!r}: use a positive number")
     tls_files = {f"{prefix}_MESH_TLS_{name.upper()}": getattr(settings, f"mesh_tls_{name}")
                  for name in ("cert", "key", "ca")}
     if any(tls_files.values()):

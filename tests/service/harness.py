@@ -10,7 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.metrics import RpcMetrics
-from services.common.rpc.server import App, ServerHandle, bind_health, build_server
+from services.common.rpc.server import App, ServerHandle, bind_health, build_server, stream_lag_of
 from services.common.settings import CommonSettings
 
 
@@ -21,7 +21,7 @@ async def running(
     async with contextlib.AsyncExitStack() as stack:
         metrics = RpcMetrics(settings.service_name)
         app = await make_app(settings, stack, metrics.registry)
-        handle = await build_server(settings, app.register, app.service_names, metrics)
+        handle = await build_server(settings, app.register, app.service_names, metrics, stream_lag=stream_lag_of(app))
         await handle.server.start()
         bind_health(app, handle)
         await handle.set_serving(await app.ready())

@@ -9,6 +9,13 @@ once rather than after the wait: under overload a refusal comes in milliseconds,
 Open server/bidi streams are capped at `max_streams` and refused at once past it (a stream holds
 its slot for minutes: waiting for one is no use).
 
+The stream cap guards memory, not CPU: a few live streams more than the model can decode in real
+time make every open stream fall behind, and none is refused. So a process whose streams report
+their lag (`LagProbe`, fed by `StreamLag` per stream; ASR does) refuses NEW streams with
+RESOURCE_EXHAUSTED `SERVER_OVERLOADED`, cause `streams_behind`, while its worst open stream has
+been more than `stream_shed_lag_s` behind real time within the last `stream_lag_window_s`. Open
+streams are never cut: the refusal only keeps more from joining them.
+
 Without this, a flooded service accepts every call and each one's latency grows with the queue
 behind it until deadlines expire (an overload run saw ASR calls hit a 30 s deadline). With it,
 what is admitted finishes in bounded time and the rest learns within `queue_timeout_s` that it
@@ -22,7 +29,7 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -52,8 +59,104 @@ class AdmissionMetrics:
                             ["service"], registry=registry).labels(service)
         self.streams = Gauge("grpc_server_open_streams", "Streaming calls open (admission control).",
                              ["service"], registry=registry).labels(service)
+        self.stream_lag = Gauge("grpc_server_stream_lag_seconds",
+                                "Worst lag behind real time of the open streams, over the lag window "
+                                "(admission control; 0 where streams report none).",
+                                ["service"], registry=registry).labels(service)
         self.shed = Counter("grpc_server_shed_total", "Calls refused by admission control (RESOURCE_EXHAUSTED).",
                             ["service", "grpc_type", "cause"], registry=registry)
+
+
+class StreamLag:
+    """How far one open stream is behind real time.
+
+    Message k is due at max(its arrival, message k-1's due + k's audio length): a live client
+    sends audio as it records it, so the server should be done with each message when the next
+    one's audio is complete. Its lag is how long after that due time its processing finished. A
+    client that sends faster than real time gets due times ahead of arrival and does not count
+    as lagging; a server that decodes slower than real time falls behind them, whatever the
+    client does. Messages are processed in arrival order (the stream's FIFO), so `finished`
+    pairs with the oldest `arrived`.
+    """
+
+    def __init__(self, probe: LagProbe) -> None:
+        self._probe = probe
+        self._last_due = -float("inf")
+        self._pending: collections.deque[float] = collections.deque()  # due times, arrived but not processed
+
+    def arrived(self, audio_s: float, now: float | None = None) -> float:
+        """A message of `audio_s` seconds of audio came in; its due time."""
+        now = self._probe.clock() if now is None else now
+        due = max(now, self._last_due + audio_s)
+        self._last_due = due
+        self._pending.append(due)
+        return due
+
+    def finished(self, now: float | None = None) -> float:
+        """The oldest pending message is processed; its lag (negative: early), reported to the probe."""
+        now = self._probe.clock() if now is None else now
+        lag = now - self._pending.popleft()
+        self._probe.record(lag, now)
+        return lag
+
+    def behind(self, now: float) -> float:
+        """How far past its due time the oldest message still in processing is (0: none is late)."""
+        return max(0.0, now - self._pending[0]) if self._pending else 0.0
+
+    def close(self) -> None:
+        """The stream ended: it no longer counts (what it reported stays for the window)."""
+        self._pending.clear()
+        self._probe.discard(self)
+
+
+class LagProbe:
+    """The worst lag of a process's open streams over the last `window_s` seconds.
+
+    Two parts: lags of messages finished within the window (a sliding maximum), and the lag
+    that messages still in processing already have, so a stream stuck on a slow model call
+    counts before its call returns. What an ended stream reported stays for the window: the
+    process was behind then, and a stream that has just ended says so as much as one still open.
+    Not thread-safe: it lives on the server's event loop.
+    """
+
+    def __init__(self, window_s: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if window_s <= 0:
+            raise ValueError("the lag window must be positive")
+        self.window_s = window_s
+        self.clock = clock
+        self._streams: set[StreamLag] = set()
+        # (time, lag) with strictly decreasing lags: the front is the window's maximum.
+        self._recent: collections.deque[tuple[float, float]] = collections.deque()
+
+    def open(self) -> StreamLag:
+        """A new stream's lag tracker (close it when the stream ends)."""
+        stream = StreamLag(self)
+        self._streams.add(stream)
+        return stream
+
+    def discard(self, stream: StreamLag) -> None:
+        self._streams.discard(stream)
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
+    def record(self, lag: float, now: float) -> None:
+        self._expire(now)
+        while self._recent and self._recent[-1][1] <= lag:
+            self._recent.pop()
+        self._recent.append((now, lag))
+
+    def _expire(self, now: float) -> None:
+        while self._recent and self._recent[0][0] < now - self.window_s:
+            self._recent.popleft()
+
+    def lag(self, now: float | None = None) -> float:
+        """Seconds behind real time: the worst over the window and the open streams (0: none behind)."""
+        now = self.clock() if now is None else now
+        self._expire(now)
+        worst = max((s.behind(now) for s in self._streams), default=0.0)
+        return max(0.0, worst, self._recent[0][1] if self._recent else 0.0)
 
 
 class AdmissionController:
@@ -63,14 +166,21 @@ class AdmissionController:
     """
 
     def __init__(self, max_in_flight: int, queue_size: int, queue_timeout_s: float, max_streams: int,
-                 metrics: AdmissionMetrics | None = None) -> None:
-        if max_in_flight < 0 or queue_size < 0 or max_streams < 0 or queue_timeout_s < 0:
+                 metrics: AdmissionMetrics | None = None, stream_lag: LagProbe | None = None,
+                 stream_shed_lag_s: float = 0.0) -> None:
+        if max_in_flight < 0 or queue_size < 0 or max_streams < 0 or queue_timeout_s < 0 or stream_shed_lag_s < 0:
             raise ValueError("admission limits must not be negative")
         self.max_in_flight = max_in_flight
         self.queue_size = queue_size
         self.queue_timeout_s = queue_timeout_s
         self.max_streams = max_streams
         self.metrics = metrics
+        # Streams' lag behind real time (None: this process's streams report none) and the lag past
+        # which new streams are refused (0: never).
+        self.stream_lag = stream_lag
+        self.stream_shed_lag_s = stream_shed_lag_s
+        if metrics is not None and stream_lag is not None:
+            metrics.stream_lag.set_function(stream_lag.lag)
         self.in_flight = 0
         self.streams = 0
         self.mean_hold_s = 0.0  # running mean of how long an admitted call holds its slot; 0: none yet
@@ -151,9 +261,15 @@ class AdmissionController:
         self._gauges()
 
     def open_stream(self, kind: str = "bidi_stream") -> None:
-        """Counts a stream in; raises ResourceExhausted SERVER_OVERLOADED at the cap."""
+        """Counts a stream in; raises ResourceExhausted SERVER_OVERLOADED at the cap, or while the open
+        streams are more than `stream_shed_lag_s` behind real time."""
         if self.max_streams and self.streams >= self.max_streams:
             raise self._refuse(kind, "streams_full", f"server overloaded: {self.streams} streams open; retry later")
+        if self.stream_shed_lag_s and self.stream_lag is not None:
+            lag = self.stream_lag.lag()
+            if lag > self.stream_shed_lag_s:
+                raise self._refuse(kind, "streams_behind", f"server overloaded: open streams are {lag:.1f} s behind "
+                                                           f"real time; retry later")
         self.streams += 1
         self._gauges()
 

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 from services.common import logs, tracing
 from services.common.metrics import RpcMetrics
 from services.common.rpc import tls
-from services.common.rpc.admission import AdmissionController, AdmissionMetrics
+from services.common.rpc.admission import AdmissionController, AdmissionMetrics, LagProbe
 from services.common.rpc.interceptors import ServerInterceptor
 from services.common.settings import CommonSettings
 
@@ -63,8 +63,10 @@ async def build_server(
     service_names: Sequence[str],
     metrics: RpcMetrics | None = None,
     reflection_names: Sequence[str] = (),
+    stream_lag: LagProbe | None = None,
 ) -> ServerHandle:
-    """Builds (does not start) a server for the servicers that `register` adds."""
+    """Builds (does not start) a server for the servicers that `register` adds. `stream_lag`: the
+    probe the app's streams report their lag to (see `App`), which admission sheds new streams by."""
     tracing.configure(settings.service_name, settings.tracing_exporter, settings.otlp_endpoint,
                       settings.tracing_sample_ratio,
                       credentials=tls.channel_credentials(settings, settings.otlp_endpoint))
@@ -75,7 +77,8 @@ async def build_server(
     # RESOURCE_EXHAUSTED, so a flood cannot make every admitted call slow.
     admission = AdmissionController(settings.max_in_flight_calls, settings.admission_queue_size,
                                     settings.admission_queue_timeout_s, settings.max_open_streams,
-                                    AdmissionMetrics(metrics.service, metrics.registry))
+                                    AdmissionMetrics(metrics.service, metrics.registry),
+                                    stream_lag, settings.stream_shed_lag_s)
     interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor(metrics, admission)]
     if settings.tracing:
         # A server span per call, continuing the caller's traceparent; none for health probes
@@ -126,7 +129,9 @@ class App(Protocol):
     """What a service gives `serve`: its servicers, names, readiness and resources."""
 
     # Optional, not declared here: `reflection_names`, further services this server describes
-    # through reflection without serving them (the gateway describes the whole public API).
+    # through reflection without serving them (the gateway describes the whole public API);
+    # `stream_lag`, the `LagProbe` its streams report their lag behind real time to (ASR), for
+    # admission to refuse new streams while they fall behind (`stream_lag_of`).
 
     @property
     def service_names(self) -> Sequence[str]: ...
@@ -149,6 +154,11 @@ async def watch_readiness(handle: ServerHandle, ready: Callable[[], Awaitable[bo
             log.info("health %s", "SERVING" if now else "NOT_SERVING")
             serving = now
         await asyncio.sleep(interval_s)
+
+
+def stream_lag_of(app: App) -> LagProbe | None:
+    """The app's stream lag probe, when its streams report one."""
+    return getattr(app, "stream_lag", None)
 
 
 def bind_health(app: App, handle: ServerHandle) -> None:
@@ -175,7 +185,7 @@ async def serve(
         metrics = RpcMetrics(settings.service_name)
         app = await make_app(settings, stack, metrics.registry)
         handle = await build_server(settings, app.register, app.service_names, metrics,
-                                    getattr(app, "reflection_names", ()))
+                                    getattr(app, "reflection_names", ()), stream_lag_of(app))
         bind_health(app, handle)
         await handle.server.start()
         watcher = asyncio.create_task(watch_readiness(handle, app.ready))
