@@ -84,6 +84,9 @@ class ControlPlane:
         self.keys = render.KeyTable(default_rpm)
         self.files = edge_publish.DataFiles(routes_dir)
         self._touched: list[set[str]] = []  # one set per full re-read in progress
+        # When each notified key's reload began, while it runs: a publish rendered meanwhile lacks
+        # that key, so it must not tell the auth service it is applied (see _publish).
+        self._reloading: list[float] = []
         self.revoked: dict[str, float] = {}  # session id → when it stops mattering
         self.failures = edge_blocks.FailureCounter(failure_limit, lambda key_id: key_id in self.keys)
         self.quota: list[render.Block] = []
@@ -132,11 +135,16 @@ class ControlPlane:
     async def reload_key(self, key_id: str) -> None:
         for touched in self._touched:
             touched.add(key_id)
-        row = await self.pool.fetchrow(_SELECT_KEY, key_id)
-        if row is None:
-            self.keys.discard(key_id)
-        else:
-            self.keys.put(_key(row))
+        began = time.time()
+        self._reloading.append(began)
+        try:
+            row = await self.pool.fetchrow(_SELECT_KEY, key_id)
+            if row is None:
+                self.keys.discard(key_id)
+            else:
+                self.keys.put(_key(row))
+        finally:
+            self._reloading.remove(began)
         self._dirty.set()
 
     def revoke_session(self, session_id: str) -> None:
@@ -161,6 +169,11 @@ class ControlPlane:
 
     async def _publish(self) -> None:
         snapshot = time.time()
+        # What this publish may claim to hold (EDGE_APPLIED, which CreateApiKey waits on): every
+        # change made before `snapshot` — unless a key's reload is still running, whose change
+        # was made before its notification came and is not in this render: then a second earlier
+        # than that, so the auth service waits for the next publish, which has the key.
+        stamp = min([snapshot, *(began - 1.0 for began in self._reloading)])
         self.revoked = {s: t for s, t in self.revoked.items() if t > snapshot}
         document = await asyncio.to_thread(self.document, snapshot, self.keys.texts())
         # The resources without the version: unchanged texts keep their data files, so a re-read
@@ -171,7 +184,7 @@ class ControlPlane:
             self.published.set()
             if self.envoy_admin and self.redis is not None:
                 with contextlib.suppress(aioredis.RedisError, OSError):
-                    await self.redis.set(key_backend.EDGE_APPLIED, int(snapshot * 1000), ex=3600)
+                    await self.redis.set(key_backend.EDGE_APPLIED, int(stamp * 1000), ex=3600)
             return
         size, seconds = await asyncio.to_thread(edge_publish.publish, self.routes_dir, document, self.files)
         self._published_resources = ""
@@ -183,7 +196,7 @@ class ControlPlane:
             if await asyncio.to_thread(self._wait_applied, document["version_info"], 2.0):
                 self._published_resources = resources
                 with contextlib.suppress(aioredis.RedisError, OSError):
-                    await self.redis.set(key_backend.EDGE_APPLIED, int(snapshot * 1000), ex=3600)
+                    await self.redis.set(key_backend.EDGE_APPLIED, int(stamp * 1000), ex=3600)
         else:
             self._published_resources = resources
 
