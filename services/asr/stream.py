@@ -6,7 +6,8 @@ reading the client instead of growing memory:
     reader (decode + resample)  --audio queue-->  worker (VAD, model calls)  --response queue-->  caller
 
 Each utterance the VAD finds is one model sequence (START … END) with its own correlation
-id; audio goes to the model in `stream_chunk_ms` chunks as it arrives, never re-sent. A
+id; audio goes to the model in chunks of at least `stream_chunk_ms` as it arrives (a stream that is
+behind takes its queued messages together, up to `stream_coalesce_ms`), never re-sent. A
 sequence left open when the stream ends for any reason (error, cancellation) is closed with
 an END request in the background, so Triton frees its decoder at once.
 
@@ -277,18 +278,37 @@ class StreamSession:
         self.silence = 0
         eou = round(ep.end_of_utterance_silence_s * rate)
         max_utt = round(ep.max_utterance_s * rate)
+        coalesce_n = round(s.stream_coalesce_ms * rate / 1000)
         while True:
-            try:
-                item = await asyncio.wait_for(self.audio_q.get(), s.stream_idle_timeout_s)
-            except TimeoutError:
-                self.idle_timed_out = True
-                log.info("stream idle for %s s: ending it", s.stream_idle_timeout_s)
-                break
+            if self.audio_q.empty():
+                try:
+                    async with asyncio.timeout(s.stream_idle_timeout_s):
+                        item = await self.audio_q.get()
+                except TimeoutError:
+                    self.idle_timed_out = True
+                    log.info("stream idle for %s s: ending it", s.stream_idle_timeout_s)
+                    break
+            else:
+                item = self.audio_q.get_nowait()
             if item is _EOF:
                 break
             if isinstance(item, BaseException):
                 raise item
-            pending = np.concatenate([pending, np.asarray(item, np.float32)])
+            # Messages already queued behind this one (the stream is behind: the model or the
+            # process was busy) are taken with it, up to stream_coalesce_ms, and go to the model
+            # in one call: under load a stream makes fewer, longer calls instead of falling
+            # further behind at one call per chunk.
+            batch = [np.asarray(item, np.float32)]
+            queued = batch[0].size
+            held: object = None  # the end of the audio, or the reader's error, taken while coalescing
+            while queued < coalesce_n and not self.audio_q.empty():
+                more = self.audio_q.get_nowait()
+                if more is _EOF or isinstance(more, BaseException):
+                    held = more
+                    break
+                batch.append(np.asarray(more, np.float32))
+                queued += batch[-1].size
+            pending = np.concatenate([pending, *batch])
             count = pending.size // frame_n
             # One conversion per message for all its whole VAD frames, not one per frame (the
             # per-frame numpy calls were most of a stream's Python work).
@@ -336,10 +356,18 @@ class StreamSession:
                     self.prepared = True
                     self.prepared_len = self.pos - self.utt_start
                     continue
-                if sum(f.size for f in self.buffer) >= self._chunk:
-                    await self._send(end=False)
+            # A chunk goes to the model once a message (or a coalesced batch) has been
+            # classified, when at least stream_chunk_ms is buffered: its last sample is the
+            # newest the client sent, so an interim result covers all of it.
+            if self.in_speech and not self.prepared and sum(f.size for f in self.buffer) >= self._chunk:
+                await self._send(end=False)
             if self.lag is not None:
-                self.lag.finished()
+                for _ in batch:
+                    self.lag.finished()
+            if held is _EOF:
+                break
+            if isinstance(held, BaseException):
+                raise held
         if pending.size and self.in_speech:
             self.buffer.append(pending)
             self.pos += pending.size

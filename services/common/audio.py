@@ -136,8 +136,13 @@ class StreamResampler:
 
 
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
-    clipped = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
-    return np.round(clipped * 32767.0).astype("<i2")
+    return _pcm16(np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0))
+
+
+def _pcm16(clipped: np.ndarray) -> np.ndarray:
+    """Samples already in [-1, 1] → 16-bit PCM (rounded, one temporary array)."""
+    scaled = clipped * np.float32(32767.0)
+    return np.rint(scaled, out=scaled).astype("<i2")
 
 
 def encode(samples: np.ndarray, sample_rate: int, encoding: Encoding, field: str = "audio_config.encoding") -> bytes:
@@ -145,7 +150,7 @@ def encode(samples: np.ndarray, sample_rate: int, encoding: Encoding, field: str
     check_encoding(encoding, field)
     samples = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
     if encoding == E.AUDIO_ENCODING_LINEAR16:
-        return to_pcm16(samples).tobytes()
+        return _pcm16(samples).tobytes()
     fmt, subtype = _SNDFILE[encoding]
     if encoding in (E.AUDIO_ENCODING_OGG_OPUS, E.AUDIO_ENCODING_MP3) and supported_rate(encoding, sample_rate) != (
             sample_rate):

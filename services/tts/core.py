@@ -198,6 +198,7 @@ class TtsCore:
         self.settings = settings
         self.triton = triton
         self.registry = registry
+        self._voices: tuple[tuple[object, ...], list[VoiceEntry]] | None = None
         self.normalizer = normalizer or textnorm.SpeechNormalizer(None)
         self._rate_inputs: dict[str, bool] = {}
 
@@ -232,8 +233,13 @@ class TtsCore:
 
     async def voices(self) -> list[VoiceEntry]:
         """Every voice the deployment serves, by name, with the models that speak it."""
+        models = await self.registry.models("tts")
+        cached = self._voices
+        if cached is not None and len(cached[0]) == len(models) and all(
+                a is b for a, b in zip(cached[0], models, strict=True)):
+            return cached[1]  # the registry's snapshot is unchanged (it replaces its entries on a change)
         entries: dict[str, VoiceEntry] = {}
-        for model in sorted(await self.registry.models("tts"), key=lambda m: m.name):
+        for model in sorted(models, key=lambda m: m.name):
             for v in model.voices:
                 entry = entries.get(v.name) or VoiceEntry(v.name, v.language, v.gender, model.sample_rate_hertz,
                                                           model.backend)
@@ -242,7 +248,9 @@ class TtsCore:
                 elif not model.streaming and not entry.unary_model:
                     entry = dataclasses.replace(entry, unary_model=model.name)
                 entries[v.name] = entry
-        return [entries[name] for name in sorted(entries)]
+        voices = [entries[name] for name in sorted(entries)]
+        self._voices = (tuple(models), voices)
+        return voices
 
     async def list_voices(self, page_size: int, page_token: str, language_code: str) -> tuple[list[VoiceEntry], str]:
         language = normalize_language(language_code, "language_code")

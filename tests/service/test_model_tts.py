@@ -157,6 +157,7 @@ def test_capability_parameters(client):
     assert unary["parameters"]["backend_name"]["string_value"] == "espeak-ng"
     assert streaming["parameters"]["streaming"]["string_value"] == "true"
     assert streaming["parameters"]["chunk_ms"]["string_value"] == "100"
+    assert streaming["parameters"]["max_chunk_ms"]["string_value"] == "800"
     assert streaming["model_transaction_policy"]["decoupled"] is True
 
 
@@ -199,13 +200,25 @@ def test_bad_input_is_invalid_argument(client, text, speaker, language, message)
     assert _rms(_synthesize(client, SENTENCES["en"], "male", "en")) > 0.02
 
 
+def _growing(chunks: list[np.ndarray]) -> bool:
+    """Chunk sizes as the config declares them: the first chunk_ms (100 ms), each next twice the
+    one before up to max_chunk_ms (800 ms); only the last may be shorter."""
+    size = SAMPLE_RATE // 10
+    for chunk in chunks[:-1]:
+        if chunk.size != size:
+            return False
+        size = min(2 * size, 8 * SAMPLE_RATE // 10)
+    return bool(chunks) and chunks[-1].size <= size
+
+
 def test_streaming_matches_unary(client):
-    """The streamed ~100 ms chunks concatenate to audio as long as the unary model's for the same text."""
+    """The streamed chunks (100 ms first, then growing) concatenate to audio as long as the unary
+    model's for the same text."""
     unary = _synthesize(client, SENTENCES["hi"], "female", "hi")
     chunks, _, _, errors = _stream(client, SENTENCES["hi"], "female", "hi")
     assert not errors
     assert len(chunks) >= 3
-    assert all(chunk.size == SAMPLE_RATE // 10 for chunk in chunks[:-1])
+    assert _growing(chunks)
     streamed = np.concatenate(chunks)
     assert abs(streamed.size - unary.size) <= SAMPLE_RATE // 20
     assert _rms(streamed) > 0.02
@@ -284,7 +297,7 @@ class _Streams:
 
 def test_new_streams_first_audio_comes_before_the_long_ones_rest(triton):
     """Two long paragraphs keep both instances busy; short requests sent after them still get their
-    first audio before either paragraph has finished, with ~100 ms chunks and whole audio each."""
+    first audio before either paragraph has finished, with growing chunks and whole audio each."""
     streams = _Streams(triton, 5)
     try:
         streams.send(0, PARAGRAPH)
@@ -304,7 +317,7 @@ def test_new_streams_first_audio_comes_before_the_long_ones_rest(triton):
     alone = np.concatenate(_stream(triton_client(triton), SENTENCES["en"], "male", "en")[0])
     for index in (2, 3, 4):
         chunks = [chunk for i, kind, chunk in seen if i == index and kind == "chunk"]
-        assert all(chunk.size == SAMPLE_RATE // 10 for chunk in chunks[:-1])
+        assert _growing(chunks)
         together = np.concatenate(chunks)
         # Cut into pieces under load: a cut adds espeak's clause-final lengthening, nothing is lost.
         assert alone.size <= together.size + SAMPLE_RATE // 20 <= 1.25 * alone.size + SAMPLE_RATE // 20

@@ -1,9 +1,13 @@
 """Reference streaming TTS model for Triton's Python backend (decoupled): espeak-ng.
 
 The Indic-TTS inputs plus an optional SPEAKING_RATE; audio goes out as OUTPUT_AUDIO_CHUNK
-responses of `chunk_ms` each (the last may be shorter), then an empty response flagged
-COMPLETE_FINAL. A bad request gets one error response (INVALID_ARG) and the final flag; a
-cancelled one stops being synthesised.
+responses, the first `chunk_ms` long and each next one twice the one before up to
+`max_chunk_ms` (the last may be shorter), then an empty response flagged COMPLETE_FINAL. The
+first chunk is short so that audio starts at once; synthesis runs several times faster than
+real time, so the client is ahead by then and later chunks can be long: a 5 s sentence is 9
+responses instead of 53, and every layer between the model and the client (the stub's IPC,
+Triton, the TTS service, Envoy) handles a sixth of the messages. A bad request gets one
+error response (INVALID_ARG) and the final flag; a cancelled one stops being synthesised.
 
 espeak-ng's state is global, so an instance speaks one text at a time. Speaking each request
 whole, one after another, made the 32nd of 32 requests arriving together wait for 31 whole
@@ -14,7 +18,7 @@ only for the first chunk, see there), which serves its streams in turns: a new s
 stream round the others, a stream's next piece synthesised when its audio runs out. A text
 alone is cut only into pieces of at most `piece_words` words (24), at sentence ends where it
 has them; one that arrives while others are served has a first piece of `first_piece_words`
-(4), so the next new stream waits a few ms, not a whole sentence. Chunks stay `chunk_ms` long
+(4), so the next new stream waits a few ms, not a whole sentence. Chunk sizes run on
 across pieces (samples carry over); a cut between words costs espeak's clause-final
 lengthening (~0.1 s per cut, measured).
 """
@@ -87,19 +91,27 @@ class _Stream:
         self.pending: collections.deque[np.ndarray] = collections.deque()  # whole chunks, in order
         self.partial: list[np.ndarray] = []  # samples short of a chunk
         self.partial_count = 0
+        self.next_size = 0  # samples of the next chunk to cut (0: none cut yet)
         self.sent = 0
         self.started = threading.Event()
 
-    def add(self, block: np.ndarray, chunk_samples: int) -> None:
+    def add(self, block: np.ndarray, first_samples: int, max_samples: int) -> None:
+        """Adds synthesised samples; cuts whole chunks off them: the first `first_samples` long,
+        each next one twice the one before, up to `max_samples`."""
         self.partial.append(block)
         self.partial_count += block.size
-        if self.partial_count >= chunk_samples:
-            samples = np.concatenate(self.partial)
-            whole = samples.size - samples.size % chunk_samples
-            for start in range(0, whole, chunk_samples):
-                self.pending.append(samples[start:start + chunk_samples])
-            rest = samples[whole:]
-            self.partial, self.partial_count = ([rest] if rest.size else []), rest.size
+        size = self.next_size or first_samples
+        if self.partial_count < size:
+            return
+        samples = np.concatenate(self.partial)
+        start = 0
+        while samples.size - start >= size:
+            self.pending.append(samples[start:start + size])
+            start += size
+            size = min(2 * size, max_samples)
+        self.next_size = size
+        rest = samples[start:]
+        self.partial, self.partial_count = ([rest] if rest.size else []), rest.size
 
     def flush(self) -> None:
         if self.partial_count:
@@ -138,6 +150,8 @@ class TritonPythonModel:
             raise pb_utils.TritonModelException(str(exc)) from exc
         chunk_ms = int(parameters.get("chunk_ms") or 100)
         self.chunk_samples = max(1, self.espeak.sample_rate_hertz * chunk_ms // 1000)
+        max_chunk_ms = max(chunk_ms, int(parameters.get("max_chunk_ms") or chunk_ms))
+        self.max_chunk_samples = max(self.chunk_samples, self.espeak.sample_rate_hertz * max_chunk_ms // 1000)
         self.first_words = max(1, int(parameters.get("first_piece_words") or 4))
         self.words = max(self.first_words, int(parameters.get("piece_words") or 24))
         self.max_streams = int(parameters.get("max_streams") or MAX_STREAMS_DEFAULT)
@@ -238,7 +252,7 @@ class TritonPythonModel:
             def sink(block: np.ndarray) -> None:
                 if stream.sender.is_cancelled():
                     raise _Cancelled()
-                stream.add(block, self.chunk_samples)
+                stream.add(block, self.chunk_samples, self.max_chunk_samples)
                 if not stream.sent and stream.pending:  # a stream's first audio goes out at once
                     stream.send_chunk()
 

@@ -14,6 +14,8 @@ own, so calls succeed again once Triton is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -27,6 +29,7 @@ from opentelemetry.trace import SpanKind
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
+from services.common import tracing
 from services.common.errors import (
     DeadlineExceeded,
     DomainError,
@@ -57,6 +60,7 @@ INVALID_HINTS = ("invalid_arg", "invalid argument", "is not served", "is empty",
 # A stream Triton (or a proxy) cancelled means it is going away; the caller may retry elsewhere.
 _UNAVAILABLE_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.CANCELLED)
 _MIN_TIMEOUT_S = 0.001
+CLOSE_WAIT_S = 1.0  # how long a finished stream waits for Triton to end the call before cancelling it
 RETRY_AFTER_S = 1.0  # the RetryInfo of an UNAVAILABLE, and of a request Triton's queue refused
 # Spans for calls to Triton: children of the RPC being served (the tracer is a proxy to the
 # process's provider, set up by the server factory).
@@ -127,6 +131,13 @@ def tensors(inputs: Mapping[str, np.ndarray]) -> list[InferInput]:
     return built
 
 
+def _unsampled_child() -> bool:
+    """Whether a span started now would be dropped: its parent (the call being served) is a
+    valid, unsampled span and this process's sampler drops the children of such spans."""
+    parent = trace.get_current_span().get_span_context()
+    return parent.is_valid and not parent.trace_flags.sampled and tracing.drops_unsampled_children()
+
+
 class TritonAdapter:
     """A thin, typed face over Triton's gRPC endpoint: one channel for every kind of call.
 
@@ -158,6 +169,18 @@ class TritonAdapter:
     ) -> dict[str, np.ndarray]:
         """Runs one inference; returns the requested outputs as numpy arrays. For a
         sequence-batched model, `sequence_id` names the stream and START/END mark its ends."""
+        call = functools.partial(self._client.infer, model_name=model, inputs=tensors(inputs),
+                                 outputs=[InferRequestedOutput(name) for name in outputs], request_id=request_id,
+                                 client_timeout=self._deadline(timeout_s, cap_s), sequence_id=sequence_id,
+                                 sequence_start=sequence_start, sequence_end=sequence_end)
+        if _unsampled_child():
+            # The sampler would drop this span: a live stream's model calls (ten a second per
+            # stream) skip making it.
+            try:
+                result = await call(headers=None)
+            except InferenceServerException as exc:
+                raise _translated(exc, model) from exc
+            return {name: result.as_numpy(name) for name in outputs}
         with _tracer.start_as_current_span(f"triton.infer {model}", kind=SpanKind.CLIENT,
                                            attributes={"rpc.system": "grpc", "rpc.method": "ModelInfer",
                                                        "ai4vc.model": model}) as span:
@@ -166,17 +189,7 @@ class TritonAdapter:
                 headers = {}
                 propagate.inject(headers)  # a Triton with tracing on joins the caller's trace
             try:
-                result = await self._client.infer(
-                    model_name=model,
-                    inputs=tensors(inputs),
-                    outputs=[InferRequestedOutput(name) for name in outputs],
-                    request_id=request_id,
-                    client_timeout=self._deadline(timeout_s, cap_s),
-                    sequence_id=sequence_id,
-                    sequence_start=sequence_start,
-                    sequence_end=sequence_end,
-                    headers=headers,
-                )
+                result = await call(headers=headers)
             except InferenceServerException as exc:
                 raise _translated(exc, model) from exc
             return {name: result.as_numpy(name) for name in outputs}
@@ -222,6 +235,14 @@ class TritonAdapter:
                     yield array
                 final = result.get_response().parameters.get("triton_final_response")
                 if final is not None and final.bool_param:
+                    # Half-close and let Triton end the call with OK: cancelling a call whose
+                    # request iterator still waits makes grpc format a traceback (to log at
+                    # DEBUG) and costs Triton a cancelled stream, on every stream's end.
+                    finished.set()
+                    with contextlib.suppress(TimeoutError, grpc.aio.AioRpcError):
+                        async with asyncio.timeout(CLOSE_WAIT_S):
+                            async for _ in responses:
+                                pass
                     return
             raise Unavailable(f"model {model!r} ended the stream early", reason=Reason.BACKEND_UNAVAILABLE,
                               metadata={"model": model}, retry_after_s=RETRY_AFTER_S)
