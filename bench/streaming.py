@@ -1089,14 +1089,17 @@ def main(argv: list[str] | None = None) -> int:
             result["cores_used_note"] = ("cores busy during a step = CPU seconds / wall seconds: asr service (all "
                                          "replicas), envoy, triton (server + Python stubs), client (all client "
                                          "processes)")
-            print("capacity, pocketsphinx …", file=sys.stderr, flush=True)
-            asyncio.run(warm_decoders(triton, max(levels(args.real_streams))))
-            real = step_up(pool, args.client_processes,
-                           {"mesh": ("mesh", envoy, key), "direct": ("direct", triton, key)},
-                           REAL, levels(args.real_streams), args.seconds, "speech", deadline - args.budget / 2, watch)
-            m, d = largest_ok(real["mesh"]), largest_ok(real["direct"])
-            result["real_capacity"] = {**real, "mesh_largest": m, "direct_largest": d, "ratio": m / d if d else 0.0,
-                                       "met": bool(d) and m / d >= REAL_RATIO, "levels": levels(args.real_streams)}
+            if levels(args.real_streams):  # --real-streams "": the trivial model only
+                print("capacity, pocketsphinx …", file=sys.stderr, flush=True)
+                asyncio.run(warm_decoders(triton, max(levels(args.real_streams))))
+                real = step_up(pool, args.client_processes,
+                               {"mesh": ("mesh", envoy, key), "direct": ("direct", triton, key)},
+                               REAL, levels(args.real_streams), args.seconds, "speech", deadline - args.budget / 2,
+                               watch)
+                m, d = largest_ok(real["mesh"]), largest_ok(real["direct"])
+                result["real_capacity"] = {**real, "mesh_largest": m, "direct_largest": d,
+                                           "ratio": m / d if d else 0.0, "met": bool(d) and m / d >= REAL_RATIO,
+                                           "levels": levels(args.real_streams)}
             print("capacity, trivial model …", file=sys.stderr, flush=True)
             steps = step_up(pool, args.client_processes, {"mesh": ("mesh", envoy, key)}, TRIVIAL,
                             levels(args.trivial_streams), args.seconds, "noise", deadline, watch)["mesh"]
