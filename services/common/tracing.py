@@ -10,16 +10,21 @@ otherwise (ParentBased(TraceIdRatioBased)), so one request stays one whole trace
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
-from opentelemetry.instrumentation.grpc._aio_server import OpenTelemetryAioServerInterceptor
+from opentelemetry.instrumentation.grpc._aio_server import (
+    OpenTelemetryAioServerInterceptor,
+    _OpenTelemetryAioServicerContext,
+)
 from opentelemetry.instrumentation.grpc._server import _wrap_rpc_behavior
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.resources import Resource
@@ -134,6 +139,60 @@ class _ServerTracing(OpenTelemetryAioServerInterceptor):  # type: ignore[misc]
 
         return unary
 
+    def _intercept_aio_server_stream(self, behavior: Any, handler_call_details: grpc.HandlerCallDetails) -> Any:
+        """A response-streaming call's span, current only while the handler runs, step by step.
+
+        The instrumentation's own wrapper attaches the span's context once and detaches it when
+        its generator ends; a client that cancels while the server is held at a `yield` (flow
+        control) leaves that generator to be closed by the event loop's finalizer in another
+        Context, where the detach fails and OpenTelemetry logs an error with a traceback, stream
+        after stream. Here the context is attached around each step of the handler's generator
+        and detached before the response is handed on, so no token outlives the task that made it."""
+        name = handler_call_details.method
+        service, _, method = name.lstrip("/").partition("/")
+
+        async def stream(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            metadata = context.invocation_metadata()
+            parent = propagate.extract({m.key: m.value for m in metadata}) if metadata else None
+            span = self._unsampled(parent, name)
+            if span is None:
+                span = self._tracer.start_span(name, context=parent, kind=SpanKind.SERVER,
+                                               attributes=_server_attributes(service, method, context, metadata))
+                context = _OpenTelemetryAioServicerContext(context, span)
+            current = trace.set_span_in_context(span, parent)
+            responses = behavior(request_or_iterator, context)
+            try:
+                if inspect.iscoroutine(responses):  # a handler that writes with context.write()
+                    token = otel_context.attach(current)
+                    try:
+                        await responses
+                    finally:
+                        otel_context.detach(token)
+                    return
+                while True:
+                    token = otel_context.attach(current)
+                    try:
+                        response = await responses.__anext__()
+                    except StopAsyncIteration:
+                        return
+                    finally:
+                        otel_context.detach(token)
+                    yield response
+            except Exception as error:
+                if type(error) is not Exception:  # a bare Exception is the context's abort (status already set)
+                    span.record_exception(error)
+                raise
+            finally:
+                if not inspect.iscoroutine(responses):
+                    token = otel_context.attach(current)
+                    try:
+                        await responses.aclose()
+                    finally:
+                        otel_context.detach(token)
+                span.end()
+
+        return stream
+
     def _unsampled(self, parent: otel_context.Context | None, name: str) -> trace.Span | None:
         """The span the SDK would give a call its sampler drops; None: the call is recorded (or
         this provider is not the SDK's), so the instrumentation's own path runs."""
@@ -155,6 +214,27 @@ class _ServerTracing(OpenTelemetryAioServerInterceptor):  # type: ignore[misc]
             trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED if result.decision.is_sampled()
                                          else trace.TraceFlags.DEFAULT),
             trace_state=result.trace_state))
+
+
+def _server_attributes(service: str, method: str, context: grpc.aio.ServicerContext,
+                       metadata: Any) -> dict[str, Any]:
+    """The instrumentation's server-span attributes: rpc system, service, method and status (OK
+    until the context's abort sets another), the user agent, and the peer's address."""
+    attributes: dict[str, Any] = {"rpc.system": "grpc", "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
+                                  "rpc.service": service, "rpc.method": method}
+    agent = next((m.value for m in metadata or () if m.key == "user-agent"), None)
+    if agent is not None:
+        attributes["rpc.user_agent"] = agent
+    peer = context.peer() or ""
+    if not peer.startswith("unix:"):  # ipv4:127.0.0.1:57284, ipv6:[::1]:57284
+        address = peer.split(",")[0].partition(":")[2]
+        ip, _, port = address.rpartition(":")
+        if ip:
+            attributes["net.peer.ip"] = unquote(ip)
+            attributes["net.peer.port"] = port
+            if ip in ("[::1]", "127.0.0.1"):
+                attributes["net.peer.name"] = "localhost"
+    return attributes
 
 
 _unsampled_dropped: tuple[object, bool] | None = None
