@@ -17,17 +17,21 @@ first, before load grows the heap):
    last speech sample, and the same from the VAD's own speech end (its END event);
 3. interim overhead: real-time paced streams through Envoy, latency from sending the chunk that
    completes a model chunk to its interim result, against the per-chunk latency of the same
-   model driven directly as a Triton sequence (1920 samples every 120 ms, what the service
-   sends it); trivial model (noise: every chunk an interim) and pocketsphinx (speech),
+   model driven directly as a Triton sequence (1600 samples every 100 ms: the client's messages,
+   which is what the service sends it on average); trivial model (noise: every chunk an interim)
+   and pocketsphinx (speech),
    `--overhead-runs` times each, so the spread between runs is shown;
 4. TTS time to first audio: StreamingSynthesize through Envoy against `tts_streaming` directly,
-   one call at a time and `--tts-concurrency` (32) at once;
+   one call at a time (with the CPU each process spent per call), `--tts-concurrency` (32)
+   started at once (rounds, each call left after its first audio), and 32 always open (a
+   closed loop reading whole streams, the model-alone baseline's method), after the TTS
+   service's grammars have loaded;
 5. capacity with pocketsphinx: N concurrent real-time streams through the mesh vs the model
    alone (direct Triton sequences, same pacing), N stepped until streams stop keeping up,
    the two paths alternating per N, after warming the model's decoder pool;
 6. capacity with the trivial model: the same, N up to 1,000, through the mesh only, with
-   -26 dBFS white noise, which the service's VAD calls speech, so every 120 ms of each stream
-   is a model call and an interim result.
+   -26 dBFS white noise, which the service's VAD calls speech, so every 100 ms message of each
+   stream is a model call and an interim result.
 
 A stream keeps up when it ends with its final result, without error, and the p99 of its
 responses' lag is at most `LAG_LIMIT_S`: through the mesh, arrival minus the send time of the
@@ -81,9 +85,10 @@ LIVE = "asr_streaming_live"  # asr_streaming with final_pass=live (no second pas
 RATE = 16000
 PERIOD_S = 0.1
 CHUNK = int(RATE * PERIOD_S)  # samples per client message
-# What the service sends the model per call: stream_chunk_ms (100) rounded up to whole 30 ms
-# VAD frames, i.e. 4 frames = 1920 samples; the direct baseline of (2) sends the same.
-MODEL_CHUNK = 4 * 480
+# What the service sends the model per call: each 100 ms client message as it comes, in whole
+# 30 ms VAD frames (90, 90, 120 ms …: 100 ms on average); the direct baseline of (3) sends the
+# client's 100 ms messages to the model as they come, one call each.
+MODEL_CHUNK = CHUNK
 SPEECH = "the weather today is very pleasant and the children are playing outside in the garden"
 TTS_TEXT = ("The quick brown fox jumps over the lazy dog while the children play happily "
             "in the green park every day")  # 20 words, one sentence (the service splits at sentences)
@@ -589,8 +594,14 @@ def cpu_s(pid: int) -> float:
 
 
 def descendants(pid: int) -> list[int]:
+    """The process and its descendants alive now; one that exits while this walks is left out
+    (a process can go between its parent's children list and its own /proc entry)."""
     out = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
         with contextlib.suppress(OSError):
             for child in (task / "children").read_text().split():
                 out += descendants(int(child))
@@ -663,7 +674,9 @@ async def memory(envoy: str, key: str, pids: list[int], k: int) -> dict[str, Any
         rss_after = sum(rss_kb(pid) for pid in pids)
     per_stream_mb = (rss_k - rss0) / k / 1024
     return {"streams": k, "rss0_mb": rss0 / 1024, "rssk_mb": rss_k / 1024, "rss_after_close_mb": rss_after / 1024,
-            "mb_per_stream": per_stream_mb, "errors": len(errors), "met": per_stream_mb <= MB_PER_STREAM and not errors}
+            "mb_per_stream": per_stream_mb, "errors": len(errors),
+            # A negative figure means the processes' memory moved for another reason meanwhile: no verdict.
+            "met": 0 <= per_stream_mb <= MB_PER_STREAM and not errors}
 
 
 # -- (2) ASR overhead per chunk ---------------------------------------------------------------
@@ -728,6 +741,27 @@ async def tts_grammars_ready(envoy: str, key: str, timeout_s: float = 300.0) -> 
             if ready or waited > timeout_s:
                 return {"ready": ready, "waited_s": round(waited, 1), "modes": modes}
             await asyncio.sleep(0.5)
+
+
+def settled(pids: list[int], timeout_s: float = 300.0, window: int = 6, period_s: float = 0.5) -> dict[str, Any]:
+    """Waits until the processes are idle and their memory still: over the last `window`
+    samples (`period_s` apart) RSS moved < 2 MB and they used < 0.05 cores. The ASR processes
+    load their ITN grammars (en, hi, mr) in a background thread after they report healthy, and
+    nothing outside says when all are done; meanwhile a core is busy and RSS peaks and falls by
+    tens of MB (a memory row read 435 → 402 MB with 200 streams opened during it)."""
+    started = time.perf_counter()
+    rss: list[float] = []
+    cpu: list[float] = []
+    while True:
+        rss.append(sum(rss_kb(pid) for pid in pids) / 1024)
+        cpu.append(sum(tree_cpu_s(pid) for pid in pids))
+        waited = time.perf_counter() - started
+        if len(rss) > window:
+            still = max(rss[-window:]) - min(rss[-window:]) < 2.0
+            idle = (cpu[-1] - cpu[-window - 1]) / (window * period_s) < 0.05
+            if (still and idle) or waited > timeout_s:
+                return {"settled": still and idle, "waited_s": round(waited, 1), "rss_mb": round(rss[-1], 1)}
+        time.sleep(period_s)
 
 
 def _cpu_now(watch: dict[str, list[int]]) -> dict[str, float]:
@@ -909,6 +943,37 @@ def _envoy_note(counters: dict[str, int]) -> str:
     return f"; Envoy: {', '.join(busy)}" if busy else ""
 
 
+def capacity_reason(steps: list[dict[str, Any]], cores: int) -> str:
+    """Why the trivial-model target is not met, from the largest step measured: the CPU the mesh
+    and the clients spent per stream-second there, and the cores 1,000 streams would need."""
+    if not steps:
+        return ""
+    top = max(steps, key=lambda s: s["streams"])
+    used = top["cores_used"]
+    per_stream = {k: used[k] * 1000 / top["streams"] for k in ("asr", "envoy", "triton", "client")}
+    total = sum(per_stream.values())
+    return (f": at {top['streams']} streams {sum(used[k] for k in per_stream):.2f} of {cores} cores were busy; "
+            f"CPU per stream-second {total:.1f} ms ("
+            + ", ".join(f"{k} {v:.1f}" for k, v in per_stream.items())
+            + f"), so {TRIVIAL_STREAMS:,} streams need ≈ {total * TRIVIAL_STREAMS / 1000:.1f} cores")
+
+
+def tts_reason(r: dict[str, Any], t: dict[str, Any]) -> str:
+    """Why a TTS first-audio target is not met: the CPU one call costs across the processes
+    (from the one-at-a-time row), what the concurrent calls' work is on this machine's cores,
+    and the model alone at the same concurrency."""
+    cpu = r.get("tts", {}).get("cpu_ms_per_call", {})
+    if not cpu or t["met"]:
+        return ""
+    cores = r.get("machine", {}).get("cores") or 2
+    total = sum(cpu.values())
+    n = t["concurrency"]
+    return (f": one whole call costs {total:.0f} ms of CPU (" + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+            + f"): {n} calls are {total * n / cores:.0f} ms of work for {cores} cores, the TTS service's "
+            f"{cpu.get('tts', 0.0) * n:.0f} ms on one event loop per process; the model alone at {n} has p50 "
+            f"{t['direct_ms']['p50']:.0f} ms")
+
+
 def markdown(r: dict[str, Any]) -> str:
     lines = ["| target | measured | baseline (same run) | verdict |", "|---|---|---|---|"]
     for f in r.get("final", []):
@@ -940,7 +1005,9 @@ def markdown(r: dict[str, Any]) -> str:
         triv = r["trivial_capacity"]
         lines.append(f"| trivial-model streams keeping up ≥ {TRIVIAL_STREAMS} ({r.get('asr_replicas', 1)} ASR "
                      f"processes) | {triv['largest']} (of {', '.join(str(s['streams']) for s in triv['steps'])} "
-                     f"tried) | — | {_yes(triv['met'])} |")
+                     f"tried) | — | {_yes(triv['met'])}"
+                     f"{'' if triv['met'] else capacity_reason(triv['steps'], r.get('machine', {}).get('cores') or 2)}"
+                     " |")
     if "real_capacity" in r:
         real = r["real_capacity"]
         lines.append(f"| pocketsphinx streams, mesh / model alone ≥ {REAL_RATIO:.0%} | {real['mesh_largest']} / "
@@ -960,7 +1027,7 @@ def markdown(r: dict[str, Any]) -> str:
                      f"{'; errors ' + str(t['errors']) + ' ' + _messages(t) if t['errors'] else ''}"
                      f"{_envoy_note(t.get('envoy_tts_cluster', {}))}) | "
                      f"tts_streaming alone at {t['concurrency']}: p50 {t['direct_ms']['p50']:.1f} / p99 "
-                     f"{t['direct_ms']['p99']:.1f} ms | {_yes(t['met'])} |")
+                     f"{t['direct_ms']['p99']:.1f} ms | {_yes(t['met'])}{tts_reason(r, t)} |")
     if "tts_steady" in r:
         t = r["tts_steady"]
         lines.append(f"| TTS first audio p50 ≤ {TTS_P50_MS:g} ms with {t['concurrency']} streams always open "
@@ -969,12 +1036,13 @@ def markdown(r: dict[str, Any]) -> str:
                      f"p50 {t['whole_ms']['p50']:.0f} ms, {t['messages_per_call']:g} messages"
                      f"{'; errors ' + str(t['errors']) + ' ' + _messages(t) if t['errors'] else ''}) | "
                      f"tts_streaming alone, same loop at {t['concurrency']}: p50 {t['direct_ms']['p50']:.1f} / p99 "
-                     f"{t['direct_ms']['p99']:.1f} ms | {_yes(t['met'])} |")
+                     f"{t['direct_ms']['p99']:.1f} ms | {_yes(t['met'])}{tts_reason(r, t)} |")
     if "memory" in r:
         mem = r["memory"]
         lines.append(f"| memory per open stream ≤ {MB_PER_STREAM * 1024:.0f} KB | {mem['mb_per_stream'] * 1024:.0f} KB "
                      f"(ASR RSS {mem['rss0_mb']:.1f} → {mem['rssk_mb']:.1f} MB with {mem['streams']} streams) | — | "
-                     f"{_yes(mem['met'])} |")
+                     f"{_yes(mem['met'])}"
+                     f"{': RSS fell while the streams opened, not a measure' if mem['mb_per_stream'] < 0 else ''} |")
     steps = (sorted(r["real_capacity"]["mesh"] + r["real_capacity"]["direct"], key=lambda x: (x["streams"], x["kind"]))
              if "real_capacity" in r else []) + (r["trivial_capacity"]["steps"] if "trivial_capacity" in r else [])
     if steps:
@@ -1055,6 +1123,14 @@ def main(argv: list[str] | None = None) -> int:
         mesh.up()
         envoy, key, triton = f"127.0.0.1:{mesh.ports.envoy}", mesh.admin_key(), mesh.triton.url
         pids = service_pids(mesh, "asr")
+        # Every part waits for the grammars the TTS and ASR processes load in the background
+        # after they report healthy: loading keeps a core busy for seconds (one run's first
+        # interim-overhead run had a p99 of 73 ms against 6 ms in the next two when it started
+        # straight away) and moves the ASR processes' RSS by tens of MB (a memory row read
+        # 436 → 401 MB with 200 streams opened meanwhile).
+        print("waiting for the TTS grammars and the ASR processes to settle …", file=sys.stderr, flush=True)
+        result["tts_grammars"] = asyncio.run(tts_grammars_ready(envoy, key))
+        result["asr_settled"] = settled(pids)
         if "memory" in parts:
             print(f"memory: {args.idle_streams} idle streams …", file=sys.stderr, flush=True)
             result["memory"] = asyncio.run(memory(envoy, key, pids, args.idle_streams))
@@ -1072,8 +1148,7 @@ def main(argv: list[str] | None = None) -> int:
                 result["overhead"].append(overhead_runs(envoy, triton, key, args.overhead_streams, args.overhead_runs,
                                                         model))
         if "tts" in parts:
-            print("TTS time to first audio (after the TTS grammars have loaded) …", file=sys.stderr, flush=True)
-            result["tts_grammars"] = asyncio.run(tts_grammars_ready(envoy, key))
+            print("TTS time to first audio …", file=sys.stderr, flush=True)
             tts_watch = {"tts": service_pids(mesh, "tts"), "envoy": [child_pid(mesh.envoy.proc.pid())],
                          "triton": [child_pid(mesh.triton.proc.pid())]}
             result["tts"] = asyncio.run(tts_first_chunk(envoy, triton, key, args.tts_calls, tts_watch))

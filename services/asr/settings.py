@@ -24,8 +24,8 @@ class AsrSettings(CommonSettings):
     # StreamingRecognize limits: bytes per audio message, audio per stream (contract: 32 KB, 30 min).
     max_chunk_bytes: int = 32_768
     max_stream_seconds: float = 1800.0
-    # Audio sent to the streaming model per request: at least this much, checked after each
-    # client message (a 100 ms message of 30 ms VAD frames gives calls of 120-180 ms).
+    # Audio sent to the streaming model per request: at least this much, rounded down to whole
+    # 30 ms VAD frames, checked after each client message (100 ms messages: a call each, 90-120 ms).
     stream_chunk_ms: int = 100
     # A stream that is behind (messages queued while the model or the process was busy) takes
     # the queued messages together, up to this much audio, into one model call.

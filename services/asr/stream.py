@@ -6,8 +6,9 @@ reading the client instead of growing memory:
     reader (decode + resample)  --audio queue-->  worker (VAD, model calls)  --response queue-->  caller
 
 Each utterance the VAD finds is one model sequence (START … END) with its own correlation
-id; audio goes to the model in chunks of at least `stream_chunk_ms` as it arrives (a stream that is
-behind takes its queued messages together, up to `stream_coalesce_ms`), never re-sent. A
+id; audio goes to the model in chunks of at least `stream_chunk_ms` (in whole VAD frames) as it
+arrives (a stream that is behind takes its queued messages together, up to
+`stream_coalesce_ms`), never re-sent. A
 sequence left open when the stream ends for any reason (error, cancellation) is closed with
 an END request in the background, so Triton frees its decoder at once.
 
@@ -137,7 +138,11 @@ class StreamSession:
         self.open_corrid: int | None = None
         self.idle_timed_out = False
         self._frame = self.rate * _FRAME_MS // 1000
-        self._chunk = max(self._frame, self.rate * s.stream_chunk_ms // 1000)
+        # stream_chunk_ms in whole VAD frames, rounded down: a 100 ms client message is three
+        # 30 ms frames (and a remainder the next message completes), so it goes at once as one
+        # call of 90-120 ms, not held for the next message (which made calls of 120/180 ms and
+        # put a longer decode on every other interim).
+        self._chunk = max(self._frame, self.rate * s.stream_chunk_ms // 1000 // self._frame * self._frame)
         # Prepared at stream_prepare_final_ms into the silence, when that comes before the
         # endpoint. Not sooner for a shorter end_of_utterance_silence: pocketsphinx's second pass
         # needs ~300 ms of trailing silence to be accurate (bench/README.md, streaming).

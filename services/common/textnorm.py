@@ -17,6 +17,8 @@ Knows nothing of grpc.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import difflib
 import fcntl
@@ -77,6 +79,20 @@ def _build_tn(language: str, cache: Path) -> _Converter:
 _BUILDERS: dict[str, Callable[[str, Path], _Converter]] = {"itn": _build_itn, "tn": _build_tn}
 
 
+def _return_freed_memory() -> None:
+    """Hands the heap's free pages back to the system (glibc's malloc_trim). Building a grammar
+    frees tens of MB that glibc keeps until a later free happens to trim the heap's top: an ASR
+    process measured 163 MB after loading en, hi and mr ITN and 135 MB after this call. Without
+    it the drop comes at a random later moment, under traffic, and a memory reading taken
+    across it is meaningless. A no-op where the C library is not glibc."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
 class Grammars:
     """NeMo grammars of one kind ("itn" or "tn") for some languages, loaded in the background.
 
@@ -133,6 +149,7 @@ class Grammars:
             for language in self._states:
                 self._load(language)
         finally:
+            _return_freed_memory()
             self._done.set()
 
     def _load(self, language: str) -> None:
