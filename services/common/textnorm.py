@@ -18,7 +18,6 @@ Knows nothing of grpc.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import dataclasses
 import difflib
 import fcntl
@@ -85,10 +84,7 @@ def _return_freed_memory() -> None:
     process measured 163 MB after loading en, hi and mr ITN and 135 MB after this call. Without
     it the drop comes at a random later moment, under traffic, and a memory reading taken
     across it is meaningless. A no-op where the C library is not glibc."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own symbols: libc is loaded
     if trim is not None:
         trim(0)
 
