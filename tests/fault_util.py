@@ -27,6 +27,7 @@ from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
 from deploy.local.mesh import Mesh
 from deploy.local.parts import Process, pid_alive
+from tests.errors_util import error_info
 
 PARTS = ("postgres", "redis", "kafka", "triton", "telemetry", "prometheus")
 HINDI = "भारत एक विशाल देश है।"
@@ -133,12 +134,20 @@ class Outcome:
     retry_delay_s: float | None = None  # RetryInfo's delay, when the status carried one
     details: str = ""
     start: float = 0.0  # time.monotonic() at the call's start
+    reason: str = ""  # ErrorInfo's reason, when the status carried one
 
     @property
     def acceptable(self) -> bool:
-        """Served, or refused the way a client can act on: UNAVAILABLE with RetryInfo."""
-        return self.code == grpc.StatusCode.OK or (
-            self.code == grpc.StatusCode.UNAVAILABLE and self.retry_delay_s is not None)
+        """Served, or refused the way a client can act on: UNAVAILABLE with RetryInfo, or the
+        refusal of Triton's own queue (RESOURCE_EXHAUSTED BACKEND_OVERLOADED with RetryInfo,
+        proto/README.md): a request queued when Triton froze waits out the model's queue timeout
+        (models/*/config.pbtxt) and Triton refuses it on waking. Envoy does not retry that refusal
+        (it is overload's answer too), so the client is told to, with a delay."""
+        if self.code == grpc.StatusCode.OK:
+            return True
+        told_when = self.retry_delay_s is not None
+        return told_when and (self.code == grpc.StatusCode.UNAVAILABLE or (
+            self.code == grpc.StatusCode.RESOURCE_EXHAUSTED and self.reason == "BACKEND_OVERLOADED"))
 
 
 def retry_delay(err: grpc.aio.AioRpcError) -> float | None:
@@ -191,7 +200,8 @@ class Load:
                 outcome = Outcome(request_id, method, grpc.StatusCode.OK, time.monotonic() - start, start=start)
             except grpc.aio.AioRpcError as err:
                 outcome = Outcome(request_id, method, err.code(), time.monotonic() - start, retry_delay(err),
-                                  (err.details() or "")[:200], start=start)
+                                  (err.details() or "")[:200], start=start,
+                                  reason=info.reason if (info := error_info(err)[0]) else "")
             self.outcomes.append(outcome)
             # A well-behaved client: it waits the RetryInfo delay it was given before the next call.
             await asyncio.sleep(max(self.pause_s, min(outcome.retry_delay_s or 0.0, 5.0)))

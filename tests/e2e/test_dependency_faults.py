@@ -1,6 +1,7 @@
 """Each dependency frozen (SIGSTOP) and killed (SIGKILL) under a load of NMT and TTS calls
 through Envoy, then back (issue 16, "Faults"): every call is served or answers UNAVAILABLE with
-RetryInfo, none waits past a bounded delay, every served call's record and event is complete
+RetryInfo (or, queued in a Triton that froze, its queue's RESOURCE_EXHAUSTED BACKEND_OVERLOADED
+with RetryInfo), none waits past a bounded delay, every served call's record and event is complete
 after recovery (counted by request id), and the supervisor brings a killed part back with no
 restart by hand. One mesh for the module; each test leaves it as healthy as it found it."""
 

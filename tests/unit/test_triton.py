@@ -303,17 +303,19 @@ def test_config_parameter_default_when_missing(config: dict) -> None:
 # -- Triton's queue policy (models/*/config.pbtxt default_queue_policy) --------------------------
 
 @pytest.mark.parametrize(
-    ("msg", "status"),
+    ("msg", "status", "said"),
     [  # Triton 2.51's own words, as seen from a model with a full queue and one past its timeout
-        ("[request id: <id_unknown>] Exceeds maximum queue size", "StatusCode.UNAVAILABLE"),
-        ("Request timeout expired", "StatusCode.UNAVAILABLE"),
-        ("[request id: 42] Exceeds maximum queue size", None),  # in-band, on a stream
+        ("[request id: <id_unknown>] Exceeds maximum queue size", "StatusCode.UNAVAILABLE", "is overloaded"),
+        ("Request timeout expired", "StatusCode.UNAVAILABLE", "did not start the request within its queue timeout"),
+        ("[request id: 42] Exceeds maximum queue size", None, "is overloaded"),  # in-band, on a stream
     ],
 )
-def test_queue_policy_refusal_becomes_resource_exhausted(msg: str, status: str | None) -> None:
+def test_queue_policy_refusal_becomes_resource_exhausted(msg: str, status: str | None, said: str) -> None:
     """A request Triton's queue refused is overload (RESOURCE_EXHAUSTED BACKEND_OVERLOADED with a
-    retry delay), not a model that is gone (UNAVAILABLE), though Triton sends it as UNAVAILABLE."""
+    retry delay), not a model that is gone (UNAVAILABLE), though Triton sends it as UNAVAILABLE;
+    a queue timeout is not called overload (Triton may have hung a while instead)."""
     err = _exc(msg, status)
+    assert said in err.message
     assert isinstance(err, errors.ResourceExhausted)
     assert err.reason == errors.Reason.BACKEND_OVERLOADED
     assert err.retry_after_s is not None and err.retry_after_s > 0

@@ -51,7 +51,9 @@ UNAVAILABLE_HINTS = ("unavailable", "failed to connect", "connection refused", "
 # How Triton words a request its model's queue policy refused (models/*/config.pbtxt
 # `default_queue_policy`): the queue was full, or the request waited past its timeout. Triton sends
 # both as UNAVAILABLE; they mean "overloaded, back off", not "gone", so they are read first.
-OVERLOAD_HINTS = ("exceeds maximum queue size", "request timeout expired")
+QUEUE_FULL_HINT = "exceeds maximum queue size"
+QUEUE_TIMEOUT_HINT = "request timeout expired"
+OVERLOAD_HINTS = (QUEUE_FULL_HINT, QUEUE_TIMEOUT_HINT)
 # How the reference models (and Triton's own input checks) word a rejected request. Read only when
 # no status code came with the error (in-band stream errors carry just a message): a status code
 # is more reliable than wording, and a server-side failure must never read as INVALID_ARGUMENT.
@@ -87,7 +89,11 @@ def translate(status: grpc.StatusCode | str | None, message: str, model: str) ->
     lowered = message.lower()
     meta = {"model": model}
     if any(h in lowered for h in OVERLOAD_HINTS):
-        return ResourceExhausted(f"model {model!r} is overloaded; retry later", reason=Reason.BACKEND_OVERLOADED,
+        # The same refusal either way, worded after what happened: a request that waited out the
+        # queue timeout may have met a Triton that hung a while, not only one that is behind.
+        said = ("is overloaded" if QUEUE_FULL_HINT in lowered
+                else "did not start the request within its queue timeout")
+        return ResourceExhausted(f"model {model!r} {said}; retry later", reason=Reason.BACKEND_OVERLOADED,
                                  metadata=meta, retry_after_s=RETRY_AFTER_S)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED or "deadline exceeded" in lowered:
         return DeadlineExceeded(f"model {model!r} did not answer in time", reason=Reason.BACKEND_TIMEOUT, metadata=meta)
