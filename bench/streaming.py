@@ -23,7 +23,7 @@ first, before load grows the heap):
    `--overhead-runs` times each, so the spread between runs is shown;
 4. TTS time to first audio: StreamingSynthesize through Envoy against `tts_streaming` directly,
    one call at a time (with the CPU each process spent per call), `--tts-concurrency` (32)
-   started at once (rounds, each call left after its first audio), and 32 always open (a
+   started at once (rounds, each call read whole, the next round when all ended), and 32 always open (a
    closed loop reading whole streams, the model-alone baseline's method), after the TTS
    service's grammars have loaded;
 5. capacity with pocketsphinx: N concurrent real-time streams through the mesh vs the model
@@ -822,10 +822,47 @@ def envoy_counters(admin: str, cluster: str, names: tuple[str, ...]) -> dict[str
     return {name: int(values.get(f"cluster.{cluster}.{name}", "0")) for name in names}
 
 
+def stalled_s(arrivals: list[tuple[float, float]]) -> float:
+    """Seconds a listener would wait for audio mid-stream: playback starts at the first audio,
+    plays each chunk as it is there (`arrivals`: time received, seconds of audio, in order) and
+    pauses when it runs dry. 0 when the audio always arrived ahead of playback."""
+    if not arrivals:
+        return 0.0
+    clock = arrivals[0][0]  # when playback reaches the end of what has arrived
+    stalled = 0.0
+    for received, seconds in arrivals:
+        if received > clock:
+            stalled += received - clock
+            clock = received
+        clock += seconds
+    return stalled
+
+
+async def _synthesize_timed(stub: tts_grpc.TtsServiceStub, request: tts_pb.StreamingSynthesizeRequest, key: str
+                            ) -> tuple[float | None, float, int]:
+    """One StreamingSynthesize read whole: (seconds to the first audio, seconds a listener
+    playing from it would have stalled, audio messages)."""
+    started = time.perf_counter()
+    arrivals: list[tuple[float, float]] = []
+    rate = 0
+    async for response in stub.StreamingSynthesize(request, metadata=(("x-api-key", key),), timeout=60):
+        rate = rate or response.audio_config.sample_rate_hertz
+        if response.audio_content:
+            arrivals.append((time.perf_counter(), len(response.audio_content) / 2 / (rate or 22050)))  # LINEAR16
+    first = arrivals[0][0] - started if arrivals else None
+    return first, stalled_s(arrivals), len(arrivals)
+
+
+def _stalls(stalls: list[float]) -> dict[str, float | int]:
+    return {"streams": len(stalls), "stalled": sum(1 for x in stalls if x > 0),
+            "max_ms": round(max(stalls, default=0.0) * 1000, 1)}
+
+
 async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, rounds: int, admin: str = ""
                          ) -> dict[str, Any]:
-    """Time to first audio with `concurrency` StreamingSynthesize calls in flight at once through
-    Envoy (`rounds` rounds, after one warm-up round), against tts_streaming driven directly at the
+    """Time to first audio with `concurrency` StreamingSynthesize calls started at once through
+    Envoy, each read whole, the next round when all have ended (`rounds` rounds, after one
+    warm-up round), against tts_streaming driven directly at the
     same concurrency. With Envoy's `admin` address, also what the tts cluster's health checks and
     no-upstream counters did meanwhile."""
     before = envoy_counters(admin, "tts", TTS_ENVOY_STATS) if admin else {}
@@ -836,18 +873,22 @@ async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, ro
     errors = 0
     codes: dict[str, str] = {}  # code → its first message: what an UNAVAILABLE was (no upstream, reset, …)
 
+    stalls: list[float] = []
+
     async def one(stub: tts_grpc.TtsServiceStub) -> float | None:
-        started = time.perf_counter()
-        async for response in stub.StreamingSynthesize(request, metadata=(("x-api-key", key),), timeout=60):
-            if response.audio_content:
-                return time.perf_counter() - started
-        return None
+        # Read whole: a call left open after its first audio (neither read nor cancelled) went on
+        # being synthesised into the next rounds, and past 1,024 of them Envoy's default circuit
+        # breaker held new calls until the first ones' deadlines (a 49 s round in 60).
+        first, stalled, _ = await _synthesize_timed(stub, request, key)
+        stalls.append(stalled)
+        return first
 
     async with grpc.aio.insecure_channel(envoy) as channel:
         stub = tts_grpc.TtsServiceStub(channel)
         for n in range(rounds + 1):
             got = await asyncio.gather(*(one(stub) for _ in range(concurrency)), return_exceptions=True)
             if n == 0:
+                stalls.clear()
                 continue
             failed = [g for g in got if not isinstance(g, float)]
             errors += len(failed)
@@ -864,10 +905,10 @@ async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, ro
     direct = await loadgen.streaming(triton, "tts_streaming", [row], concurrency, seconds=3.0, warmup_s=0.5)
     m = percentiles(firsts)
     return {"concurrency": concurrency, "rounds": rounds, "mesh_ms": m, "errors": errors, "error_codes": sorted(codes),
-            "error_messages": codes, "envoy_tts_cluster": envoy_stats,
+            "error_messages": codes, "envoy_tts_cluster": envoy_stats, "playback": (playback := _stalls(stalls)),
             "direct_ms": {"p50": direct["ttfc_p50_ms"], "p99": direct["ttfc_p99_ms"], "tool": loadgen.TOOL,
                           "errors": direct["errors"]},
-            "met": m["p50"] <= TTS_P50_MS and not errors}
+            "met": m["p50"] <= TTS_P50_MS and not errors and not playback["stalled"]}
 
 
 async def tts_steady(envoy: str, triton: str, key: str, concurrency: int, seconds: float, warmup_s: float = 1.0
@@ -876,13 +917,14 @@ async def tts_steady(envoy: str, triton: str, key: str, concurrency: int, second
     StreamingSynthesize through Envoy, reads the whole stream, and calls again (a closed loop,
     the method of the model-alone baseline `bench.loadgen.streaming`, driven at the same
     concurrency in the same run). A new call's first audio then queues behind the open calls'
-    later chunks, unlike the rounds (32 calls started at once, each left after its first audio)."""
+    later chunks, unlike the rounds (32 calls started at once, the next 32 only when all have ended)."""
     request = tts_pb.StreamingSynthesizeRequest(
         input=tts_pb.SynthesisInput(text=TTS_TEXT), voice=tts_pb.VoiceSelectionParams(name=TTS_VOICE),
         audio_config=tts_pb.AudioOutputConfig(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16))
     firsts: list[float] = []
     wholes: list[float] = []
     messages: list[int] = []
+    stalls: list[float] = []
     errors = 0
     codes: dict[str, str] = {}
     start = time.perf_counter()
@@ -892,14 +934,8 @@ async def tts_steady(envoy: str, triton: str, key: str, concurrency: int, second
         nonlocal errors
         await asyncio.sleep(offset)  # arrivals spread over the first 100 ms, not one burst
         while (sent := time.perf_counter()) < deadline:
-            first = None
-            count = 0
             try:
-                async for response in stub.StreamingSynthesize(request, metadata=(("x-api-key", key),), timeout=60):
-                    if response.audio_content:
-                        count += 1
-                        if first is None:
-                            first = time.perf_counter() - sent
+                first, stalled, count = await _synthesize_timed(stub, request, key)
             except grpc.aio.AioRpcError as exc:
                 errors += 1
                 codes.setdefault(exc.code().name, (exc.details() or "")[:300])
@@ -908,6 +944,7 @@ async def tts_steady(envoy: str, triton: str, key: str, concurrency: int, second
                 firsts.append(first)
                 wholes.append(time.perf_counter() - sent)
                 messages.append(count)
+                stalls.append(stalled)
 
     async with grpc.aio.insecure_channel(envoy) as channel:
         stub = tts_grpc.TtsServiceStub(channel)
@@ -919,10 +956,11 @@ async def tts_steady(envoy: str, triton: str, key: str, concurrency: int, second
     m = percentiles(firsts)
     return {"concurrency": concurrency, "seconds": seconds, "mesh_ms": m, "whole_ms": percentiles(wholes),
             "messages_per_call": statistics.median(messages) if messages else 0, "errors": errors,
+            "playback": (playback := _stalls(stalls)),
             "error_codes": sorted(codes), "error_messages": codes,
             "direct_ms": {"p50": direct["ttfc_p50_ms"], "p99": direct["ttfc_p99_ms"], "tool": loadgen.TOOL,
                           "errors": direct["errors"]},
-            "met": m["p50"] <= TTS_P50_MS and not errors}
+            "met": m["p50"] <= TTS_P50_MS and not errors and not playback["stalled"]}
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -935,6 +973,17 @@ def _messages(t: dict[str, Any]) -> str:
     """Each error code with its first message ("UNAVAILABLE: no healthy upstream")."""
     messages = t.get("error_messages", {})
     return ", ".join(f"{code}: {messages[code]!r}" if messages.get(code) else code for code in t["error_codes"])
+
+
+def _playback_note(t: dict[str, Any]) -> str:
+    """What a listener playing each stream from its first audio would have heard."""
+    p = t.get("playback")
+    if not p:
+        return ""
+    if not p["stalled"]:
+        return f"; playback from the first audio never ran dry ({p['streams']} streams)"
+    return (f"; playback from the first audio **ran dry** in {p['stalled']} of {p['streams']} streams "
+            f"(max {p['max_ms']:g} ms)")
 
 
 def _envoy_note(counters: dict[str, int]) -> str:
@@ -1025,7 +1074,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| TTS first audio p50 ≤ {TTS_P50_MS:g} ms at {t['concurrency']} concurrent | p50 "
                      f"{t['mesh_ms']['p50']:.1f} ms, p99 {t['mesh_ms']['p99']:.1f} ms ({t['mesh_ms']['n']} calls"
                      f"{'; errors ' + str(t['errors']) + ' ' + _messages(t) if t['errors'] else ''}"
-                     f"{_envoy_note(t.get('envoy_tts_cluster', {}))}) | "
+                     f"{_envoy_note(t.get('envoy_tts_cluster', {}))}{_playback_note(t)}) | "
                      f"tts_streaming alone at {t['concurrency']}: p50 {t['direct_ms']['p50']:.1f} / p99 "
                      f"{t['direct_ms']['p99']:.1f} ms | {_yes(t['met'])}{tts_reason(r, t)} |")
     if "tts_steady" in r:
@@ -1033,7 +1082,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| TTS first audio p50 ≤ {TTS_P50_MS:g} ms with {t['concurrency']} streams always open "
                      f"(closed loop, whole streams read) | p50 {t['mesh_ms']['p50']:.1f} ms, p99 "
                      f"{t['mesh_ms']['p99']:.1f} ms ({t['mesh_ms']['n']} calls in {t['seconds']:g} s; whole call "
-                     f"p50 {t['whole_ms']['p50']:.0f} ms, {t['messages_per_call']:g} messages"
+                     f"p50 {t['whole_ms']['p50']:.0f} ms, {t['messages_per_call']:g} messages{_playback_note(t)}"
                      f"{'; errors ' + str(t['errors']) + ' ' + _messages(t) if t['errors'] else ''}) | "
                      f"tts_streaming alone, same loop at {t['concurrency']}: p50 {t['direct_ms']['p50']:.1f} / p99 "
                      f"{t['direct_ms']['p99']:.1f} ms | {_yes(t['met'])}{tts_reason(r, t)} |")
