@@ -768,6 +768,42 @@ def _cpu_now(watch: dict[str, list[int]]) -> dict[str, float]:
     return {name: sum(tree_cpu_s(pid) for pid in group) for name, group in watch.items()}
 
 
+def stalled_s(arrivals: list[tuple[float, float]]) -> float:
+    """Seconds a listener would wait for audio mid-stream: playback starts at the first audio,
+    plays each chunk as it is there (`arrivals`: time received, seconds of audio, in order) and
+    pauses when it runs dry. 0 when the audio always arrived ahead of playback."""
+    if not arrivals:
+        return 0.0
+    clock = arrivals[0][0]  # when playback reaches the end of what has arrived
+    stalled = 0.0
+    for received, seconds in arrivals:
+        if received > clock:
+            stalled += received - clock
+            clock = received
+        clock += seconds
+    return stalled
+
+
+async def _synthesize_timed(stub: tts_grpc.TtsServiceStub, request: tts_pb.StreamingSynthesizeRequest, key: str,
+                            timeout_s: float = 60) -> tuple[float | None, float, int]:
+    """One StreamingSynthesize read whole: (seconds to the first audio, seconds a listener
+    playing from it would have stalled, audio messages)."""
+    started = time.perf_counter()
+    arrivals: list[tuple[float, float]] = []
+    rate = 0
+    async for response in stub.StreamingSynthesize(request, metadata=(("x-api-key", key),), timeout=timeout_s):
+        rate = rate or response.audio_config.sample_rate_hertz
+        if response.audio_content:
+            arrivals.append((time.perf_counter(), len(response.audio_content) / 2 / (rate or 22050)))  # LINEAR16
+    first = arrivals[0][0] - started if arrivals else None
+    return first, stalled_s(arrivals), len(arrivals)
+
+
+def _stalls(stalls: list[float]) -> dict[str, float | int]:
+    return {"streams": len(stalls), "stalled": sum(1 for x in stalls if x > 0),
+            "max_ms": round(max(stalls, default=0.0) * 1000, 1)}
+
+
 async def tts_first_chunk(envoy: str, triton: str, key: str, calls: int, watch: dict[str, list[int]] | None = None
                           ) -> dict[str, Any]:
     """One StreamingSynthesize at a time through Envoy, each read whole; with `watch`
@@ -784,12 +820,8 @@ async def tts_first_chunk(envoy: str, triton: str, key: str, calls: int, watch: 
         for n in range(calls + 2):  # the first two warm the path and are not counted
             if n == 2:
                 cpu0 = _cpu_now(watch)
-            started = time.perf_counter()
-            first = None
             try:
-                async for response in stub.StreamingSynthesize(request, metadata=(("x-api-key", key),), timeout=30):
-                    if first is None and response.audio_content:
-                        first = time.perf_counter() - started
+                first, _, _ = await _synthesize_timed(stub, request, key, timeout_s=30)
             except grpc.aio.AioRpcError:
                 errors += 1
                 continue
@@ -820,42 +852,6 @@ def envoy_counters(admin: str, cluster: str, names: tuple[str, ...]) -> dict[str
         lines = answer.read().decode().splitlines()
     values = dict(line.split(": ", 1) for line in lines if ": " in line)
     return {name: int(values.get(f"cluster.{cluster}.{name}", "0")) for name in names}
-
-
-def stalled_s(arrivals: list[tuple[float, float]]) -> float:
-    """Seconds a listener would wait for audio mid-stream: playback starts at the first audio,
-    plays each chunk as it is there (`arrivals`: time received, seconds of audio, in order) and
-    pauses when it runs dry. 0 when the audio always arrived ahead of playback."""
-    if not arrivals:
-        return 0.0
-    clock = arrivals[0][0]  # when playback reaches the end of what has arrived
-    stalled = 0.0
-    for received, seconds in arrivals:
-        if received > clock:
-            stalled += received - clock
-            clock = received
-        clock += seconds
-    return stalled
-
-
-async def _synthesize_timed(stub: tts_grpc.TtsServiceStub, request: tts_pb.StreamingSynthesizeRequest, key: str
-                            ) -> tuple[float | None, float, int]:
-    """One StreamingSynthesize read whole: (seconds to the first audio, seconds a listener
-    playing from it would have stalled, audio messages)."""
-    started = time.perf_counter()
-    arrivals: list[tuple[float, float]] = []
-    rate = 0
-    async for response in stub.StreamingSynthesize(request, metadata=(("x-api-key", key),), timeout=60):
-        rate = rate or response.audio_config.sample_rate_hertz
-        if response.audio_content:
-            arrivals.append((time.perf_counter(), len(response.audio_content) / 2 / (rate or 22050)))  # LINEAR16
-    first = arrivals[0][0] - started if arrivals else None
-    return first, stalled_s(arrivals), len(arrivals)
-
-
-def _stalls(stalls: list[float]) -> dict[str, float | int]:
-    return {"streams": len(stalls), "stalled": sum(1 for x in stalls if x > 0),
-            "max_ms": round(max(stalls, default=0.0) * 1000, 1)}
 
 
 async def tts_concurrent(envoy: str, triton: str, key: str, concurrency: int, rounds: int, admin: str = ""

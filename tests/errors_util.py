@@ -23,3 +23,14 @@ def error_info(error: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo
             detail.Unpack(bad)
             fields.extend(v.field for v in bad.field_violations)
     return info, fields
+
+
+def retry_delay_s(error: grpc.aio.AioRpcError) -> float | None:
+    """RetryInfo's delay of a failed call, in seconds, or None when it carried none."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            return retry.retry_delay.ToNanoseconds() / 1e9
+    return None

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import asyncpg
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 
 from ai4vc.audio.v1 import audio_pb2
 from ai4vc.events.v1 import events_pb2
@@ -27,7 +26,7 @@ from ai4vc.tts.v1 import tts_service_pb2 as tts_pb
 from ai4vc.tts.v1 import tts_service_pb2_grpc as tts_grpc
 from deploy.local.mesh import Mesh
 from deploy.local.parts import Process, pid_alive
-from tests.errors_util import error_info
+from tests.errors_util import error_info, retry_delay_s
 
 PARTS = ("postgres", "redis", "kafka", "triton", "telemetry", "prometheus")
 HINDI = "भारत एक विशाल देश है।"
@@ -150,19 +149,6 @@ class Outcome:
             self.code == grpc.StatusCode.RESOURCE_EXHAUSTED and self.reason == "BACKEND_OVERLOADED"))
 
 
-def retry_delay(err: grpc.aio.AioRpcError) -> float | None:
-    """RetryInfo's delay from the error's google.rpc.Status (grpc-status-details-bin), if any."""
-    for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            status = status_pb2.Status.FromString(value)
-            for detail in status.details:
-                if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-                    info = error_details_pb2.RetryInfo()
-                    detail.Unpack(info)
-                    return info.retry_delay.ToTimedelta().total_seconds()
-    return None
-
-
 class Load:
     """`workers` callers of TranslateText and Synthesize (alternately) through Envoy, each call
     with its own x-request-id and a `call_timeout_s` deadline, until stopped."""
@@ -199,7 +185,7 @@ class Load:
                            metadata=(("x-api-key", key), ("x-request-id", request_id)))
                 outcome = Outcome(request_id, method, grpc.StatusCode.OK, time.monotonic() - start, start=start)
             except grpc.aio.AioRpcError as err:
-                outcome = Outcome(request_id, method, err.code(), time.monotonic() - start, retry_delay(err),
+                outcome = Outcome(request_id, method, err.code(), time.monotonic() - start, retry_delay_s(err),
                                   (err.details() or "")[:200], start=start,
                                   reason=info.reason if (info := error_info(err)[0]) else "")
             self.outcomes.append(outcome)

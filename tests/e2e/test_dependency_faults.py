@@ -19,7 +19,8 @@ from ai4vc.auth.v1 import auth_service_pb2 as auth_pb
 from ai4vc.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from ai4vc.nmt.v1 import nmt_service_pb2_grpc as nmt_grpc
 from deploy.local.mesh import Mesh
-from tests.fault_util import NMT_REQUEST, Load, frozen, kill, retry_delay, wait_back, wait_complete
+from tests.errors_util import retry_delay_s
+from tests.fault_util import NMT_REQUEST, Load, frozen, kill, wait_back, wait_complete
 from tests.mesh_util import private_mesh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -196,5 +197,5 @@ async def test_no_healthy_upstream_is_unavailable_with_retry_info(fault_mesh):
     finally:
         os.killpg(group, signal.SIGCONT)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, caught.value
-    assert retry_delay(caught.value) == 1.0
+    assert retry_delay_s(caught.value) == 1.0
     await _settle(mesh)

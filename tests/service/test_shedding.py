@@ -8,9 +8,7 @@ import asyncio
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2
-from grpc_status import rpc_status
 
 from ai4vc.audio.v1 import audio_pb2
 from ai4vc.nmt.v1 import nmt_service_pb2 as nmt_pb
@@ -21,22 +19,12 @@ from services.nmt import app as nmt_app
 from services.nmt.settings import NmtSettings
 from services.tts import app as tts_app
 from services.tts.settings import TtsSettings
-from tests.errors_util import error_info
+from tests.errors_util import error_info, retry_delay_s
 from tests.service.harness import health_status, running
 
 HINDI = "भारत एक विशाल देश है। इसकी राजधानी नई दिल्ली है।"
 FLOOD = 48
 LINEAR16 = audio_pb2.AudioEncoding.AUDIO_ENCODING_LINEAR16
-
-
-def retry_delay_s(error: grpc.aio.AioRpcError) -> float | None:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    for detail in status.details if status is not None else ():
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            retry = error_details_pb2.RetryInfo()
-            detail.Unpack(retry)
-            return retry.retry_delay.ToNanoseconds() / 1e9
-    return None
 
 
 def shed_count(handle, cause: str) -> float:
